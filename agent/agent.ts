@@ -1,0 +1,90 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../common/logger.js';
+import type { AgentConfig } from './config.js';
+import type { DomainEvent, Hypervisor } from './compute/hypervisor.js';
+import { LibvirtHypervisor } from './compute/hypervisor-libvirt.js';
+import { NodeManager } from './compute/node-manager.js';
+import type { Storage } from './compute/storage.js';
+import { LibvirtStorage } from './compute/storage-libvirt.js';
+import type { HostFacts, PoolInfo, PowerState } from './compute/types.js';
+
+/** The agent's version, reported in host info. */
+export const AGENT_VERSION = '0.1.0';
+
+/** A node event with the node's cluster. */
+export interface NodeEvent {
+  type: DomainEvent['type'];
+  cluster: string;
+  name: string;
+  uuid: string;
+  powerState: PowerState;
+  timeMs: number;
+}
+
+const POWER_AFTER: Partial<Record<DomainEvent['type'], PowerState>> = {
+  started: 'on',
+  resumed: 'on',
+  stopped: 'off',
+  suspended: 'paused',
+  crashed: 'crashed',
+  shutdown: 'shutting_down',
+};
+
+/** Everything one agent owns on its host, wired together. */
+export class Agent {
+  /** name → cluster of tenks nodes seen, so events of undefined domains still carry their cluster. */
+  private readonly clusterOf = new Map<string, string>();
+
+  constructor(
+    readonly config: AgentConfig,
+    readonly hypervisor: Hypervisor,
+    readonly storage: Storage,
+    readonly nodes: NodeManager,
+    readonly facts: HostFacts,
+    private readonly log: Logger,
+  ) {}
+
+  /** Connects to libvirt, ensures the pool and the log directory. */
+  static async create(config: AgentConfig, log: Logger): Promise<Agent> {
+    const hv = await LibvirtHypervisor.connect({ uri: config.libvirtUri, concurrency: config.libvirtConcurrency, log });
+    try {
+      const storage = new LibvirtStorage(hv.connection, { ...config.storage, log });
+      await storage.ensurePool();
+      const facts = await hv.facts();
+      if (hv.capabilities.domainType !== 'test') await mkdir(join(config.logDirectory, 'libvirt'), { recursive: true });
+      const nodes = new NodeManager({ hypervisor: hv, storage, facts, logDirectory: config.logDirectory, log });
+      return new Agent(config, hv, storage, nodes, facts, log);
+    } catch (e) {
+      await hv.close();
+      throw e;
+    }
+  }
+
+  /** Host facts with fresh free memory and pool figures. */
+  async hostInfo(): Promise<{ facts: HostFacts; pool: PoolInfo; nodeCount: number }> {
+    const [facts, pool, nodeCount] = await Promise.all([this.hypervisor.facts(), this.storage.pool(), this.nodes.count()]);
+    return { facts, pool, nodeCount };
+  }
+
+  /** Node events (of one cluster when given) until `signal` aborts. */
+  async *events(cluster: string, signal: AbortSignal): AsyncGenerator<NodeEvent> {
+    for await (const e of this.hypervisor.events(signal)) {
+      let owner = this.clusterOf.get(e.name);
+      if (owner === undefined && e.type !== 'undefined') {
+        const d = await this.hypervisor.getDomain(e.name).catch(() => null);
+        owner = d?.metadata?.cluster;
+        if (owner !== undefined) this.clusterOf.set(e.name, owner);
+      }
+      if (owner === undefined) continue;
+      if (e.type === 'undefined') this.clusterOf.delete(e.name);
+      if (cluster !== '' && owner !== cluster) continue;
+      yield { type: e.type, cluster: owner, name: e.name, uuid: e.uuid, powerState: POWER_AFTER[e.type] ?? 'unknown', timeMs: e.timeMs };
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.hypervisor.close();
+    this.log.info('agent closed');
+  }
+}

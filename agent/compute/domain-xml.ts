@@ -1,0 +1,128 @@
+import { TenksError } from '../../common/errors.js';
+import type { DomainSpec, NodeMetadata } from './hypervisor.js';
+import { xmlEscape as e, xmlUnescape } from './xml.js';
+
+/** Namespace of tenks' domain metadata. */
+export const METADATA_NS = 'https://tenks.dev/xmlns/node/1';
+/** Prefix of tenks' metadata element in domain XML. */
+export const METADATA_KEY = 'tenks';
+
+const BOOT_DEV = { network: 'network', disk: 'hd', cdrom: 'cdrom' } as const;
+
+function diskXml(d: DomainSpec['disks'][number], index: number): string {
+  const dev = `vd${String.fromCharCode(97 + (index % 26))}${index >= 26 ? String(Math.floor(index / 26)) : ''}`;
+  const src = d.source;
+  const source =
+    src.type === 'volume'
+      ? `<source pool='${e(src.pool)}' volume='${e(src.volume)}'/>`
+      : src.type === 'file'
+        ? `<source file='${e(src.path)}'/>`
+        : `<source dev='${e(src.path)}'/>`;
+  return (
+    `<disk type='${src.type}' device='disk'><driver name='qemu' type='${e(d.format)}'/>${source}` +
+    `<target dev='${dev}' bus='virtio'/></disk>`
+  );
+}
+
+function nicXml(n: DomainSpec['nics'][number]): string {
+  const a = n.attach;
+  const body =
+    a.type === 'bridge'
+      ? `<source bridge='${e(a.bridge)}'/>${a.openvswitch ? "<virtualport type='openvswitch'/>" : ''}`
+      : `<source dev='${e(a.device)}' mode='passthrough'/>`;
+  return (
+    `<interface type='${a.type === 'bridge' ? 'bridge' : 'direct'}'><mac address='${e(n.mac)}'/>${body}` +
+    `<model type='virtio'/><alias name='ua-${e(n.alias)}'/></interface>`
+  );
+}
+
+/**
+ * The tenks metadata element. Without `prefix` it is the bare element `virDomainSetMetadata` takes
+ * (libvirt adds the namespace); with it, the element as it stands inside a full domain XML.
+ */
+export function metadataXml(m: NodeMetadata, prefix?: string): string {
+  const p = prefix === undefined ? '' : `${prefix}:`;
+  const ns = prefix === undefined ? '' : ` xmlns:${prefix}='${METADATA_NS}'`;
+  return (
+    `<${p}node${ns} version='${m.version}' cluster='${e(m.cluster)}' name='${e(m.name)}' uuid='${e(m.uuid)}' ` +
+    `spec-hash='${e(m.specHash)}' boot-device='${m.bootDevice}' boot-persistent='${m.bootPersistent ? 'yes' : 'no'}'>` +
+    m.ownedVolumes.map((v) => `<${p}owned-volume name='${e(v)}'/>`).join('') +
+    `<${p}spec>${e(JSON.stringify(m.spec))}</${p}spec></${p}node>`
+  );
+}
+
+function attr(xml: string, name: string): string | null {
+  const m = new RegExp(`\\s${name}=(?:'([^']*)'|"([^"]*)")`).exec(xml);
+  if (!m) return null;
+  return xmlUnescape(m[1] ?? m[2] ?? '');
+}
+
+/** Parses our metadata element; null when it is not ours or not readable (never throws). */
+export function parseMetadata(xml: string): NodeMetadata | null {
+  const head = /<(?:\w+:)?node\b[^>]*>/.exec(xml)?.[0];
+  if (!head) return null;
+  const version = attr(head, 'version');
+  const cluster = attr(head, 'cluster');
+  const name = attr(head, 'name');
+  const uuid = attr(head, 'uuid');
+  const specHash = attr(head, 'spec-hash');
+  const specText = /<(?:\w+:)?spec>([\s\S]*?)<\/(?:\w+:)?spec>/.exec(xml)?.[1];
+  if (version !== '1' || cluster === null || name === null || uuid === null || specHash === null || specText === undefined)
+    return null;
+  let spec: NodeMetadata['spec'];
+  try {
+    spec = JSON.parse(xmlUnescape(specText)) as NodeMetadata['spec'];
+  } catch {
+    return null;
+  }
+  const ownedVolumes = [...xml.matchAll(/<(?:\w+:)?owned-volume\s+name=(?:'([^']*)'|"([^"]*)")/g)].map((m) =>
+    xmlUnescape(m[1] ?? m[2] ?? ''),
+  );
+  const bootDevice = attr(head, 'boot-device');
+  return {
+    version: 1,
+    cluster,
+    name,
+    uuid,
+    specHash,
+    spec,
+    ownedVolumes,
+    bootDevice: bootDevice === 'disk' || bootDevice === 'cdrom' ? bootDevice : 'network',
+    bootPersistent: attr(head, 'boot-persistent') !== 'no',
+  };
+}
+
+/** libvirt domain XML for a spec. `type` is the domain type (`kvm`, `qemu`, or `test` for the test driver). */
+export function domainXml(spec: DomainSpec, type: string): string {
+  if (spec.disks.length > 26 * 10) throw new TenksError('INVALID_SPEC', 'too many disks', { field: 'node.volumes' });
+  const firmware =
+    spec.bootMode === 'uefi'
+      ? "<os firmware='efi'><firmware><feature enabled='no' name='secure-boot'/><feature enabled='no' name='enrolled-keys'/></firmware>"
+      : '<os>';
+  const boot = spec.bootOrder.map((b) => `<boot dev='${BOOT_DEV[b]}'/>`).join('');
+  const cpu = spec.cpuMode === null ? '' : `<cpu mode='${e(spec.cpuMode)}'/>`;
+  const features = '<features><acpi/><apic/></features>';
+  const console =
+    spec.consoleLogPath === null
+      ? "<serial type='pty'><target port='0'/></serial><console type='pty'><target type='serial' port='0'/></console>"
+      : `<serial type='pty'><log file='${e(spec.consoleLogPath)}' append='on'/><target port='0'/></serial>` +
+        "<console type='pty'><target type='serial' port='0'/></console>";
+  const vnc = spec.vnc ? "<graphics type='vnc' autoport='yes' listen='127.0.0.1'><listen type='address' address='127.0.0.1'/></graphics><video><model type='vga'/></video>" : '';
+  return (
+    `<domain type='${e(type)}'>` +
+    `<name>${e(spec.name)}</name><uuid>${e(spec.uuid)}</uuid>` +
+    `<metadata>${metadataXml(spec.metadata, METADATA_KEY)}</metadata>` +
+    `<memory unit='MiB'>${spec.memoryMb}</memory><vcpu>${spec.vcpus}</vcpu>` +
+    `${firmware}<type arch='x86_64' machine='${e(spec.machine)}'>hvm</type>${boot}</os>` +
+    features +
+    cpu +
+    "<clock offset='utc'/><on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>" +
+    '<devices>' +
+    spec.disks.map(diskXml).join('') +
+    spec.nics.map(nicXml).join('') +
+    console +
+    vnc +
+    "<memballoon model='none'/>" +
+    '</devices></domain>'
+  );
+}

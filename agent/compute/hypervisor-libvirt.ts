@@ -1,0 +1,304 @@
+import { XMLParser } from 'fast-xml-parser';
+import { TenksError } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
+import { Semaphore, throwIfAborted } from '../../common/semaphore.js';
+import { Connection, DomainEventCode, DomainStateCode, LibvirtError, UndefineFlags, VirErr, type Domain } from '../native/index.js';
+import { domainXml, METADATA_KEY, METADATA_NS, metadataXml, parseMetadata } from './domain-xml.js';
+import type {
+  CallOptions,
+  DomainEvent,
+  DomainPowerOp,
+  DomainSpec,
+  DomainSummary,
+  Hypervisor,
+  NodeMetadata,
+} from './hypervisor.js';
+import { fromLibvirt, isVirCode, lv } from './libvirt-errors.js';
+import type { Engine, HostFacts, PowerState } from './types.js';
+
+/** Options of the libvirt hypervisor adapter. */
+export interface LibvirtHypervisorOptions {
+  /** libvirt URI (`qemu:///system`, `qemu:///embed?root=DIR`, `test:///default`, remote URIs). */
+  uri: string;
+  /** Most libvirt calls in flight at once on this connection. Default 16. */
+  concurrency?: number;
+  /** Keepalive interval in seconds for remote connections (0: off). Default 5. */
+  keepaliveIntervalS?: number;
+  log: Logger;
+}
+
+/** Maps `virDomainState` to tenks' power state. */
+export function powerStateOf(state: number): PowerState {
+  switch (state) {
+    case DomainStateCode.RUNNING:
+    case DomainStateCode.BLOCKED:
+      return 'on';
+    case DomainStateCode.PAUSED:
+      return 'paused';
+    case DomainStateCode.SHUTDOWN:
+      return 'shutting_down';
+    case DomainStateCode.SHUTOFF:
+      return 'off';
+    case DomainStateCode.CRASHED:
+      return 'crashed';
+    case DomainStateCode.PMSUSPENDED:
+      return 'suspended';
+    default:
+      return 'unknown';
+  }
+}
+
+const EVENT_TYPE: Record<number, DomainEvent['type']> = {
+  [DomainEventCode.DEFINED]: 'defined',
+  [DomainEventCode.UNDEFINED]: 'undefined',
+  [DomainEventCode.STARTED]: 'started',
+  [DomainEventCode.STOPPED]: 'stopped',
+  [DomainEventCode.SUSPENDED]: 'suspended',
+  [DomainEventCode.RESUMED]: 'resumed',
+  [DomainEventCode.SHUTDOWN]: 'shutdown',
+  [DomainEventCode.CRASHED]: 'crashed',
+};
+
+/** What the host's capabilities say about virtualisation. */
+export interface Capabilities {
+  /** Domain type to define (`kvm`, `qemu`, or `test` on the test driver). */
+  domainType: string;
+  engine: Engine;
+}
+
+/** Reads the domain type and engine from `virConnectGetCapabilities` XML: kvm only when libvirt offers it. */
+export function parseCapabilities(xml: string): Capabilities {
+  const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (name) => ['guest', 'domain'].includes(name) });
+  const doc = parser.parse(xml) as {
+    capabilities?: { guest?: { os_type?: string; arch?: { name?: string; domain?: { type?: string }[] } }[] };
+  };
+  const types = new Set<string>();
+  for (const g of doc.capabilities?.guest ?? []) {
+    if (g.arch?.name !== 'x86_64') continue;
+    for (const d of g.arch.domain ?? []) if (d.type) types.add(d.type);
+  }
+  if (types.has('kvm')) return { domainType: 'kvm', engine: 'kvm' };
+  if (types.has('qemu')) return { domainType: 'qemu', engine: 'qemu' };
+  if (types.has('test')) return { domainType: 'test', engine: 'qemu' };
+  throw new TenksError('UNSUPPORTED', 'libvirt offers no x86_64 guest (install qemu-system-x86)');
+}
+
+/** The Hypervisor port on a real libvirt connection (through the native addon). */
+export class LibvirtHypervisor implements Hypervisor {
+  private readonly limit: Semaphore;
+
+  private constructor(
+    private readonly conn: Connection,
+    private readonly caps: Capabilities,
+    private readonly uefi: boolean,
+    private readonly log: Logger,
+    concurrency: number,
+  ) {
+    this.limit = new Semaphore(concurrency);
+  }
+
+  /** Connects and detects the engine (kvm when libvirt offers it, else TCG) and UEFI firmware. */
+  static async connect(o: LibvirtHypervisorOptions): Promise<LibvirtHypervisor> {
+    let conn: Connection;
+    try {
+      conn = await Connection.open(o.uri);
+    } catch (e) {
+      throw new TenksError('UNAVAILABLE', `cannot connect to libvirt at '${o.uri}': ${(e as Error).message}`, {
+        cause: e,
+        hint: 'is libvirtd running? (libvirtd -d, or systemctl start libvirtd)',
+      });
+    }
+    try {
+      const remote = /^[a-z]+\+[a-z]+:/.test(o.uri) || /^qemu:\/\/\/(system|session)/.test(o.uri);
+      const interval = o.keepaliveIntervalS ?? 5;
+      if (remote && interval > 0) await conn.setKeepAlive(interval, 3).catch(() => undefined);
+      const caps = parseCapabilities(await lv(conn.capabilities(), 'reading host capabilities'));
+      const uefi = caps.domainType === 'test' ? true : await LibvirtHypervisor.probeUefi(conn, caps.domainType);
+      o.log.info('libvirt connected', { uri: o.uri, engine: caps.engine, domainType: caps.domainType, uefi });
+      return new LibvirtHypervisor(conn, caps, uefi, o.log, o.concurrency ?? 16);
+    } catch (e) {
+      await conn.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private static async probeUefi(conn: Connection, virtType: string): Promise<boolean> {
+    try {
+      const xml = await conn.domainCapabilities({ arch: 'x86_64', machine: 'q35', virtType });
+      return /<enum name=['"]firmware['"]>[\s\S]*?<value>efi<\/value>/.test(xml) || /<loader supported=['"]yes['"]>\s*<value>/.test(xml);
+    } catch {
+      return false;
+    }
+  }
+
+  get uri(): string {
+    return this.conn.uri;
+  }
+
+  /** The detected engine and domain type. */
+  get capabilities(): Capabilities {
+    return this.caps;
+  }
+
+  private run<T>(o: CallOptions | undefined, task: () => Promise<T>): Promise<T> {
+    return this.limit.run(async () => {
+      throwIfAborted(o?.signal);
+      return task();
+    }, o?.signal);
+  }
+
+  async facts(o?: CallOptions): Promise<HostFacts> {
+    return this.run(o, async () => {
+      const [hostname, info, free, libVersion, hvVersion] = await Promise.all([
+        lv(this.conn.hostname(), 'reading hostname'),
+        lv(this.conn.nodeInfo(), 'reading node info'),
+        lv(this.conn.freeMemoryBytes(), 'reading free memory'),
+        lv(this.conn.libVersion(), 'reading libvirt version'),
+        lv(this.conn.hypervisorVersion(), 'reading hypervisor version').catch(() => 0),
+      ]);
+      return {
+        hostname,
+        libvirtUri: this.conn.uri,
+        libvirtVersion: libVersion,
+        hypervisorVersion: hvVersion,
+        engine: this.caps.engine,
+        cpus: info.cpus,
+        memoryBytes: info.memoryKiB * 1024,
+        freeMemoryBytes: free,
+        uefiAvailable: this.uefi,
+      };
+    });
+  }
+
+  private async summary(d: Domain): Promise<DomainSummary | null> {
+    try {
+      const [state, meta] = await Promise.all([
+        d.state(),
+        d.getMetadata(METADATA_NS).catch((e: unknown) => {
+          if (isVirCode(e, VirErr.NO_DOMAIN_METADATA)) return null;
+          throw e;
+        }),
+      ]);
+      return { name: d.name, uuid: d.uuid, powerState: powerStateOf(state.state), metadata: meta === null ? null : parseMetadata(meta) };
+    } catch (e) {
+      // The domain went away between listing and reading it.
+      if (isVirCode(e, VirErr.NO_DOMAIN)) return null;
+      throw fromLibvirt(e, `reading domain '${d.name}'`);
+    }
+  }
+
+  async listDomains(o?: CallOptions): Promise<DomainSummary[]> {
+    const domains = await this.run(o, () => lv(this.conn.listDomains(), 'listing domains'));
+    const out = await Promise.all(domains.map((d) => this.run(o, () => this.summary(d))));
+    return out.filter((d): d is DomainSummary => d !== null);
+  }
+
+  async getDomain(name: string, o?: CallOptions): Promise<DomainSummary | null> {
+    return this.run(o, async () => {
+      const d = await lv(this.conn.findDomain(name), `looking up domain '${name}'`);
+      return d === null ? null : this.summary(d);
+    });
+  }
+
+  async getDomainByUuid(uuid: string, o?: CallOptions): Promise<DomainSummary | null> {
+    return this.run(o, async () => {
+      const d = await lv(this.conn.findDomainByUuid(uuid), `looking up domain ${uuid}`);
+      return d === null ? null : this.summary(d);
+    });
+  }
+
+  /** The domain XML this adapter would define for `spec` (for tests and `--dry-run`). */
+  renderXml(spec: DomainSpec): string {
+    return domainXml(spec, this.caps.domainType);
+  }
+
+  async defineDomain(spec: DomainSpec, o?: CallOptions): Promise<DomainSummary> {
+    if (spec.bootMode === 'uefi' && !this.uefi)
+      throw new TenksError('UNSUPPORTED', `node '${spec.name}' wants UEFI but no UEFI firmware is available to libvirt`, {
+        field: 'node.boot_mode',
+        hint: 'install the ovmf package, or use boot_mode: bios',
+      });
+    const xml = this.renderXml(spec);
+    return this.run(o, async () => {
+      const d = await lv(this.conn.defineDomain(xml), `defining domain '${spec.name}'`);
+      const s = await this.summary(d);
+      if (!s) throw new TenksError('CONFLICT', `domain '${spec.name}' vanished right after it was defined`);
+      return s;
+    });
+  }
+
+  async setMetadata(name: string, metadata: NodeMetadata, o?: CallOptions): Promise<void> {
+    await this.run(o, async () => {
+      const d = await lv(this.conn.domainByName(name), `looking up domain '${name}'`);
+      // CONFIG (2) so the metadata persists; LIVE too when running (libvirt rejects LIVE on inactive domains).
+      const active = await lv(d.isActive(), `reading domain '${name}'`);
+      await lv(d.setMetadata(metadataXml(metadata), METADATA_KEY, METADATA_NS, active ? 3 : 2), `setting metadata of '${name}'`);
+    });
+  }
+
+  async undefineDomain(name: string, o?: CallOptions): Promise<void> {
+    await this.run(o, async () => {
+      const d = await lv(this.conn.findDomain(name), `looking up domain '${name}'`);
+      if (!d) return;
+      const flags = UndefineFlags.NVRAM | UndefineFlags.MANAGED_SAVE | UndefineFlags.SNAPSHOTS_METADATA | UndefineFlags.CHECKPOINTS_METADATA;
+      try {
+        await d.undefine(flags);
+      } catch (e) {
+        // Drivers without NVRAM/checkpoint support (e.g. the test driver) reject the flags: retry plainly.
+        if (e instanceof LibvirtError && (e.code === VirErr.NO_SUPPORT || e.code === VirErr.INVALID_ARG || e.code === VirErr.OPERATION_UNSUPPORTED)) {
+          await lv(d.undefine(UndefineFlags.MANAGED_SAVE), `undefining domain '${name}'`).catch(async (e2: unknown) => {
+            if (e2 instanceof TenksError && e2.code === 'UNSUPPORTED') await lv(d.undefine(0), `undefining domain '${name}'`);
+            else throw e2;
+          });
+        } else if (isVirCode(e, VirErr.NO_DOMAIN)) {
+          return;
+        } else {
+          throw fromLibvirt(e, `undefining domain '${name}'`);
+        }
+      }
+    });
+  }
+
+  async power(name: string, op: DomainPowerOp, o?: CallOptions): Promise<void> {
+    await this.run(o, async () => {
+      const d = await lv(this.conn.domainByName(name), `looking up domain '${name}'`);
+      const what = `${op} of domain '${name}'`;
+      switch (op) {
+        case 'start':
+          return lv(d.create(), what);
+        case 'destroy':
+          return lv(d.destroy(), what);
+        case 'shutdown':
+          return lv(d.shutdown(), what);
+        case 'reset':
+          return lv(d.reset(), what);
+        case 'nmi':
+          return lv(d.injectNmi(), what);
+      }
+    });
+  }
+
+  async powerState(name: string, o?: CallOptions): Promise<PowerState> {
+    return this.run(o, async () => {
+      const d = await lv(this.conn.domainByName(name), `looking up domain '${name}'`);
+      return powerStateOf((await lv(d.state(), `reading state of '${name}'`)).state);
+    });
+  }
+
+  async *events(signal: AbortSignal): AsyncIterable<DomainEvent> {
+    for await (const e of this.conn.lifecycleEvents(signal)) {
+      yield { type: EVENT_TYPE[e.event] ?? 'other', name: e.name, uuid: e.uuid, timeMs: Date.now() };
+    }
+  }
+
+  /** The raw libvirt connection, for the storage adapter sharing it. */
+  get connection(): Connection {
+    return this.conn;
+  }
+
+  async close(): Promise<void> {
+    await this.conn.close().catch((e: unknown) => {
+      this.log.warn('closing libvirt connection failed', { error: String(e) });
+    });
+  }
+}

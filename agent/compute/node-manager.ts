@@ -1,0 +1,492 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { invalidSpec, TenksError, type FieldError } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
+import { KeyedMutex, throwIfAborted } from '../../common/semaphore.js';
+import { formatSize } from '../../common/sizes.js';
+import type { CallOptions, DiskSpec, DomainSpec, DomainSummary, Hypervisor, NodeMetadata } from './hypervisor.js';
+import { compileNodeSpec, specHash, type RawNodeSpec } from './node-spec.js';
+import type { Storage } from './storage.js';
+import type { BootDevice, HostFacts, NodeSpec, NodeStatus, PowerAction, PowerState, VolumeInfo } from './types.js';
+
+/** Identifies a node: by UUID when given, else by name (and cluster, when given, must match). */
+export interface NodeRef {
+  cluster: string;
+  name: string;
+  uuid: string;
+}
+
+/** Result of ensuring a node. */
+export interface EnsureResult {
+  node: NodeStatus;
+  changed: boolean;
+  changes: string[];
+  pendingRestart: boolean;
+}
+
+/** Result of deleting a node. */
+export interface DeleteResult {
+  existed: boolean;
+  removed: string[];
+}
+
+/** Node NIC wiring, provided by the networking plane (issue: agent networking). */
+export interface NicWiring {
+  /** Checks every physnet of the spec is set up here; returns field errors otherwise. */
+  check(spec: NodeSpec): Promise<FieldError[]>;
+  /** Ensures the switch-side ports of a node and returns how each NIC attaches. */
+  attach(spec: NodeSpec, o?: CallOptions): Promise<DomainSpec['nics']>;
+  /** Reports each NIC of a node (bridge, switch port). */
+  describe(spec: NodeSpec): NodeStatus['nics'];
+  /** Removes the switch-side ports of a node. */
+  detach(spec: NodeSpec, o?: CallOptions): Promise<string[]>;
+}
+
+/** Options of the node manager. */
+export interface NodeManagerOptions {
+  hypervisor: Hypervisor;
+  storage: Storage;
+  facts: HostFacts;
+  /** Console logs go to `<logDirectory>/libvirt/<node>-console.log` (as upstream). */
+  logDirectory: string;
+  log: Logger;
+  /** Networking plane; null while the host has none, in which case nodes with NICs are refused. */
+  wiring?: NicWiring | null;
+}
+
+/** libvirt volume name of a node's volume. */
+export function volumeName(node: string, volume: string): string {
+  return `${node}-${volume}`;
+}
+
+/** A random locally administered unicast MAC (0x52 first octet, as QEMU's range, with 40 random bits). */
+export function generateMac(): string {
+  const b = randomBytes(5);
+  return ['52', ...[...b].map((x) => x.toString(16).padStart(2, '0'))].join(':');
+}
+
+function bootOrder(first: BootDevice): BootDevice[] {
+  const rest: BootDevice[] = ['network', 'disk'].filter((d) => d !== first) as BootDevice[];
+  return [first, ...rest];
+}
+
+/** Field-by-field differences between two specs, for reports ("memory_mb: 1024 -> 2048"). */
+export function diffSpecs(a: NodeSpec, b: NodeSpec): string[] {
+  const out: string[] = [];
+  const field = (name: string, x: unknown, y: unknown): void => {
+    if (JSON.stringify(x) !== JSON.stringify(y)) out.push(`${name}: ${JSON.stringify(x)} -> ${JSON.stringify(y)}`);
+  };
+  field('node_type', a.nodeType, b.nodeType);
+  field('memory_mb', a.memoryMb, b.memoryMb);
+  field('vcpus', a.vcpus, b.vcpus);
+  field('machine', a.machine, b.machine);
+  field('cpu_mode', a.cpuMode, b.cpuMode);
+  field('boot_mode', a.bootMode, b.bootMode);
+  field('console_log_enabled', a.consoleLog, b.consoleLog);
+  field('vnc_enabled', a.vnc, b.vnc);
+  field('labels', a.labels, b.labels);
+  const av = new Map(a.volumes.map((v) => [v.name, v]));
+  const bv = new Map(b.volumes.map((v) => [v.name, v]));
+  for (const [name, v] of bv) {
+    const old = av.get(name);
+    if (!old) out.push(`volume ${name}: added (${formatSize(v.capacityBytes)})`);
+    else if (old.capacityBytes !== v.capacityBytes)
+      out.push(`volume ${name}: capacity ${formatSize(old.capacityBytes)} -> ${formatSize(v.capacityBytes)}`);
+    else if (JSON.stringify(old.source) !== JSON.stringify(v.source) || old.format !== v.format)
+      out.push(`volume ${name}: source or format changed (kept: volumes are not rebuilt in place)`);
+  }
+  for (const name of av.keys()) if (!bv.has(name)) out.push(`volume ${name}: removed`);
+  field(
+    'nics',
+    a.nics.map((n) => n.physnet),
+    b.nics.map((n) => n.physnet),
+  );
+  return out;
+}
+
+/**
+ * Makes nodes exist as specified on one host: volumes, domain, NIC wiring. Every operation is
+ * idempotent; what exists is read from libvirt (domain metadata, pool volumes), never from a file.
+ */
+export class NodeManager {
+  private readonly mutex = new KeyedMutex();
+  private readonly hv: Hypervisor;
+  private readonly storage: Storage;
+  private readonly log: Logger;
+  private wiring: NicWiring | null;
+
+  constructor(private readonly o: NodeManagerOptions) {
+    this.hv = o.hypervisor;
+    this.storage = o.storage;
+    this.log = o.log;
+    this.wiring = o.wiring ?? null;
+  }
+
+  /** Plugs in the networking plane. */
+  setWiring(wiring: NicWiring | null): void {
+    this.wiring = wiring;
+  }
+
+  /** Console log path of a node. */
+  consoleLogPath(name: string): string {
+    return join(this.o.logDirectory, 'libvirt', `${name}-console.log`);
+  }
+
+  /** Checks everything an ensure needs before touching anything; throws INVALID_SPEC/NOT_FOUND listing all problems. */
+  private async preflight(spec: NodeSpec, o?: CallOptions): Promise<void> {
+    const errors: FieldError[] = [];
+    if (spec.bootMode === 'uefi' && !this.o.facts.uefiAvailable)
+      errors.push({ field: 'node.boot_mode', message: 'UEFI firmware (OVMF) is not available on this host; install ovmf or use bios' });
+    if (spec.cpuMode === 'host-passthrough' && this.o.facts.engine !== 'kvm')
+      errors.push({ field: 'node.cpu_mode', message: 'host-passthrough needs KVM, and this host runs QEMU without KVM (TCG)' });
+    await Promise.all(
+      spec.volumes.map(async (v, i) => {
+        const field = `node.volumes[${i}]`;
+        if (v.source.kind === 'image' || v.source.kind === 'backing') {
+          const key = v.source.kind === 'image' ? 'image' : 'backing_image';
+          try {
+            const img = await this.storage.inspectImage(v.source.path, o);
+            if (!img) errors.push({ field: `${field}.${key}`, message: `image '${v.source.path}' does not exist on this host` });
+            else if (v.capacityBytes !== 0 && v.capacityBytes < img.virtualBytes)
+              errors.push({
+                field: `${field}.capacity`,
+                message: `capacity ${formatSize(v.capacityBytes)} is smaller than image '${v.source.path}' (${formatSize(img.virtualBytes)})`,
+              });
+          } catch (e) {
+            errors.push({ field: `${field}.${key}`, message: (e as Error).message });
+          }
+        } else if (v.source.kind === 'existing') {
+          if (!v.source.ref.startsWith('/')) {
+            const vol = await this.storage.getVolume(v.source.ref, o);
+            if (!vol) errors.push({ field: `${field}.existing`, message: `volume '${v.source.ref}' does not exist in pool '${this.storage.poolName}'` });
+          } else if (!(await this.storage.inspectImage(v.source.ref, o).catch(() => null))) {
+            errors.push({ field: `${field}.existing`, message: `'${v.source.ref}' does not exist on this host` });
+          }
+        }
+      }),
+    );
+    if (spec.nics.length > 0) {
+      if (!this.wiring) errors.push({ field: 'node.nics', message: 'this host has no physical networks set up (SetupHost first)' });
+      else errors.push(...(await this.wiring.check(spec)));
+    }
+    if (errors.length > 0) throw invalidSpec(errors);
+  }
+
+  private async checkOwnership(spec: NodeSpec, existing: DomainSummary | null, o?: CallOptions): Promise<void> {
+    if (existing) {
+      if (!existing.metadata)
+        throw new TenksError('ALREADY_EXISTS', `a libvirt domain named '${spec.name}' exists and was not created by tenks`, {
+          field: 'node.name',
+          hint: 'choose another node name or node_name_prefix',
+        });
+      if (existing.metadata.cluster !== spec.cluster)
+        throw new TenksError('ALREADY_EXISTS', `node '${spec.name}' already exists on this host in cluster '${existing.metadata.cluster}'`, {
+          field: 'node.name',
+          hint: 'node names must be unique per host across clusters',
+        });
+      if (spec.uuid !== null && existing.uuid !== spec.uuid)
+        throw new TenksError('CONFLICT', `node '${spec.name}' exists with UUID ${existing.uuid}, the spec asks for ${spec.uuid}`, {
+          field: 'node.uuid',
+          hint: 'delete the node first to change its UUID',
+        });
+    } else if (spec.uuid !== null) {
+      const other = await this.hv.getDomainByUuid(spec.uuid, o);
+      if (other)
+        throw new TenksError('ALREADY_EXISTS', `UUID ${spec.uuid} is already used by domain '${other.name}'`, { field: 'node.uuid' });
+    }
+  }
+
+  /** The spec with generated values (UUID, MACs) filled in, keeping those already on the domain. */
+  private resolve(spec: NodeSpec, existing: DomainSummary | null): NodeSpec {
+    const old = existing?.metadata?.spec;
+    const usedMacs = new Set(spec.nics.map((n) => n.mac).filter((m): m is string => m !== null));
+    const nics = spec.nics.map((n, i) => {
+      if (n.mac !== null) return n;
+      const prev = old?.nics[i];
+      if (prev?.physnet === n.physnet && prev.mac !== null && !usedMacs.has(prev.mac)) return { ...n, mac: prev.mac };
+      let mac = generateMac();
+      while (usedMacs.has(mac)) mac = generateMac();
+      usedMacs.add(mac);
+      return { ...n, mac };
+    });
+    return { ...spec, uuid: spec.uuid ?? existing?.uuid ?? randomUUID(), nics };
+  }
+
+  private ownedVolumeNames(spec: NodeSpec): string[] {
+    return spec.volumes.filter((v) => v.source.kind !== 'existing').map((v) => volumeName(spec.name, v.name));
+  }
+
+  private disks(spec: NodeSpec): DiskSpec[] {
+    return spec.volumes.map((v): DiskSpec => {
+      if (v.source.kind === 'existing') {
+        const ref = v.source.ref;
+        if (!ref.startsWith('/')) return { source: this.storage.diskSource(ref), format: this.storage.diskFormat(v.format) };
+        return { source: { type: ref.startsWith('/dev/') ? 'block' : 'file', path: ref }, format: v.format };
+      }
+      return { source: this.storage.diskSource(volumeName(spec.name, v.name)), format: this.storage.diskFormat(v.format) };
+    });
+  }
+
+  private domainSpec(spec: NodeSpec, metadata: NodeMetadata, nics: DomainSpec['nics']): DomainSpec {
+    const engine = this.o.facts.engine;
+    return {
+      name: spec.name,
+      uuid: metadata.uuid,
+      memoryMb: spec.memoryMb,
+      vcpus: spec.vcpus,
+      machine: spec.machine ?? (spec.bootMode === 'uefi' ? 'q35' : 'pc'),
+      cpuMode: spec.cpuMode ?? (engine === 'kvm' ? 'host-passthrough' : null),
+      bootMode: spec.bootMode,
+      engine,
+      disks: this.disks(spec),
+      nics,
+      bootOrder: bootOrder(metadata.bootDevice),
+      consoleLogPath: spec.consoleLog ? this.consoleLogPath(spec.name) : null,
+      vnc: spec.vnc,
+      metadata,
+    };
+  }
+
+  /** Creates or updates a node to match `raw`. */
+  async ensure(raw: RawNodeSpec, o: CallOptions & { dryRun?: boolean } = {}): Promise<EnsureResult> {
+    const spec = compileNodeSpec(raw);
+    return this.mutex.run(spec.name, () => this.ensureLocked(spec, o));
+  }
+
+  private async ensureLocked(spec: NodeSpec, o: CallOptions & { dryRun?: boolean }): Promise<EnsureResult> {
+    throwIfAborted(o.signal);
+    const existing = await this.hv.getDomain(spec.name, o);
+    await this.checkOwnership(spec, existing, o);
+    const hash = specHash(spec);
+    const owned = this.ownedVolumeNames(spec);
+
+    // Fast path: same spec as last applied, and every volume still there.
+    if (existing?.metadata?.specHash === hash) {
+      const present = await Promise.all(owned.map((n) => this.storage.getVolume(n, o)));
+      if (present.every((v) => v !== null) && (!this.wiring || spec.nics.length === 0)) {
+        return { node: await this.status(existing, present), changed: false, changes: [], pendingRestart: false };
+      }
+    }
+
+    await this.preflight(spec, o);
+    const resolved = this.resolve(spec, existing);
+    const oldMeta = existing?.metadata ?? null;
+    const changes = oldMeta ? diffSpecs(oldMeta.spec, resolved) : ['node created'];
+    if (o.dryRun) {
+      const node = existing ? await this.status(existing) : this.plannedStatus(resolved);
+      return { node, changed: changes.length > 0, changes, pendingRestart: false };
+    }
+
+    const metadata: NodeMetadata = {
+      version: 1,
+      cluster: spec.cluster,
+      name: spec.name,
+      uuid: resolved.uuid as string,
+      specHash: hash,
+      spec: resolved,
+      // Volumes this node owned before stay owned until they are deleted below.
+      ownedVolumes: [...new Set([...owned, ...(oldMeta?.ownedVolumes ?? [])])],
+      bootDevice: oldMeta?.bootDevice ?? 'network',
+      bootPersistent: oldMeta?.bootPersistent ?? true,
+    };
+
+    const created: string[] = [];
+    let defined = false;
+    try {
+      const nics = this.wiring && resolved.nics.length > 0 ? await this.wiring.attach(resolved, o) : [];
+      if (!existing) {
+        // Define first, so a crash from here on leaves a record of the volumes to clean up.
+        await this.hv.defineDomain(this.domainSpec(resolved, metadata, nics), o);
+        defined = true;
+      }
+      for (const v of resolved.volumes) {
+        if (v.source.kind === 'existing') continue;
+        const name = volumeName(spec.name, v.name);
+        const have = await this.storage.getVolume(name, o);
+        if (!have) {
+          await this.storage.createVolume({ name, capacityBytes: v.capacityBytes, format: v.format, source: v.source }, o);
+          created.push(name);
+          if (existing) changes.push(`volume ${v.name}: created`);
+        } else if (have.capacityBytes < v.capacityBytes) {
+          await this.storage.resizeVolume(name, v.capacityBytes, o);
+        } else if (have.capacityBytes > v.capacityBytes && v.capacityBytes > 0) {
+          changes.push(`volume ${v.name}: kept at ${formatSize(have.capacityBytes)} (volumes never shrink)`);
+        }
+      }
+      const finalMeta: NodeMetadata = { ...metadata, ownedVolumes: owned };
+      const summary = await this.hv.defineDomain(this.domainSpec(resolved, finalMeta, nics), o);
+      const dropped = (oldMeta?.ownedVolumes ?? []).filter((n) => !owned.includes(n));
+      for (const n of dropped) if (await this.storage.deleteVolume(n, o)) changes.push(`volume ${n}: deleted`);
+      const pendingRestart = existing !== null && existing.powerState !== 'off' && changes.length > 0;
+      this.log.info(existing ? 'node updated' : 'node created', { cluster: spec.cluster, node: spec.name, changes: changes.length });
+      return { node: await this.status(summary), changed: true, changes, pendingRestart };
+    } catch (e) {
+      // Undo what this call created, so a failed ensure leaves nothing half-built behind.
+      for (const n of created) await this.storage.deleteVolume(n).catch(() => undefined);
+      if (defined) await this.hv.undefineDomain(spec.name).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private plannedStatus(spec: NodeSpec): NodeStatus {
+    return {
+      cluster: spec.cluster,
+      name: spec.name,
+      uuid: spec.uuid ?? '',
+      nodeType: spec.nodeType,
+      hypervisor: this.o.facts.hostname,
+      powerState: 'off',
+      memoryMb: spec.memoryMb,
+      vcpus: spec.vcpus,
+      bootMode: spec.bootMode,
+      machine: spec.machine ?? (spec.bootMode === 'uefi' ? 'q35' : 'pc'),
+      volumes: [],
+      nics: this.wiring ? this.wiring.describe(spec) : [],
+      specHash: specHash(spec),
+      consoleLogPath: spec.consoleLog ? this.consoleLogPath(spec.name) : '',
+      engine: this.o.facts.engine,
+      bootDevice: 'network',
+      labels: spec.labels,
+    };
+  }
+
+  /** NodeStatus from a domain summary (with tenks metadata). */
+  private async status(d: DomainSummary, vols?: (VolumeInfo | null)[], byName?: Map<string, VolumeInfo>): Promise<NodeStatus> {
+    const m = d.metadata;
+    if (!m) throw new TenksError('INTERNAL', `domain '${d.name}' has no tenks metadata`);
+    const spec = m.spec;
+    let volumes: VolumeInfo[];
+    if (byName) {
+      volumes = spec.volumes
+        .map((v) => byName.get(v.source.kind === 'existing' ? v.source.ref : volumeName(spec.name, v.name)))
+        .filter((v): v is VolumeInfo => v !== undefined);
+    } else if (vols) {
+      volumes = vols.filter((v): v is VolumeInfo => v !== null);
+    } else {
+      const got = await Promise.all(spec.volumes.map((v) => (v.source.kind === 'existing' && v.source.ref.startsWith('/') ? null : this.storage.getVolume(v.source.kind === 'existing' ? v.source.ref : volumeName(spec.name, v.name)))));
+      volumes = got.filter((v): v is VolumeInfo => v !== null);
+    }
+    return {
+      cluster: m.cluster,
+      name: d.name,
+      uuid: d.uuid,
+      nodeType: spec.nodeType,
+      hypervisor: this.o.facts.hostname,
+      powerState: d.powerState,
+      memoryMb: spec.memoryMb,
+      vcpus: spec.vcpus,
+      bootMode: spec.bootMode,
+      machine: spec.machine ?? (spec.bootMode === 'uefi' ? 'q35' : 'pc'),
+      volumes,
+      nics: this.wiring ? this.wiring.describe(spec) : spec.nics.map((n) => ({ physnet: n.physnet, mac: n.mac ?? '', bridge: '', bridgeMac: '', switchPort: '' })),
+      specHash: m.specHash,
+      consoleLogPath: spec.consoleLog ? this.consoleLogPath(spec.name) : '',
+      engine: this.o.facts.engine,
+      bootDevice: m.bootDevice,
+      labels: spec.labels,
+    };
+  }
+
+  private async find(ref: NodeRef, o?: CallOptions): Promise<DomainSummary | null> {
+    let d: DomainSummary | null;
+    if (ref.uuid !== '') d = await this.hv.getDomainByUuid(ref.uuid.toLowerCase(), o);
+    else if (ref.name !== '') d = await this.hv.getDomain(ref.name, o);
+    else throw new TenksError('INVALID_SPEC', 'a node reference needs a name or a UUID', { field: 'node' });
+    if (!d) return null;
+    if (!d.metadata) return null;
+    if (ref.cluster !== '' && d.metadata.cluster !== ref.cluster) return null;
+    return d;
+  }
+
+  private async mustFind(ref: NodeRef, o?: CallOptions): Promise<DomainSummary> {
+    const d = await this.find(ref, o);
+    if (!d)
+      throw new TenksError('NOT_FOUND', `no tenks node ${ref.uuid !== '' ? ref.uuid : `'${ref.name}'`}${ref.cluster !== '' ? ` in cluster '${ref.cluster}'` : ''} on this host`);
+    return d;
+  }
+
+  /** One node as observed. */
+  async get(ref: NodeRef, o?: CallOptions): Promise<NodeStatus> {
+    return this.status(await this.mustFind(ref, o));
+  }
+
+  /** Every tenks node on this host (of one cluster when given). */
+  async list(cluster: string, o?: CallOptions): Promise<NodeStatus[]> {
+    const [domains, vols] = await Promise.all([this.hv.listDomains(o), this.storage.listVolumes(o)]);
+    const byName = new Map(vols.map((v) => [v.name, v]));
+    const ours = domains.filter((d) => d.metadata !== null && (cluster === '' || d.metadata.cluster === cluster));
+    const out = await Promise.all(ours.map((d) => this.status(d, undefined, byName)));
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Removes a node and everything tenks created for it. Succeeds when it is already gone. */
+  async delete(ref: NodeRef, o: CallOptions = {}): Promise<DeleteResult> {
+    const key = ref.name !== '' ? ref.name : ref.uuid;
+    return this.mutex.run(key, async () => {
+      let d: DomainSummary | null;
+      if (ref.uuid !== '') d = await this.hv.getDomainByUuid(ref.uuid.toLowerCase(), o);
+      else d = await this.hv.getDomain(ref.name, o);
+      if (!d) return { existed: false, removed: [] };
+      if (!d.metadata)
+        throw new TenksError('CONFLICT', `domain '${d.name}' was not created by tenks; refusing to delete it`, { field: 'node.name' });
+      if (ref.cluster !== '' && d.metadata.cluster !== ref.cluster)
+        throw new TenksError('CONFLICT', `node '${d.name}' belongs to cluster '${d.metadata.cluster}', not '${ref.cluster}'`, { field: 'node.cluster' });
+      const removed: string[] = [];
+      if (d.powerState !== 'off') {
+        await this.hv.power(d.name, 'destroy', o).catch((e: unknown) => {
+          if (!(e instanceof TenksError && e.code === 'CONFLICT')) throw e;
+        });
+        removed.push('powered off');
+      }
+      await this.hv.undefineDomain(d.name, o);
+      removed.push(`domain ${d.name}`);
+      for (const v of d.metadata.ownedVolumes) if (await this.storage.deleteVolume(v, o)) removed.push(`volume ${v}`);
+      if (this.wiring) removed.push(...(await this.wiring.detach(d.metadata.spec, o)));
+      this.log.info('node deleted', { cluster: d.metadata.cluster, node: d.name });
+      return { existed: true, removed };
+    });
+  }
+
+  /** Applies a power action; returns the state afterwards and whether anything was done. */
+  async power(ref: NodeRef, action: PowerAction, o: CallOptions = {}): Promise<{ powerState: PowerState; changed: boolean }> {
+    const d = await this.mustFind(ref, o);
+    const on = d.powerState === 'on' || d.powerState === 'paused' || d.powerState === 'shutting_down';
+    let changed = true;
+    switch (action) {
+      case 'on':
+        if (on) changed = false;
+        else await this.hv.power(d.name, 'start', o);
+        break;
+      case 'off':
+        if (!on) changed = false;
+        else await this.hv.power(d.name, 'destroy', o);
+        break;
+      case 'soft_off':
+        if (!on) changed = false;
+        else await this.hv.power(d.name, 'shutdown', o);
+        break;
+      case 'reset':
+      case 'nmi':
+        if (!on)
+          throw new TenksError('CONFLICT', `node '${d.name}' is off; ${action === 'reset' ? 'power it on instead' : 'NMI needs a running node'}`);
+        await this.hv.power(d.name, action, o);
+        break;
+      case 'cycle':
+        if (on) await this.hv.power(d.name, 'destroy', o);
+        await this.hv.power(d.name, 'start', o);
+        break;
+    }
+    return { powerState: await this.hv.powerState(d.name, o), changed };
+  }
+
+  /** Power state of a node. */
+  async powerState(ref: NodeRef, o?: CallOptions): Promise<PowerState> {
+    const d = await this.mustFind(ref, o);
+    return d.powerState;
+  }
+
+  /** How many tenks nodes this host has. */
+  async count(o?: CallOptions): Promise<number> {
+    return (await this.hv.listDomains(o)).filter((d) => d.metadata !== null).length;
+  }
+}

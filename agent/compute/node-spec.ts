@@ -1,0 +1,219 @@
+import { createHash } from 'node:crypto';
+import { invalidSpec, type FieldError } from '../../common/errors.js';
+import { parseSize } from '../../common/sizes.js';
+import type { NodeSpec, VolumeFormat, VolumeSpec, VolumeSource, NicSpec, BootMode } from './types.js';
+
+/** A node spec as received (proto3 style: empty string / 0 mean "not set"). */
+export interface RawNodeSpec {
+  cluster: string;
+  name: string;
+  uuid: string;
+  nodeType: string;
+  memoryMb: number;
+  vcpus: number;
+  machine: string;
+  cpuMode: string;
+  /** `uefi`, `bios`, or empty for the default (`uefi`, as upstream). */
+  bootMode: string;
+  volumes: RawVolumeSpec[];
+  nics: { physnet: string; mac: string }[];
+  consoleLogEnabled: boolean;
+  vncEnabled: boolean;
+  labels: Record<string, string>;
+}
+
+/** A volume as received. */
+export interface RawVolumeSpec {
+  name: string;
+  capacity: string;
+  image: string;
+  backingImage: string;
+  existing: string;
+  format: string;
+}
+
+/** Names usable as libvirt domain names, volume file names and in interface aliases. */
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+const MACHINE = /^[a-z0-9][a-z0-9._-]*$/;
+const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}$/;
+const CPU_MODES = ['host-passthrough', 'host-model', 'maximum'] as const;
+const BOOT_MODES: readonly BootMode[] = ['uefi', 'bios'];
+
+/** Smallest memory a node may have (MiB): below this OVMF and iPXE do not start. */
+export const MIN_MEMORY_MB = 64;
+/** Largest vCPU count accepted. */
+export const MAX_VCPUS = 512;
+
+function checkName(value: string, field: string, what: string, errors: FieldError[]): void {
+  if (value === '') errors.push({ field, message: `${what} is required` });
+  else if (!NAME_PATTERN.test(value))
+    errors.push({
+      field,
+      message: `'${value}' is not a usable ${what}: use 1-63 letters, digits, '_', '.', '-', starting with a letter or digit`,
+    });
+}
+
+function compileVolume(raw: RawVolumeSpec, index: number, base: string, errors: FieldError[]): VolumeSpec | null {
+  const field = `${base}.volumes[${index}]`;
+  const before = errors.length;
+  const name = raw.name === '' ? `vol${index}` : raw.name;
+  if (!VOLUME_NAME.test(name))
+    errors.push({ field: `${field}.name`, message: `'${name}' is not a usable volume name: use 1-32 letters, digits, '_', '-'` });
+
+  const sources = [
+    ['image', raw.image],
+    ['backing_image', raw.backingImage],
+    ['existing', raw.existing],
+  ].filter(([, v]) => v !== '');
+  if (sources.length > 1)
+    errors.push({ field, message: `give at most one of image, backing_image and existing (got ${sources.map(([k]) => k).join(', ')})` });
+
+  let source: VolumeSource = { kind: 'blank' };
+  if (raw.image !== '') source = { kind: 'image', path: raw.image };
+  else if (raw.backingImage !== '') source = { kind: 'backing', path: raw.backingImage };
+  else if (raw.existing !== '') source = { kind: 'existing', ref: raw.existing };
+  for (const [key, value] of [
+    ['image', raw.image],
+    ['backing_image', raw.backingImage],
+  ] as const) {
+    if (value !== '' && !value.startsWith('/'))
+      errors.push({ field: `${field}.${key}`, message: `'${value}' must be an absolute path on the hypervisor` });
+  }
+
+  let format: VolumeFormat = 'qcow2';
+  if (raw.format !== '') {
+    if (raw.format === 'qcow2' || raw.format === 'raw') format = raw.format;
+    else errors.push({ field: `${field}.format`, message: `unknown volume format '${raw.format}' (use qcow2 or raw)` });
+  }
+  if (source.kind === 'backing' && format !== 'qcow2')
+    errors.push({ field: `${field}.format`, message: 'a volume with backing_image must be qcow2' });
+
+  let capacityBytes = 0;
+  if (raw.capacity === '') {
+    if (source.kind === 'blank') errors.push({ field: `${field}.capacity`, message: 'capacity is required for a blank volume' });
+  } else {
+    const size = parseSize(raw.capacity);
+    if (size.ok) capacityBytes = size.bytes;
+    else errors.push({ field: `${field}.capacity`, message: size.reason });
+  }
+  if (errors.length > before) return null;
+  return { name, capacityBytes, format, source };
+}
+
+/** Validates a raw node spec and applies defaults. Throws one INVALID_SPEC error listing every problem. */
+export function compileNodeSpec(raw: RawNodeSpec, base = 'node'): NodeSpec {
+  const errors: FieldError[] = [];
+  checkName(raw.cluster, `${base}.cluster`, 'cluster name', errors);
+  checkName(raw.name, `${base}.name`, 'node name', errors);
+  if (raw.uuid !== '' && !UUID.test(raw.uuid))
+    errors.push({ field: `${base}.uuid`, message: `'${raw.uuid}' is not a UUID` });
+  if (!Number.isInteger(raw.memoryMb) || raw.memoryMb < MIN_MEMORY_MB)
+    errors.push({ field: `${base}.memory_mb`, message: `memory_mb must be a whole number of MiB, at least ${MIN_MEMORY_MB} (got ${raw.memoryMb})` });
+  if (!Number.isInteger(raw.vcpus) || raw.vcpus < 1 || raw.vcpus > MAX_VCPUS)
+    errors.push({ field: `${base}.vcpus`, message: `vcpus must be a whole number from 1 to ${MAX_VCPUS} (got ${raw.vcpus})` });
+  if (raw.machine !== '' && !MACHINE.test(raw.machine))
+    errors.push({ field: `${base}.machine`, message: `'${raw.machine}' is not a machine type` });
+  if (raw.cpuMode !== '' && !(CPU_MODES as readonly string[]).includes(raw.cpuMode))
+    errors.push({ field: `${base}.cpu_mode`, message: `unknown cpu_mode '${raw.cpuMode}' (use ${CPU_MODES.join(', ')})` });
+  const bootMode = raw.bootMode === '' ? 'uefi' : raw.bootMode;
+  if (!(BOOT_MODES as readonly string[]).includes(bootMode))
+    errors.push({ field: `${base}.boot_mode`, message: `unknown boot mode '${raw.bootMode}' (use uefi or bios)` });
+
+  const volumes: VolumeSpec[] = [];
+  raw.volumes.forEach((v, i) => {
+    const compiled = compileVolume(v, i, base, errors);
+    if (compiled) volumes.push(compiled);
+  });
+  const seen = new Map<string, number>();
+  volumes.forEach((v, i) => {
+    const other = seen.get(v.name);
+    if (other !== undefined)
+      errors.push({ field: `${base}.volumes[${i}].name`, message: `duplicate volume name '${v.name}' (also volumes[${other}])` });
+    seen.set(v.name, i);
+  });
+
+  const nics: NicSpec[] = [];
+  const macs = new Map<string, number>();
+  raw.nics.forEach((n, i) => {
+    const field = `${base}.nics[${i}]`;
+    if (n.physnet === '') errors.push({ field: `${field}.physnet`, message: 'physnet is required' });
+    else if (!NAME_PATTERN.test(n.physnet)) errors.push({ field: `${field}.physnet`, message: `'${n.physnet}' is not a usable physnet name` });
+    let mac: string | null = null;
+    if (n.mac !== '') {
+      const first = Number.parseInt(n.mac.slice(0, 2), 16);
+      if (!MAC.test(n.mac)) errors.push({ field: `${field}.mac`, message: `'${n.mac}' is not a MAC address` });
+      else if (first & 1) errors.push({ field: `${field}.mac`, message: `'${n.mac}' is a multicast MAC address` });
+      else {
+        mac = n.mac.toLowerCase();
+        const other = macs.get(mac);
+        if (other !== undefined) errors.push({ field: `${field}.mac`, message: `duplicate MAC '${mac}' (also nics[${other}])` });
+        macs.set(mac, i);
+      }
+    }
+    nics.push({ physnet: n.physnet, mac });
+  });
+
+  for (const key of Object.keys(raw.labels)) {
+    if (!LABEL_KEY.test(key)) errors.push({ field: `${base}.labels.${key}`, message: `'${key}' is not a usable label key` });
+  }
+
+  if (errors.length > 0) throw invalidSpec(errors);
+  return {
+    cluster: raw.cluster,
+    name: raw.name,
+    uuid: raw.uuid === '' ? null : raw.uuid.toLowerCase(),
+    nodeType: raw.nodeType,
+    memoryMb: raw.memoryMb,
+    vcpus: raw.vcpus,
+    machine: raw.machine === '' ? null : raw.machine,
+    cpuMode: raw.cpuMode === '' ? null : raw.cpuMode,
+    bootMode: bootMode as BootMode,
+    volumes,
+    nics,
+    consoleLog: raw.consoleLogEnabled,
+    vnc: raw.vncEnabled,
+    labels: { ...raw.labels },
+  };
+}
+
+/** JSON with object keys sorted, so equal specs hash equally. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => {
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    }
+    return v;
+  });
+}
+
+/** Short stable hash of a spec. */
+export function specHash(spec: NodeSpec): string {
+  return createHash('sha256').update(canonicalJson(spec)).digest('hex').slice(0, 16);
+}
+
+/** A blank raw spec, for tests and callers that fill a few fields. */
+export function rawNodeSpec(fields: Partial<RawNodeSpec> & Pick<RawNodeSpec, 'cluster' | 'name'>): RawNodeSpec {
+  return {
+    uuid: '',
+    nodeType: '',
+    memoryMb: 1024,
+    vcpus: 1,
+    machine: '',
+    cpuMode: '',
+    bootMode: '',
+    volumes: [],
+    nics: [],
+    consoleLogEnabled: false,
+    vncEnabled: false,
+    labels: {},
+    ...fields,
+  };
+}
+
+/** A raw volume with only some fields set. */
+export function rawVolume(fields: Partial<RawVolumeSpec>): RawVolumeSpec {
+  return { name: '', capacity: '', image: '', backingImage: '', existing: '', format: '', ...fields };
+}

@@ -1,0 +1,114 @@
+/** Domain types of the agent's compute plane. No protobuf types here: `agent/rpc/` maps to and from them. */
+
+/** Firmware. */
+export type BootMode = 'uefi' | 'bios';
+/** Accelerator QEMU runs with. */
+export type Engine = 'kvm' | 'qemu';
+/** Power state as tenks reports it. */
+export type PowerState = 'on' | 'off' | 'paused' | 'shutting_down' | 'crashed' | 'suspended' | 'unknown';
+/** Power action. */
+export type PowerAction = 'on' | 'off' | 'soft_off' | 'reset' | 'nmi' | 'cycle';
+/** First boot device. */
+export type BootDevice = 'network' | 'disk' | 'cdrom';
+/** Volume format. */
+export type VolumeFormat = 'qcow2' | 'raw';
+
+/** Where a volume's content comes from. */
+export type VolumeSource =
+  | { kind: 'blank' }
+  /** Copy of an image file on the hypervisor. */
+  | { kind: 'image'; path: string }
+  /** Copy-on-write overlay on an image file on the hypervisor. */
+  | { kind: 'backing'; path: string }
+  /** An existing pool volume (by name) or file/block device (absolute path); never deleted by tenks. */
+  | { kind: 'existing'; ref: string };
+
+/** A compiled volume of a node. */
+export interface VolumeSpec {
+  /** Suffix, unique within the node (`vol0`). */
+  name: string;
+  capacityBytes: number;
+  format: VolumeFormat;
+  source: VolumeSource;
+}
+
+/** A compiled NIC of a node. */
+export interface NicSpec {
+  physnet: string;
+  /** Lower-case MAC, or null to let the agent choose once. */
+  mac: string | null;
+}
+
+/** A node as the agent is asked to make it, validated and with defaults applied. */
+export interface NodeSpec {
+  cluster: string;
+  name: string;
+  /** Lower-case canonical UUID, or null to let the agent generate one. */
+  uuid: string | null;
+  nodeType: string;
+  memoryMb: number;
+  vcpus: number;
+  /** QEMU machine type, null for the default of the boot mode. */
+  machine: string | null;
+  /** libvirt CPU mode, null for the engine's default. */
+  cpuMode: string | null;
+  bootMode: BootMode;
+  volumes: VolumeSpec[];
+  nics: NicSpec[];
+  consoleLog: boolean;
+  vnc: boolean;
+  labels: Record<string, string>;
+}
+
+/** A volume as it exists. */
+export interface VolumeInfo {
+  name: string;
+  pool: string;
+  path: string;
+  capacityBytes: number;
+  allocationBytes: number;
+  format: string;
+}
+
+/** A pool as it exists. */
+export interface PoolInfo {
+  name: string;
+  type: 'dir' | 'logical';
+  path: string;
+  capacityBytes: number;
+  availableBytes: number;
+}
+
+/** A node as observed on the host. */
+export interface NodeStatus {
+  cluster: string;
+  name: string;
+  uuid: string;
+  nodeType: string;
+  hypervisor: string;
+  powerState: PowerState;
+  memoryMb: number;
+  vcpus: number;
+  bootMode: BootMode;
+  machine: string;
+  volumes: VolumeInfo[];
+  nics: { physnet: string; mac: string; bridge: string; bridgeMac: string; switchPort: string }[];
+  specHash: string;
+  consoleLogPath: string;
+  engine: Engine;
+  bootDevice: BootDevice;
+  labels: Record<string, string>;
+}
+
+/** What this host has. */
+export interface HostFacts {
+  hostname: string;
+  libvirtUri: string;
+  libvirtVersion: number;
+  hypervisorVersion: number;
+  engine: Engine;
+  cpus: number;
+  memoryBytes: number;
+  freeMemoryBytes: number;
+  uefiAvailable: boolean;
+}

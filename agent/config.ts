@@ -1,0 +1,90 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { compile } from '../common/config.js';
+
+/** Agent configuration file (YAML, snake_case). Every option and its default is documented here and in README. */
+export const agentConfigSchema = z
+  .object({
+    /** Agent id announced to the coordinator. Default: the host name. */
+    agent_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'use letters, digits, _ . -').default(hostname()),
+    /** gRPC listen address. Default `0.0.0.0:7443`. */
+    listen: z.string().default('0.0.0.0:7443'),
+    /** Address the coordinator should dial (default: the listen address, with this host's name for 0.0.0.0). */
+    advertise_address: z.string().optional(),
+    /** mTLS identity: required unless `insecure_loopback` is set and `listen` is on loopback. */
+    tls: z
+      .object({
+        ca_file: z.string(),
+        cert_file: z.string(),
+        key_file: z.string(),
+      })
+      .strict()
+      .optional(),
+    /** Serve plaintext gRPC; refused unless `listen` is a loopback address. Default false. */
+    insecure_loopback: z.boolean().default(false),
+    /** libvirt URI. Default `qemu:///system`. */
+    libvirt_uri: z.string().min(1).default('qemu:///system'),
+    /** Most concurrent libvirt calls. Default 16. */
+    libvirt_concurrency: z.number().int().min(1).max(256).default(16),
+    storage: z
+      .object({
+        /** Pool name. Default `tenks` (as upstream `libvirt_pool_name`). */
+        pool_name: z.string().min(1).default('tenks'),
+        /** `dir` (default) or `logical` (LVM volume group). */
+        pool_type: z.enum(['dir', 'logical']).default('dir'),
+        /** Directory (dir) or volume group (logical). Default `/var/lib/libvirt/tenks_pool`. */
+        pool_path: z.string().min(1).default('/var/lib/libvirt/tenks_pool'),
+        /** Most concurrent volume operations. Default 4. */
+        concurrency: z.number().int().min(1).max(64).default(4),
+      })
+      .strict()
+      .prefault({}),
+    /** Console logs under `<log_directory>/libvirt/`. Default `/var/log/tenks`. */
+    log_directory: z.string().min(1).default('/var/log/tenks'),
+    /** `debug`, `info` (default), `warn`, `error`. */
+    log_level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    /** Seconds to finish in-flight calls on SIGTERM before forcing. Default 10. */
+    shutdown_grace_s: z.number().min(0).max(600).default(10),
+  })
+  .strict();
+
+/** Raw agent config as written. */
+export type RawAgentConfig = z.input<typeof agentConfigSchema>;
+
+/** Compiled agent configuration: defaults applied, names camelCase, units in names. */
+export interface AgentConfig {
+  agentId: string;
+  listen: string;
+  advertiseAddress: string | null;
+  tls: { caFile: string; certFile: string; keyFile: string } | null;
+  insecureLoopback: boolean;
+  libvirtUri: string;
+  libvirtConcurrency: number;
+  storage: { poolName: string; poolType: 'dir' | 'logical'; poolPath: string; concurrency: number };
+  logDirectory: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  shutdownGraceMs: number;
+}
+
+/** Raw → compiled, once, with field-path errors. */
+export function compileAgentConfig(raw: unknown): AgentConfig {
+  const c = compile(agentConfigSchema, raw ?? {});
+  return {
+    agentId: c.agent_id,
+    listen: c.listen,
+    advertiseAddress: c.advertise_address ?? null,
+    tls: c.tls ? { caFile: c.tls.ca_file, certFile: c.tls.cert_file, keyFile: c.tls.key_file } : null,
+    insecureLoopback: c.insecure_loopback,
+    libvirtUri: c.libvirt_uri,
+    libvirtConcurrency: c.libvirt_concurrency,
+    storage: {
+      poolName: c.storage.pool_name,
+      poolType: c.storage.pool_type,
+      poolPath: c.storage.pool_path,
+      concurrency: c.storage.concurrency,
+    },
+    logDirectory: c.log_directory,
+    logLevel: c.log_level,
+    shutdownGraceMs: c.shutdown_grace_s * 1000,
+  };
+}

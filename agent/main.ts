@@ -1,0 +1,58 @@
+import { parseArgs } from 'node:util';
+import { readYamlFile } from '../common/config.js';
+import { isTenksError, toTenksError } from '../common/errors.js';
+import { onShutdownSignals } from '../common/lifecycle.js';
+import { createWinstonLogger } from '../common/winston-logger.js';
+import { compileAgentConfig } from './config.js';
+import { AgentDaemon } from './daemon.js';
+
+const USAGE = `usage: tenks-agent [--config FILE] [--listen HOST:PORT] [--libvirt-uri URI]
+                   [--pool-name NAME] [--pool-path PATH] [--log-directory DIR]
+                   [--insecure-loopback] [--log-level debug|info|warn|error]
+
+Serves the tenks AgentService (gRPC, mTLS) for this hypervisor host.
+Options given on the command line override the config file.`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      config: { type: 'string', short: 'c' },
+      listen: { type: 'string' },
+      'libvirt-uri': { type: 'string' },
+      'pool-name': { type: 'string' },
+      'pool-path': { type: 'string' },
+      'log-directory': { type: 'string' },
+      'insecure-loopback': { type: 'boolean' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
+  const raw = (values.config ? await readYamlFile(values.config) : {}) as Record<string, unknown>;
+  const storage = { ...((raw.storage as Record<string, unknown> | undefined) ?? {}) };
+  if (values['pool-name'] !== undefined) storage.pool_name = values['pool-name'];
+  if (values['pool-path'] !== undefined) storage.pool_path = values['pool-path'];
+  const merged: Record<string, unknown> = { ...raw, storage };
+  if (values.listen !== undefined) merged.listen = values.listen;
+  if (values['libvirt-uri'] !== undefined) merged.libvirt_uri = values['libvirt-uri'];
+  if (values['log-directory'] !== undefined) merged.log_directory = values['log-directory'];
+  if (values['insecure-loopback'] !== undefined) merged.insecure_loopback = values['insecure-loopback'];
+  if (values['log-level'] !== undefined) merged.log_level = values['log-level'];
+  const config = compileAgentConfig(merged);
+  const log = createWinstonLogger({ level: config.logLevel, format: 'json', stream: 'stdout' });
+  const daemon = await AgentDaemon.start(config, log);
+  onShutdownSignals(log, async () => {
+    await daemon.stop();
+  });
+}
+
+main().catch((e: unknown) => {
+  const err = toTenksError(e);
+  const fields = { code: err.code, ...(err.field ? { field: err.field } : {}), ...(err.hint ? { hint: err.hint } : {}) };
+  process.stderr.write(`tenks-agent: ${err.message} (${JSON.stringify(fields)})\n`);
+  process.exitCode = isTenksError(e) && e.code === 'INVALID_SPEC' ? 2 : 1;
+});

@@ -1,0 +1,2 @@
+export * from './libvirt.js';
+export type { NativeNodeInfo, NativePoolInfo, NativeVolumeInfo } from './native.js';

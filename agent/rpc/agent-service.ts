@@ -1,0 +1,95 @@
+import { TenksError } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
+import { serverStream, unary } from '../../common/grpc/server.js';
+import {
+  AgentServiceService,
+  DeleteNodeResponse,
+  EnsureNodeResponse,
+  GetBmcInfoResponse,
+  GetHostInfoResponse,
+  GetNodeResponse,
+  GetPowerStateResponse,
+  ListNodesResponse,
+  SetPowerResponse,
+  WatchEventsResponse,
+  type AgentServiceServer,
+} from '../../proto/gen/tenks/v1/agent.pb.js';
+import { BmcInfo } from '../../proto/gen/tenks/v1/types.pb.js';
+import { AGENT_VERSION, type Agent } from '../agent.js';
+import {
+  eventTypeToPb,
+  hostInfoToPb,
+  nodeStatusToPb,
+  powerActionFromPb,
+  powerStateToPb,
+  toNodeRef,
+  toRawNodeSpec,
+} from './mapping.js';
+
+export { AgentServiceService };
+
+/** The AgentService gRPC implementation: maps messages to domain calls and back, nothing more. */
+export function agentService(agent: Agent, log: Logger): AgentServiceServer {
+  return {
+    getHostInfo: unary(log, 'GetHostInfo', async () => {
+      const { facts, pool, nodeCount } = await agent.hostInfo();
+      return GetHostInfoResponse.create({
+        host: hostInfoToPb(facts, { agentId: agent.config.agentId, agentVersion: AGENT_VERSION, pool, nodeCount }),
+      });
+    }),
+    ensureNode: unary(log, 'EnsureNode', async (req, ctx) => {
+      const r = await agent.nodes.ensure(toRawNodeSpec(req.node), { signal: ctx.signal, dryRun: req.dryRun });
+      return EnsureNodeResponse.create({
+        node: nodeStatusToPb(r.node),
+        changed: r.changed,
+        changes: r.changes,
+        pendingRestart: r.pendingRestart,
+      });
+    }),
+    deleteNode: unary(log, 'DeleteNode', async (req, ctx) => {
+      const r = await agent.nodes.delete(toNodeRef(req.node), { signal: ctx.signal });
+      return DeleteNodeResponse.create(r);
+    }),
+    getNode: unary(log, 'GetNode', async (req, ctx) => {
+      const n = await agent.nodes.get(toNodeRef(req.node), { signal: ctx.signal });
+      return GetNodeResponse.create({ node: nodeStatusToPb(n) });
+    }),
+    listNodes: unary(log, 'ListNodes', async (req, ctx) => {
+      const nodes = await agent.nodes.list(req.cluster, { signal: ctx.signal });
+      return ListNodesResponse.create({ nodes: nodes.map(nodeStatusToPb) });
+    }),
+    setPower: unary(log, 'SetPower', async (req, ctx) => {
+      const action = powerActionFromPb(req.action);
+      if (action === null) throw new TenksError('INVALID_SPEC', `unknown power action ${String(req.action)}`, { field: 'action' });
+      const r = await agent.nodes.power(toNodeRef(req.node), action, { signal: ctx.signal });
+      return SetPowerResponse.create({ powerState: powerStateToPb(r.powerState), changed: r.changed });
+    }),
+    getPowerState: unary(log, 'GetPowerState', async (req, ctx) => {
+      const s = await agent.nodes.powerState(toNodeRef(req.node), { signal: ctx.signal });
+      return GetPowerStateResponse.create({ powerState: powerStateToPb(s) });
+    }),
+    getBmcInfo: unary(log, 'GetBmcInfo', async (req, ctx) => {
+      // Node must exist; BMC endpoints are served once the BMC plane is enabled on this agent.
+      await agent.nodes.get(toNodeRef(req.node), { signal: ctx.signal });
+      return GetBmcInfoResponse.create({ bmc: BmcInfo.create() });
+    }),
+    setupHost: unary(log, 'SetupHost', () =>
+      Promise.reject(new TenksError('UNSUPPORTED', 'this agent has no networking plane yet (physical networks are not implemented)')),
+    ),
+    teardownHost: unary(log, 'TeardownHost', () =>
+      Promise.reject(new TenksError('UNSUPPORTED', 'this agent has no networking plane yet (physical networks are not implemented)')),
+    ),
+    watchEvents: serverStream(log, 'WatchEvents', async function* (req, ctx) {
+      for await (const e of agent.events(req.cluster, ctx.signal)) {
+        yield WatchEventsResponse.create({
+          type: eventTypeToPb(e.type),
+          cluster: e.cluster,
+          name: e.name,
+          uuid: e.uuid,
+          powerState: powerStateToPb(e.powerState),
+          timeUnixMs: e.timeMs,
+        });
+      }
+    }),
+  };
+}

@@ -1,0 +1,51 @@
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { invalidSpec, TenksError, type FieldError } from './errors.js';
+
+/** Renders a zod issue path as `a.b[2].c`. */
+export function fieldPath(base: string, path: readonly PropertyKey[]): string {
+  let out = base;
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else out += out === '' ? String(p) : `.${String(p)}`;
+  }
+  return out === '' ? '(root)' : out;
+}
+
+/** Every zod issue as a field error. */
+export function zodErrors(error: z.ZodError, base = ''): FieldError[] {
+  return error.issues.map((i) => ({ field: fieldPath(base, i.path), message: i.message }));
+}
+
+/** Parses YAML text; syntax errors name the file, line and column. */
+export function parseYaml(text: string, source: string): unknown {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw invalidSpec(
+      doc.errors.map((e) => ({
+        field: `${source}:${e.linePos?.[0].line ?? '?'}:${e.linePos?.[0].col ?? '?'}`,
+        message: e.message.split('\n')[0] ?? e.message,
+      })),
+    );
+  }
+  return doc.toJS() as unknown;
+}
+
+/** Reads and parses a YAML file. */
+export async function readYamlFile(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new TenksError('NOT_FOUND', `cannot read '${path}': ${(e as Error).message}`, { cause: e });
+  }
+  return parseYaml(text, path);
+}
+
+/** Validates `input` against `schema`; throws one INVALID_SPEC error listing every problem. */
+export function compile<S extends z.ZodType>(schema: S, input: unknown, base = ''): z.output<S> {
+  const r = schema.safeParse(input);
+  if (!r.success) throw invalidSpec(zodErrors(r.error, base));
+  return r.data;
+}

@@ -1,0 +1,103 @@
+import {
+  status,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import { TenksError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { toWireError } from './errors.js';
+
+/** Context a handler gets: an AbortSignal that fires when the client cancels or its deadline passes. */
+export interface CallContext {
+  signal: AbortSignal;
+  /** Address of the peer, for logs. */
+  peer: string;
+}
+
+function contextOf(call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>): {
+  ctx: CallContext;
+  done: () => void;
+} {
+  const ac = new AbortController();
+  const onCancel = (): void => {
+    ac.abort(new TenksError('CANCELLED', 'the client cancelled the call'));
+  };
+  call.once('cancelled', onCancel);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = call.getDeadline();
+  const ms = deadline instanceof Date ? deadline.getTime() - Date.now() : deadline - Date.now();
+  if (Number.isFinite(ms) && ms > 0) {
+    timer = setTimeout(() => {
+      ac.abort(new TenksError('TIMEOUT', 'the call deadline passed'));
+    }, ms);
+    timer.unref();
+  }
+  return {
+    ctx: { signal: ac.signal, peer: call.getPeer() },
+    done: () => {
+      if (timer) clearTimeout(timer);
+      call.removeListener('cancelled', onCancel);
+    },
+  };
+}
+
+/** Adapts an async handler to grpc-js: errors become tenks wire errors, never UNKNOWN. */
+export function unary<Req, Res>(
+  log: Logger,
+  method: string,
+  handler: (req: Req, ctx: CallContext) => Promise<Res>,
+): (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void {
+  return (call, callback) => {
+    const { ctx, done } = contextOf(call as ServerUnaryCall<unknown, unknown>);
+    handler(call.request, ctx).then(
+      (res) => {
+        done();
+        callback(null, res);
+      },
+      (e: unknown) => {
+        done();
+        const wire = toWireError(e);
+        if (wire.code === status.INTERNAL) log.error('call failed', { method, error: wire.details, cause: String((e as Error).cause ?? '') });
+        else log.debug('call refused', { method, code: wire.code, error: wire.details });
+        callback(wire, null);
+      },
+    );
+  };
+}
+
+/** Adapts an async generator to a server-streaming handler; the generator's `finally` runs on cancel. */
+export function serverStream<Req, Res>(
+  log: Logger,
+  method: string,
+  handler: (req: Req, ctx: CallContext) => AsyncIterable<Res>,
+): (call: ServerWritableStream<Req, Res>) => void {
+  return (call) => {
+    const { ctx, done } = contextOf(call as ServerWritableStream<unknown, unknown>);
+    const run = async (): Promise<void> => {
+      for await (const item of handler(call.request, ctx)) {
+        if (ctx.signal.aborted) break;
+        if (!call.write(item)) await new Promise<void>((resolve) => call.once('drain', resolve));
+      }
+    };
+    run().then(
+      () => {
+        done();
+        call.end();
+      },
+      (e: unknown) => {
+        done();
+        if (ctx.signal.aborted) return;
+        const wire = toWireError(e);
+        log.debug('stream failed', { method, error: wire.details });
+        call.emit('error', wire);
+      },
+    );
+  };
+}
+
+/** Marks an object literal of handlers as a grpc-js implementation. */
+export function implementation<T extends UntypedServiceImplementation>(impl: T): T {
+  return impl;
+}

@@ -1,0 +1,62 @@
+import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { credentials, ServerCredentials, type ChannelCredentials } from '@grpc/grpc-js';
+import { TenksError } from '../errors.js';
+
+/** Files of a mutual-TLS identity. */
+export interface TlsFiles {
+  /** CA certificate (PEM) that signs every peer. */
+  caFile: string;
+  /** This side's certificate (PEM). */
+  certFile: string;
+  /** This side's private key (PEM). */
+  keyFile: string;
+}
+
+async function readPem(path: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    throw new TenksError('INVALID_SPEC', `cannot read ${what} '${path}': ${(e as Error).message}`, {
+      cause: e,
+      field: what,
+      hint: 'make certificates with deploy/make-certs.sh',
+    });
+  }
+}
+
+/** Server credentials that require a client certificate signed by the CA. */
+export async function serverCredentials(tls: TlsFiles): Promise<ServerCredentials> {
+  const [ca, cert, key] = await Promise.all([
+    readPem(tls.caFile, 'tls.ca_file'),
+    readPem(tls.certFile, 'tls.cert_file'),
+    readPem(tls.keyFile, 'tls.key_file'),
+  ]);
+  return ServerCredentials.createSsl(ca, [{ cert_chain: cert, private_key: key }], true);
+}
+
+/** Client credentials presenting our certificate and trusting only the CA. */
+export async function clientCredentials(tls: TlsFiles): Promise<ChannelCredentials> {
+  const [ca, cert, key] = await Promise.all([
+    readPem(tls.caFile, 'tls.ca_file'),
+    readPem(tls.certFile, 'tls.cert_file'),
+    readPem(tls.keyFile, 'tls.key_file'),
+  ]);
+  return credentials.createSsl(ca, key, cert);
+}
+
+/** True for 127.0.0.0/8, ::1 and `localhost`: the only places plaintext gRPC is allowed. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  if (h === 'localhost') return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (isIP(h) === 6) return h === '::1';
+  return false;
+}
+
+/** Splits `host:port` / `[v6]:port`. */
+export function splitHostPort(address: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address);
+  if (!m) throw new TenksError('INVALID_SPEC', `'${address}' is not host:port`, { field: 'listen' });
+  return { host: (m[1] ?? m[2]) as string, port: Number(m[3]) };
+}
