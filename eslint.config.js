@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'proto/gen/', 'agent/native/build/', 'eslint.config.js'] },
+  { ignores: ['node_modules/', 'proto/gen/', 'agent/native/build/', 'eslint.config.js', 'bin/'] },
   eslint.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   ...tseslint.configs.stylisticTypeChecked,
@@ -19,6 +19,7 @@ export default tseslint.config(
         { selector: 'TSEnumDeclaration', message: 'Use an `as const` object and a union type instead of enum.' },
       ],
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      '@typescript-eslint/non-nullable-type-assertion-style': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },

@@ -63,7 +63,11 @@ export class Agent {
 
   /** Host facts with fresh free memory and pool figures. */
   async hostInfo(): Promise<{ facts: HostFacts; pool: PoolInfo; nodeCount: number }> {
-    const [facts, pool, nodeCount] = await Promise.all([this.hypervisor.facts(), this.storage.pool(), this.nodes.count()]);
+    const [facts, pool, nodeCount] = await Promise.all([
+      this.hypervisor.facts(),
+      this.storage.pool(),
+      this.nodes.count(),
+    ]);
     return { facts, pool, nodeCount };
   }
 
@@ -79,7 +83,14 @@ export class Agent {
       if (owner === undefined) continue;
       if (e.type === 'undefined') this.clusterOf.delete(e.name);
       if (cluster !== '' && owner !== cluster) continue;
-      yield { type: e.type, cluster: owner, name: e.name, uuid: e.uuid, powerState: POWER_AFTER[e.type] ?? 'unknown', timeMs: e.timeMs };
+      yield {
+        type: e.type,
+        cluster: owner,
+        name: e.name,
+        uuid: e.uuid,
+        powerState: POWER_AFTER[e.type] ?? 'unknown',
+        timeMs: e.timeMs,
+      };
     }
   }
 

@@ -6,7 +6,10 @@ import { compile } from '../common/config.js';
 export const agentConfigSchema = z
   .object({
     /** Agent id announced to the coordinator. Default: the host name. */
-    agent_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'use letters, digits, _ . -').default(hostname()),
+    agent_id: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'use letters, digits, _ . -')
+      .default(hostname()),
     /** gRPC listen address. Default `0.0.0.0:7443`. */
     listen: z.string().default('0.0.0.0:7443'),
     /** Address the coordinator should dial (default: the listen address, with this host's name for 0.0.0.0). */

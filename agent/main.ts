@@ -52,7 +52,11 @@ async function main(): Promise<void> {
 
 main().catch((e: unknown) => {
   const err = toTenksError(e);
-  const fields = { code: err.code, ...(err.field ? { field: err.field } : {}), ...(err.hint ? { hint: err.hint } : {}) };
+  const fields = {
+    code: err.code,
+    ...(err.field ? { field: err.field } : {}),
+    ...(err.hint ? { hint: err.hint } : {}),
+  };
   process.stderr.write(`tenks-agent: ${err.message} (${JSON.stringify(fields)})\n`);
   process.exitCode = isTenksError(e) && e.code === 'INVALID_SPEC' ? 2 : 1;
 });

@@ -3,10 +3,16 @@ import { TenksError } from './errors.js';
 /** Bounds how many tasks run at once (per agent, per libvirt connection). FIFO, abortable while waiting. */
 export class Semaphore {
   private active = 0;
-  private readonly waiting: { resolve: () => void; reject: (e: unknown) => void; signal: AbortSignal | undefined; onAbort: () => void }[] = [];
+  private readonly waiting: {
+    resolve: () => void;
+    reject: (e: unknown) => void;
+    signal: AbortSignal | undefined;
+    onAbort: () => void;
+  }[] = [];
 
   constructor(readonly limit: number) {
-    if (!Number.isInteger(limit) || limit < 1) throw new TenksError('INVALID_SPEC', `concurrency limit must be a positive integer, got ${limit}`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new TenksError('INVALID_SPEC', `concurrency limit must be a positive integer, got ${limit}`);
   }
 
   /** Runs `task` once a slot is free. */

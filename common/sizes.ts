@@ -27,7 +27,8 @@ export type SizeParse = { ok: true; bytes: number } | { ok: false; reason: strin
 /** Parses a size; never throws. Sizes must be whole bytes, positive and at most 2^53. */
 export function parseSize(input: string | number): SizeParse {
   if (typeof input === 'number') {
-    if (!Number.isSafeInteger(input) || input <= 0) return { ok: false, reason: `size must be a positive whole number of bytes, got ${input}` };
+    if (!Number.isSafeInteger(input) || input <= 0)
+      return { ok: false, reason: `size must be a positive whole number of bytes, got ${input}` };
     return { ok: true, bytes: input };
   }
   const m = SIZE.exec(input);
@@ -35,9 +36,14 @@ export function parseSize(input: string | number): SizeParse {
   const value = Number(m[1]);
   const unitText = m[2] ?? '';
   const unit = unitText === '' ? 1 : UNITS[unitText.toLowerCase()];
-  if (unit === undefined) return { ok: false, reason: `unknown size unit '${unitText}' in '${input}' (use B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)` };
+  if (unit === undefined)
+    return {
+      ok: false,
+      reason: `unknown size unit '${unitText}' in '${input}' (use B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)`,
+    };
   const bytes = value * unit;
-  if (!Number.isSafeInteger(bytes)) return { ok: false, reason: `'${input}' is not a whole number of bytes or is too large` };
+  if (!Number.isSafeInteger(bytes))
+    return { ok: false, reason: `'${input}' is not a whole number of bytes or is too large` };
   if (bytes <= 0) return { ok: false, reason: `size must be positive, got '${input}'` };
   return { ok: true, bytes };
 }

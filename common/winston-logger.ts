@@ -46,8 +46,15 @@ export function createWinstonLogger(options: LoggerOptions): Logger {
   const w = winston.createLogger({
     level: options.level,
     format,
+    // Console transport with every level on the chosen stream (stderr for tenksctl keeps stdout clean).
     transports: [
-      new winston.transports.Stream({ stream: options.stream === 'stdout' ? process.stdout : process.stderr }),
+      // winston's typings declare Console apart from TransportStream, though it extends it.
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
+      new winston.transports.Console(
+        options.stream === 'stderr'
+          ? { stderrLevels: ['error', 'warn', 'info', 'debug'] }
+          : { stderrLevels: [], consoleWarnLevels: [] },
+      ),
     ],
   });
   return wrap(w);

@@ -67,7 +67,14 @@ export function parseMetadata(xml: string): NodeMetadata | null {
   const uuid = attr(head, 'uuid');
   const specHash = attr(head, 'spec-hash');
   const specText = /<(?:\w+:)?spec>([\s\S]*?)<\/(?:\w+:)?spec>/.exec(xml)?.[1];
-  if (version !== '1' || cluster === null || name === null || uuid === null || specHash === null || specText === undefined)
+  if (
+    version !== '1' ||
+    cluster === null ||
+    name === null ||
+    uuid === null ||
+    specHash === null ||
+    specText === undefined
+  )
     return null;
   let spec: NodeMetadata['spec'];
   try {
@@ -92,8 +99,11 @@ export function parseMetadata(xml: string): NodeMetadata | null {
   };
 }
 
-/** libvirt domain XML for a spec. `type` is the domain type (`kvm`, `qemu`, or `test` for the test driver). */
-export function domainXml(spec: DomainSpec, type: string): string {
+/**
+ * libvirt domain XML for a spec. `type` is the domain type (`kvm`, `qemu`, or `test` for the test
+ * driver), `arch` the guest architecture.
+ */
+export function domainXml(spec: DomainSpec, type: string, arch = 'x86_64'): string {
   if (spec.disks.length > 26 * 10) throw new TenksError('INVALID_SPEC', 'too many disks', { field: 'node.volumes' });
   const firmware =
     spec.bootMode === 'uefi'
@@ -107,13 +117,15 @@ export function domainXml(spec: DomainSpec, type: string): string {
       ? "<serial type='pty'><target port='0'/></serial><console type='pty'><target type='serial' port='0'/></console>"
       : `<serial type='pty'><log file='${e(spec.consoleLogPath)}' append='on'/><target port='0'/></serial>` +
         "<console type='pty'><target type='serial' port='0'/></console>";
-  const vnc = spec.vnc ? "<graphics type='vnc' autoport='yes' listen='127.0.0.1'><listen type='address' address='127.0.0.1'/></graphics><video><model type='vga'/></video>" : '';
+  const vnc = spec.vnc
+    ? "<graphics type='vnc' autoport='yes' listen='127.0.0.1'><listen type='address' address='127.0.0.1'/></graphics><video><model type='vga'/></video>"
+    : '';
   return (
     `<domain type='${e(type)}'>` +
     `<name>${e(spec.name)}</name><uuid>${e(spec.uuid)}</uuid>` +
     `<metadata>${metadataXml(spec.metadata, METADATA_KEY)}</metadata>` +
     `<memory unit='MiB'>${spec.memoryMb}</memory><vcpu>${spec.vcpus}</vcpu>` +
-    `${firmware}<type arch='x86_64' machine='${e(spec.machine)}'>hvm</type>${boot}</os>` +
+    `${firmware}<type arch='${e(arch)}' machine='${e(spec.machine)}'>hvm</type>${boot}</os>` +
     features +
     cpu +
     "<clock offset='utc'/><on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>" +

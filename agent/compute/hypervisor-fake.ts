@@ -1,5 +1,13 @@
 import { TenksError } from '../../common/errors.js';
-import type { CallOptions, DomainEvent, DomainPowerOp, DomainSpec, DomainSummary, Hypervisor, NodeMetadata } from './hypervisor.js';
+import type {
+  CallOptions,
+  DomainEvent,
+  DomainPowerOp,
+  DomainSpec,
+  DomainSummary,
+  Hypervisor,
+  NodeMetadata,
+} from './hypervisor.js';
 import type { HostFacts, PowerState } from './types.js';
 
 /** An in-memory hypervisor for unit tests. Mirrors libvirt's rules that tenks relies on. */
@@ -22,7 +30,12 @@ export class FakeHypervisor implements Hypervisor {
   private summary(name: string): DomainSummary | null {
     const d = this.domains.get(name);
     if (!d) return null;
-    return { name, uuid: d.spec.uuid, powerState: d.state, metadata: d.metadata === null ? null : structuredClone(d.metadata) };
+    return {
+      name,
+      uuid: d.spec.uuid,
+      powerState: d.state,
+      metadata: d.metadata === null ? null : structuredClone(d.metadata),
+    };
   }
 
   private emit(type: DomainEvent['type'], d: DomainSpec): void {
@@ -30,7 +43,9 @@ export class FakeHypervisor implements Hypervisor {
   }
 
   listDomains(): Promise<DomainSummary[]> {
-    return Promise.resolve([...this.domains.keys()].map((n) => this.summary(n)).filter((d): d is DomainSummary => d !== null));
+    return Promise.resolve(
+      [...this.domains.keys()].map((n) => this.summary(n)).filter((d): d is DomainSummary => d !== null),
+    );
   }
 
   getDomain(name: string): Promise<DomainSummary | null> {
@@ -56,11 +71,17 @@ export class FakeHypervisor implements Hypervisor {
     }
     const existing = this.domains.get(spec.name);
     if (existing && existing.spec.uuid !== spec.uuid)
-      return Promise.reject(new TenksError('ALREADY_EXISTS', `domain '${spec.name}' already exists with uuid ${existing.spec.uuid}`));
+      return Promise.reject(
+        new TenksError('ALREADY_EXISTS', `domain '${spec.name}' already exists with uuid ${existing.spec.uuid}`),
+      );
     for (const [n, d] of this.domains)
       if (n !== spec.name && d.spec.uuid === spec.uuid)
         return Promise.reject(new TenksError('ALREADY_EXISTS', `domain '${n}' already has uuid ${spec.uuid}`));
-    this.domains.set(spec.name, { spec: structuredClone(spec), state: existing?.state ?? 'off', metadata: structuredClone(spec.metadata) });
+    this.domains.set(spec.name, {
+      spec: structuredClone(spec),
+      state: existing?.state ?? 'off',
+      metadata: structuredClone(spec.metadata),
+    });
     this.emit('defined', spec);
     return Promise.resolve(this.summary(spec.name) as DomainSummary);
   }

@@ -2,7 +2,15 @@ import { XMLParser } from 'fast-xml-parser';
 import { TenksError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { Semaphore, throwIfAborted } from '../../common/semaphore.js';
-import { Connection, DomainEventCode, DomainStateCode, LibvirtError, UndefineFlags, VirErr, type Domain } from '../native/index.js';
+import {
+  Connection,
+  DomainEventCode,
+  DomainStateCode,
+  LibvirtError,
+  UndefineFlags,
+  VirErr,
+  type Domain,
+} from '../native/index.js';
 import { domainXml, METADATA_KEY, METADATA_NS, metadataXml, parseMetadata } from './domain-xml.js';
 import type {
   CallOptions,
@@ -64,22 +72,32 @@ export interface Capabilities {
   /** Domain type to define (`kvm`, `qemu`, or `test` on the test driver). */
   domainType: string;
   engine: Engine;
+  /** Guest architecture to define (`x86_64`; the test driver only offers `i686`). */
+  arch: string;
 }
 
 /** Reads the domain type and engine from `virConnectGetCapabilities` XML: kvm only when libvirt offers it. */
 export function parseCapabilities(xml: string): Capabilities {
-  const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (name) => ['guest', 'domain'].includes(name) });
+  const parser = new XMLParser({
+    ignoreAttributes: false,
+    attributeNamePrefix: '',
+    isArray: (name) => ['guest', 'domain'].includes(name),
+  });
   const doc = parser.parse(xml) as {
     capabilities?: { guest?: { os_type?: string; arch?: { name?: string; domain?: { type?: string }[] } }[] };
   };
   const types = new Set<string>();
+  let testArch: string | null = null;
   for (const g of doc.capabilities?.guest ?? []) {
-    if (g.arch?.name !== 'x86_64') continue;
-    for (const d of g.arch.domain ?? []) if (d.type) types.add(d.type);
+    if (g.os_type !== 'hvm') continue;
+    for (const d of g.arch?.domain ?? []) {
+      if (g.arch?.name === 'x86_64' && d.type) types.add(d.type);
+      if (d.type === 'test') testArch ??= g.arch?.name ?? null;
+    }
   }
-  if (types.has('kvm')) return { domainType: 'kvm', engine: 'kvm' };
-  if (types.has('qemu')) return { domainType: 'qemu', engine: 'qemu' };
-  if (types.has('test')) return { domainType: 'test', engine: 'qemu' };
+  if (types.has('kvm')) return { domainType: 'kvm', engine: 'kvm', arch: 'x86_64' };
+  if (types.has('qemu')) return { domainType: 'qemu', engine: 'qemu', arch: 'x86_64' };
+  if (testArch !== null) return { domainType: 'test', engine: 'qemu', arch: testArch };
   throw new TenksError('UNSUPPORTED', 'libvirt offers no x86_64 guest (install qemu-system-x86)');
 }
 
@@ -125,7 +143,10 @@ export class LibvirtHypervisor implements Hypervisor {
   private static async probeUefi(conn: Connection, virtType: string): Promise<boolean> {
     try {
       const xml = await conn.domainCapabilities({ arch: 'x86_64', machine: 'q35', virtType });
-      return /<enum name=['"]firmware['"]>[\s\S]*?<value>efi<\/value>/.test(xml) || /<loader supported=['"]yes['"]>\s*<value>/.test(xml);
+      return (
+        /<enum name=['"]firmware['"]>[\s\S]*?<value>efi<\/value>/.test(xml) ||
+        /<loader supported=['"]yes['"]>\s*<value>/.test(xml)
+      );
     } catch {
       return false;
     }
@@ -179,7 +200,12 @@ export class LibvirtHypervisor implements Hypervisor {
           throw e;
         }),
       ]);
-      return { name: d.name, uuid: d.uuid, powerState: powerStateOf(state.state), metadata: meta === null ? null : parseMetadata(meta) };
+      return {
+        name: d.name,
+        uuid: d.uuid,
+        powerState: powerStateOf(state.state),
+        metadata: meta === null ? null : parseMetadata(meta),
+      };
     } catch (e) {
       // The domain went away between listing and reading it.
       if (isVirCode(e, VirErr.NO_DOMAIN)) return null;
@@ -209,15 +235,19 @@ export class LibvirtHypervisor implements Hypervisor {
 
   /** The domain XML this adapter would define for `spec` (for tests and `--dry-run`). */
   renderXml(spec: DomainSpec): string {
-    return domainXml(spec, this.caps.domainType);
+    return domainXml(spec, this.caps.domainType, this.caps.arch);
   }
 
   async defineDomain(spec: DomainSpec, o?: CallOptions): Promise<DomainSummary> {
     if (spec.bootMode === 'uefi' && !this.uefi)
-      throw new TenksError('UNSUPPORTED', `node '${spec.name}' wants UEFI but no UEFI firmware is available to libvirt`, {
-        field: 'node.boot_mode',
-        hint: 'install the ovmf package, or use boot_mode: bios',
-      });
+      throw new TenksError(
+        'UNSUPPORTED',
+        `node '${spec.name}' wants UEFI but no UEFI firmware is available to libvirt`,
+        {
+          field: 'node.boot_mode',
+          hint: 'install the ovmf package, or use boot_mode: bios',
+        },
+      );
     const xml = this.renderXml(spec);
     return this.run(o, async () => {
       const d = await lv(this.conn.defineDomain(xml), `defining domain '${spec.name}'`);
@@ -232,7 +262,10 @@ export class LibvirtHypervisor implements Hypervisor {
       const d = await lv(this.conn.domainByName(name), `looking up domain '${name}'`);
       // CONFIG (2) so the metadata persists; LIVE too when running (libvirt rejects LIVE on inactive domains).
       const active = await lv(d.isActive(), `reading domain '${name}'`);
-      await lv(d.setMetadata(metadataXml(metadata), METADATA_KEY, METADATA_NS, active ? 3 : 2), `setting metadata of '${name}'`);
+      await lv(
+        d.setMetadata(metadataXml(metadata), METADATA_KEY, METADATA_NS, active ? 3 : 2),
+        `setting metadata of '${name}'`,
+      );
     });
   }
 
@@ -240,14 +273,22 @@ export class LibvirtHypervisor implements Hypervisor {
     await this.run(o, async () => {
       const d = await lv(this.conn.findDomain(name), `looking up domain '${name}'`);
       if (!d) return;
-      const flags = UndefineFlags.NVRAM | UndefineFlags.MANAGED_SAVE | UndefineFlags.SNAPSHOTS_METADATA | UndefineFlags.CHECKPOINTS_METADATA;
+      const flags =
+        UndefineFlags.NVRAM |
+        UndefineFlags.MANAGED_SAVE |
+        UndefineFlags.SNAPSHOTS_METADATA |
+        UndefineFlags.CHECKPOINTS_METADATA;
       try {
         await d.undefine(flags);
       } catch (e) {
         // Drivers without NVRAM/checkpoint support (e.g. the test driver) reject the flags: retry plainly.
-        if (e instanceof LibvirtError && (e.code === VirErr.NO_SUPPORT || e.code === VirErr.INVALID_ARG || e.code === VirErr.OPERATION_UNSUPPORTED)) {
+        if (
+          e instanceof LibvirtError &&
+          (e.code === VirErr.NO_SUPPORT || e.code === VirErr.INVALID_ARG || e.code === VirErr.OPERATION_UNSUPPORTED)
+        ) {
           await lv(d.undefine(UndefineFlags.MANAGED_SAVE), `undefining domain '${name}'`).catch(async (e2: unknown) => {
-            if (e2 instanceof TenksError && e2.code === 'UNSUPPORTED') await lv(d.undefine(0), `undefining domain '${name}'`);
+            if (e2 instanceof TenksError && e2.code === 'UNSUPPORTED')
+              await lv(d.undefine(0), `undefining domain '${name}'`);
             else throw e2;
           });
         } else if (isVirCode(e, VirErr.NO_DOMAIN)) {

@@ -2,9 +2,7 @@ import type { BootDevice, BootMode, Engine, HostFacts, NodeSpec, PowerState } fr
 
 /** Where a domain disk's data lives. */
 export type DiskSource =
-  | { type: 'volume'; pool: string; volume: string }
-  | { type: 'file'; path: string }
-  | { type: 'block'; path: string };
+  { type: 'volume'; pool: string; volume: string } | { type: 'file'; path: string } | { type: 'block'; path: string };
 
 /** One disk of a domain. */
 export interface DiskSpec {

@@ -136,9 +136,15 @@ export class NodeManager {
   private async preflight(spec: NodeSpec, o?: CallOptions): Promise<void> {
     const errors: FieldError[] = [];
     if (spec.bootMode === 'uefi' && !this.o.facts.uefiAvailable)
-      errors.push({ field: 'node.boot_mode', message: 'UEFI firmware (OVMF) is not available on this host; install ovmf or use bios' });
+      errors.push({
+        field: 'node.boot_mode',
+        message: 'UEFI firmware (OVMF) is not available on this host; install ovmf or use bios',
+      });
     if (spec.cpuMode === 'host-passthrough' && this.o.facts.engine !== 'kvm')
-      errors.push({ field: 'node.cpu_mode', message: 'host-passthrough needs KVM, and this host runs QEMU without KVM (TCG)' });
+      errors.push({
+        field: 'node.cpu_mode',
+        message: 'host-passthrough needs KVM, and this host runs QEMU without KVM (TCG)',
+      });
     await Promise.all(
       spec.volumes.map(async (v, i) => {
         const field = `node.volumes[${i}]`;
@@ -146,7 +152,11 @@ export class NodeManager {
           const key = v.source.kind === 'image' ? 'image' : 'backing_image';
           try {
             const img = await this.storage.inspectImage(v.source.path, o);
-            if (!img) errors.push({ field: `${field}.${key}`, message: `image '${v.source.path}' does not exist on this host` });
+            if (!img)
+              errors.push({
+                field: `${field}.${key}`,
+                message: `image '${v.source.path}' does not exist on this host`,
+              });
             else if (v.capacityBytes !== 0 && v.capacityBytes < img.virtualBytes)
               errors.push({
                 field: `${field}.capacity`,
@@ -158,7 +168,11 @@ export class NodeManager {
         } else if (v.source.kind === 'existing') {
           if (!v.source.ref.startsWith('/')) {
             const vol = await this.storage.getVolume(v.source.ref, o);
-            if (!vol) errors.push({ field: `${field}.existing`, message: `volume '${v.source.ref}' does not exist in pool '${this.storage.poolName}'` });
+            if (!vol)
+              errors.push({
+                field: `${field}.existing`,
+                message: `volume '${v.source.ref}' does not exist in pool '${this.storage.poolName}'`,
+              });
           } else if (!(await this.storage.inspectImage(v.source.ref, o).catch(() => null))) {
             errors.push({ field: `${field}.existing`, message: `'${v.source.ref}' does not exist on this host` });
           }
@@ -166,7 +180,8 @@ export class NodeManager {
       }),
     );
     if (spec.nics.length > 0) {
-      if (!this.wiring) errors.push({ field: 'node.nics', message: 'this host has no physical networks set up (SetupHost first)' });
+      if (!this.wiring)
+        errors.push({ field: 'node.nics', message: 'this host has no physical networks set up (SetupHost first)' });
       else errors.push(...(await this.wiring.check(spec)));
     }
     if (errors.length > 0) throw invalidSpec(errors);
@@ -175,24 +190,38 @@ export class NodeManager {
   private async checkOwnership(spec: NodeSpec, existing: DomainSummary | null, o?: CallOptions): Promise<void> {
     if (existing) {
       if (!existing.metadata)
-        throw new TenksError('ALREADY_EXISTS', `a libvirt domain named '${spec.name}' exists and was not created by tenks`, {
-          field: 'node.name',
-          hint: 'choose another node name or node_name_prefix',
-        });
+        throw new TenksError(
+          'ALREADY_EXISTS',
+          `a libvirt domain named '${spec.name}' exists and was not created by tenks`,
+          {
+            field: 'node.name',
+            hint: 'choose another node name or node_name_prefix',
+          },
+        );
       if (existing.metadata.cluster !== spec.cluster)
-        throw new TenksError('ALREADY_EXISTS', `node '${spec.name}' already exists on this host in cluster '${existing.metadata.cluster}'`, {
-          field: 'node.name',
-          hint: 'node names must be unique per host across clusters',
-        });
+        throw new TenksError(
+          'ALREADY_EXISTS',
+          `node '${spec.name}' already exists on this host in cluster '${existing.metadata.cluster}'`,
+          {
+            field: 'node.name',
+            hint: 'node names must be unique per host across clusters',
+          },
+        );
       if (spec.uuid !== null && existing.uuid !== spec.uuid)
-        throw new TenksError('CONFLICT', `node '${spec.name}' exists with UUID ${existing.uuid}, the spec asks for ${spec.uuid}`, {
-          field: 'node.uuid',
-          hint: 'delete the node first to change its UUID',
-        });
+        throw new TenksError(
+          'CONFLICT',
+          `node '${spec.name}' exists with UUID ${existing.uuid}, the spec asks for ${spec.uuid}`,
+          {
+            field: 'node.uuid',
+            hint: 'delete the node first to change its UUID',
+          },
+        );
     } else if (spec.uuid !== null) {
       const other = await this.hv.getDomainByUuid(spec.uuid, o);
       if (other)
-        throw new TenksError('ALREADY_EXISTS', `UUID ${spec.uuid} is already used by domain '${other.name}'`, { field: 'node.uuid' });
+        throw new TenksError('ALREADY_EXISTS', `UUID ${spec.uuid} is already used by domain '${other.name}'`, {
+          field: 'node.uuid',
+        });
     }
   }
 
@@ -220,10 +249,14 @@ export class NodeManager {
     return spec.volumes.map((v): DiskSpec => {
       if (v.source.kind === 'existing') {
         const ref = v.source.ref;
-        if (!ref.startsWith('/')) return { source: this.storage.diskSource(ref), format: this.storage.diskFormat(v.format) };
+        if (!ref.startsWith('/'))
+          return { source: this.storage.diskSource(ref), format: this.storage.diskFormat(v.format) };
         return { source: { type: ref.startsWith('/dev/') ? 'block' : 'file', path: ref }, format: v.format };
       }
-      return { source: this.storage.diskSource(volumeName(spec.name, v.name)), format: this.storage.diskFormat(v.format) };
+      return {
+        source: this.storage.diskSource(volumeName(spec.name, v.name)),
+        format: this.storage.diskFormat(v.format),
+      };
     });
   }
 
@@ -281,7 +314,7 @@ export class NodeManager {
       version: 1,
       cluster: spec.cluster,
       name: spec.name,
-      uuid: resolved.uuid as string,
+      uuid: resolved.uuid ?? randomUUID(),
       specHash: hash,
       spec: resolved,
       // Volumes this node owned before stay owned until they are deleted below.
@@ -304,7 +337,10 @@ export class NodeManager {
         const name = volumeName(spec.name, v.name);
         const have = await this.storage.getVolume(name, o);
         if (!have) {
-          await this.storage.createVolume({ name, capacityBytes: v.capacityBytes, format: v.format, source: v.source }, o);
+          await this.storage.createVolume(
+            { name, capacityBytes: v.capacityBytes, format: v.format, source: v.source },
+            o,
+          );
           created.push(name);
           if (existing) changes.push(`volume ${v.name}: created`);
         } else if (have.capacityBytes < v.capacityBytes) {
@@ -318,7 +354,11 @@ export class NodeManager {
       const dropped = (oldMeta?.ownedVolumes ?? []).filter((n) => !owned.includes(n));
       for (const n of dropped) if (await this.storage.deleteVolume(n, o)) changes.push(`volume ${n}: deleted`);
       const pendingRestart = existing !== null && existing.powerState !== 'off' && changes.length > 0;
-      this.log.info(existing ? 'node updated' : 'node created', { cluster: spec.cluster, node: spec.name, changes: changes.length });
+      this.log.info(existing ? 'node updated' : 'node created', {
+        cluster: spec.cluster,
+        node: spec.name,
+        changes: changes.length,
+      });
       return { node: await this.status(summary), changed: true, changes, pendingRestart };
     } catch (e) {
       // Undo what this call created, so a failed ensure leaves nothing half-built behind.
@@ -351,7 +391,11 @@ export class NodeManager {
   }
 
   /** NodeStatus from a domain summary (with tenks metadata). */
-  private async status(d: DomainSummary, vols?: (VolumeInfo | null)[], byName?: Map<string, VolumeInfo>): Promise<NodeStatus> {
+  private async status(
+    d: DomainSummary,
+    vols?: (VolumeInfo | null)[],
+    byName?: Map<string, VolumeInfo>,
+  ): Promise<NodeStatus> {
     const m = d.metadata;
     if (!m) throw new TenksError('INTERNAL', `domain '${d.name}' has no tenks metadata`);
     const spec = m.spec;
@@ -363,7 +407,13 @@ export class NodeManager {
     } else if (vols) {
       volumes = vols.filter((v): v is VolumeInfo => v !== null);
     } else {
-      const got = await Promise.all(spec.volumes.map((v) => (v.source.kind === 'existing' && v.source.ref.startsWith('/') ? null : this.storage.getVolume(v.source.kind === 'existing' ? v.source.ref : volumeName(spec.name, v.name)))));
+      const got = await Promise.all(
+        spec.volumes.map((v): Promise<VolumeInfo | null> => {
+          if (v.source.kind === 'existing')
+            return v.source.ref.startsWith('/') ? Promise.resolve(null) : this.storage.getVolume(v.source.ref);
+          return this.storage.getVolume(volumeName(spec.name, v.name));
+        }),
+      );
       volumes = got.filter((v): v is VolumeInfo => v !== null);
     }
     return {
@@ -378,7 +428,9 @@ export class NodeManager {
       bootMode: spec.bootMode,
       machine: spec.machine ?? (spec.bootMode === 'uefi' ? 'q35' : 'pc'),
       volumes,
-      nics: this.wiring ? this.wiring.describe(spec) : spec.nics.map((n) => ({ physnet: n.physnet, mac: n.mac ?? '', bridge: '', bridgeMac: '', switchPort: '' })),
+      nics: this.wiring
+        ? this.wiring.describe(spec)
+        : spec.nics.map((n) => ({ physnet: n.physnet, mac: n.mac ?? '', bridge: '', bridgeMac: '', switchPort: '' })),
       specHash: m.specHash,
       consoleLogPath: spec.consoleLog ? this.consoleLogPath(spec.name) : '',
       engine: this.o.facts.engine,
@@ -401,7 +453,10 @@ export class NodeManager {
   private async mustFind(ref: NodeRef, o?: CallOptions): Promise<DomainSummary> {
     const d = await this.find(ref, o);
     if (!d)
-      throw new TenksError('NOT_FOUND', `no tenks node ${ref.uuid !== '' ? ref.uuid : `'${ref.name}'`}${ref.cluster !== '' ? ` in cluster '${ref.cluster}'` : ''} on this host`);
+      throw new TenksError(
+        'NOT_FOUND',
+        `no tenks node ${ref.uuid !== '' ? ref.uuid : `'${ref.name}'`}${ref.cluster !== '' ? ` in cluster '${ref.cluster}'` : ''} on this host`,
+      );
     return d;
   }
 
@@ -428,9 +483,15 @@ export class NodeManager {
       else d = await this.hv.getDomain(ref.name, o);
       if (!d) return { existed: false, removed: [] };
       if (!d.metadata)
-        throw new TenksError('CONFLICT', `domain '${d.name}' was not created by tenks; refusing to delete it`, { field: 'node.name' });
+        throw new TenksError('CONFLICT', `domain '${d.name}' was not created by tenks; refusing to delete it`, {
+          field: 'node.name',
+        });
       if (ref.cluster !== '' && d.metadata.cluster !== ref.cluster)
-        throw new TenksError('CONFLICT', `node '${d.name}' belongs to cluster '${d.metadata.cluster}', not '${ref.cluster}'`, { field: 'node.cluster' });
+        throw new TenksError(
+          'CONFLICT',
+          `node '${d.name}' belongs to cluster '${d.metadata.cluster}', not '${ref.cluster}'`,
+          { field: 'node.cluster' },
+        );
       const removed: string[] = [];
       if (d.powerState !== 'off') {
         await this.hv.power(d.name, 'destroy', o).catch((e: unknown) => {
@@ -448,7 +509,11 @@ export class NodeManager {
   }
 
   /** Applies a power action; returns the state afterwards and whether anything was done. */
-  async power(ref: NodeRef, action: PowerAction, o: CallOptions = {}): Promise<{ powerState: PowerState; changed: boolean }> {
+  async power(
+    ref: NodeRef,
+    action: PowerAction,
+    o: CallOptions = {},
+  ): Promise<{ powerState: PowerState; changed: boolean }> {
     const d = await this.mustFind(ref, o);
     const on = d.powerState === 'on' || d.powerState === 'paused' || d.powerState === 'shutting_down';
     let changed = true;
@@ -468,7 +533,10 @@ export class NodeManager {
       case 'reset':
       case 'nmi':
         if (!on)
-          throw new TenksError('CONFLICT', `node '${d.name}' is off; ${action === 'reset' ? 'power it on instead' : 'NMI needs a running node'}`);
+          throw new TenksError(
+            'CONFLICT',
+            `node '${d.name}' is off; ${action === 'reset' ? 'power it on instead' : 'NMI needs a running node'}`,
+          );
         await this.hv.power(d.name, action, o);
         break;
       case 'cycle':

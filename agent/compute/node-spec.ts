@@ -61,7 +61,10 @@ function compileVolume(raw: RawVolumeSpec, index: number, base: string, errors: 
   const before = errors.length;
   const name = raw.name === '' ? `vol${index}` : raw.name;
   if (!VOLUME_NAME.test(name))
-    errors.push({ field: `${field}.name`, message: `'${name}' is not a usable volume name: use 1-32 letters, digits, '_', '-'` });
+    errors.push({
+      field: `${field}.name`,
+      message: `'${name}' is not a usable volume name: use 1-32 letters, digits, '_', '-'`,
+    });
 
   const sources = [
     ['image', raw.image],
@@ -69,7 +72,10 @@ function compileVolume(raw: RawVolumeSpec, index: number, base: string, errors: 
     ['existing', raw.existing],
   ].filter(([, v]) => v !== '');
   if (sources.length > 1)
-    errors.push({ field, message: `give at most one of image, backing_image and existing (got ${sources.map(([k]) => k).join(', ')})` });
+    errors.push({
+      field,
+      message: `give at most one of image, backing_image and existing (got ${sources.map(([k]) => k).join(', ')})`,
+    });
 
   let source: VolumeSource = { kind: 'blank' };
   if (raw.image !== '') source = { kind: 'image', path: raw.image };
@@ -93,7 +99,8 @@ function compileVolume(raw: RawVolumeSpec, index: number, base: string, errors: 
 
   let capacityBytes = 0;
   if (raw.capacity === '') {
-    if (source.kind === 'blank') errors.push({ field: `${field}.capacity`, message: 'capacity is required for a blank volume' });
+    if (source.kind === 'blank')
+      errors.push({ field: `${field}.capacity`, message: 'capacity is required for a blank volume' });
   } else {
     const size = parseSize(raw.capacity);
     if (size.ok) capacityBytes = size.bytes;
@@ -111,13 +118,22 @@ export function compileNodeSpec(raw: RawNodeSpec, base = 'node'): NodeSpec {
   if (raw.uuid !== '' && !UUID.test(raw.uuid))
     errors.push({ field: `${base}.uuid`, message: `'${raw.uuid}' is not a UUID` });
   if (!Number.isInteger(raw.memoryMb) || raw.memoryMb < MIN_MEMORY_MB)
-    errors.push({ field: `${base}.memory_mb`, message: `memory_mb must be a whole number of MiB, at least ${MIN_MEMORY_MB} (got ${raw.memoryMb})` });
+    errors.push({
+      field: `${base}.memory_mb`,
+      message: `memory_mb must be a whole number of MiB, at least ${MIN_MEMORY_MB} (got ${raw.memoryMb})`,
+    });
   if (!Number.isInteger(raw.vcpus) || raw.vcpus < 1 || raw.vcpus > MAX_VCPUS)
-    errors.push({ field: `${base}.vcpus`, message: `vcpus must be a whole number from 1 to ${MAX_VCPUS} (got ${raw.vcpus})` });
+    errors.push({
+      field: `${base}.vcpus`,
+      message: `vcpus must be a whole number from 1 to ${MAX_VCPUS} (got ${raw.vcpus})`,
+    });
   if (raw.machine !== '' && !MACHINE.test(raw.machine))
     errors.push({ field: `${base}.machine`, message: `'${raw.machine}' is not a machine type` });
   if (raw.cpuMode !== '' && !(CPU_MODES as readonly string[]).includes(raw.cpuMode))
-    errors.push({ field: `${base}.cpu_mode`, message: `unknown cpu_mode '${raw.cpuMode}' (use ${CPU_MODES.join(', ')})` });
+    errors.push({
+      field: `${base}.cpu_mode`,
+      message: `unknown cpu_mode '${raw.cpuMode}' (use ${CPU_MODES.join(', ')})`,
+    });
   const bootMode = raw.bootMode === '' ? 'uefi' : raw.bootMode;
   if (!(BOOT_MODES as readonly string[]).includes(bootMode))
     errors.push({ field: `${base}.boot_mode`, message: `unknown boot mode '${raw.bootMode}' (use uefi or bios)` });
@@ -131,7 +147,10 @@ export function compileNodeSpec(raw: RawNodeSpec, base = 'node'): NodeSpec {
   volumes.forEach((v, i) => {
     const other = seen.get(v.name);
     if (other !== undefined)
-      errors.push({ field: `${base}.volumes[${i}].name`, message: `duplicate volume name '${v.name}' (also volumes[${other}])` });
+      errors.push({
+        field: `${base}.volumes[${i}].name`,
+        message: `duplicate volume name '${v.name}' (also volumes[${other}])`,
+      });
     seen.set(v.name, i);
   });
 
@@ -140,7 +159,8 @@ export function compileNodeSpec(raw: RawNodeSpec, base = 'node'): NodeSpec {
   raw.nics.forEach((n, i) => {
     const field = `${base}.nics[${i}]`;
     if (n.physnet === '') errors.push({ field: `${field}.physnet`, message: 'physnet is required' });
-    else if (!NAME_PATTERN.test(n.physnet)) errors.push({ field: `${field}.physnet`, message: `'${n.physnet}' is not a usable physnet name` });
+    else if (!NAME_PATTERN.test(n.physnet))
+      errors.push({ field: `${field}.physnet`, message: `'${n.physnet}' is not a usable physnet name` });
     let mac: string | null = null;
     if (n.mac !== '') {
       const first = Number.parseInt(n.mac.slice(0, 2), 16);
@@ -149,7 +169,8 @@ export function compileNodeSpec(raw: RawNodeSpec, base = 'node'): NodeSpec {
       else {
         mac = n.mac.toLowerCase();
         const other = macs.get(mac);
-        if (other !== undefined) errors.push({ field: `${field}.mac`, message: `duplicate MAC '${mac}' (also nics[${other}])` });
+        if (other !== undefined)
+          errors.push({ field: `${field}.mac`, message: `duplicate MAC '${mac}' (also nics[${other}])` });
         macs.set(mac, i);
       }
     }
@@ -157,7 +178,8 @@ export function compileNodeSpec(raw: RawNodeSpec, base = 'node'): NodeSpec {
   });
 
   for (const key of Object.keys(raw.labels)) {
-    if (!LABEL_KEY.test(key)) errors.push({ field: `${base}.labels.${key}`, message: `'${key}' is not a usable label key` });
+    if (!LABEL_KEY.test(key))
+      errors.push({ field: `${base}.labels.${key}`, message: `'${key}' is not a usable label key` });
   }
 
   if (errors.length > 0) throw invalidSpec(errors);
@@ -183,7 +205,9 @@ export function compileNodeSpec(raw: RawNodeSpec, base = 'node'): NodeSpec {
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => {
     if (v && typeof v === 'object' && !Array.isArray(v)) {
-      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+      return Object.fromEntries(
+        Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+      );
     }
     return v;
   });

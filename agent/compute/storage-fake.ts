@@ -21,7 +21,13 @@ export class FakeStorage implements Storage {
   pool(): Promise<PoolInfo> {
     let used = 0;
     for (const v of this.volumes.values()) used += v.capacityBytes;
-    return Promise.resolve({ name: this.poolName, type: 'dir', path: '/fake/pool', capacityBytes: this.capacityBytes, availableBytes: this.capacityBytes - used });
+    return Promise.resolve({
+      name: this.poolName,
+      type: 'dir',
+      path: '/fake/pool',
+      capacityBytes: this.capacityBytes,
+      availableBytes: this.capacityBytes - used,
+    });
   }
 
   listVolumes(): Promise<VolumeInfo[]> {
@@ -35,14 +41,18 @@ export class FakeStorage implements Storage {
 
   createVolume(v: VolumeCreate): Promise<VolumeInfo> {
     if (this.volumes.has(v.name)) return Promise.reject(new TenksError('ALREADY_EXISTS', `volume '${v.name}' exists`));
-    if (this.failCreate.has(v.name)) return Promise.reject(new TenksError('INTERNAL', `injected failure creating '${v.name}'`));
+    if (this.failCreate.has(v.name))
+      return Promise.reject(new TenksError('INTERNAL', `injected failure creating '${v.name}'`));
     if (v.source.kind !== 'blank' && !this.images.has(v.source.path))
       return Promise.reject(new TenksError('NOT_FOUND', `image '${v.source.path}' does not exist`));
     const info: VolumeInfo = {
       name: v.name,
       pool: this.poolName,
       path: `/fake/pool/${v.name}`,
-      capacityBytes: Math.max(v.capacityBytes, v.source.kind === 'blank' ? 0 : (this.images.get(v.source.path)?.virtualBytes ?? 0)),
+      capacityBytes: Math.max(
+        v.capacityBytes,
+        v.source.kind === 'blank' ? 0 : (this.images.get(v.source.path)?.virtualBytes ?? 0),
+      ),
       allocationBytes: 0,
       format: v.format,
     };

@@ -77,7 +77,10 @@ export class LibvirtStorage implements Storage {
       const xml = await lv(pool.xml(), `reading pool '${this.o.poolName}'`);
       const type = /<pool type=['"](\w+)['"]/.exec(xml)?.[1];
       const path = /<target>\s*<path>([^<]*)<\/path>/.exec(xml)?.[1];
-      if (type !== this.o.poolType || (path !== undefined && path.replace(/\/$/, '') !== this.targetPath.replace(/\/$/, '')))
+      if (
+        type !== this.o.poolType ||
+        (path !== undefined && path.replace(/\/$/, '') !== this.targetPath.replace(/\/$/, ''))
+      )
         throw new TenksError(
           'CONFLICT',
           `storage pool '${this.o.poolName}' exists as ${type ?? '?'} at '${path ?? '?'}', but the agent is configured for ${this.o.poolType} at '${this.targetPath}'`,
@@ -104,11 +107,15 @@ export class LibvirtStorage implements Storage {
     try {
       await execFileAsync('vgs', ['--noheadings', this.o.poolPath], { timeout: 10_000 });
     } catch (err) {
-      throw new TenksError('NOT_FOUND', `LVM volume group '${this.o.poolPath}' does not exist or LVM is not usable here`, {
-        cause: err,
-        field: 'storage.pool_path',
-        hint: 'create the volume group first (vgcreate), or use storage.pool_type: dir',
-      });
+      throw new TenksError(
+        'NOT_FOUND',
+        `LVM volume group '${this.o.poolPath}' does not exist or LVM is not usable here`,
+        {
+          cause: err,
+          field: 'storage.pool_path',
+          hint: 'create the volume group first (vgcreate), or use storage.pool_type: dir',
+        },
+      );
     }
   }
 
@@ -127,8 +134,17 @@ export class LibvirtStorage implements Storage {
 
   private async volumeInfo(v: Volume): Promise<VolumeInfo> {
     const [info, path, xml] = await Promise.all([v.info(), v.path(), v.xml()]);
-    const format = /<target>[\s\S]*?<format type=['"]([\w-]+)['"]/.exec(xml)?.[1] ?? (this.o.poolType === 'logical' ? 'raw' : 'unknown');
-    return { name: v.name, pool: this.o.poolName, path, capacityBytes: info.capacityBytes, allocationBytes: info.allocationBytes, format };
+    const format =
+      /<target>[\s\S]*?<format type=['"]([\w-]+)['"]/.exec(xml)?.[1] ??
+      (this.o.poolType === 'logical' ? 'raw' : 'unknown');
+    return {
+      name: v.name,
+      pool: this.o.poolName,
+      path,
+      capacityBytes: info.capacityBytes,
+      allocationBytes: info.allocationBytes,
+      format,
+    };
   }
 
   async listVolumes(o?: CallOptions): Promise<VolumeInfo[]> {
@@ -186,26 +202,40 @@ export class LibvirtStorage implements Storage {
       let image: ImageInfo | null = null;
       if (v.source.kind !== 'blank') {
         image = await this.inspectImage(v.source.path, o);
-        if (!image) throw new TenksError('NOT_FOUND', `image '${v.source.path}' does not exist on this host`, { field: 'volume.image' });
+        if (!image)
+          throw new TenksError('NOT_FOUND', `image '${v.source.path}' does not exist on this host`, {
+            field: 'volume.image',
+          });
       }
       if (v.source.kind === 'backing' && this.o.poolType === 'logical')
-        throw new TenksError('UNSUPPORTED', 'backing_image (copy-on-write) needs a dir pool; LVM volumes are raw', { field: 'volume.backing_image' });
+        throw new TenksError('UNSUPPORTED', 'backing_image (copy-on-write) needs a dir pool; LVM volumes are raw', {
+          field: 'volume.backing_image',
+        });
       const capacityBytes = Math.max(v.capacityBytes, image?.virtualBytes ?? 0);
-      const vol = await lv(pool.createVolume(this.volumeXml({ ...v, capacityBytes }, format, image)), `creating volume '${v.name}'`);
+      const vol = await lv(
+        pool.createVolume(this.volumeXml({ ...v, capacityBytes }, format, image)),
+        `creating volume '${v.name}'`,
+      );
       try {
         if (v.source.kind === 'image' && image) {
           const src = v.source.path;
           if (image.format === format) {
             await lv(vol.upload(src), `uploading '${src}' into volume '${v.name}'`);
             // The upload replaced the header, so the size is the image's again: grow to the wanted size.
-            if (capacityBytes > image.virtualBytes) await lv(vol.resize(capacityBytes, RESIZE_ALLOCATE), `resizing volume '${v.name}'`);
+            if (capacityBytes > image.virtualBytes)
+              await lv(vol.resize(capacityBytes, RESIZE_ALLOCATE), `resizing volume '${v.name}'`);
           } else {
             const path = await lv(vol.path(), `reading volume '${v.name}'`);
-            await execFileAsync('qemu-img', ['convert', '-n', '-O', format, src, path], { signal: o?.signal, timeout: 3_600_000 }).catch(
-              (err: unknown) => {
-                throw new TenksError('INTERNAL', `converting '${src}' into volume '${v.name}' failed: ${(err as Error).message}`, { cause: err });
-              },
-            );
+            await execFileAsync('qemu-img', ['convert', '-n', '-O', format, src, path], {
+              signal: o?.signal,
+              timeout: 3_600_000,
+            }).catch((err: unknown) => {
+              throw new TenksError(
+                'INTERNAL',
+                `converting '${src}' into volume '${v.name}' failed: ${(err as Error).message}`,
+                { cause: err },
+              );
+            });
           }
           await pool.refresh().catch(() => undefined);
         }
@@ -222,7 +252,8 @@ export class LibvirtStorage implements Storage {
     const v = await this.findVolume(name);
     if (!v) throw new TenksError('NOT_FOUND', `volume '${name}' does not exist`);
     const info = await lv(v.info(), `reading volume '${name}'`);
-    if (capacityBytes > info.capacityBytes) await lv(v.resize(capacityBytes, RESIZE_ALLOCATE), `resizing volume '${name}'`);
+    if (capacityBytes > info.capacityBytes)
+      await lv(v.resize(capacityBytes, RESIZE_ALLOCATE), `resizing volume '${name}'`);
     return lv(this.volumeInfo(v), `reading volume '${name}'`);
   }
 
@@ -248,13 +279,19 @@ export class LibvirtStorage implements Storage {
       return null;
     }
     try {
-      const { stdout } = await execFileAsync('qemu-img', ['info', '--output=json', '-U', path], { signal: o?.signal, timeout: 60_000 });
+      const { stdout } = await execFileAsync('qemu-img', ['info', '--output=json', '-U', path], {
+        signal: o?.signal,
+        timeout: 60_000,
+      });
       const info = JSON.parse(stdout) as { format?: string; 'virtual-size'?: number };
       if (typeof info.format !== 'string' || typeof info['virtual-size'] !== 'number')
         throw new Error('qemu-img gave no format or size');
       return { format: info.format, virtualBytes: info['virtual-size'] };
     } catch (err) {
-      throw new TenksError('INVALID_SPEC', `cannot read image '${path}': ${(err as Error).message}`, { cause: err, field: 'volume.image' });
+      throw new TenksError('INVALID_SPEC', `cannot read image '${path}': ${(err as Error).message}`, {
+        cause: err,
+        field: 'volume.image',
+      });
     }
   }
 

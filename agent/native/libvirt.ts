@@ -354,12 +354,7 @@ export class Connection {
   capabilities(): Promise<string> {
     return call(this.native.connectGetCapabilities(this.handle));
   }
-  domainCapabilities(o: {
-    emulatorBin?: string;
-    arch?: string;
-    machine?: string;
-    virtType?: string;
-  }): Promise<string> {
+  domainCapabilities(o: { emulatorBin?: string; arch?: string; machine?: string; virtType?: string }): Promise<string> {
     return call(
       this.native.connectGetDomainCapabilities(
         this.handle,
@@ -433,8 +428,14 @@ export class Connection {
    */
   async *lifecycleEvents(signal?: AbortSignal, bufferSize = 10_000): AsyncGenerator<LifecycleEvent> {
     const queue = new EventQueue(bufferSize);
-    const id = await call(this.native.domainEventRegisterLifecycle(this.handle, (e) => queue.push(e)));
-    const onAbort = (): void => queue.close();
+    const id = await call(
+      this.native.domainEventRegisterLifecycle(this.handle, (e) => {
+        queue.push(e);
+      }),
+    );
+    const onAbort = (): void => {
+      queue.close();
+    };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       if (signal?.aborted) return;

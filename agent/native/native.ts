@@ -177,10 +177,7 @@ export interface Native {
    * `onEvent` runs on the JS thread (thread-safe function); it does not keep the process alive.
    * Resolves the callback id.
    */
-  domainEventRegisterLifecycle(
-    conn: NativeConnection,
-    onEvent: (event: NativeLifecycleEvent) => void,
-  ): Promise<number>;
+  domainEventRegisterLifecycle(conn: NativeConnection, onEvent: (event: NativeLifecycleEvent) => void): Promise<number>;
   domainEventDeregister(conn: NativeConnection, callbackId: number): Promise<void>;
 
   connectListAllStoragePools(conn: NativeConnection, flags: number): Promise<NativePool[]>;

@@ -60,7 +60,8 @@ export function agentService(agent: Agent, log: Logger): AgentServiceServer {
     }),
     setPower: unary(log, 'SetPower', async (req, ctx) => {
       const action = powerActionFromPb(req.action);
-      if (action === null) throw new TenksError('INVALID_SPEC', `unknown power action ${String(req.action)}`, { field: 'action' });
+      if (action === null)
+        throw new TenksError('INVALID_SPEC', `unknown power action ${String(req.action)}`, { field: 'action' });
       const r = await agent.nodes.power(toNodeRef(req.node), action, { signal: ctx.signal });
       return SetPowerResponse.create({ powerState: powerStateToPb(r.powerState), changed: r.changed });
     }),
@@ -74,10 +75,14 @@ export function agentService(agent: Agent, log: Logger): AgentServiceServer {
       return GetBmcInfoResponse.create({ bmc: BmcInfo.create() });
     }),
     setupHost: unary(log, 'SetupHost', () =>
-      Promise.reject(new TenksError('UNSUPPORTED', 'this agent has no networking plane yet (physical networks are not implemented)')),
+      Promise.reject(
+        new TenksError('UNSUPPORTED', 'this agent has no networking plane yet (physical networks are not implemented)'),
+      ),
     ),
     teardownHost: unary(log, 'TeardownHost', () =>
-      Promise.reject(new TenksError('UNSUPPORTED', 'this agent has no networking plane yet (physical networks are not implemented)')),
+      Promise.reject(
+        new TenksError('UNSUPPORTED', 'this agent has no networking plane yet (physical networks are not implemented)'),
+      ),
     ),
     watchEvents: serverStream(log, 'WatchEvents', async function* (req, ctx) {
       for await (const e of agent.events(req.cluster, ctx.signal)) {

@@ -4,7 +4,15 @@ import { NodeEventType } from '../../proto/gen/tenks/v1/agent.pb.js';
 import type { DomainEvent } from '../compute/hypervisor.js';
 import type { NodeRef } from '../compute/node-manager.js';
 import type { RawNodeSpec } from '../compute/node-spec.js';
-import type { BootDevice, BootMode, HostFacts, NodeStatus, PoolInfo, PowerAction, PowerState } from '../compute/types.js';
+import type {
+  BootDevice,
+  BootMode,
+  HostFacts,
+  NodeStatus,
+  PoolInfo,
+  PowerAction,
+  PowerState,
+} from '../compute/types.js';
 
 /** proto BootMode → the raw string the spec compiler validates (unknown numbers stay visible in errors). */
 export function bootModeFromPb(m: pb.BootMode): string {

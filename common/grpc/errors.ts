@@ -52,7 +52,10 @@ function parseDetails(md: Metadata | undefined): FieldError[] {
     if (!Array.isArray(parsed)) return [];
     return parsed.filter(
       (d): d is FieldError =>
-        typeof d === 'object' && d !== null && typeof (d as FieldError).field === 'string' && typeof (d as FieldError).message === 'string',
+        typeof d === 'object' &&
+        d !== null &&
+        typeof (d as FieldError).field === 'string' &&
+        typeof (d as FieldError).message === 'string',
     );
   } catch {
     return [];
@@ -68,7 +71,9 @@ export function fromWireError(e: unknown, peer: string): TenksError {
   const code: ErrorCode = isErrorCode(sent) ? sent : (CODE_OF_STATUS[se.code] ?? 'INTERNAL');
   const field = first(se.metadata, TRAILER.field);
   const hint = first(se.metadata, TRAILER.hint);
-  const message = isErrorCode(sent) ? (se.details ?? se.message ?? 'error') : `${peer}: ${se.details ?? se.message ?? 'error'}`;
+  const message = isErrorCode(sent)
+    ? (se.details ?? se.message ?? 'error')
+    : `${peer}: ${se.details ?? se.message ?? 'error'}`;
   return new TenksError(code, message, {
     cause: e,
     details: parseDetails(se.metadata),

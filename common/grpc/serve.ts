@@ -33,7 +33,9 @@ export interface GrpcServer {
 }
 
 /** Chooses credentials: mTLS always, plaintext only on loopback when explicitly asked. */
-export async function chooseServerCredentials(o: Pick<GrpcServerOptions, 'listen' | 'tls' | 'insecureLoopback'>): Promise<ServerCredentials> {
+export async function chooseServerCredentials(
+  o: Pick<GrpcServerOptions, 'listen' | 'tls' | 'insecureLoopback'>,
+): Promise<ServerCredentials> {
   const { host } = splitHostPort(o.listen);
   if (o.insecureLoopback) {
     if (!isLoopbackHost(host))
@@ -54,12 +56,21 @@ export async function chooseServerCredentials(o: Pick<GrpcServerOptions, 'listen
 /** Binds and starts a gRPC server with the given services and reflection. */
 export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer> {
   const creds = await chooseServerCredentials(o);
-  const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024 });
+  const server = new Server({
+    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    'grpc.max_send_message_length': 64 * 1024 * 1024,
+  });
   for (const s of o.services) server.addService(s.definition, s.implementation);
   if (o.reflectionProtos.length > 0) addReflection(server, o.reflectionProtos);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(o.listen, creds, (err, p) => {
-      if (err) reject(new TenksError('UNAVAILABLE', `cannot listen on ${o.listen}: ${err.message}`, { cause: err, field: 'listen' }));
+      if (err)
+        reject(
+          new TenksError('UNAVAILABLE', `cannot listen on ${o.listen}: ${err.message}`, {
+            cause: err,
+            field: 'listen',
+          }),
+        );
       else resolve(p);
     });
   });

@@ -50,7 +50,7 @@ export function unary<Req, Res>(
   handler: (req: Req, ctx: CallContext) => Promise<Res>,
 ): (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void {
   return (call, callback) => {
-    const { ctx, done } = contextOf(call as ServerUnaryCall<unknown, unknown>);
+    const { ctx, done } = contextOf(call);
     handler(call.request, ctx).then(
       (res) => {
         done();
@@ -59,7 +59,12 @@ export function unary<Req, Res>(
       (e: unknown) => {
         done();
         const wire = toWireError(e);
-        if (wire.code === status.INTERNAL) log.error('call failed', { method, error: wire.details, cause: String((e as Error).cause ?? '') });
+        if (wire.code === status.INTERNAL)
+          log.error('call failed', {
+            method,
+            error: wire.details,
+            cause: e instanceof Error && e.cause instanceof Error ? e.cause.message : undefined,
+          });
         else log.debug('call refused', { method, code: wire.code, error: wire.details });
         callback(wire, null);
       },
@@ -74,7 +79,7 @@ export function serverStream<Req, Res>(
   handler: (req: Req, ctx: CallContext) => AsyncIterable<Res>,
 ): (call: ServerWritableStream<Req, Res>) => void {
   return (call) => {
-    const { ctx, done } = contextOf(call as ServerWritableStream<unknown, unknown>);
+    const { ctx, done } = contextOf(call);
     const run = async (): Promise<void> => {
       for await (const item of handler(call.request, ctx)) {
         if (ctx.signal.aborted) break;

@@ -58,5 +58,5 @@ export function isLoopbackHost(host: string): boolean {
 export function splitHostPort(address: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address);
   if (!m) throw new TenksError('INVALID_SPEC', `'${address}' is not host:port`, { field: 'listen' });
-  return { host: (m[1] ?? m[2]) as string, port: Number(m[3]) };
+  return { host: m[1] ?? m[2] ?? '', port: Number(m[3]) };
 }

@@ -5,7 +5,7 @@
 // source: tenks/v1/agent.proto
 
 /* eslint-disable */
-import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
 import {
   type CallOptions,
   type ChannelCredentials,
@@ -19,7 +19,7 @@ import {
   type Metadata,
   type ServiceError,
   type UntypedServiceImplementation,
-} from "@grpc/grpc-js";
+} from '@grpc/grpc-js';
 import {
   BmcInfo,
   BridgeType,
@@ -37,11 +37,11 @@ import {
   PowerState,
   powerStateFromJSON,
   powerStateToJSON,
-} from "./types.pb.js";
+} from './types.pb.js';
 
-export const protobufPackage = "tenks.v1";
+export const protobufPackage = 'tenks.v1';
 
-export const protobufFileName = "tenks/v1/agent.proto";
+export const protobufFileName = 'tenks/v1/agent.proto';
 
 /** What happened to a node. */
 export enum NodeEventType {
@@ -60,34 +60,34 @@ export enum NodeEventType {
 export function nodeEventTypeFromJSON(object: any): NodeEventType {
   switch (object) {
     case 0:
-    case "NODE_EVENT_TYPE_UNSPECIFIED":
+    case 'NODE_EVENT_TYPE_UNSPECIFIED':
       return NodeEventType.NODE_EVENT_TYPE_UNSPECIFIED;
     case 1:
-    case "NODE_EVENT_TYPE_DEFINED":
+    case 'NODE_EVENT_TYPE_DEFINED':
       return NodeEventType.NODE_EVENT_TYPE_DEFINED;
     case 2:
-    case "NODE_EVENT_TYPE_UNDEFINED":
+    case 'NODE_EVENT_TYPE_UNDEFINED':
       return NodeEventType.NODE_EVENT_TYPE_UNDEFINED;
     case 3:
-    case "NODE_EVENT_TYPE_STARTED":
+    case 'NODE_EVENT_TYPE_STARTED':
       return NodeEventType.NODE_EVENT_TYPE_STARTED;
     case 4:
-    case "NODE_EVENT_TYPE_STOPPED":
+    case 'NODE_EVENT_TYPE_STOPPED':
       return NodeEventType.NODE_EVENT_TYPE_STOPPED;
     case 5:
-    case "NODE_EVENT_TYPE_SUSPENDED":
+    case 'NODE_EVENT_TYPE_SUSPENDED':
       return NodeEventType.NODE_EVENT_TYPE_SUSPENDED;
     case 6:
-    case "NODE_EVENT_TYPE_RESUMED":
+    case 'NODE_EVENT_TYPE_RESUMED':
       return NodeEventType.NODE_EVENT_TYPE_RESUMED;
     case 7:
-    case "NODE_EVENT_TYPE_SHUTDOWN":
+    case 'NODE_EVENT_TYPE_SHUTDOWN':
       return NodeEventType.NODE_EVENT_TYPE_SHUTDOWN;
     case 8:
-    case "NODE_EVENT_TYPE_CRASHED":
+    case 'NODE_EVENT_TYPE_CRASHED':
       return NodeEventType.NODE_EVENT_TYPE_CRASHED;
     case -1:
-    case "UNRECOGNIZED":
+    case 'UNRECOGNIZED':
     default:
       return NodeEventType.UNRECOGNIZED;
   }
@@ -96,48 +96,43 @@ export function nodeEventTypeFromJSON(object: any): NodeEventType {
 export function nodeEventTypeToJSON(object: NodeEventType): string {
   switch (object) {
     case NodeEventType.NODE_EVENT_TYPE_UNSPECIFIED:
-      return "NODE_EVENT_TYPE_UNSPECIFIED";
+      return 'NODE_EVENT_TYPE_UNSPECIFIED';
     case NodeEventType.NODE_EVENT_TYPE_DEFINED:
-      return "NODE_EVENT_TYPE_DEFINED";
+      return 'NODE_EVENT_TYPE_DEFINED';
     case NodeEventType.NODE_EVENT_TYPE_UNDEFINED:
-      return "NODE_EVENT_TYPE_UNDEFINED";
+      return 'NODE_EVENT_TYPE_UNDEFINED';
     case NodeEventType.NODE_EVENT_TYPE_STARTED:
-      return "NODE_EVENT_TYPE_STARTED";
+      return 'NODE_EVENT_TYPE_STARTED';
     case NodeEventType.NODE_EVENT_TYPE_STOPPED:
-      return "NODE_EVENT_TYPE_STOPPED";
+      return 'NODE_EVENT_TYPE_STOPPED';
     case NodeEventType.NODE_EVENT_TYPE_SUSPENDED:
-      return "NODE_EVENT_TYPE_SUSPENDED";
+      return 'NODE_EVENT_TYPE_SUSPENDED';
     case NodeEventType.NODE_EVENT_TYPE_RESUMED:
-      return "NODE_EVENT_TYPE_RESUMED";
+      return 'NODE_EVENT_TYPE_RESUMED';
     case NodeEventType.NODE_EVENT_TYPE_SHUTDOWN:
-      return "NODE_EVENT_TYPE_SHUTDOWN";
+      return 'NODE_EVENT_TYPE_SHUTDOWN';
     case NodeEventType.NODE_EVENT_TYPE_CRASHED:
-      return "NODE_EVENT_TYPE_CRASHED";
+      return 'NODE_EVENT_TYPE_CRASHED';
     case NodeEventType.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return 'UNRECOGNIZED';
   }
 }
 
-export interface GetHostInfoRequest {
-}
+export interface GetHostInfoRequest {}
 
 export interface GetHostInfoResponse {
   host: HostInfo | undefined;
 }
 
 export interface EnsureNodeRequest {
-  node:
-    | NodeSpec
-    | undefined;
+  node: NodeSpec | undefined;
   /** Validate and report what would change, without changing anything. */
   dryRun: boolean;
 }
 
 export interface EnsureNodeResponse {
-  node:
-    | NodeStatus
-    | undefined;
+  node: NodeStatus | undefined;
   /** False when the node already matched the spec and nothing was touched. */
   changed: boolean;
   /** Human-readable list of what was done (e.g. "domain defined", "memory 1024 -> 2048 MiB"). */
@@ -254,7 +249,7 @@ export const GetHostInfoRequest: MessageFns<GetHostInfoRequest> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -309,7 +304,7 @@ export const GetHostInfoResponse: MessageFns<GetHostInfoResponse> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -355,7 +350,7 @@ export const GetHostInfoResponse: MessageFns<GetHostInfoResponse> = {
   },
   fromPartial(object: DeepPartial<GetHostInfoResponse>): GetHostInfoResponse {
     const message = createBaseGetHostInfoResponse();
-    message.host = (object.host !== undefined && object.host !== null) ? HostInfo.fromPartial(object.host) : undefined;
+    message.host = object.host !== undefined && object.host !== null ? HostInfo.fromPartial(object.host) : undefined;
     return message;
   },
 };
@@ -379,7 +374,7 @@ export const EnsureNodeRequest: MessageFns<EnsureNodeRequest> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -422,8 +417,8 @@ export const EnsureNodeRequest: MessageFns<EnsureNodeRequest> = {
       dryRun: isSet(object.dryRun)
         ? globalThis.Boolean(object.dryRun)
         : isSet(object.dry_run)
-        ? globalThis.Boolean(object.dry_run)
-        : false,
+          ? globalThis.Boolean(object.dry_run)
+          : false,
     };
   },
 
@@ -443,7 +438,7 @@ export const EnsureNodeRequest: MessageFns<EnsureNodeRequest> = {
   },
   fromPartial(object: DeepPartial<EnsureNodeRequest>): EnsureNodeRequest {
     const message = createBaseEnsureNodeRequest();
-    message.node = (object.node !== undefined && object.node !== null) ? NodeSpec.fromPartial(object.node) : undefined;
+    message.node = object.node !== undefined && object.node !== null ? NodeSpec.fromPartial(object.node) : undefined;
     message.dryRun = object.dryRun ?? false;
     return message;
   },
@@ -474,7 +469,7 @@ export const EnsureNodeResponse: MessageFns<EnsureNodeResponse> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -535,8 +530,8 @@ export const EnsureNodeResponse: MessageFns<EnsureNodeResponse> = {
       pendingRestart: isSet(object.pendingRestart)
         ? globalThis.Boolean(object.pendingRestart)
         : isSet(object.pending_restart)
-        ? globalThis.Boolean(object.pending_restart)
-        : false,
+          ? globalThis.Boolean(object.pending_restart)
+          : false,
     };
   },
 
@@ -562,9 +557,7 @@ export const EnsureNodeResponse: MessageFns<EnsureNodeResponse> = {
   },
   fromPartial(object: DeepPartial<EnsureNodeResponse>): EnsureNodeResponse {
     const message = createBaseEnsureNodeResponse();
-    message.node = (object.node !== undefined && object.node !== null)
-      ? NodeStatus.fromPartial(object.node)
-      : undefined;
+    message.node = object.node !== undefined && object.node !== null ? NodeStatus.fromPartial(object.node) : undefined;
     message.changed = object.changed ?? false;
     message.changes = object.changes?.map((e) => e) || [];
     message.pendingRestart = object.pendingRestart ?? false;
@@ -588,7 +581,7 @@ export const DeleteNodeRequest: MessageFns<DeleteNodeRequest> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -634,7 +627,7 @@ export const DeleteNodeRequest: MessageFns<DeleteNodeRequest> = {
   },
   fromPartial(object: DeepPartial<DeleteNodeRequest>): DeleteNodeRequest {
     const message = createBaseDeleteNodeRequest();
-    message.node = (object.node !== undefined && object.node !== null) ? NodeRef.fromPartial(object.node) : undefined;
+    message.node = object.node !== undefined && object.node !== null ? NodeRef.fromPartial(object.node) : undefined;
     return message;
   },
 };
@@ -658,7 +651,7 @@ export const DeleteNodeResponse: MessageFns<DeleteNodeResponse> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -743,7 +736,7 @@ export const GetNodeRequest: MessageFns<GetNodeRequest> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -786,8 +779,8 @@ export const GetNodeRequest: MessageFns<GetNodeRequest> = {
       includeSecrets: isSet(object.includeSecrets)
         ? globalThis.Boolean(object.includeSecrets)
         : isSet(object.include_secrets)
-        ? globalThis.Boolean(object.include_secrets)
-        : false,
+          ? globalThis.Boolean(object.include_secrets)
+          : false,
     };
   },
 
@@ -807,7 +800,7 @@ export const GetNodeRequest: MessageFns<GetNodeRequest> = {
   },
   fromPartial(object: DeepPartial<GetNodeRequest>): GetNodeRequest {
     const message = createBaseGetNodeRequest();
-    message.node = (object.node !== undefined && object.node !== null) ? NodeRef.fromPartial(object.node) : undefined;
+    message.node = object.node !== undefined && object.node !== null ? NodeRef.fromPartial(object.node) : undefined;
     message.includeSecrets = object.includeSecrets ?? false;
     return message;
   },
@@ -829,7 +822,7 @@ export const GetNodeResponse: MessageFns<GetNodeResponse> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -875,20 +868,18 @@ export const GetNodeResponse: MessageFns<GetNodeResponse> = {
   },
   fromPartial(object: DeepPartial<GetNodeResponse>): GetNodeResponse {
     const message = createBaseGetNodeResponse();
-    message.node = (object.node !== undefined && object.node !== null)
-      ? NodeStatus.fromPartial(object.node)
-      : undefined;
+    message.node = object.node !== undefined && object.node !== null ? NodeStatus.fromPartial(object.node) : undefined;
     return message;
   },
 };
 
 function createBaseListNodesRequest(): ListNodesRequest {
-  return { cluster: "", includeSecrets: false };
+  return { cluster: '', includeSecrets: false };
 }
 
 export const ListNodesRequest: MessageFns<ListNodesRequest> = {
   encode(message: ListNodesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.cluster !== "") {
+    if (message.cluster !== '') {
       writer.uint32(10).string(message.cluster);
     }
     if (message.includeSecrets !== false) {
@@ -901,7 +892,7 @@ export const ListNodesRequest: MessageFns<ListNodesRequest> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -940,18 +931,18 @@ export const ListNodesRequest: MessageFns<ListNodesRequest> = {
 
   fromJSON(object: any): ListNodesRequest {
     return {
-      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "",
+      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : '',
       includeSecrets: isSet(object.includeSecrets)
         ? globalThis.Boolean(object.includeSecrets)
         : isSet(object.include_secrets)
-        ? globalThis.Boolean(object.include_secrets)
-        : false,
+          ? globalThis.Boolean(object.include_secrets)
+          : false,
     };
   },
 
   toJSON(message: ListNodesRequest): unknown {
     const obj: any = {};
-    if (message.cluster !== "") {
+    if (message.cluster !== '') {
       obj.cluster = message.cluster;
     }
     if (message.includeSecrets !== false) {
@@ -965,7 +956,7 @@ export const ListNodesRequest: MessageFns<ListNodesRequest> = {
   },
   fromPartial(object: DeepPartial<ListNodesRequest>): ListNodesRequest {
     const message = createBaseListNodesRequest();
-    message.cluster = object.cluster ?? "";
+    message.cluster = object.cluster ?? '';
     message.includeSecrets = object.includeSecrets ?? false;
     return message;
   },
@@ -987,7 +978,7 @@ export const ListNodesResponse: MessageFns<ListNodesResponse> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1059,7 +1050,7 @@ export const SetPowerRequest: MessageFns<SetPowerRequest> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1119,7 +1110,7 @@ export const SetPowerRequest: MessageFns<SetPowerRequest> = {
   },
   fromPartial(object: DeepPartial<SetPowerRequest>): SetPowerRequest {
     const message = createBaseSetPowerRequest();
-    message.node = (object.node !== undefined && object.node !== null) ? NodeRef.fromPartial(object.node) : undefined;
+    message.node = object.node !== undefined && object.node !== null ? NodeRef.fromPartial(object.node) : undefined;
     message.action = object.action ?? 0;
     return message;
   },
@@ -1144,7 +1135,7 @@ export const SetPowerResponse: MessageFns<SetPowerResponse> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1186,8 +1177,8 @@ export const SetPowerResponse: MessageFns<SetPowerResponse> = {
       powerState: isSet(object.powerState)
         ? powerStateFromJSON(object.powerState)
         : isSet(object.power_state)
-        ? powerStateFromJSON(object.power_state)
-        : 0,
+          ? powerStateFromJSON(object.power_state)
+          : 0,
       changed: isSet(object.changed) ? globalThis.Boolean(object.changed) : false,
     };
   },
@@ -1230,7 +1221,7 @@ export const GetPowerStateRequest: MessageFns<GetPowerStateRequest> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1276,7 +1267,7 @@ export const GetPowerStateRequest: MessageFns<GetPowerStateRequest> = {
   },
   fromPartial(object: DeepPartial<GetPowerStateRequest>): GetPowerStateRequest {
     const message = createBaseGetPowerStateRequest();
-    message.node = (object.node !== undefined && object.node !== null) ? NodeRef.fromPartial(object.node) : undefined;
+    message.node = object.node !== undefined && object.node !== null ? NodeRef.fromPartial(object.node) : undefined;
     return message;
   },
 };
@@ -1297,7 +1288,7 @@ export const GetPowerStateResponse: MessageFns<GetPowerStateResponse> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1331,8 +1322,8 @@ export const GetPowerStateResponse: MessageFns<GetPowerStateResponse> = {
       powerState: isSet(object.powerState)
         ? powerStateFromJSON(object.powerState)
         : isSet(object.power_state)
-        ? powerStateFromJSON(object.power_state)
-        : 0,
+          ? powerStateFromJSON(object.power_state)
+          : 0,
     };
   },
 
@@ -1373,7 +1364,7 @@ export const GetBmcInfoRequest: MessageFns<GetBmcInfoRequest> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1416,8 +1407,8 @@ export const GetBmcInfoRequest: MessageFns<GetBmcInfoRequest> = {
       includeSecrets: isSet(object.includeSecrets)
         ? globalThis.Boolean(object.includeSecrets)
         : isSet(object.include_secrets)
-        ? globalThis.Boolean(object.include_secrets)
-        : false,
+          ? globalThis.Boolean(object.include_secrets)
+          : false,
     };
   },
 
@@ -1437,7 +1428,7 @@ export const GetBmcInfoRequest: MessageFns<GetBmcInfoRequest> = {
   },
   fromPartial(object: DeepPartial<GetBmcInfoRequest>): GetBmcInfoRequest {
     const message = createBaseGetBmcInfoRequest();
-    message.node = (object.node !== undefined && object.node !== null) ? NodeRef.fromPartial(object.node) : undefined;
+    message.node = object.node !== undefined && object.node !== null ? NodeRef.fromPartial(object.node) : undefined;
     message.includeSecrets = object.includeSecrets ?? false;
     return message;
   },
@@ -1459,7 +1450,7 @@ export const GetBmcInfoResponse: MessageFns<GetBmcInfoResponse> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1505,18 +1496,18 @@ export const GetBmcInfoResponse: MessageFns<GetBmcInfoResponse> = {
   },
   fromPartial(object: DeepPartial<GetBmcInfoResponse>): GetBmcInfoResponse {
     const message = createBaseGetBmcInfoResponse();
-    message.bmc = (object.bmc !== undefined && object.bmc !== null) ? BmcInfo.fromPartial(object.bmc) : undefined;
+    message.bmc = object.bmc !== undefined && object.bmc !== null ? BmcInfo.fromPartial(object.bmc) : undefined;
     return message;
   },
 };
 
 function createBaseSetupHostRequest(): SetupHostRequest {
-  return { cluster: "", bridgeType: 0, physnets: [] };
+  return { cluster: '', bridgeType: 0, physnets: [] };
 }
 
 export const SetupHostRequest: MessageFns<SetupHostRequest> = {
   encode(message: SetupHostRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.cluster !== "") {
+    if (message.cluster !== '') {
       writer.uint32(10).string(message.cluster);
     }
     if (message.bridgeType !== 0) {
@@ -1532,7 +1523,7 @@ export const SetupHostRequest: MessageFns<SetupHostRequest> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1579,12 +1570,12 @@ export const SetupHostRequest: MessageFns<SetupHostRequest> = {
 
   fromJSON(object: any): SetupHostRequest {
     return {
-      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "",
+      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : '',
       bridgeType: isSet(object.bridgeType)
         ? bridgeTypeFromJSON(object.bridgeType)
         : isSet(object.bridge_type)
-        ? bridgeTypeFromJSON(object.bridge_type)
-        : 0,
+          ? bridgeTypeFromJSON(object.bridge_type)
+          : 0,
       physnets: globalThis.Array.isArray(object?.physnets)
         ? object.physnets.map((e: any) => PhysnetMapping.fromJSON(e))
         : [],
@@ -1593,7 +1584,7 @@ export const SetupHostRequest: MessageFns<SetupHostRequest> = {
 
   toJSON(message: SetupHostRequest): unknown {
     const obj: any = {};
-    if (message.cluster !== "") {
+    if (message.cluster !== '') {
       obj.cluster = message.cluster;
     }
     if (message.bridgeType !== 0) {
@@ -1610,7 +1601,7 @@ export const SetupHostRequest: MessageFns<SetupHostRequest> = {
   },
   fromPartial(object: DeepPartial<SetupHostRequest>): SetupHostRequest {
     const message = createBaseSetupHostRequest();
-    message.cluster = object.cluster ?? "";
+    message.cluster = object.cluster ?? '';
     message.bridgeType = object.bridgeType ?? 0;
     message.physnets = object.physnets?.map((e) => PhysnetMapping.fromPartial(e)) || [];
     return message;
@@ -1639,7 +1630,7 @@ export const SetupHostResponse: MessageFns<SetupHostResponse> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1721,12 +1712,12 @@ export const SetupHostResponse: MessageFns<SetupHostResponse> = {
 };
 
 function createBaseTeardownHostRequest(): TeardownHostRequest {
-  return { cluster: "" };
+  return { cluster: '' };
 }
 
 export const TeardownHostRequest: MessageFns<TeardownHostRequest> = {
   encode(message: TeardownHostRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.cluster !== "") {
+    if (message.cluster !== '') {
       writer.uint32(10).string(message.cluster);
     }
     return writer;
@@ -1736,7 +1727,7 @@ export const TeardownHostRequest: MessageFns<TeardownHostRequest> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1766,12 +1757,12 @@ export const TeardownHostRequest: MessageFns<TeardownHostRequest> = {
   },
 
   fromJSON(object: any): TeardownHostRequest {
-    return { cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "" };
+    return { cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : '' };
   },
 
   toJSON(message: TeardownHostRequest): unknown {
     const obj: any = {};
-    if (message.cluster !== "") {
+    if (message.cluster !== '') {
       obj.cluster = message.cluster;
     }
     return obj;
@@ -1782,7 +1773,7 @@ export const TeardownHostRequest: MessageFns<TeardownHostRequest> = {
   },
   fromPartial(object: DeepPartial<TeardownHostRequest>): TeardownHostRequest {
     const message = createBaseTeardownHostRequest();
-    message.cluster = object.cluster ?? "";
+    message.cluster = object.cluster ?? '';
     return message;
   },
 };
@@ -1806,7 +1797,7 @@ export const TeardownHostResponse: MessageFns<TeardownHostResponse> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1873,12 +1864,12 @@ export const TeardownHostResponse: MessageFns<TeardownHostResponse> = {
 };
 
 function createBaseWatchEventsRequest(): WatchEventsRequest {
-  return { cluster: "" };
+  return { cluster: '' };
 }
 
 export const WatchEventsRequest: MessageFns<WatchEventsRequest> = {
   encode(message: WatchEventsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.cluster !== "") {
+    if (message.cluster !== '') {
       writer.uint32(10).string(message.cluster);
     }
     return writer;
@@ -1888,7 +1879,7 @@ export const WatchEventsRequest: MessageFns<WatchEventsRequest> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1918,12 +1909,12 @@ export const WatchEventsRequest: MessageFns<WatchEventsRequest> = {
   },
 
   fromJSON(object: any): WatchEventsRequest {
-    return { cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "" };
+    return { cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : '' };
   },
 
   toJSON(message: WatchEventsRequest): unknown {
     const obj: any = {};
-    if (message.cluster !== "") {
+    if (message.cluster !== '') {
       obj.cluster = message.cluster;
     }
     return obj;
@@ -1934,13 +1925,13 @@ export const WatchEventsRequest: MessageFns<WatchEventsRequest> = {
   },
   fromPartial(object: DeepPartial<WatchEventsRequest>): WatchEventsRequest {
     const message = createBaseWatchEventsRequest();
-    message.cluster = object.cluster ?? "";
+    message.cluster = object.cluster ?? '';
     return message;
   },
 };
 
 function createBaseWatchEventsResponse(): WatchEventsResponse {
-  return { type: 0, cluster: "", name: "", uuid: "", powerState: 0, timeUnixMs: 0 };
+  return { type: 0, cluster: '', name: '', uuid: '', powerState: 0, timeUnixMs: 0 };
 }
 
 export const WatchEventsResponse: MessageFns<WatchEventsResponse> = {
@@ -1948,13 +1939,13 @@ export const WatchEventsResponse: MessageFns<WatchEventsResponse> = {
     if (message.type !== 0) {
       writer.uint32(8).int32(message.type);
     }
-    if (message.cluster !== "") {
+    if (message.cluster !== '') {
       writer.uint32(18).string(message.cluster);
     }
-    if (message.name !== "") {
+    if (message.name !== '') {
       writer.uint32(26).string(message.name);
     }
-    if (message.uuid !== "") {
+    if (message.uuid !== '') {
       writer.uint32(34).string(message.uuid);
     }
     if (message.powerState !== 0) {
@@ -1970,7 +1961,7 @@ export const WatchEventsResponse: MessageFns<WatchEventsResponse> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -2042,19 +2033,19 @@ export const WatchEventsResponse: MessageFns<WatchEventsResponse> = {
   fromJSON(object: any): WatchEventsResponse {
     return {
       type: isSet(object.type) ? nodeEventTypeFromJSON(object.type) : 0,
-      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "",
-      name: isSet(object.name) ? globalThis.String(object.name) : "",
-      uuid: isSet(object.uuid) ? globalThis.String(object.uuid) : "",
+      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : '',
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+      uuid: isSet(object.uuid) ? globalThis.String(object.uuid) : '',
       powerState: isSet(object.powerState)
         ? powerStateFromJSON(object.powerState)
         : isSet(object.power_state)
-        ? powerStateFromJSON(object.power_state)
-        : 0,
+          ? powerStateFromJSON(object.power_state)
+          : 0,
       timeUnixMs: isSet(object.timeUnixMs)
         ? globalThis.Number(object.timeUnixMs)
         : isSet(object.time_unix_ms)
-        ? globalThis.Number(object.time_unix_ms)
-        : 0,
+          ? globalThis.Number(object.time_unix_ms)
+          : 0,
     };
   },
 
@@ -2063,13 +2054,13 @@ export const WatchEventsResponse: MessageFns<WatchEventsResponse> = {
     if (message.type !== 0) {
       obj.type = nodeEventTypeToJSON(message.type);
     }
-    if (message.cluster !== "") {
+    if (message.cluster !== '') {
       obj.cluster = message.cluster;
     }
-    if (message.name !== "") {
+    if (message.name !== '') {
       obj.name = message.name;
     }
-    if (message.uuid !== "") {
+    if (message.uuid !== '') {
       obj.uuid = message.uuid;
     }
     if (message.powerState !== 0) {
@@ -2087,9 +2078,9 @@ export const WatchEventsResponse: MessageFns<WatchEventsResponse> = {
   fromPartial(object: DeepPartial<WatchEventsResponse>): WatchEventsResponse {
     const message = createBaseWatchEventsResponse();
     message.type = object.type ?? 0;
-    message.cluster = object.cluster ?? "";
-    message.name = object.name ?? "";
-    message.uuid = object.uuid ?? "";
+    message.cluster = object.cluster ?? '';
+    message.name = object.name ?? '';
+    message.uuid = object.uuid ?? '';
     message.powerState = object.powerState ?? 0;
     message.timeUnixMs = object.timeUnixMs ?? 0;
     return message;
@@ -2104,7 +2095,7 @@ export type AgentServiceService = typeof AgentServiceService;
 export const AgentServiceService = {
   /** What this host has: CPUs, memory, pool space, engine, libvirt version, physnets. */
   getHostInfo: {
-    path: "/tenks.v1.AgentService/GetHostInfo" as const,
+    path: '/tenks.v1.AgentService/GetHostInfo' as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: GetHostInfoRequest): Buffer => Buffer.from(GetHostInfoRequest.encode(value).finish()),
@@ -2114,7 +2105,7 @@ export const AgentServiceService = {
   },
   /** Creates or updates a node (volumes, domain, NICs, BMC) to match the spec. */
   ensureNode: {
-    path: "/tenks.v1.AgentService/EnsureNode" as const,
+    path: '/tenks.v1.AgentService/EnsureNode' as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: EnsureNodeRequest): Buffer => Buffer.from(EnsureNodeRequest.encode(value).finish()),
@@ -2124,7 +2115,7 @@ export const AgentServiceService = {
   },
   /** Removes a node: BMC, domain, NVRAM, volumes, NIC wiring. Succeeds when already gone. */
   deleteNode: {
-    path: "/tenks.v1.AgentService/DeleteNode" as const,
+    path: '/tenks.v1.AgentService/DeleteNode' as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: DeleteNodeRequest): Buffer => Buffer.from(DeleteNodeRequest.encode(value).finish()),
@@ -2134,7 +2125,7 @@ export const AgentServiceService = {
   },
   /** One node as observed. */
   getNode: {
-    path: "/tenks.v1.AgentService/GetNode" as const,
+    path: '/tenks.v1.AgentService/GetNode' as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: GetNodeRequest): Buffer => Buffer.from(GetNodeRequest.encode(value).finish()),
@@ -2144,7 +2135,7 @@ export const AgentServiceService = {
   },
   /** All tenks nodes on this host, optionally of one cluster. */
   listNodes: {
-    path: "/tenks.v1.AgentService/ListNodes" as const,
+    path: '/tenks.v1.AgentService/ListNodes' as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: ListNodesRequest): Buffer => Buffer.from(ListNodesRequest.encode(value).finish()),
@@ -2154,7 +2145,7 @@ export const AgentServiceService = {
   },
   /** Powers a node on/off/soft off/reset/NMI/cycle. */
   setPower: {
-    path: "/tenks.v1.AgentService/SetPower" as const,
+    path: '/tenks.v1.AgentService/SetPower' as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: SetPowerRequest): Buffer => Buffer.from(SetPowerRequest.encode(value).finish()),
@@ -2164,7 +2155,7 @@ export const AgentServiceService = {
   },
   /** A node's power state. */
   getPowerState: {
-    path: "/tenks.v1.AgentService/GetPowerState" as const,
+    path: '/tenks.v1.AgentService/GetPowerState' as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: GetPowerStateRequest): Buffer => Buffer.from(GetPowerStateRequest.encode(value).finish()),
@@ -2175,7 +2166,7 @@ export const AgentServiceService = {
   },
   /** A node's BMC endpoints (and credentials when asked). */
   getBmcInfo: {
-    path: "/tenks.v1.AgentService/GetBmcInfo" as const,
+    path: '/tenks.v1.AgentService/GetBmcInfo' as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: GetBmcInfoRequest): Buffer => Buffer.from(GetBmcInfoRequest.encode(value).finish()),
@@ -2185,7 +2176,7 @@ export const AgentServiceService = {
   },
   /** Ensures the tenks bridges of a cluster's physical networks and their source links. */
   setupHost: {
-    path: "/tenks.v1.AgentService/SetupHost" as const,
+    path: '/tenks.v1.AgentService/SetupHost' as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: SetupHostRequest): Buffer => Buffer.from(SetupHostRequest.encode(value).finish()),
@@ -2195,7 +2186,7 @@ export const AgentServiceService = {
   },
   /** Removes every bridge, port and link tenks created for a cluster (or all clusters). */
   teardownHost: {
-    path: "/tenks.v1.AgentService/TeardownHost" as const,
+    path: '/tenks.v1.AgentService/TeardownHost' as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: TeardownHostRequest): Buffer => Buffer.from(TeardownHostRequest.encode(value).finish()),
@@ -2206,7 +2197,7 @@ export const AgentServiceService = {
   },
   /** Node events on this host (power changes, definitions), until the client cancels. */
   watchEvents: {
-    path: "/tenks.v1.AgentService/WatchEvents" as const,
+    path: '/tenks.v1.AgentService/WatchEvents' as const,
     requestStream: false as const,
     responseStream: true as const,
     requestSerialize: (value: WatchEventsRequest): Buffer => Buffer.from(WatchEventsRequest.encode(value).finish()),
@@ -2413,7 +2404,7 @@ export interface AgentServiceClient extends Client {
 
 export const AgentServiceClient = makeGenericClientConstructor(
   AgentServiceService,
-  "tenks.v1.AgentService",
+  'tenks.v1.AgentService',
 ) as unknown as {
   new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): AgentServiceClient;
   service: typeof AgentServiceService;
@@ -2422,20 +2413,25 @@ export const AgentServiceClient = makeGenericClientConstructor(
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
-export type DeepPartial<T> = T extends Builtin ? T
-  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
-  : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
-  : T extends { $case: string; value: unknown } ? { $case: T["$case"]; value?: DeepPartial<T["value"]> }
-  : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
-  : Partial<T>;
+export type DeepPartial<T> = T extends Builtin
+  ? T
+  : T extends globalThis.Array<infer U>
+    ? globalThis.Array<DeepPartial<U>>
+    : T extends ReadonlyArray<infer U>
+      ? ReadonlyArray<DeepPartial<U>>
+      : T extends { $case: string; value: unknown }
+        ? { $case: T['$case']; value?: DeepPartial<T['value']> }
+        : T extends {}
+          ? { [K in keyof T]?: DeepPartial<T[K]> }
+          : Partial<T>;
 
 function longToNumber(int64: { toString(): string }): number {
   const num = globalThis.Number(int64.toString());
   if (num > globalThis.Number.MAX_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+    throw new globalThis.Error('Value is larger than Number.MAX_SAFE_INTEGER');
   }
   if (num < globalThis.Number.MIN_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+    throw new globalThis.Error('Value is smaller than Number.MIN_SAFE_INTEGER');
   }
   return num;
 }

@@ -5,7 +5,7 @@
 // source: tenks/v1/coordinator.proto
 
 /* eslint-disable */
-import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
 import {
   type CallOptions,
   type ChannelCredentials,
@@ -17,7 +17,7 @@ import {
   type Metadata,
   type ServiceError,
   type UntypedServiceImplementation,
-} from "@grpc/grpc-js";
+} from '@grpc/grpc-js';
 import {
   HostInfo,
   NodeStatus,
@@ -27,11 +27,11 @@ import {
   PowerState,
   powerStateFromJSON,
   powerStateToJSON,
-} from "./types.pb.js";
+} from './types.pb.js';
 
-export const protobufPackage = "tenks.v1";
+export const protobufPackage = 'tenks.v1';
 
-export const protobufFileName = "tenks/v1/coordinator.proto";
+export const protobufFileName = 'tenks/v1/coordinator.proto';
 
 /** The state of an operation. */
 export enum OperationState {
@@ -47,25 +47,25 @@ export enum OperationState {
 export function operationStateFromJSON(object: any): OperationState {
   switch (object) {
     case 0:
-    case "OPERATION_STATE_UNSPECIFIED":
+    case 'OPERATION_STATE_UNSPECIFIED':
       return OperationState.OPERATION_STATE_UNSPECIFIED;
     case 1:
-    case "OPERATION_STATE_PENDING":
+    case 'OPERATION_STATE_PENDING':
       return OperationState.OPERATION_STATE_PENDING;
     case 2:
-    case "OPERATION_STATE_RUNNING":
+    case 'OPERATION_STATE_RUNNING':
       return OperationState.OPERATION_STATE_RUNNING;
     case 3:
-    case "OPERATION_STATE_SUCCEEDED":
+    case 'OPERATION_STATE_SUCCEEDED':
       return OperationState.OPERATION_STATE_SUCCEEDED;
     case 4:
-    case "OPERATION_STATE_FAILED":
+    case 'OPERATION_STATE_FAILED':
       return OperationState.OPERATION_STATE_FAILED;
     case 5:
-    case "OPERATION_STATE_CANCELLED":
+    case 'OPERATION_STATE_CANCELLED':
       return OperationState.OPERATION_STATE_CANCELLED;
     case -1:
-    case "UNRECOGNIZED":
+    case 'UNRECOGNIZED':
     default:
       return OperationState.UNRECOGNIZED;
   }
@@ -74,20 +74,20 @@ export function operationStateFromJSON(object: any): OperationState {
 export function operationStateToJSON(object: OperationState): string {
   switch (object) {
     case OperationState.OPERATION_STATE_UNSPECIFIED:
-      return "OPERATION_STATE_UNSPECIFIED";
+      return 'OPERATION_STATE_UNSPECIFIED';
     case OperationState.OPERATION_STATE_PENDING:
-      return "OPERATION_STATE_PENDING";
+      return 'OPERATION_STATE_PENDING';
     case OperationState.OPERATION_STATE_RUNNING:
-      return "OPERATION_STATE_RUNNING";
+      return 'OPERATION_STATE_RUNNING';
     case OperationState.OPERATION_STATE_SUCCEEDED:
-      return "OPERATION_STATE_SUCCEEDED";
+      return 'OPERATION_STATE_SUCCEEDED';
     case OperationState.OPERATION_STATE_FAILED:
-      return "OPERATION_STATE_FAILED";
+      return 'OPERATION_STATE_FAILED';
     case OperationState.OPERATION_STATE_CANCELLED:
-      return "OPERATION_STATE_CANCELLED";
+      return 'OPERATION_STATE_CANCELLED';
     case OperationState.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return 'UNRECOGNIZED';
   }
 }
 
@@ -173,8 +173,7 @@ export interface Cluster {
   updatedUnixMs: number;
 }
 
-export interface GetClustersRequest {
-}
+export interface GetClustersRequest {}
 
 export interface GetClustersResponse {
   clusters: Cluster[];
@@ -201,8 +200,7 @@ export interface Agent {
   lastSeenUnixMs: number;
 }
 
-export interface GetAgentsRequest {
-}
+export interface GetAgentsRequest {}
 
 export interface GetAgentsResponse {
   agents: Agent[];
@@ -235,18 +233,18 @@ export interface SetNodePowerResponse {
 }
 
 function createBasePlanAction(): PlanAction {
-  return { kind: "", node: "", hypervisor: "", changes: [] };
+  return { kind: '', node: '', hypervisor: '', changes: [] };
 }
 
 export const PlanAction: MessageFns<PlanAction> = {
   encode(message: PlanAction, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.kind !== "") {
+    if (message.kind !== '') {
       writer.uint32(10).string(message.kind);
     }
-    if (message.node !== "") {
+    if (message.node !== '') {
       writer.uint32(18).string(message.node);
     }
-    if (message.hypervisor !== "") {
+    if (message.hypervisor !== '') {
       writer.uint32(26).string(message.hypervisor);
     }
     for (const v of message.changes) {
@@ -259,7 +257,7 @@ export const PlanAction: MessageFns<PlanAction> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -314,22 +312,22 @@ export const PlanAction: MessageFns<PlanAction> = {
 
   fromJSON(object: any): PlanAction {
     return {
-      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
-      node: isSet(object.node) ? globalThis.String(object.node) : "",
-      hypervisor: isSet(object.hypervisor) ? globalThis.String(object.hypervisor) : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : '',
+      node: isSet(object.node) ? globalThis.String(object.node) : '',
+      hypervisor: isSet(object.hypervisor) ? globalThis.String(object.hypervisor) : '',
       changes: globalThis.Array.isArray(object?.changes) ? object.changes.map((e: any) => globalThis.String(e)) : [],
     };
   },
 
   toJSON(message: PlanAction): unknown {
     const obj: any = {};
-    if (message.kind !== "") {
+    if (message.kind !== '') {
       obj.kind = message.kind;
     }
-    if (message.node !== "") {
+    if (message.node !== '') {
       obj.node = message.node;
     }
-    if (message.hypervisor !== "") {
+    if (message.hypervisor !== '') {
       obj.hypervisor = message.hypervisor;
     }
     if (message.changes?.length) {
@@ -343,21 +341,21 @@ export const PlanAction: MessageFns<PlanAction> = {
   },
   fromPartial(object: DeepPartial<PlanAction>): PlanAction {
     const message = createBasePlanAction();
-    message.kind = object.kind ?? "";
-    message.node = object.node ?? "";
-    message.hypervisor = object.hypervisor ?? "";
+    message.kind = object.kind ?? '';
+    message.node = object.node ?? '';
+    message.hypervisor = object.hypervisor ?? '';
     message.changes = object.changes?.map((e) => e) || [];
     return message;
   },
 };
 
 function createBasePlan(): Plan {
-  return { cluster: "", actions: [] };
+  return { cluster: '', actions: [] };
 }
 
 export const Plan: MessageFns<Plan> = {
   encode(message: Plan, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.cluster !== "") {
+    if (message.cluster !== '') {
       writer.uint32(10).string(message.cluster);
     }
     for (const v of message.actions) {
@@ -370,7 +368,7 @@ export const Plan: MessageFns<Plan> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -409,14 +407,14 @@ export const Plan: MessageFns<Plan> = {
 
   fromJSON(object: any): Plan {
     return {
-      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "",
+      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : '',
       actions: globalThis.Array.isArray(object?.actions) ? object.actions.map((e: any) => PlanAction.fromJSON(e)) : [],
     };
   },
 
   toJSON(message: Plan): unknown {
     const obj: any = {};
-    if (message.cluster !== "") {
+    if (message.cluster !== '') {
       obj.cluster = message.cluster;
     }
     if (message.actions?.length) {
@@ -430,19 +428,19 @@ export const Plan: MessageFns<Plan> = {
   },
   fromPartial(object: DeepPartial<Plan>): Plan {
     const message = createBasePlan();
-    message.cluster = object.cluster ?? "";
+    message.cluster = object.cluster ?? '';
     message.actions = object.actions?.map((e) => PlanAction.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBasePlanRequest(): PlanRequest {
-  return { specYaml: "" };
+  return { specYaml: '' };
 }
 
 export const PlanRequest: MessageFns<PlanRequest> = {
   encode(message: PlanRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.specYaml !== "") {
+    if (message.specYaml !== '') {
       writer.uint32(10).string(message.specYaml);
     }
     return writer;
@@ -452,7 +450,7 @@ export const PlanRequest: MessageFns<PlanRequest> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -486,14 +484,14 @@ export const PlanRequest: MessageFns<PlanRequest> = {
       specYaml: isSet(object.specYaml)
         ? globalThis.String(object.specYaml)
         : isSet(object.spec_yaml)
-        ? globalThis.String(object.spec_yaml)
-        : "",
+          ? globalThis.String(object.spec_yaml)
+          : '',
     };
   },
 
   toJSON(message: PlanRequest): unknown {
     const obj: any = {};
-    if (message.specYaml !== "") {
+    if (message.specYaml !== '') {
       obj.specYaml = message.specYaml;
     }
     return obj;
@@ -504,7 +502,7 @@ export const PlanRequest: MessageFns<PlanRequest> = {
   },
   fromPartial(object: DeepPartial<PlanRequest>): PlanRequest {
     const message = createBasePlanRequest();
-    message.specYaml = object.specYaml ?? "";
+    message.specYaml = object.specYaml ?? '';
     return message;
   },
 };
@@ -525,7 +523,7 @@ export const PlanResponse: MessageFns<PlanResponse> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -571,30 +569,30 @@ export const PlanResponse: MessageFns<PlanResponse> = {
   },
   fromPartial(object: DeepPartial<PlanResponse>): PlanResponse {
     const message = createBasePlanResponse();
-    message.plan = (object.plan !== undefined && object.plan !== null) ? Plan.fromPartial(object.plan) : undefined;
+    message.plan = object.plan !== undefined && object.plan !== null ? Plan.fromPartial(object.plan) : undefined;
     return message;
   },
 };
 
 function createBaseNodeResult(): NodeResult {
-  return { node: "", action: "", ok: false, errorCode: "", errorMessage: "" };
+  return { node: '', action: '', ok: false, errorCode: '', errorMessage: '' };
 }
 
 export const NodeResult: MessageFns<NodeResult> = {
   encode(message: NodeResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.node !== "") {
+    if (message.node !== '') {
       writer.uint32(10).string(message.node);
     }
-    if (message.action !== "") {
+    if (message.action !== '') {
       writer.uint32(18).string(message.action);
     }
     if (message.ok !== false) {
       writer.uint32(24).bool(message.ok);
     }
-    if (message.errorCode !== "") {
+    if (message.errorCode !== '') {
       writer.uint32(34).string(message.errorCode);
     }
-    if (message.errorMessage !== "") {
+    if (message.errorMessage !== '') {
       writer.uint32(42).string(message.errorMessage);
     }
     return writer;
@@ -604,7 +602,7 @@ export const NodeResult: MessageFns<NodeResult> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -667,37 +665,37 @@ export const NodeResult: MessageFns<NodeResult> = {
 
   fromJSON(object: any): NodeResult {
     return {
-      node: isSet(object.node) ? globalThis.String(object.node) : "",
-      action: isSet(object.action) ? globalThis.String(object.action) : "",
+      node: isSet(object.node) ? globalThis.String(object.node) : '',
+      action: isSet(object.action) ? globalThis.String(object.action) : '',
       ok: isSet(object.ok) ? globalThis.Boolean(object.ok) : false,
       errorCode: isSet(object.errorCode)
         ? globalThis.String(object.errorCode)
         : isSet(object.error_code)
-        ? globalThis.String(object.error_code)
-        : "",
+          ? globalThis.String(object.error_code)
+          : '',
       errorMessage: isSet(object.errorMessage)
         ? globalThis.String(object.errorMessage)
         : isSet(object.error_message)
-        ? globalThis.String(object.error_message)
-        : "",
+          ? globalThis.String(object.error_message)
+          : '',
     };
   },
 
   toJSON(message: NodeResult): unknown {
     const obj: any = {};
-    if (message.node !== "") {
+    if (message.node !== '') {
       obj.node = message.node;
     }
-    if (message.action !== "") {
+    if (message.action !== '') {
       obj.action = message.action;
     }
     if (message.ok !== false) {
       obj.ok = message.ok;
     }
-    if (message.errorCode !== "") {
+    if (message.errorCode !== '') {
       obj.errorCode = message.errorCode;
     }
-    if (message.errorMessage !== "") {
+    if (message.errorMessage !== '') {
       obj.errorMessage = message.errorMessage;
     }
     return obj;
@@ -708,37 +706,37 @@ export const NodeResult: MessageFns<NodeResult> = {
   },
   fromPartial(object: DeepPartial<NodeResult>): NodeResult {
     const message = createBaseNodeResult();
-    message.node = object.node ?? "";
-    message.action = object.action ?? "";
+    message.node = object.node ?? '';
+    message.action = object.action ?? '';
     message.ok = object.ok ?? false;
-    message.errorCode = object.errorCode ?? "";
-    message.errorMessage = object.errorMessage ?? "";
+    message.errorCode = object.errorCode ?? '';
+    message.errorMessage = object.errorMessage ?? '';
     return message;
   },
 };
 
 function createBaseOperation(): Operation {
   return {
-    id: "",
-    cluster: "",
-    kind: "",
+    id: '',
+    cluster: '',
+    kind: '',
     state: 0,
     startedUnixMs: 0,
     finishedUnixMs: 0,
     results: [],
-    eventsSubject: "",
+    eventsSubject: '',
   };
 }
 
 export const Operation: MessageFns<Operation> = {
   encode(message: Operation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.id !== "") {
+    if (message.id !== '') {
       writer.uint32(10).string(message.id);
     }
-    if (message.cluster !== "") {
+    if (message.cluster !== '') {
       writer.uint32(18).string(message.cluster);
     }
-    if (message.kind !== "") {
+    if (message.kind !== '') {
       writer.uint32(26).string(message.kind);
     }
     if (message.state !== 0) {
@@ -753,7 +751,7 @@ export const Operation: MessageFns<Operation> = {
     for (const v of message.results) {
       NodeResult.encode(v!, writer.uint32(58).fork()).join();
     }
-    if (message.eventsSubject !== "") {
+    if (message.eventsSubject !== '') {
       writer.uint32(66).string(message.eventsSubject);
     }
     return writer;
@@ -763,7 +761,7 @@ export const Operation: MessageFns<Operation> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -850,38 +848,38 @@ export const Operation: MessageFns<Operation> = {
 
   fromJSON(object: any): Operation {
     return {
-      id: isSet(object.id) ? globalThis.String(object.id) : "",
-      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "",
-      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      id: isSet(object.id) ? globalThis.String(object.id) : '',
+      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : '',
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : '',
       state: isSet(object.state) ? operationStateFromJSON(object.state) : 0,
       startedUnixMs: isSet(object.startedUnixMs)
         ? globalThis.Number(object.startedUnixMs)
         : isSet(object.started_unix_ms)
-        ? globalThis.Number(object.started_unix_ms)
-        : 0,
+          ? globalThis.Number(object.started_unix_ms)
+          : 0,
       finishedUnixMs: isSet(object.finishedUnixMs)
         ? globalThis.Number(object.finishedUnixMs)
         : isSet(object.finished_unix_ms)
-        ? globalThis.Number(object.finished_unix_ms)
-        : 0,
+          ? globalThis.Number(object.finished_unix_ms)
+          : 0,
       results: globalThis.Array.isArray(object?.results) ? object.results.map((e: any) => NodeResult.fromJSON(e)) : [],
       eventsSubject: isSet(object.eventsSubject)
         ? globalThis.String(object.eventsSubject)
         : isSet(object.events_subject)
-        ? globalThis.String(object.events_subject)
-        : "",
+          ? globalThis.String(object.events_subject)
+          : '',
     };
   },
 
   toJSON(message: Operation): unknown {
     const obj: any = {};
-    if (message.id !== "") {
+    if (message.id !== '') {
       obj.id = message.id;
     }
-    if (message.cluster !== "") {
+    if (message.cluster !== '') {
       obj.cluster = message.cluster;
     }
-    if (message.kind !== "") {
+    if (message.kind !== '') {
       obj.kind = message.kind;
     }
     if (message.state !== 0) {
@@ -896,7 +894,7 @@ export const Operation: MessageFns<Operation> = {
     if (message.results?.length) {
       obj.results = message.results.map((e) => NodeResult.toJSON(e));
     }
-    if (message.eventsSubject !== "") {
+    if (message.eventsSubject !== '') {
       obj.eventsSubject = message.eventsSubject;
     }
     return obj;
@@ -907,25 +905,25 @@ export const Operation: MessageFns<Operation> = {
   },
   fromPartial(object: DeepPartial<Operation>): Operation {
     const message = createBaseOperation();
-    message.id = object.id ?? "";
-    message.cluster = object.cluster ?? "";
-    message.kind = object.kind ?? "";
+    message.id = object.id ?? '';
+    message.cluster = object.cluster ?? '';
+    message.kind = object.kind ?? '';
     message.state = object.state ?? 0;
     message.startedUnixMs = object.startedUnixMs ?? 0;
     message.finishedUnixMs = object.finishedUnixMs ?? 0;
     message.results = object.results?.map((e) => NodeResult.fromPartial(e)) || [];
-    message.eventsSubject = object.eventsSubject ?? "";
+    message.eventsSubject = object.eventsSubject ?? '';
     return message;
   },
 };
 
 function createBaseApplyRequest(): ApplyRequest {
-  return { specYaml: "" };
+  return { specYaml: '' };
 }
 
 export const ApplyRequest: MessageFns<ApplyRequest> = {
   encode(message: ApplyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.specYaml !== "") {
+    if (message.specYaml !== '') {
       writer.uint32(10).string(message.specYaml);
     }
     return writer;
@@ -935,7 +933,7 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -969,14 +967,14 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
       specYaml: isSet(object.specYaml)
         ? globalThis.String(object.specYaml)
         : isSet(object.spec_yaml)
-        ? globalThis.String(object.spec_yaml)
-        : "",
+          ? globalThis.String(object.spec_yaml)
+          : '',
     };
   },
 
   toJSON(message: ApplyRequest): unknown {
     const obj: any = {};
-    if (message.specYaml !== "") {
+    if (message.specYaml !== '') {
       obj.specYaml = message.specYaml;
     }
     return obj;
@@ -987,7 +985,7 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
   },
   fromPartial(object: DeepPartial<ApplyRequest>): ApplyRequest {
     const message = createBaseApplyRequest();
-    message.specYaml = object.specYaml ?? "";
+    message.specYaml = object.specYaml ?? '';
     return message;
   },
 };
@@ -1008,7 +1006,7 @@ export const ApplyResponse: MessageFns<ApplyResponse> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1054,20 +1052,19 @@ export const ApplyResponse: MessageFns<ApplyResponse> = {
   },
   fromPartial(object: DeepPartial<ApplyResponse>): ApplyResponse {
     const message = createBaseApplyResponse();
-    message.operation = (object.operation !== undefined && object.operation !== null)
-      ? Operation.fromPartial(object.operation)
-      : undefined;
+    message.operation =
+      object.operation !== undefined && object.operation !== null ? Operation.fromPartial(object.operation) : undefined;
     return message;
   },
 };
 
 function createBaseDeleteClusterRequest(): DeleteClusterRequest {
-  return { cluster: "", force: false };
+  return { cluster: '', force: false };
 }
 
 export const DeleteClusterRequest: MessageFns<DeleteClusterRequest> = {
   encode(message: DeleteClusterRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.cluster !== "") {
+    if (message.cluster !== '') {
       writer.uint32(10).string(message.cluster);
     }
     if (message.force !== false) {
@@ -1080,7 +1077,7 @@ export const DeleteClusterRequest: MessageFns<DeleteClusterRequest> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1119,14 +1116,14 @@ export const DeleteClusterRequest: MessageFns<DeleteClusterRequest> = {
 
   fromJSON(object: any): DeleteClusterRequest {
     return {
-      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "",
+      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : '',
       force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
     };
   },
 
   toJSON(message: DeleteClusterRequest): unknown {
     const obj: any = {};
-    if (message.cluster !== "") {
+    if (message.cluster !== '') {
       obj.cluster = message.cluster;
     }
     if (message.force !== false) {
@@ -1140,7 +1137,7 @@ export const DeleteClusterRequest: MessageFns<DeleteClusterRequest> = {
   },
   fromPartial(object: DeepPartial<DeleteClusterRequest>): DeleteClusterRequest {
     const message = createBaseDeleteClusterRequest();
-    message.cluster = object.cluster ?? "";
+    message.cluster = object.cluster ?? '';
     message.force = object.force ?? false;
     return message;
   },
@@ -1162,7 +1159,7 @@ export const DeleteClusterResponse: MessageFns<DeleteClusterResponse> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1208,9 +1205,8 @@ export const DeleteClusterResponse: MessageFns<DeleteClusterResponse> = {
   },
   fromPartial(object: DeepPartial<DeleteClusterResponse>): DeleteClusterResponse {
     const message = createBaseDeleteClusterResponse();
-    message.operation = (object.operation !== undefined && object.operation !== null)
-      ? Operation.fromPartial(object.operation)
-      : undefined;
+    message.operation =
+      object.operation !== undefined && object.operation !== null ? Operation.fromPartial(object.operation) : undefined;
     return message;
   },
 };
@@ -1231,7 +1227,7 @@ export const TeardownRequest: MessageFns<TeardownRequest> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1298,7 +1294,7 @@ export const TeardownResponse: MessageFns<TeardownResponse> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1344,29 +1340,28 @@ export const TeardownResponse: MessageFns<TeardownResponse> = {
   },
   fromPartial(object: DeepPartial<TeardownResponse>): TeardownResponse {
     const message = createBaseTeardownResponse();
-    message.operation = (object.operation !== undefined && object.operation !== null)
-      ? Operation.fromPartial(object.operation)
-      : undefined;
+    message.operation =
+      object.operation !== undefined && object.operation !== null ? Operation.fromPartial(object.operation) : undefined;
     return message;
   },
 };
 
 function createBaseCluster(): Cluster {
-  return { name: "", nodeCount: 0, specYaml: "", operationId: "", updatedUnixMs: 0 };
+  return { name: '', nodeCount: 0, specYaml: '', operationId: '', updatedUnixMs: 0 };
 }
 
 export const Cluster: MessageFns<Cluster> = {
   encode(message: Cluster, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.name !== "") {
+    if (message.name !== '') {
       writer.uint32(10).string(message.name);
     }
     if (message.nodeCount !== 0) {
       writer.uint32(16).uint32(message.nodeCount);
     }
-    if (message.specYaml !== "") {
+    if (message.specYaml !== '') {
       writer.uint32(26).string(message.specYaml);
     }
-    if (message.operationId !== "") {
+    if (message.operationId !== '') {
       writer.uint32(34).string(message.operationId);
     }
     if (message.updatedUnixMs !== 0) {
@@ -1379,7 +1374,7 @@ export const Cluster: MessageFns<Cluster> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1442,42 +1437,42 @@ export const Cluster: MessageFns<Cluster> = {
 
   fromJSON(object: any): Cluster {
     return {
-      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
       nodeCount: isSet(object.nodeCount)
         ? globalThis.Number(object.nodeCount)
         : isSet(object.node_count)
-        ? globalThis.Number(object.node_count)
-        : 0,
+          ? globalThis.Number(object.node_count)
+          : 0,
       specYaml: isSet(object.specYaml)
         ? globalThis.String(object.specYaml)
         : isSet(object.spec_yaml)
-        ? globalThis.String(object.spec_yaml)
-        : "",
+          ? globalThis.String(object.spec_yaml)
+          : '',
       operationId: isSet(object.operationId)
         ? globalThis.String(object.operationId)
         : isSet(object.operation_id)
-        ? globalThis.String(object.operation_id)
-        : "",
+          ? globalThis.String(object.operation_id)
+          : '',
       updatedUnixMs: isSet(object.updatedUnixMs)
         ? globalThis.Number(object.updatedUnixMs)
         : isSet(object.updated_unix_ms)
-        ? globalThis.Number(object.updated_unix_ms)
-        : 0,
+          ? globalThis.Number(object.updated_unix_ms)
+          : 0,
     };
   },
 
   toJSON(message: Cluster): unknown {
     const obj: any = {};
-    if (message.name !== "") {
+    if (message.name !== '') {
       obj.name = message.name;
     }
     if (message.nodeCount !== 0) {
       obj.nodeCount = Math.round(message.nodeCount);
     }
-    if (message.specYaml !== "") {
+    if (message.specYaml !== '') {
       obj.specYaml = message.specYaml;
     }
-    if (message.operationId !== "") {
+    if (message.operationId !== '') {
       obj.operationId = message.operationId;
     }
     if (message.updatedUnixMs !== 0) {
@@ -1491,10 +1486,10 @@ export const Cluster: MessageFns<Cluster> = {
   },
   fromPartial(object: DeepPartial<Cluster>): Cluster {
     const message = createBaseCluster();
-    message.name = object.name ?? "";
+    message.name = object.name ?? '';
     message.nodeCount = object.nodeCount ?? 0;
-    message.specYaml = object.specYaml ?? "";
-    message.operationId = object.operationId ?? "";
+    message.specYaml = object.specYaml ?? '';
+    message.operationId = object.operationId ?? '';
     message.updatedUnixMs = object.updatedUnixMs ?? 0;
     return message;
   },
@@ -1513,7 +1508,7 @@ export const GetClustersRequest: MessageFns<GetClustersRequest> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1568,7 +1563,7 @@ export const GetClustersResponse: MessageFns<GetClustersResponse> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1622,15 +1617,15 @@ export const GetClustersResponse: MessageFns<GetClustersResponse> = {
 };
 
 function createBaseGetNodesRequest(): GetNodesRequest {
-  return { cluster: "", name: "", includeSecrets: false };
+  return { cluster: '', name: '', includeSecrets: false };
 }
 
 export const GetNodesRequest: MessageFns<GetNodesRequest> = {
   encode(message: GetNodesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.cluster !== "") {
+    if (message.cluster !== '') {
       writer.uint32(10).string(message.cluster);
     }
-    if (message.name !== "") {
+    if (message.name !== '') {
       writer.uint32(18).string(message.name);
     }
     if (message.includeSecrets !== false) {
@@ -1643,7 +1638,7 @@ export const GetNodesRequest: MessageFns<GetNodesRequest> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1690,22 +1685,22 @@ export const GetNodesRequest: MessageFns<GetNodesRequest> = {
 
   fromJSON(object: any): GetNodesRequest {
     return {
-      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "",
-      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : '',
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
       includeSecrets: isSet(object.includeSecrets)
         ? globalThis.Boolean(object.includeSecrets)
         : isSet(object.include_secrets)
-        ? globalThis.Boolean(object.include_secrets)
-        : false,
+          ? globalThis.Boolean(object.include_secrets)
+          : false,
     };
   },
 
   toJSON(message: GetNodesRequest): unknown {
     const obj: any = {};
-    if (message.cluster !== "") {
+    if (message.cluster !== '') {
       obj.cluster = message.cluster;
     }
-    if (message.name !== "") {
+    if (message.name !== '') {
       obj.name = message.name;
     }
     if (message.includeSecrets !== false) {
@@ -1719,8 +1714,8 @@ export const GetNodesRequest: MessageFns<GetNodesRequest> = {
   },
   fromPartial(object: DeepPartial<GetNodesRequest>): GetNodesRequest {
     const message = createBaseGetNodesRequest();
-    message.cluster = object.cluster ?? "";
-    message.name = object.name ?? "";
+    message.cluster = object.cluster ?? '';
+    message.name = object.name ?? '';
     message.includeSecrets = object.includeSecrets ?? false;
     return message;
   },
@@ -1742,7 +1737,7 @@ export const GetNodesResponse: MessageFns<GetNodesResponse> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1796,15 +1791,15 @@ export const GetNodesResponse: MessageFns<GetNodesResponse> = {
 };
 
 function createBaseAgent(): Agent {
-  return { id: "", address: "", host: undefined, alive: false, lastSeenUnixMs: 0 };
+  return { id: '', address: '', host: undefined, alive: false, lastSeenUnixMs: 0 };
 }
 
 export const Agent: MessageFns<Agent> = {
   encode(message: Agent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.id !== "") {
+    if (message.id !== '') {
       writer.uint32(10).string(message.id);
     }
-    if (message.address !== "") {
+    if (message.address !== '') {
       writer.uint32(18).string(message.address);
     }
     if (message.host !== undefined) {
@@ -1823,7 +1818,7 @@ export const Agent: MessageFns<Agent> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1886,24 +1881,24 @@ export const Agent: MessageFns<Agent> = {
 
   fromJSON(object: any): Agent {
     return {
-      id: isSet(object.id) ? globalThis.String(object.id) : "",
-      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      id: isSet(object.id) ? globalThis.String(object.id) : '',
+      address: isSet(object.address) ? globalThis.String(object.address) : '',
       host: isSet(object.host) ? HostInfo.fromJSON(object.host) : undefined,
       alive: isSet(object.alive) ? globalThis.Boolean(object.alive) : false,
       lastSeenUnixMs: isSet(object.lastSeenUnixMs)
         ? globalThis.Number(object.lastSeenUnixMs)
         : isSet(object.last_seen_unix_ms)
-        ? globalThis.Number(object.last_seen_unix_ms)
-        : 0,
+          ? globalThis.Number(object.last_seen_unix_ms)
+          : 0,
     };
   },
 
   toJSON(message: Agent): unknown {
     const obj: any = {};
-    if (message.id !== "") {
+    if (message.id !== '') {
       obj.id = message.id;
     }
-    if (message.address !== "") {
+    if (message.address !== '') {
       obj.address = message.address;
     }
     if (message.host !== undefined) {
@@ -1923,9 +1918,9 @@ export const Agent: MessageFns<Agent> = {
   },
   fromPartial(object: DeepPartial<Agent>): Agent {
     const message = createBaseAgent();
-    message.id = object.id ?? "";
-    message.address = object.address ?? "";
-    message.host = (object.host !== undefined && object.host !== null) ? HostInfo.fromPartial(object.host) : undefined;
+    message.id = object.id ?? '';
+    message.address = object.address ?? '';
+    message.host = object.host !== undefined && object.host !== null ? HostInfo.fromPartial(object.host) : undefined;
     message.alive = object.alive ?? false;
     message.lastSeenUnixMs = object.lastSeenUnixMs ?? 0;
     return message;
@@ -1945,7 +1940,7 @@ export const GetAgentsRequest: MessageFns<GetAgentsRequest> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -2000,7 +1995,7 @@ export const GetAgentsResponse: MessageFns<GetAgentsResponse> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -2052,12 +2047,12 @@ export const GetAgentsResponse: MessageFns<GetAgentsResponse> = {
 };
 
 function createBaseGetOperationRequest(): GetOperationRequest {
-  return { id: "" };
+  return { id: '' };
 }
 
 export const GetOperationRequest: MessageFns<GetOperationRequest> = {
   encode(message: GetOperationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.id !== "") {
+    if (message.id !== '') {
       writer.uint32(10).string(message.id);
     }
     return writer;
@@ -2067,7 +2062,7 @@ export const GetOperationRequest: MessageFns<GetOperationRequest> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -2097,12 +2092,12 @@ export const GetOperationRequest: MessageFns<GetOperationRequest> = {
   },
 
   fromJSON(object: any): GetOperationRequest {
-    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+    return { id: isSet(object.id) ? globalThis.String(object.id) : '' };
   },
 
   toJSON(message: GetOperationRequest): unknown {
     const obj: any = {};
-    if (message.id !== "") {
+    if (message.id !== '') {
       obj.id = message.id;
     }
     return obj;
@@ -2113,7 +2108,7 @@ export const GetOperationRequest: MessageFns<GetOperationRequest> = {
   },
   fromPartial(object: DeepPartial<GetOperationRequest>): GetOperationRequest {
     const message = createBaseGetOperationRequest();
-    message.id = object.id ?? "";
+    message.id = object.id ?? '';
     return message;
   },
 };
@@ -2134,7 +2129,7 @@ export const GetOperationResponse: MessageFns<GetOperationResponse> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -2180,20 +2175,19 @@ export const GetOperationResponse: MessageFns<GetOperationResponse> = {
   },
   fromPartial(object: DeepPartial<GetOperationResponse>): GetOperationResponse {
     const message = createBaseGetOperationResponse();
-    message.operation = (object.operation !== undefined && object.operation !== null)
-      ? Operation.fromPartial(object.operation)
-      : undefined;
+    message.operation =
+      object.operation !== undefined && object.operation !== null ? Operation.fromPartial(object.operation) : undefined;
     return message;
   },
 };
 
 function createBaseCancelOperationRequest(): CancelOperationRequest {
-  return { id: "" };
+  return { id: '' };
 }
 
 export const CancelOperationRequest: MessageFns<CancelOperationRequest> = {
   encode(message: CancelOperationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.id !== "") {
+    if (message.id !== '') {
       writer.uint32(10).string(message.id);
     }
     return writer;
@@ -2203,7 +2197,7 @@ export const CancelOperationRequest: MessageFns<CancelOperationRequest> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -2233,12 +2227,12 @@ export const CancelOperationRequest: MessageFns<CancelOperationRequest> = {
   },
 
   fromJSON(object: any): CancelOperationRequest {
-    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+    return { id: isSet(object.id) ? globalThis.String(object.id) : '' };
   },
 
   toJSON(message: CancelOperationRequest): unknown {
     const obj: any = {};
-    if (message.id !== "") {
+    if (message.id !== '') {
       obj.id = message.id;
     }
     return obj;
@@ -2249,7 +2243,7 @@ export const CancelOperationRequest: MessageFns<CancelOperationRequest> = {
   },
   fromPartial(object: DeepPartial<CancelOperationRequest>): CancelOperationRequest {
     const message = createBaseCancelOperationRequest();
-    message.id = object.id ?? "";
+    message.id = object.id ?? '';
     return message;
   },
 };
@@ -2270,7 +2264,7 @@ export const CancelOperationResponse: MessageFns<CancelOperationResponse> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -2316,23 +2310,22 @@ export const CancelOperationResponse: MessageFns<CancelOperationResponse> = {
   },
   fromPartial(object: DeepPartial<CancelOperationResponse>): CancelOperationResponse {
     const message = createBaseCancelOperationResponse();
-    message.operation = (object.operation !== undefined && object.operation !== null)
-      ? Operation.fromPartial(object.operation)
-      : undefined;
+    message.operation =
+      object.operation !== undefined && object.operation !== null ? Operation.fromPartial(object.operation) : undefined;
     return message;
   },
 };
 
 function createBaseSetNodePowerRequest(): SetNodePowerRequest {
-  return { cluster: "", name: "", action: 0 };
+  return { cluster: '', name: '', action: 0 };
 }
 
 export const SetNodePowerRequest: MessageFns<SetNodePowerRequest> = {
   encode(message: SetNodePowerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.cluster !== "") {
+    if (message.cluster !== '') {
       writer.uint32(10).string(message.cluster);
     }
-    if (message.name !== "") {
+    if (message.name !== '') {
       writer.uint32(18).string(message.name);
     }
     if (message.action !== 0) {
@@ -2345,7 +2338,7 @@ export const SetNodePowerRequest: MessageFns<SetNodePowerRequest> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -2392,18 +2385,18 @@ export const SetNodePowerRequest: MessageFns<SetNodePowerRequest> = {
 
   fromJSON(object: any): SetNodePowerRequest {
     return {
-      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "",
-      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : '',
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
       action: isSet(object.action) ? powerActionFromJSON(object.action) : 0,
     };
   },
 
   toJSON(message: SetNodePowerRequest): unknown {
     const obj: any = {};
-    if (message.cluster !== "") {
+    if (message.cluster !== '') {
       obj.cluster = message.cluster;
     }
-    if (message.name !== "") {
+    if (message.name !== '') {
       obj.name = message.name;
     }
     if (message.action !== 0) {
@@ -2417,8 +2410,8 @@ export const SetNodePowerRequest: MessageFns<SetNodePowerRequest> = {
   },
   fromPartial(object: DeepPartial<SetNodePowerRequest>): SetNodePowerRequest {
     const message = createBaseSetNodePowerRequest();
-    message.cluster = object.cluster ?? "";
-    message.name = object.name ?? "";
+    message.cluster = object.cluster ?? '';
+    message.name = object.name ?? '';
     message.action = object.action ?? 0;
     return message;
   },
@@ -2440,7 +2433,7 @@ export const SetNodePowerResponse: MessageFns<SetNodePowerResponse> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -2474,8 +2467,8 @@ export const SetNodePowerResponse: MessageFns<SetNodePowerResponse> = {
       powerState: isSet(object.powerState)
         ? powerStateFromJSON(object.powerState)
         : isSet(object.power_state)
-        ? powerStateFromJSON(object.power_state)
-        : 0,
+          ? powerStateFromJSON(object.power_state)
+          : 0,
     };
   },
 
@@ -2505,7 +2498,7 @@ export type CoordinatorServiceService = typeof CoordinatorServiceService;
 export const CoordinatorServiceService = {
   /** Validates a cluster spec and returns the actions an apply would take. */
   plan: {
-    path: "/tenks.v1.CoordinatorService/Plan" as const,
+    path: '/tenks.v1.CoordinatorService/Plan' as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: PlanRequest): Buffer => Buffer.from(PlanRequest.encode(value).finish()),
@@ -2515,7 +2508,7 @@ export const CoordinatorServiceService = {
   },
   /** Starts bringing a cluster to its spec. Returns at once with the operation. */
   apply: {
-    path: "/tenks.v1.CoordinatorService/Apply" as const,
+    path: '/tenks.v1.CoordinatorService/Apply' as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: ApplyRequest): Buffer => Buffer.from(ApplyRequest.encode(value).finish()),
@@ -2525,7 +2518,7 @@ export const CoordinatorServiceService = {
   },
   /** Starts removing one cluster (nodes, BMCs, enrolment, flavors, bridges). */
   deleteCluster: {
-    path: "/tenks.v1.CoordinatorService/DeleteCluster" as const,
+    path: '/tenks.v1.CoordinatorService/DeleteCluster' as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: DeleteClusterRequest): Buffer => Buffer.from(DeleteClusterRequest.encode(value).finish()),
@@ -2536,7 +2529,7 @@ export const CoordinatorServiceService = {
   },
   /** Starts removing every cluster and host setup tenks made. */
   teardown: {
-    path: "/tenks.v1.CoordinatorService/Teardown" as const,
+    path: '/tenks.v1.CoordinatorService/Teardown' as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: TeardownRequest): Buffer => Buffer.from(TeardownRequest.encode(value).finish()),
@@ -2545,7 +2538,7 @@ export const CoordinatorServiceService = {
     responseDeserialize: (value: Buffer): TeardownResponse => TeardownResponse.decode(value),
   },
   getClusters: {
-    path: "/tenks.v1.CoordinatorService/GetClusters" as const,
+    path: '/tenks.v1.CoordinatorService/GetClusters' as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: GetClustersRequest): Buffer => Buffer.from(GetClustersRequest.encode(value).finish()),
@@ -2554,7 +2547,7 @@ export const CoordinatorServiceService = {
     responseDeserialize: (value: Buffer): GetClustersResponse => GetClustersResponse.decode(value),
   },
   getNodes: {
-    path: "/tenks.v1.CoordinatorService/GetNodes" as const,
+    path: '/tenks.v1.CoordinatorService/GetNodes' as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: GetNodesRequest): Buffer => Buffer.from(GetNodesRequest.encode(value).finish()),
@@ -2563,7 +2556,7 @@ export const CoordinatorServiceService = {
     responseDeserialize: (value: Buffer): GetNodesResponse => GetNodesResponse.decode(value),
   },
   getAgents: {
-    path: "/tenks.v1.CoordinatorService/GetAgents" as const,
+    path: '/tenks.v1.CoordinatorService/GetAgents' as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: GetAgentsRequest): Buffer => Buffer.from(GetAgentsRequest.encode(value).finish()),
@@ -2572,7 +2565,7 @@ export const CoordinatorServiceService = {
     responseDeserialize: (value: Buffer): GetAgentsResponse => GetAgentsResponse.decode(value),
   },
   getOperation: {
-    path: "/tenks.v1.CoordinatorService/GetOperation" as const,
+    path: '/tenks.v1.CoordinatorService/GetOperation' as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: GetOperationRequest): Buffer => Buffer.from(GetOperationRequest.encode(value).finish()),
@@ -2582,7 +2575,7 @@ export const CoordinatorServiceService = {
     responseDeserialize: (value: Buffer): GetOperationResponse => GetOperationResponse.decode(value),
   },
   cancelOperation: {
-    path: "/tenks.v1.CoordinatorService/CancelOperation" as const,
+    path: '/tenks.v1.CoordinatorService/CancelOperation' as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: CancelOperationRequest): Buffer =>
@@ -2593,7 +2586,7 @@ export const CoordinatorServiceService = {
     responseDeserialize: (value: Buffer): CancelOperationResponse => CancelOperationResponse.decode(value),
   },
   setNodePower: {
-    path: "/tenks.v1.CoordinatorService/SetNodePower" as const,
+    path: '/tenks.v1.CoordinatorService/SetNodePower' as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: SetNodePowerRequest): Buffer => Buffer.from(SetNodePowerRequest.encode(value).finish()),
@@ -2777,7 +2770,7 @@ export interface CoordinatorServiceClient extends Client {
 
 export const CoordinatorServiceClient = makeGenericClientConstructor(
   CoordinatorServiceService,
-  "tenks.v1.CoordinatorService",
+  'tenks.v1.CoordinatorService',
 ) as unknown as {
   new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): CoordinatorServiceClient;
   service: typeof CoordinatorServiceService;
@@ -2786,20 +2779,25 @@ export const CoordinatorServiceClient = makeGenericClientConstructor(
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
-export type DeepPartial<T> = T extends Builtin ? T
-  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
-  : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
-  : T extends { $case: string; value: unknown } ? { $case: T["$case"]; value?: DeepPartial<T["value"]> }
-  : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
-  : Partial<T>;
+export type DeepPartial<T> = T extends Builtin
+  ? T
+  : T extends globalThis.Array<infer U>
+    ? globalThis.Array<DeepPartial<U>>
+    : T extends ReadonlyArray<infer U>
+      ? ReadonlyArray<DeepPartial<U>>
+      : T extends { $case: string; value: unknown }
+        ? { $case: T['$case']; value?: DeepPartial<T['value']> }
+        : T extends {}
+          ? { [K in keyof T]?: DeepPartial<T[K]> }
+          : Partial<T>;
 
 function longToNumber(int64: { toString(): string }): number {
   const num = globalThis.Number(int64.toString());
   if (num > globalThis.Number.MAX_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+    throw new globalThis.Error('Value is larger than Number.MAX_SAFE_INTEGER');
   }
   if (num < globalThis.Number.MIN_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+    throw new globalThis.Error('Value is smaller than Number.MIN_SAFE_INTEGER');
   }
   return num;
 }

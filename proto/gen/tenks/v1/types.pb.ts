@@ -5,11 +5,11 @@
 // source: tenks/v1/types.proto
 
 /* eslint-disable */
-import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
 
-export const protobufPackage = "tenks.v1";
+export const protobufPackage = 'tenks.v1';
 
-export const protobufFileName = "tenks/v1/types.proto";
+export const protobufFileName = 'tenks/v1/types.proto';
 
 /** How a node's firmware boots. */
 export enum BootMode {
@@ -24,16 +24,16 @@ export enum BootMode {
 export function bootModeFromJSON(object: any): BootMode {
   switch (object) {
     case 0:
-    case "BOOT_MODE_UNSPECIFIED":
+    case 'BOOT_MODE_UNSPECIFIED':
       return BootMode.BOOT_MODE_UNSPECIFIED;
     case 1:
-    case "BOOT_MODE_UEFI":
+    case 'BOOT_MODE_UEFI':
       return BootMode.BOOT_MODE_UEFI;
     case 2:
-    case "BOOT_MODE_BIOS":
+    case 'BOOT_MODE_BIOS':
       return BootMode.BOOT_MODE_BIOS;
     case -1:
-    case "UNRECOGNIZED":
+    case 'UNRECOGNIZED':
     default:
       return BootMode.UNRECOGNIZED;
   }
@@ -42,14 +42,14 @@ export function bootModeFromJSON(object: any): BootMode {
 export function bootModeToJSON(object: BootMode): string {
   switch (object) {
     case BootMode.BOOT_MODE_UNSPECIFIED:
-      return "BOOT_MODE_UNSPECIFIED";
+      return 'BOOT_MODE_UNSPECIFIED';
     case BootMode.BOOT_MODE_UEFI:
-      return "BOOT_MODE_UEFI";
+      return 'BOOT_MODE_UEFI';
     case BootMode.BOOT_MODE_BIOS:
-      return "BOOT_MODE_BIOS";
+      return 'BOOT_MODE_BIOS';
     case BootMode.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return 'UNRECOGNIZED';
   }
 }
 
@@ -68,28 +68,28 @@ export enum PowerState {
 export function powerStateFromJSON(object: any): PowerState {
   switch (object) {
     case 0:
-    case "POWER_STATE_UNSPECIFIED":
+    case 'POWER_STATE_UNSPECIFIED':
       return PowerState.POWER_STATE_UNSPECIFIED;
     case 1:
-    case "POWER_STATE_ON":
+    case 'POWER_STATE_ON':
       return PowerState.POWER_STATE_ON;
     case 2:
-    case "POWER_STATE_OFF":
+    case 'POWER_STATE_OFF':
       return PowerState.POWER_STATE_OFF;
     case 3:
-    case "POWER_STATE_PAUSED":
+    case 'POWER_STATE_PAUSED':
       return PowerState.POWER_STATE_PAUSED;
     case 4:
-    case "POWER_STATE_SHUTTING_DOWN":
+    case 'POWER_STATE_SHUTTING_DOWN':
       return PowerState.POWER_STATE_SHUTTING_DOWN;
     case 5:
-    case "POWER_STATE_CRASHED":
+    case 'POWER_STATE_CRASHED':
       return PowerState.POWER_STATE_CRASHED;
     case 6:
-    case "POWER_STATE_SUSPENDED":
+    case 'POWER_STATE_SUSPENDED':
       return PowerState.POWER_STATE_SUSPENDED;
     case -1:
-    case "UNRECOGNIZED":
+    case 'UNRECOGNIZED':
     default:
       return PowerState.UNRECOGNIZED;
   }
@@ -98,22 +98,22 @@ export function powerStateFromJSON(object: any): PowerState {
 export function powerStateToJSON(object: PowerState): string {
   switch (object) {
     case PowerState.POWER_STATE_UNSPECIFIED:
-      return "POWER_STATE_UNSPECIFIED";
+      return 'POWER_STATE_UNSPECIFIED';
     case PowerState.POWER_STATE_ON:
-      return "POWER_STATE_ON";
+      return 'POWER_STATE_ON';
     case PowerState.POWER_STATE_OFF:
-      return "POWER_STATE_OFF";
+      return 'POWER_STATE_OFF';
     case PowerState.POWER_STATE_PAUSED:
-      return "POWER_STATE_PAUSED";
+      return 'POWER_STATE_PAUSED';
     case PowerState.POWER_STATE_SHUTTING_DOWN:
-      return "POWER_STATE_SHUTTING_DOWN";
+      return 'POWER_STATE_SHUTTING_DOWN';
     case PowerState.POWER_STATE_CRASHED:
-      return "POWER_STATE_CRASHED";
+      return 'POWER_STATE_CRASHED';
     case PowerState.POWER_STATE_SUSPENDED:
-      return "POWER_STATE_SUSPENDED";
+      return 'POWER_STATE_SUSPENDED';
     case PowerState.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return 'UNRECOGNIZED';
   }
 }
 
@@ -137,28 +137,28 @@ export enum PowerAction {
 export function powerActionFromJSON(object: any): PowerAction {
   switch (object) {
     case 0:
-    case "POWER_ACTION_UNSPECIFIED":
+    case 'POWER_ACTION_UNSPECIFIED':
       return PowerAction.POWER_ACTION_UNSPECIFIED;
     case 1:
-    case "POWER_ACTION_ON":
+    case 'POWER_ACTION_ON':
       return PowerAction.POWER_ACTION_ON;
     case 2:
-    case "POWER_ACTION_OFF":
+    case 'POWER_ACTION_OFF':
       return PowerAction.POWER_ACTION_OFF;
     case 3:
-    case "POWER_ACTION_SOFT_OFF":
+    case 'POWER_ACTION_SOFT_OFF':
       return PowerAction.POWER_ACTION_SOFT_OFF;
     case 4:
-    case "POWER_ACTION_RESET":
+    case 'POWER_ACTION_RESET':
       return PowerAction.POWER_ACTION_RESET;
     case 5:
-    case "POWER_ACTION_NMI":
+    case 'POWER_ACTION_NMI':
       return PowerAction.POWER_ACTION_NMI;
     case 6:
-    case "POWER_ACTION_CYCLE":
+    case 'POWER_ACTION_CYCLE':
       return PowerAction.POWER_ACTION_CYCLE;
     case -1:
-    case "UNRECOGNIZED":
+    case 'UNRECOGNIZED':
     default:
       return PowerAction.UNRECOGNIZED;
   }
@@ -167,22 +167,22 @@ export function powerActionFromJSON(object: any): PowerAction {
 export function powerActionToJSON(object: PowerAction): string {
   switch (object) {
     case PowerAction.POWER_ACTION_UNSPECIFIED:
-      return "POWER_ACTION_UNSPECIFIED";
+      return 'POWER_ACTION_UNSPECIFIED';
     case PowerAction.POWER_ACTION_ON:
-      return "POWER_ACTION_ON";
+      return 'POWER_ACTION_ON';
     case PowerAction.POWER_ACTION_OFF:
-      return "POWER_ACTION_OFF";
+      return 'POWER_ACTION_OFF';
     case PowerAction.POWER_ACTION_SOFT_OFF:
-      return "POWER_ACTION_SOFT_OFF";
+      return 'POWER_ACTION_SOFT_OFF';
     case PowerAction.POWER_ACTION_RESET:
-      return "POWER_ACTION_RESET";
+      return 'POWER_ACTION_RESET';
     case PowerAction.POWER_ACTION_NMI:
-      return "POWER_ACTION_NMI";
+      return 'POWER_ACTION_NMI';
     case PowerAction.POWER_ACTION_CYCLE:
-      return "POWER_ACTION_CYCLE";
+      return 'POWER_ACTION_CYCLE';
     case PowerAction.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return 'UNRECOGNIZED';
   }
 }
 
@@ -198,19 +198,19 @@ export enum BootDevice {
 export function bootDeviceFromJSON(object: any): BootDevice {
   switch (object) {
     case 0:
-    case "BOOT_DEVICE_UNSPECIFIED":
+    case 'BOOT_DEVICE_UNSPECIFIED':
       return BootDevice.BOOT_DEVICE_UNSPECIFIED;
     case 1:
-    case "BOOT_DEVICE_NETWORK":
+    case 'BOOT_DEVICE_NETWORK':
       return BootDevice.BOOT_DEVICE_NETWORK;
     case 2:
-    case "BOOT_DEVICE_DISK":
+    case 'BOOT_DEVICE_DISK':
       return BootDevice.BOOT_DEVICE_DISK;
     case 3:
-    case "BOOT_DEVICE_CDROM":
+    case 'BOOT_DEVICE_CDROM':
       return BootDevice.BOOT_DEVICE_CDROM;
     case -1:
-    case "UNRECOGNIZED":
+    case 'UNRECOGNIZED':
     default:
       return BootDevice.UNRECOGNIZED;
   }
@@ -219,16 +219,16 @@ export function bootDeviceFromJSON(object: any): BootDevice {
 export function bootDeviceToJSON(object: BootDevice): string {
   switch (object) {
     case BootDevice.BOOT_DEVICE_UNSPECIFIED:
-      return "BOOT_DEVICE_UNSPECIFIED";
+      return 'BOOT_DEVICE_UNSPECIFIED';
     case BootDevice.BOOT_DEVICE_NETWORK:
-      return "BOOT_DEVICE_NETWORK";
+      return 'BOOT_DEVICE_NETWORK';
     case BootDevice.BOOT_DEVICE_DISK:
-      return "BOOT_DEVICE_DISK";
+      return 'BOOT_DEVICE_DISK';
     case BootDevice.BOOT_DEVICE_CDROM:
-      return "BOOT_DEVICE_CDROM";
+      return 'BOOT_DEVICE_CDROM';
     case BootDevice.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return 'UNRECOGNIZED';
   }
 }
 
@@ -243,16 +243,16 @@ export enum BridgeType {
 export function bridgeTypeFromJSON(object: any): BridgeType {
   switch (object) {
     case 0:
-    case "BRIDGE_TYPE_UNSPECIFIED":
+    case 'BRIDGE_TYPE_UNSPECIFIED':
       return BridgeType.BRIDGE_TYPE_UNSPECIFIED;
     case 1:
-    case "BRIDGE_TYPE_OPENVSWITCH":
+    case 'BRIDGE_TYPE_OPENVSWITCH':
       return BridgeType.BRIDGE_TYPE_OPENVSWITCH;
     case 2:
-    case "BRIDGE_TYPE_LINUXBRIDGE":
+    case 'BRIDGE_TYPE_LINUXBRIDGE':
       return BridgeType.BRIDGE_TYPE_LINUXBRIDGE;
     case -1:
-    case "UNRECOGNIZED":
+    case 'UNRECOGNIZED':
     default:
       return BridgeType.UNRECOGNIZED;
   }
@@ -261,14 +261,14 @@ export function bridgeTypeFromJSON(object: any): BridgeType {
 export function bridgeTypeToJSON(object: BridgeType): string {
   switch (object) {
     case BridgeType.BRIDGE_TYPE_UNSPECIFIED:
-      return "BRIDGE_TYPE_UNSPECIFIED";
+      return 'BRIDGE_TYPE_UNSPECIFIED';
     case BridgeType.BRIDGE_TYPE_OPENVSWITCH:
-      return "BRIDGE_TYPE_OPENVSWITCH";
+      return 'BRIDGE_TYPE_OPENVSWITCH';
     case BridgeType.BRIDGE_TYPE_LINUXBRIDGE:
-      return "BRIDGE_TYPE_LINUXBRIDGE";
+      return 'BRIDGE_TYPE_LINUXBRIDGE';
     case BridgeType.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return 'UNRECOGNIZED';
   }
 }
 
@@ -338,9 +338,7 @@ export interface NodeSpec {
   consoleLogEnabled: boolean;
   /** VNC console, on loopback only. */
   vncEnabled: boolean;
-  bmc:
-    | BmcSpec
-    | undefined;
+  bmc: BmcSpec | undefined;
   /** Free-form labels kept in the node's metadata. */
   labels: { [key: string]: string };
 }
@@ -414,9 +412,7 @@ export interface NodeStatus {
   machine: string;
   volumes: VolumeStatus[];
   nics: NicStatus[];
-  bmc:
-    | BmcInfo
-    | undefined;
+  bmc: BmcInfo | undefined;
   /** Hash of the NodeSpec last applied. */
   specHash: string;
   /** Serial console log path, empty when disabled. */
@@ -487,18 +483,18 @@ export interface HostInfo {
 }
 
 function createBaseNodeRef(): NodeRef {
-  return { cluster: "", name: "", uuid: "" };
+  return { cluster: '', name: '', uuid: '' };
 }
 
 export const NodeRef: MessageFns<NodeRef> = {
   encode(message: NodeRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.cluster !== "") {
+    if (message.cluster !== '') {
       writer.uint32(10).string(message.cluster);
     }
-    if (message.name !== "") {
+    if (message.name !== '') {
       writer.uint32(18).string(message.name);
     }
-    if (message.uuid !== "") {
+    if (message.uuid !== '') {
       writer.uint32(26).string(message.uuid);
     }
     return writer;
@@ -508,7 +504,7 @@ export const NodeRef: MessageFns<NodeRef> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -555,21 +551,21 @@ export const NodeRef: MessageFns<NodeRef> = {
 
   fromJSON(object: any): NodeRef {
     return {
-      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "",
-      name: isSet(object.name) ? globalThis.String(object.name) : "",
-      uuid: isSet(object.uuid) ? globalThis.String(object.uuid) : "",
+      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : '',
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+      uuid: isSet(object.uuid) ? globalThis.String(object.uuid) : '',
     };
   },
 
   toJSON(message: NodeRef): unknown {
     const obj: any = {};
-    if (message.cluster !== "") {
+    if (message.cluster !== '') {
       obj.cluster = message.cluster;
     }
-    if (message.name !== "") {
+    if (message.name !== '') {
       obj.name = message.name;
     }
-    if (message.uuid !== "") {
+    if (message.uuid !== '') {
       obj.uuid = message.uuid;
     }
     return obj;
@@ -580,35 +576,35 @@ export const NodeRef: MessageFns<NodeRef> = {
   },
   fromPartial(object: DeepPartial<NodeRef>): NodeRef {
     const message = createBaseNodeRef();
-    message.cluster = object.cluster ?? "";
-    message.name = object.name ?? "";
-    message.uuid = object.uuid ?? "";
+    message.cluster = object.cluster ?? '';
+    message.name = object.name ?? '';
+    message.uuid = object.uuid ?? '';
     return message;
   },
 };
 
 function createBaseVolumeSpec(): VolumeSpec {
-  return { name: "", capacity: "", image: "", backingImage: "", existing: "", format: "" };
+  return { name: '', capacity: '', image: '', backingImage: '', existing: '', format: '' };
 }
 
 export const VolumeSpec: MessageFns<VolumeSpec> = {
   encode(message: VolumeSpec, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.name !== "") {
+    if (message.name !== '') {
       writer.uint32(10).string(message.name);
     }
-    if (message.capacity !== "") {
+    if (message.capacity !== '') {
       writer.uint32(18).string(message.capacity);
     }
-    if (message.image !== "") {
+    if (message.image !== '') {
       writer.uint32(26).string(message.image);
     }
-    if (message.backingImage !== "") {
+    if (message.backingImage !== '') {
       writer.uint32(34).string(message.backingImage);
     }
-    if (message.existing !== "") {
+    if (message.existing !== '') {
       writer.uint32(42).string(message.existing);
     }
-    if (message.format !== "") {
+    if (message.format !== '') {
       writer.uint32(50).string(message.format);
     }
     return writer;
@@ -618,7 +614,7 @@ export const VolumeSpec: MessageFns<VolumeSpec> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -689,37 +685,37 @@ export const VolumeSpec: MessageFns<VolumeSpec> = {
 
   fromJSON(object: any): VolumeSpec {
     return {
-      name: isSet(object.name) ? globalThis.String(object.name) : "",
-      capacity: isSet(object.capacity) ? globalThis.String(object.capacity) : "",
-      image: isSet(object.image) ? globalThis.String(object.image) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+      capacity: isSet(object.capacity) ? globalThis.String(object.capacity) : '',
+      image: isSet(object.image) ? globalThis.String(object.image) : '',
       backingImage: isSet(object.backingImage)
         ? globalThis.String(object.backingImage)
         : isSet(object.backing_image)
-        ? globalThis.String(object.backing_image)
-        : "",
-      existing: isSet(object.existing) ? globalThis.String(object.existing) : "",
-      format: isSet(object.format) ? globalThis.String(object.format) : "",
+          ? globalThis.String(object.backing_image)
+          : '',
+      existing: isSet(object.existing) ? globalThis.String(object.existing) : '',
+      format: isSet(object.format) ? globalThis.String(object.format) : '',
     };
   },
 
   toJSON(message: VolumeSpec): unknown {
     const obj: any = {};
-    if (message.name !== "") {
+    if (message.name !== '') {
       obj.name = message.name;
     }
-    if (message.capacity !== "") {
+    if (message.capacity !== '') {
       obj.capacity = message.capacity;
     }
-    if (message.image !== "") {
+    if (message.image !== '') {
       obj.image = message.image;
     }
-    if (message.backingImage !== "") {
+    if (message.backingImage !== '') {
       obj.backingImage = message.backingImage;
     }
-    if (message.existing !== "") {
+    if (message.existing !== '') {
       obj.existing = message.existing;
     }
-    if (message.format !== "") {
+    if (message.format !== '') {
       obj.format = message.format;
     }
     return obj;
@@ -730,26 +726,26 @@ export const VolumeSpec: MessageFns<VolumeSpec> = {
   },
   fromPartial(object: DeepPartial<VolumeSpec>): VolumeSpec {
     const message = createBaseVolumeSpec();
-    message.name = object.name ?? "";
-    message.capacity = object.capacity ?? "";
-    message.image = object.image ?? "";
-    message.backingImage = object.backingImage ?? "";
-    message.existing = object.existing ?? "";
-    message.format = object.format ?? "";
+    message.name = object.name ?? '';
+    message.capacity = object.capacity ?? '';
+    message.image = object.image ?? '';
+    message.backingImage = object.backingImage ?? '';
+    message.existing = object.existing ?? '';
+    message.format = object.format ?? '';
     return message;
   },
 };
 
 function createBaseNicSpec(): NicSpec {
-  return { physnet: "", mac: "" };
+  return { physnet: '', mac: '' };
 }
 
 export const NicSpec: MessageFns<NicSpec> = {
   encode(message: NicSpec, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.physnet !== "") {
+    if (message.physnet !== '') {
       writer.uint32(10).string(message.physnet);
     }
-    if (message.mac !== "") {
+    if (message.mac !== '') {
       writer.uint32(18).string(message.mac);
     }
     return writer;
@@ -759,7 +755,7 @@ export const NicSpec: MessageFns<NicSpec> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -798,17 +794,17 @@ export const NicSpec: MessageFns<NicSpec> = {
 
   fromJSON(object: any): NicSpec {
     return {
-      physnet: isSet(object.physnet) ? globalThis.String(object.physnet) : "",
-      mac: isSet(object.mac) ? globalThis.String(object.mac) : "",
+      physnet: isSet(object.physnet) ? globalThis.String(object.physnet) : '',
+      mac: isSet(object.mac) ? globalThis.String(object.mac) : '',
     };
   },
 
   toJSON(message: NicSpec): unknown {
     const obj: any = {};
-    if (message.physnet !== "") {
+    if (message.physnet !== '') {
       obj.physnet = message.physnet;
     }
-    if (message.mac !== "") {
+    if (message.mac !== '') {
       obj.mac = message.mac;
     }
     return obj;
@@ -819,14 +815,14 @@ export const NicSpec: MessageFns<NicSpec> = {
   },
   fromPartial(object: DeepPartial<NicSpec>): NicSpec {
     const message = createBaseNicSpec();
-    message.physnet = object.physnet ?? "";
-    message.mac = object.mac ?? "";
+    message.physnet = object.physnet ?? '';
+    message.mac = object.mac ?? '';
     return message;
   },
 };
 
 function createBaseBmcSpec(): BmcSpec {
-  return { ipmiEnabled: false, redfishEnabled: false, username: "", password: "", ipmiPort: 0 };
+  return { ipmiEnabled: false, redfishEnabled: false, username: '', password: '', ipmiPort: 0 };
 }
 
 export const BmcSpec: MessageFns<BmcSpec> = {
@@ -837,10 +833,10 @@ export const BmcSpec: MessageFns<BmcSpec> = {
     if (message.redfishEnabled !== false) {
       writer.uint32(16).bool(message.redfishEnabled);
     }
-    if (message.username !== "") {
+    if (message.username !== '') {
       writer.uint32(26).string(message.username);
     }
-    if (message.password !== "") {
+    if (message.password !== '') {
       writer.uint32(34).string(message.password);
     }
     if (message.ipmiPort !== 0) {
@@ -853,7 +849,7 @@ export const BmcSpec: MessageFns<BmcSpec> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -919,20 +915,20 @@ export const BmcSpec: MessageFns<BmcSpec> = {
       ipmiEnabled: isSet(object.ipmiEnabled)
         ? globalThis.Boolean(object.ipmiEnabled)
         : isSet(object.ipmi_enabled)
-        ? globalThis.Boolean(object.ipmi_enabled)
-        : false,
+          ? globalThis.Boolean(object.ipmi_enabled)
+          : false,
       redfishEnabled: isSet(object.redfishEnabled)
         ? globalThis.Boolean(object.redfishEnabled)
         : isSet(object.redfish_enabled)
-        ? globalThis.Boolean(object.redfish_enabled)
-        : false,
-      username: isSet(object.username) ? globalThis.String(object.username) : "",
-      password: isSet(object.password) ? globalThis.String(object.password) : "",
+          ? globalThis.Boolean(object.redfish_enabled)
+          : false,
+      username: isSet(object.username) ? globalThis.String(object.username) : '',
+      password: isSet(object.password) ? globalThis.String(object.password) : '',
       ipmiPort: isSet(object.ipmiPort)
         ? globalThis.Number(object.ipmiPort)
         : isSet(object.ipmi_port)
-        ? globalThis.Number(object.ipmi_port)
-        : 0,
+          ? globalThis.Number(object.ipmi_port)
+          : 0,
     };
   },
 
@@ -944,10 +940,10 @@ export const BmcSpec: MessageFns<BmcSpec> = {
     if (message.redfishEnabled !== false) {
       obj.redfishEnabled = message.redfishEnabled;
     }
-    if (message.username !== "") {
+    if (message.username !== '') {
       obj.username = message.username;
     }
-    if (message.password !== "") {
+    if (message.password !== '') {
       obj.password = message.password;
     }
     if (message.ipmiPort !== 0) {
@@ -963,8 +959,8 @@ export const BmcSpec: MessageFns<BmcSpec> = {
     const message = createBaseBmcSpec();
     message.ipmiEnabled = object.ipmiEnabled ?? false;
     message.redfishEnabled = object.redfishEnabled ?? false;
-    message.username = object.username ?? "";
-    message.password = object.password ?? "";
+    message.username = object.username ?? '';
+    message.password = object.password ?? '';
     message.ipmiPort = object.ipmiPort ?? 0;
     return message;
   },
@@ -972,14 +968,14 @@ export const BmcSpec: MessageFns<BmcSpec> = {
 
 function createBaseNodeSpec(): NodeSpec {
   return {
-    cluster: "",
-    name: "",
-    uuid: "",
-    nodeType: "",
+    cluster: '',
+    name: '',
+    uuid: '',
+    nodeType: '',
     memoryMb: 0,
     vcpus: 0,
-    machine: "",
-    cpuMode: "",
+    machine: '',
+    cpuMode: '',
     bootMode: 0,
     volumes: [],
     nics: [],
@@ -992,16 +988,16 @@ function createBaseNodeSpec(): NodeSpec {
 
 export const NodeSpec: MessageFns<NodeSpec> = {
   encode(message: NodeSpec, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.cluster !== "") {
+    if (message.cluster !== '') {
       writer.uint32(10).string(message.cluster);
     }
-    if (message.name !== "") {
+    if (message.name !== '') {
       writer.uint32(18).string(message.name);
     }
-    if (message.uuid !== "") {
+    if (message.uuid !== '') {
       writer.uint32(26).string(message.uuid);
     }
-    if (message.nodeType !== "") {
+    if (message.nodeType !== '') {
       writer.uint32(34).string(message.nodeType);
     }
     if (message.memoryMb !== 0) {
@@ -1010,10 +1006,10 @@ export const NodeSpec: MessageFns<NodeSpec> = {
     if (message.vcpus !== 0) {
       writer.uint32(48).uint32(message.vcpus);
     }
-    if (message.machine !== "") {
+    if (message.machine !== '') {
       writer.uint32(58).string(message.machine);
     }
-    if (message.cpuMode !== "") {
+    if (message.cpuMode !== '') {
       writer.uint32(66).string(message.cpuMode);
     }
     if (message.bootMode !== 0) {
@@ -1044,7 +1040,7 @@ export const NodeSpec: MessageFns<NodeSpec> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1190,77 +1186,73 @@ export const NodeSpec: MessageFns<NodeSpec> = {
 
   fromJSON(object: any): NodeSpec {
     return {
-      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "",
-      name: isSet(object.name) ? globalThis.String(object.name) : "",
-      uuid: isSet(object.uuid) ? globalThis.String(object.uuid) : "",
+      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : '',
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+      uuid: isSet(object.uuid) ? globalThis.String(object.uuid) : '',
       nodeType: isSet(object.nodeType)
         ? globalThis.String(object.nodeType)
         : isSet(object.node_type)
-        ? globalThis.String(object.node_type)
-        : "",
+          ? globalThis.String(object.node_type)
+          : '',
       memoryMb: isSet(object.memoryMb)
         ? globalThis.Number(object.memoryMb)
         : isSet(object.memory_mb)
-        ? globalThis.Number(object.memory_mb)
-        : 0,
+          ? globalThis.Number(object.memory_mb)
+          : 0,
       vcpus: isSet(object.vcpus) ? globalThis.Number(object.vcpus) : 0,
-      machine: isSet(object.machine) ? globalThis.String(object.machine) : "",
+      machine: isSet(object.machine) ? globalThis.String(object.machine) : '',
       cpuMode: isSet(object.cpuMode)
         ? globalThis.String(object.cpuMode)
         : isSet(object.cpu_mode)
-        ? globalThis.String(object.cpu_mode)
-        : "",
+          ? globalThis.String(object.cpu_mode)
+          : '',
       bootMode: isSet(object.bootMode)
         ? bootModeFromJSON(object.bootMode)
         : isSet(object.boot_mode)
-        ? bootModeFromJSON(object.boot_mode)
-        : 0,
-      volumes: globalThis.Array.isArray(object?.volumes)
-        ? object.volumes.map((e: any) => VolumeSpec.fromJSON(e))
-        : [],
-      nics: globalThis.Array.isArray(object?.nics)
-        ? object.nics.map((e: any) => NicSpec.fromJSON(e))
-        : [],
+          ? bootModeFromJSON(object.boot_mode)
+          : 0,
+      volumes: globalThis.Array.isArray(object?.volumes) ? object.volumes.map((e: any) => VolumeSpec.fromJSON(e)) : [],
+      nics: globalThis.Array.isArray(object?.nics) ? object.nics.map((e: any) => NicSpec.fromJSON(e)) : [],
       consoleLogEnabled: isSet(object.consoleLogEnabled)
         ? globalThis.Boolean(object.consoleLogEnabled)
         : isSet(object.console_log_enabled)
-        ? globalThis.Boolean(object.console_log_enabled)
-        : false,
+          ? globalThis.Boolean(object.console_log_enabled)
+          : false,
       vncEnabled: isSet(object.vncEnabled)
         ? globalThis.Boolean(object.vncEnabled)
         : isSet(object.vnc_enabled)
-        ? globalThis.Boolean(object.vnc_enabled)
-        : false,
+          ? globalThis.Boolean(object.vnc_enabled)
+          : false,
       bmc: isSet(object.bmc) ? BmcSpec.fromJSON(object.bmc) : undefined,
       labels: isObject(object.labels)
         ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
-          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
-            globalThis.Object.defineProperty(acc, key, {
-              value: globalThis.String(value),
-              enumerable: true,
-              configurable: true,
-              writable: true,
-            });
-            return acc;
-          },
-          {},
-        )
+            (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+              globalThis.Object.defineProperty(acc, key, {
+                value: globalThis.String(value),
+                enumerable: true,
+                configurable: true,
+                writable: true,
+              });
+              return acc;
+            },
+            {},
+          )
         : {},
     };
   },
 
   toJSON(message: NodeSpec): unknown {
     const obj: any = {};
-    if (message.cluster !== "") {
+    if (message.cluster !== '') {
       obj.cluster = message.cluster;
     }
-    if (message.name !== "") {
+    if (message.name !== '') {
       obj.name = message.name;
     }
-    if (message.uuid !== "") {
+    if (message.uuid !== '') {
       obj.uuid = message.uuid;
     }
-    if (message.nodeType !== "") {
+    if (message.nodeType !== '') {
       obj.nodeType = message.nodeType;
     }
     if (message.memoryMb !== 0) {
@@ -1269,10 +1261,10 @@ export const NodeSpec: MessageFns<NodeSpec> = {
     if (message.vcpus !== 0) {
       obj.vcpus = Math.round(message.vcpus);
     }
-    if (message.machine !== "") {
+    if (message.machine !== '') {
       obj.machine = message.machine;
     }
-    if (message.cpuMode !== "") {
+    if (message.cpuMode !== '') {
       obj.cpuMode = message.cpuMode;
     }
     if (message.bootMode !== 0) {
@@ -1310,20 +1302,20 @@ export const NodeSpec: MessageFns<NodeSpec> = {
   },
   fromPartial(object: DeepPartial<NodeSpec>): NodeSpec {
     const message = createBaseNodeSpec();
-    message.cluster = object.cluster ?? "";
-    message.name = object.name ?? "";
-    message.uuid = object.uuid ?? "";
-    message.nodeType = object.nodeType ?? "";
+    message.cluster = object.cluster ?? '';
+    message.name = object.name ?? '';
+    message.uuid = object.uuid ?? '';
+    message.nodeType = object.nodeType ?? '';
     message.memoryMb = object.memoryMb ?? 0;
     message.vcpus = object.vcpus ?? 0;
-    message.machine = object.machine ?? "";
-    message.cpuMode = object.cpuMode ?? "";
+    message.machine = object.machine ?? '';
+    message.cpuMode = object.cpuMode ?? '';
     message.bootMode = object.bootMode ?? 0;
     message.volumes = object.volumes?.map((e) => VolumeSpec.fromPartial(e)) || [];
     message.nics = object.nics?.map((e) => NicSpec.fromPartial(e)) || [];
     message.consoleLogEnabled = object.consoleLogEnabled ?? false;
     message.vncEnabled = object.vncEnabled ?? false;
-    message.bmc = (object.bmc !== undefined && object.bmc !== null) ? BmcSpec.fromPartial(object.bmc) : undefined;
+    message.bmc = object.bmc !== undefined && object.bmc !== null ? BmcSpec.fromPartial(object.bmc) : undefined;
     message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
       (acc: { [key: string]: string }, [key, value]: [string, string]) => {
         if (value !== undefined) {
@@ -1338,15 +1330,15 @@ export const NodeSpec: MessageFns<NodeSpec> = {
 };
 
 function createBaseNodeSpec_LabelsEntry(): NodeSpec_LabelsEntry {
-  return { key: "", value: "" };
+  return { key: '', value: '' };
 }
 
 export const NodeSpec_LabelsEntry: MessageFns<NodeSpec_LabelsEntry> = {
   encode(message: NodeSpec_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.key !== "") {
+    if (message.key !== '') {
       writer.uint32(10).string(message.key);
     }
-    if (message.value !== "") {
+    if (message.value !== '') {
       writer.uint32(18).string(message.value);
     }
     return writer;
@@ -1356,7 +1348,7 @@ export const NodeSpec_LabelsEntry: MessageFns<NodeSpec_LabelsEntry> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1395,17 +1387,17 @@ export const NodeSpec_LabelsEntry: MessageFns<NodeSpec_LabelsEntry> = {
 
   fromJSON(object: any): NodeSpec_LabelsEntry {
     return {
-      key: isSet(object.key) ? globalThis.String(object.key) : "",
-      value: isSet(object.value) ? globalThis.String(object.value) : "",
+      key: isSet(object.key) ? globalThis.String(object.key) : '',
+      value: isSet(object.value) ? globalThis.String(object.value) : '',
     };
   },
 
   toJSON(message: NodeSpec_LabelsEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== '') {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== '') {
       obj.value = message.value;
     }
     return obj;
@@ -1416,25 +1408,25 @@ export const NodeSpec_LabelsEntry: MessageFns<NodeSpec_LabelsEntry> = {
   },
   fromPartial(object: DeepPartial<NodeSpec_LabelsEntry>): NodeSpec_LabelsEntry {
     const message = createBaseNodeSpec_LabelsEntry();
-    message.key = object.key ?? "";
-    message.value = object.value ?? "";
+    message.key = object.key ?? '';
+    message.value = object.value ?? '';
     return message;
   },
 };
 
 function createBaseVolumeStatus(): VolumeStatus {
-  return { name: "", pool: "", path: "", capacityBytes: 0, allocationBytes: 0, format: "" };
+  return { name: '', pool: '', path: '', capacityBytes: 0, allocationBytes: 0, format: '' };
 }
 
 export const VolumeStatus: MessageFns<VolumeStatus> = {
   encode(message: VolumeStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.name !== "") {
+    if (message.name !== '') {
       writer.uint32(10).string(message.name);
     }
-    if (message.pool !== "") {
+    if (message.pool !== '') {
       writer.uint32(18).string(message.pool);
     }
-    if (message.path !== "") {
+    if (message.path !== '') {
       writer.uint32(26).string(message.path);
     }
     if (message.capacityBytes !== 0) {
@@ -1443,7 +1435,7 @@ export const VolumeStatus: MessageFns<VolumeStatus> = {
     if (message.allocationBytes !== 0) {
       writer.uint32(40).uint64(message.allocationBytes);
     }
-    if (message.format !== "") {
+    if (message.format !== '') {
       writer.uint32(50).string(message.format);
     }
     return writer;
@@ -1453,7 +1445,7 @@ export const VolumeStatus: MessageFns<VolumeStatus> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1524,32 +1516,32 @@ export const VolumeStatus: MessageFns<VolumeStatus> = {
 
   fromJSON(object: any): VolumeStatus {
     return {
-      name: isSet(object.name) ? globalThis.String(object.name) : "",
-      pool: isSet(object.pool) ? globalThis.String(object.pool) : "",
-      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+      pool: isSet(object.pool) ? globalThis.String(object.pool) : '',
+      path: isSet(object.path) ? globalThis.String(object.path) : '',
       capacityBytes: isSet(object.capacityBytes)
         ? globalThis.Number(object.capacityBytes)
         : isSet(object.capacity_bytes)
-        ? globalThis.Number(object.capacity_bytes)
-        : 0,
+          ? globalThis.Number(object.capacity_bytes)
+          : 0,
       allocationBytes: isSet(object.allocationBytes)
         ? globalThis.Number(object.allocationBytes)
         : isSet(object.allocation_bytes)
-        ? globalThis.Number(object.allocation_bytes)
-        : 0,
-      format: isSet(object.format) ? globalThis.String(object.format) : "",
+          ? globalThis.Number(object.allocation_bytes)
+          : 0,
+      format: isSet(object.format) ? globalThis.String(object.format) : '',
     };
   },
 
   toJSON(message: VolumeStatus): unknown {
     const obj: any = {};
-    if (message.name !== "") {
+    if (message.name !== '') {
       obj.name = message.name;
     }
-    if (message.pool !== "") {
+    if (message.pool !== '') {
       obj.pool = message.pool;
     }
-    if (message.path !== "") {
+    if (message.path !== '') {
       obj.path = message.path;
     }
     if (message.capacityBytes !== 0) {
@@ -1558,7 +1550,7 @@ export const VolumeStatus: MessageFns<VolumeStatus> = {
     if (message.allocationBytes !== 0) {
       obj.allocationBytes = Math.round(message.allocationBytes);
     }
-    if (message.format !== "") {
+    if (message.format !== '') {
       obj.format = message.format;
     }
     return obj;
@@ -1569,35 +1561,35 @@ export const VolumeStatus: MessageFns<VolumeStatus> = {
   },
   fromPartial(object: DeepPartial<VolumeStatus>): VolumeStatus {
     const message = createBaseVolumeStatus();
-    message.name = object.name ?? "";
-    message.pool = object.pool ?? "";
-    message.path = object.path ?? "";
+    message.name = object.name ?? '';
+    message.pool = object.pool ?? '';
+    message.path = object.path ?? '';
     message.capacityBytes = object.capacityBytes ?? 0;
     message.allocationBytes = object.allocationBytes ?? 0;
-    message.format = object.format ?? "";
+    message.format = object.format ?? '';
     return message;
   },
 };
 
 function createBaseNicStatus(): NicStatus {
-  return { physnet: "", mac: "", bridge: "", bridgeMac: "", switchPort: "" };
+  return { physnet: '', mac: '', bridge: '', bridgeMac: '', switchPort: '' };
 }
 
 export const NicStatus: MessageFns<NicStatus> = {
   encode(message: NicStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.physnet !== "") {
+    if (message.physnet !== '') {
       writer.uint32(10).string(message.physnet);
     }
-    if (message.mac !== "") {
+    if (message.mac !== '') {
       writer.uint32(18).string(message.mac);
     }
-    if (message.bridge !== "") {
+    if (message.bridge !== '') {
       writer.uint32(26).string(message.bridge);
     }
-    if (message.bridgeMac !== "") {
+    if (message.bridgeMac !== '') {
       writer.uint32(34).string(message.bridgeMac);
     }
-    if (message.switchPort !== "") {
+    if (message.switchPort !== '') {
       writer.uint32(42).string(message.switchPort);
     }
     return writer;
@@ -1607,7 +1599,7 @@ export const NicStatus: MessageFns<NicStatus> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1670,37 +1662,37 @@ export const NicStatus: MessageFns<NicStatus> = {
 
   fromJSON(object: any): NicStatus {
     return {
-      physnet: isSet(object.physnet) ? globalThis.String(object.physnet) : "",
-      mac: isSet(object.mac) ? globalThis.String(object.mac) : "",
-      bridge: isSet(object.bridge) ? globalThis.String(object.bridge) : "",
+      physnet: isSet(object.physnet) ? globalThis.String(object.physnet) : '',
+      mac: isSet(object.mac) ? globalThis.String(object.mac) : '',
+      bridge: isSet(object.bridge) ? globalThis.String(object.bridge) : '',
       bridgeMac: isSet(object.bridgeMac)
         ? globalThis.String(object.bridgeMac)
         : isSet(object.bridge_mac)
-        ? globalThis.String(object.bridge_mac)
-        : "",
+          ? globalThis.String(object.bridge_mac)
+          : '',
       switchPort: isSet(object.switchPort)
         ? globalThis.String(object.switchPort)
         : isSet(object.switch_port)
-        ? globalThis.String(object.switch_port)
-        : "",
+          ? globalThis.String(object.switch_port)
+          : '',
     };
   },
 
   toJSON(message: NicStatus): unknown {
     const obj: any = {};
-    if (message.physnet !== "") {
+    if (message.physnet !== '') {
       obj.physnet = message.physnet;
     }
-    if (message.mac !== "") {
+    if (message.mac !== '') {
       obj.mac = message.mac;
     }
-    if (message.bridge !== "") {
+    if (message.bridge !== '') {
       obj.bridge = message.bridge;
     }
-    if (message.bridgeMac !== "") {
+    if (message.bridgeMac !== '') {
       obj.bridgeMac = message.bridgeMac;
     }
-    if (message.switchPort !== "") {
+    if (message.switchPort !== '') {
       obj.switchPort = message.switchPort;
     }
     return obj;
@@ -1711,31 +1703,31 @@ export const NicStatus: MessageFns<NicStatus> = {
   },
   fromPartial(object: DeepPartial<NicStatus>): NicStatus {
     const message = createBaseNicStatus();
-    message.physnet = object.physnet ?? "";
-    message.mac = object.mac ?? "";
-    message.bridge = object.bridge ?? "";
-    message.bridgeMac = object.bridgeMac ?? "";
-    message.switchPort = object.switchPort ?? "";
+    message.physnet = object.physnet ?? '';
+    message.mac = object.mac ?? '';
+    message.bridge = object.bridge ?? '';
+    message.bridgeMac = object.bridgeMac ?? '';
+    message.switchPort = object.switchPort ?? '';
     return message;
   },
 };
 
 function createBaseIpmiEndpoint(): IpmiEndpoint {
-  return { address: "", port: 0, username: "", password: "" };
+  return { address: '', port: 0, username: '', password: '' };
 }
 
 export const IpmiEndpoint: MessageFns<IpmiEndpoint> = {
   encode(message: IpmiEndpoint, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.address !== "") {
+    if (message.address !== '') {
       writer.uint32(10).string(message.address);
     }
     if (message.port !== 0) {
       writer.uint32(16).uint32(message.port);
     }
-    if (message.username !== "") {
+    if (message.username !== '') {
       writer.uint32(26).string(message.username);
     }
-    if (message.password !== "") {
+    if (message.password !== '') {
       writer.uint32(34).string(message.password);
     }
     return writer;
@@ -1745,7 +1737,7 @@ export const IpmiEndpoint: MessageFns<IpmiEndpoint> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1800,25 +1792,25 @@ export const IpmiEndpoint: MessageFns<IpmiEndpoint> = {
 
   fromJSON(object: any): IpmiEndpoint {
     return {
-      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      address: isSet(object.address) ? globalThis.String(object.address) : '',
       port: isSet(object.port) ? globalThis.Number(object.port) : 0,
-      username: isSet(object.username) ? globalThis.String(object.username) : "",
-      password: isSet(object.password) ? globalThis.String(object.password) : "",
+      username: isSet(object.username) ? globalThis.String(object.username) : '',
+      password: isSet(object.password) ? globalThis.String(object.password) : '',
     };
   },
 
   toJSON(message: IpmiEndpoint): unknown {
     const obj: any = {};
-    if (message.address !== "") {
+    if (message.address !== '') {
       obj.address = message.address;
     }
     if (message.port !== 0) {
       obj.port = Math.round(message.port);
     }
-    if (message.username !== "") {
+    if (message.username !== '') {
       obj.username = message.username;
     }
-    if (message.password !== "") {
+    if (message.password !== '') {
       obj.password = message.password;
     }
     return obj;
@@ -1829,30 +1821,30 @@ export const IpmiEndpoint: MessageFns<IpmiEndpoint> = {
   },
   fromPartial(object: DeepPartial<IpmiEndpoint>): IpmiEndpoint {
     const message = createBaseIpmiEndpoint();
-    message.address = object.address ?? "";
+    message.address = object.address ?? '';
     message.port = object.port ?? 0;
-    message.username = object.username ?? "";
-    message.password = object.password ?? "";
+    message.username = object.username ?? '';
+    message.password = object.password ?? '';
     return message;
   },
 };
 
 function createBaseRedfishEndpoint(): RedfishEndpoint {
-  return { url: "", systemId: "", username: "", password: "" };
+  return { url: '', systemId: '', username: '', password: '' };
 }
 
 export const RedfishEndpoint: MessageFns<RedfishEndpoint> = {
   encode(message: RedfishEndpoint, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.url !== "") {
+    if (message.url !== '') {
       writer.uint32(10).string(message.url);
     }
-    if (message.systemId !== "") {
+    if (message.systemId !== '') {
       writer.uint32(18).string(message.systemId);
     }
-    if (message.username !== "") {
+    if (message.username !== '') {
       writer.uint32(26).string(message.username);
     }
-    if (message.password !== "") {
+    if (message.password !== '') {
       writer.uint32(34).string(message.password);
     }
     return writer;
@@ -1862,7 +1854,7 @@ export const RedfishEndpoint: MessageFns<RedfishEndpoint> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -1917,29 +1909,29 @@ export const RedfishEndpoint: MessageFns<RedfishEndpoint> = {
 
   fromJSON(object: any): RedfishEndpoint {
     return {
-      url: isSet(object.url) ? globalThis.String(object.url) : "",
+      url: isSet(object.url) ? globalThis.String(object.url) : '',
       systemId: isSet(object.systemId)
         ? globalThis.String(object.systemId)
         : isSet(object.system_id)
-        ? globalThis.String(object.system_id)
-        : "",
-      username: isSet(object.username) ? globalThis.String(object.username) : "",
-      password: isSet(object.password) ? globalThis.String(object.password) : "",
+          ? globalThis.String(object.system_id)
+          : '',
+      username: isSet(object.username) ? globalThis.String(object.username) : '',
+      password: isSet(object.password) ? globalThis.String(object.password) : '',
     };
   },
 
   toJSON(message: RedfishEndpoint): unknown {
     const obj: any = {};
-    if (message.url !== "") {
+    if (message.url !== '') {
       obj.url = message.url;
     }
-    if (message.systemId !== "") {
+    if (message.systemId !== '') {
       obj.systemId = message.systemId;
     }
-    if (message.username !== "") {
+    if (message.username !== '') {
       obj.username = message.username;
     }
-    if (message.password !== "") {
+    if (message.password !== '') {
       obj.password = message.password;
     }
     return obj;
@@ -1950,10 +1942,10 @@ export const RedfishEndpoint: MessageFns<RedfishEndpoint> = {
   },
   fromPartial(object: DeepPartial<RedfishEndpoint>): RedfishEndpoint {
     const message = createBaseRedfishEndpoint();
-    message.url = object.url ?? "";
-    message.systemId = object.systemId ?? "";
-    message.username = object.username ?? "";
-    message.password = object.password ?? "";
+    message.url = object.url ?? '';
+    message.systemId = object.systemId ?? '';
+    message.username = object.username ?? '';
+    message.password = object.password ?? '';
     return message;
   },
 };
@@ -1977,7 +1969,7 @@ export const BmcInfo: MessageFns<BmcInfo> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -2037,34 +2029,32 @@ export const BmcInfo: MessageFns<BmcInfo> = {
   },
   fromPartial(object: DeepPartial<BmcInfo>): BmcInfo {
     const message = createBaseBmcInfo();
-    message.ipmi = (object.ipmi !== undefined && object.ipmi !== null)
-      ? IpmiEndpoint.fromPartial(object.ipmi)
-      : undefined;
-    message.redfish = (object.redfish !== undefined && object.redfish !== null)
-      ? RedfishEndpoint.fromPartial(object.redfish)
-      : undefined;
+    message.ipmi =
+      object.ipmi !== undefined && object.ipmi !== null ? IpmiEndpoint.fromPartial(object.ipmi) : undefined;
+    message.redfish =
+      object.redfish !== undefined && object.redfish !== null ? RedfishEndpoint.fromPartial(object.redfish) : undefined;
     return message;
   },
 };
 
 function createBaseNodeStatus(): NodeStatus {
   return {
-    cluster: "",
-    name: "",
-    uuid: "",
-    nodeType: "",
-    hypervisor: "",
+    cluster: '',
+    name: '',
+    uuid: '',
+    nodeType: '',
+    hypervisor: '',
     powerState: 0,
     memoryMb: 0,
     vcpus: 0,
     bootMode: 0,
-    machine: "",
+    machine: '',
     volumes: [],
     nics: [],
     bmc: undefined,
-    specHash: "",
-    consoleLogPath: "",
-    engine: "",
+    specHash: '',
+    consoleLogPath: '',
+    engine: '',
     bootDevice: 0,
     labels: {},
   };
@@ -2072,19 +2062,19 @@ function createBaseNodeStatus(): NodeStatus {
 
 export const NodeStatus: MessageFns<NodeStatus> = {
   encode(message: NodeStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.cluster !== "") {
+    if (message.cluster !== '') {
       writer.uint32(10).string(message.cluster);
     }
-    if (message.name !== "") {
+    if (message.name !== '') {
       writer.uint32(18).string(message.name);
     }
-    if (message.uuid !== "") {
+    if (message.uuid !== '') {
       writer.uint32(26).string(message.uuid);
     }
-    if (message.nodeType !== "") {
+    if (message.nodeType !== '') {
       writer.uint32(34).string(message.nodeType);
     }
-    if (message.hypervisor !== "") {
+    if (message.hypervisor !== '') {
       writer.uint32(42).string(message.hypervisor);
     }
     if (message.powerState !== 0) {
@@ -2099,7 +2089,7 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     if (message.bootMode !== 0) {
       writer.uint32(72).int32(message.bootMode);
     }
-    if (message.machine !== "") {
+    if (message.machine !== '') {
       writer.uint32(82).string(message.machine);
     }
     for (const v of message.volumes) {
@@ -2111,13 +2101,13 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     if (message.bmc !== undefined) {
       BmcInfo.encode(message.bmc, writer.uint32(106).fork()).join();
     }
-    if (message.specHash !== "") {
+    if (message.specHash !== '') {
       writer.uint32(114).string(message.specHash);
     }
-    if (message.consoleLogPath !== "") {
+    if (message.consoleLogPath !== '') {
       writer.uint32(122).string(message.consoleLogPath);
     }
-    if (message.engine !== "") {
+    if (message.engine !== '') {
       writer.uint32(130).string(message.engine);
     }
     if (message.bootDevice !== 0) {
@@ -2133,7 +2123,7 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -2303,87 +2293,85 @@ export const NodeStatus: MessageFns<NodeStatus> = {
 
   fromJSON(object: any): NodeStatus {
     return {
-      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "",
-      name: isSet(object.name) ? globalThis.String(object.name) : "",
-      uuid: isSet(object.uuid) ? globalThis.String(object.uuid) : "",
+      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : '',
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+      uuid: isSet(object.uuid) ? globalThis.String(object.uuid) : '',
       nodeType: isSet(object.nodeType)
         ? globalThis.String(object.nodeType)
         : isSet(object.node_type)
-        ? globalThis.String(object.node_type)
-        : "",
-      hypervisor: isSet(object.hypervisor) ? globalThis.String(object.hypervisor) : "",
+          ? globalThis.String(object.node_type)
+          : '',
+      hypervisor: isSet(object.hypervisor) ? globalThis.String(object.hypervisor) : '',
       powerState: isSet(object.powerState)
         ? powerStateFromJSON(object.powerState)
         : isSet(object.power_state)
-        ? powerStateFromJSON(object.power_state)
-        : 0,
+          ? powerStateFromJSON(object.power_state)
+          : 0,
       memoryMb: isSet(object.memoryMb)
         ? globalThis.Number(object.memoryMb)
         : isSet(object.memory_mb)
-        ? globalThis.Number(object.memory_mb)
-        : 0,
+          ? globalThis.Number(object.memory_mb)
+          : 0,
       vcpus: isSet(object.vcpus) ? globalThis.Number(object.vcpus) : 0,
       bootMode: isSet(object.bootMode)
         ? bootModeFromJSON(object.bootMode)
         : isSet(object.boot_mode)
-        ? bootModeFromJSON(object.boot_mode)
-        : 0,
-      machine: isSet(object.machine) ? globalThis.String(object.machine) : "",
+          ? bootModeFromJSON(object.boot_mode)
+          : 0,
+      machine: isSet(object.machine) ? globalThis.String(object.machine) : '',
       volumes: globalThis.Array.isArray(object?.volumes)
         ? object.volumes.map((e: any) => VolumeStatus.fromJSON(e))
         : [],
-      nics: globalThis.Array.isArray(object?.nics)
-        ? object.nics.map((e: any) => NicStatus.fromJSON(e))
-        : [],
+      nics: globalThis.Array.isArray(object?.nics) ? object.nics.map((e: any) => NicStatus.fromJSON(e)) : [],
       bmc: isSet(object.bmc) ? BmcInfo.fromJSON(object.bmc) : undefined,
       specHash: isSet(object.specHash)
         ? globalThis.String(object.specHash)
         : isSet(object.spec_hash)
-        ? globalThis.String(object.spec_hash)
-        : "",
+          ? globalThis.String(object.spec_hash)
+          : '',
       consoleLogPath: isSet(object.consoleLogPath)
         ? globalThis.String(object.consoleLogPath)
         : isSet(object.console_log_path)
-        ? globalThis.String(object.console_log_path)
-        : "",
-      engine: isSet(object.engine) ? globalThis.String(object.engine) : "",
+          ? globalThis.String(object.console_log_path)
+          : '',
+      engine: isSet(object.engine) ? globalThis.String(object.engine) : '',
       bootDevice: isSet(object.bootDevice)
         ? bootDeviceFromJSON(object.bootDevice)
         : isSet(object.boot_device)
-        ? bootDeviceFromJSON(object.boot_device)
-        : 0,
+          ? bootDeviceFromJSON(object.boot_device)
+          : 0,
       labels: isObject(object.labels)
         ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
-          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
-            globalThis.Object.defineProperty(acc, key, {
-              value: globalThis.String(value),
-              enumerable: true,
-              configurable: true,
-              writable: true,
-            });
-            return acc;
-          },
-          {},
-        )
+            (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+              globalThis.Object.defineProperty(acc, key, {
+                value: globalThis.String(value),
+                enumerable: true,
+                configurable: true,
+                writable: true,
+              });
+              return acc;
+            },
+            {},
+          )
         : {},
     };
   },
 
   toJSON(message: NodeStatus): unknown {
     const obj: any = {};
-    if (message.cluster !== "") {
+    if (message.cluster !== '') {
       obj.cluster = message.cluster;
     }
-    if (message.name !== "") {
+    if (message.name !== '') {
       obj.name = message.name;
     }
-    if (message.uuid !== "") {
+    if (message.uuid !== '') {
       obj.uuid = message.uuid;
     }
-    if (message.nodeType !== "") {
+    if (message.nodeType !== '') {
       obj.nodeType = message.nodeType;
     }
-    if (message.hypervisor !== "") {
+    if (message.hypervisor !== '') {
       obj.hypervisor = message.hypervisor;
     }
     if (message.powerState !== 0) {
@@ -2398,7 +2386,7 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     if (message.bootMode !== 0) {
       obj.bootMode = bootModeToJSON(message.bootMode);
     }
-    if (message.machine !== "") {
+    if (message.machine !== '') {
       obj.machine = message.machine;
     }
     if (message.volumes?.length) {
@@ -2410,13 +2398,13 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     if (message.bmc !== undefined) {
       obj.bmc = BmcInfo.toJSON(message.bmc);
     }
-    if (message.specHash !== "") {
+    if (message.specHash !== '') {
       obj.specHash = message.specHash;
     }
-    if (message.consoleLogPath !== "") {
+    if (message.consoleLogPath !== '') {
       obj.consoleLogPath = message.consoleLogPath;
     }
-    if (message.engine !== "") {
+    if (message.engine !== '') {
       obj.engine = message.engine;
     }
     if (message.bootDevice !== 0) {
@@ -2439,22 +2427,22 @@ export const NodeStatus: MessageFns<NodeStatus> = {
   },
   fromPartial(object: DeepPartial<NodeStatus>): NodeStatus {
     const message = createBaseNodeStatus();
-    message.cluster = object.cluster ?? "";
-    message.name = object.name ?? "";
-    message.uuid = object.uuid ?? "";
-    message.nodeType = object.nodeType ?? "";
-    message.hypervisor = object.hypervisor ?? "";
+    message.cluster = object.cluster ?? '';
+    message.name = object.name ?? '';
+    message.uuid = object.uuid ?? '';
+    message.nodeType = object.nodeType ?? '';
+    message.hypervisor = object.hypervisor ?? '';
     message.powerState = object.powerState ?? 0;
     message.memoryMb = object.memoryMb ?? 0;
     message.vcpus = object.vcpus ?? 0;
     message.bootMode = object.bootMode ?? 0;
-    message.machine = object.machine ?? "";
+    message.machine = object.machine ?? '';
     message.volumes = object.volumes?.map((e) => VolumeStatus.fromPartial(e)) || [];
     message.nics = object.nics?.map((e) => NicStatus.fromPartial(e)) || [];
-    message.bmc = (object.bmc !== undefined && object.bmc !== null) ? BmcInfo.fromPartial(object.bmc) : undefined;
-    message.specHash = object.specHash ?? "";
-    message.consoleLogPath = object.consoleLogPath ?? "";
-    message.engine = object.engine ?? "";
+    message.bmc = object.bmc !== undefined && object.bmc !== null ? BmcInfo.fromPartial(object.bmc) : undefined;
+    message.specHash = object.specHash ?? '';
+    message.consoleLogPath = object.consoleLogPath ?? '';
+    message.engine = object.engine ?? '';
     message.bootDevice = object.bootDevice ?? 0;
     message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
       (acc: { [key: string]: string }, [key, value]: [string, string]) => {
@@ -2470,15 +2458,15 @@ export const NodeStatus: MessageFns<NodeStatus> = {
 };
 
 function createBaseNodeStatus_LabelsEntry(): NodeStatus_LabelsEntry {
-  return { key: "", value: "" };
+  return { key: '', value: '' };
 }
 
 export const NodeStatus_LabelsEntry: MessageFns<NodeStatus_LabelsEntry> = {
   encode(message: NodeStatus_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.key !== "") {
+    if (message.key !== '') {
       writer.uint32(10).string(message.key);
     }
-    if (message.value !== "") {
+    if (message.value !== '') {
       writer.uint32(18).string(message.value);
     }
     return writer;
@@ -2488,7 +2476,7 @@ export const NodeStatus_LabelsEntry: MessageFns<NodeStatus_LabelsEntry> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -2527,17 +2515,17 @@ export const NodeStatus_LabelsEntry: MessageFns<NodeStatus_LabelsEntry> = {
 
   fromJSON(object: any): NodeStatus_LabelsEntry {
     return {
-      key: isSet(object.key) ? globalThis.String(object.key) : "",
-      value: isSet(object.value) ? globalThis.String(object.value) : "",
+      key: isSet(object.key) ? globalThis.String(object.key) : '',
+      value: isSet(object.value) ? globalThis.String(object.value) : '',
     };
   },
 
   toJSON(message: NodeStatus_LabelsEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== '') {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== '') {
       obj.value = message.value;
     }
     return obj;
@@ -2548,25 +2536,25 @@ export const NodeStatus_LabelsEntry: MessageFns<NodeStatus_LabelsEntry> = {
   },
   fromPartial(object: DeepPartial<NodeStatus_LabelsEntry>): NodeStatus_LabelsEntry {
     const message = createBaseNodeStatus_LabelsEntry();
-    message.key = object.key ?? "";
-    message.value = object.value ?? "";
+    message.key = object.key ?? '';
+    message.value = object.value ?? '';
     return message;
   },
 };
 
 function createBasePoolInfo(): PoolInfo {
-  return { name: "", type: "", path: "", capacityBytes: 0, availableBytes: 0 };
+  return { name: '', type: '', path: '', capacityBytes: 0, availableBytes: 0 };
 }
 
 export const PoolInfo: MessageFns<PoolInfo> = {
   encode(message: PoolInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.name !== "") {
+    if (message.name !== '') {
       writer.uint32(10).string(message.name);
     }
-    if (message.type !== "") {
+    if (message.type !== '') {
       writer.uint32(18).string(message.type);
     }
-    if (message.path !== "") {
+    if (message.path !== '') {
       writer.uint32(26).string(message.path);
     }
     if (message.capacityBytes !== 0) {
@@ -2582,7 +2570,7 @@ export const PoolInfo: MessageFns<PoolInfo> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -2645,31 +2633,31 @@ export const PoolInfo: MessageFns<PoolInfo> = {
 
   fromJSON(object: any): PoolInfo {
     return {
-      name: isSet(object.name) ? globalThis.String(object.name) : "",
-      type: isSet(object.type) ? globalThis.String(object.type) : "",
-      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+      type: isSet(object.type) ? globalThis.String(object.type) : '',
+      path: isSet(object.path) ? globalThis.String(object.path) : '',
       capacityBytes: isSet(object.capacityBytes)
         ? globalThis.Number(object.capacityBytes)
         : isSet(object.capacity_bytes)
-        ? globalThis.Number(object.capacity_bytes)
-        : 0,
+          ? globalThis.Number(object.capacity_bytes)
+          : 0,
       availableBytes: isSet(object.availableBytes)
         ? globalThis.Number(object.availableBytes)
         : isSet(object.available_bytes)
-        ? globalThis.Number(object.available_bytes)
-        : 0,
+          ? globalThis.Number(object.available_bytes)
+          : 0,
     };
   },
 
   toJSON(message: PoolInfo): unknown {
     const obj: any = {};
-    if (message.name !== "") {
+    if (message.name !== '') {
       obj.name = message.name;
     }
-    if (message.type !== "") {
+    if (message.type !== '') {
       obj.type = message.type;
     }
-    if (message.path !== "") {
+    if (message.path !== '') {
       obj.path = message.path;
     }
     if (message.capacityBytes !== 0) {
@@ -2686,9 +2674,9 @@ export const PoolInfo: MessageFns<PoolInfo> = {
   },
   fromPartial(object: DeepPartial<PoolInfo>): PoolInfo {
     const message = createBasePoolInfo();
-    message.name = object.name ?? "";
-    message.type = object.type ?? "";
-    message.path = object.path ?? "";
+    message.name = object.name ?? '';
+    message.type = object.type ?? '';
+    message.path = object.path ?? '';
     message.capacityBytes = object.capacityBytes ?? 0;
     message.availableBytes = object.availableBytes ?? 0;
     return message;
@@ -2696,15 +2684,15 @@ export const PoolInfo: MessageFns<PoolInfo> = {
 };
 
 function createBasePhysnetMapping(): PhysnetMapping {
-  return { physnet: "", device: "", vlan: 0 };
+  return { physnet: '', device: '', vlan: 0 };
 }
 
 export const PhysnetMapping: MessageFns<PhysnetMapping> = {
   encode(message: PhysnetMapping, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.physnet !== "") {
+    if (message.physnet !== '') {
       writer.uint32(10).string(message.physnet);
     }
-    if (message.device !== "") {
+    if (message.device !== '') {
       writer.uint32(18).string(message.device);
     }
     if (message.vlan !== 0) {
@@ -2717,7 +2705,7 @@ export const PhysnetMapping: MessageFns<PhysnetMapping> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -2764,18 +2752,18 @@ export const PhysnetMapping: MessageFns<PhysnetMapping> = {
 
   fromJSON(object: any): PhysnetMapping {
     return {
-      physnet: isSet(object.physnet) ? globalThis.String(object.physnet) : "",
-      device: isSet(object.device) ? globalThis.String(object.device) : "",
+      physnet: isSet(object.physnet) ? globalThis.String(object.physnet) : '',
+      device: isSet(object.device) ? globalThis.String(object.device) : '',
       vlan: isSet(object.vlan) ? globalThis.Number(object.vlan) : 0,
     };
   },
 
   toJSON(message: PhysnetMapping): unknown {
     const obj: any = {};
-    if (message.physnet !== "") {
+    if (message.physnet !== '') {
       obj.physnet = message.physnet;
     }
-    if (message.device !== "") {
+    if (message.device !== '') {
       obj.device = message.device;
     }
     if (message.vlan !== 0) {
@@ -2789,32 +2777,32 @@ export const PhysnetMapping: MessageFns<PhysnetMapping> = {
   },
   fromPartial(object: DeepPartial<PhysnetMapping>): PhysnetMapping {
     const message = createBasePhysnetMapping();
-    message.physnet = object.physnet ?? "";
-    message.device = object.device ?? "";
+    message.physnet = object.physnet ?? '';
+    message.device = object.device ?? '';
     message.vlan = object.vlan ?? 0;
     return message;
   },
 };
 
 function createBasePhysnetStatus(): PhysnetStatus {
-  return { physnet: "", device: "", vlan: 0, bridge: "", bridgeMac: "", bridgeType: 0 };
+  return { physnet: '', device: '', vlan: 0, bridge: '', bridgeMac: '', bridgeType: 0 };
 }
 
 export const PhysnetStatus: MessageFns<PhysnetStatus> = {
   encode(message: PhysnetStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.physnet !== "") {
+    if (message.physnet !== '') {
       writer.uint32(10).string(message.physnet);
     }
-    if (message.device !== "") {
+    if (message.device !== '') {
       writer.uint32(18).string(message.device);
     }
     if (message.vlan !== 0) {
       writer.uint32(24).uint32(message.vlan);
     }
-    if (message.bridge !== "") {
+    if (message.bridge !== '') {
       writer.uint32(34).string(message.bridge);
     }
-    if (message.bridgeMac !== "") {
+    if (message.bridgeMac !== '') {
       writer.uint32(42).string(message.bridgeMac);
     }
     if (message.bridgeType !== 0) {
@@ -2827,7 +2815,7 @@ export const PhysnetStatus: MessageFns<PhysnetStatus> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -2898,38 +2886,38 @@ export const PhysnetStatus: MessageFns<PhysnetStatus> = {
 
   fromJSON(object: any): PhysnetStatus {
     return {
-      physnet: isSet(object.physnet) ? globalThis.String(object.physnet) : "",
-      device: isSet(object.device) ? globalThis.String(object.device) : "",
+      physnet: isSet(object.physnet) ? globalThis.String(object.physnet) : '',
+      device: isSet(object.device) ? globalThis.String(object.device) : '',
       vlan: isSet(object.vlan) ? globalThis.Number(object.vlan) : 0,
-      bridge: isSet(object.bridge) ? globalThis.String(object.bridge) : "",
+      bridge: isSet(object.bridge) ? globalThis.String(object.bridge) : '',
       bridgeMac: isSet(object.bridgeMac)
         ? globalThis.String(object.bridgeMac)
         : isSet(object.bridge_mac)
-        ? globalThis.String(object.bridge_mac)
-        : "",
+          ? globalThis.String(object.bridge_mac)
+          : '',
       bridgeType: isSet(object.bridgeType)
         ? bridgeTypeFromJSON(object.bridgeType)
         : isSet(object.bridge_type)
-        ? bridgeTypeFromJSON(object.bridge_type)
-        : 0,
+          ? bridgeTypeFromJSON(object.bridge_type)
+          : 0,
     };
   },
 
   toJSON(message: PhysnetStatus): unknown {
     const obj: any = {};
-    if (message.physnet !== "") {
+    if (message.physnet !== '') {
       obj.physnet = message.physnet;
     }
-    if (message.device !== "") {
+    if (message.device !== '') {
       obj.device = message.device;
     }
     if (message.vlan !== 0) {
       obj.vlan = Math.round(message.vlan);
     }
-    if (message.bridge !== "") {
+    if (message.bridge !== '') {
       obj.bridge = message.bridge;
     }
-    if (message.bridgeMac !== "") {
+    if (message.bridgeMac !== '') {
       obj.bridgeMac = message.bridgeMac;
     }
     if (message.bridgeType !== 0) {
@@ -2943,11 +2931,11 @@ export const PhysnetStatus: MessageFns<PhysnetStatus> = {
   },
   fromPartial(object: DeepPartial<PhysnetStatus>): PhysnetStatus {
     const message = createBasePhysnetStatus();
-    message.physnet = object.physnet ?? "";
-    message.device = object.device ?? "";
+    message.physnet = object.physnet ?? '';
+    message.device = object.device ?? '';
     message.vlan = object.vlan ?? 0;
-    message.bridge = object.bridge ?? "";
-    message.bridgeMac = object.bridgeMac ?? "";
+    message.bridge = object.bridge ?? '';
+    message.bridgeMac = object.bridgeMac ?? '';
     message.bridgeType = object.bridgeType ?? 0;
     return message;
   },
@@ -2955,13 +2943,13 @@ export const PhysnetStatus: MessageFns<PhysnetStatus> = {
 
 function createBaseHostInfo(): HostInfo {
   return {
-    hostname: "",
-    agentId: "",
-    agentVersion: "",
-    libvirtUri: "",
+    hostname: '',
+    agentId: '',
+    agentVersion: '',
+    libvirtUri: '',
     libvirtVersion: 0,
     hypervisorVersion: 0,
-    engine: "",
+    engine: '',
     cpus: 0,
     memoryBytes: 0,
     freeMemoryBytes: 0,
@@ -2976,16 +2964,16 @@ function createBaseHostInfo(): HostInfo {
 
 export const HostInfo: MessageFns<HostInfo> = {
   encode(message: HostInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.hostname !== "") {
+    if (message.hostname !== '') {
       writer.uint32(10).string(message.hostname);
     }
-    if (message.agentId !== "") {
+    if (message.agentId !== '') {
       writer.uint32(18).string(message.agentId);
     }
-    if (message.agentVersion !== "") {
+    if (message.agentVersion !== '') {
       writer.uint32(26).string(message.agentVersion);
     }
-    if (message.libvirtUri !== "") {
+    if (message.libvirtUri !== '') {
       writer.uint32(34).string(message.libvirtUri);
     }
     if (message.libvirtVersion !== 0) {
@@ -2994,7 +2982,7 @@ export const HostInfo: MessageFns<HostInfo> = {
     if (message.hypervisorVersion !== 0) {
       writer.uint32(48).uint64(message.hypervisorVersion);
     }
-    if (message.engine !== "") {
+    if (message.engine !== '') {
       writer.uint32(58).string(message.engine);
     }
     if (message.cpus !== 0) {
@@ -3031,7 +3019,7 @@ export const HostInfo: MessageFns<HostInfo> = {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
     }
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
@@ -3182,44 +3170,44 @@ export const HostInfo: MessageFns<HostInfo> = {
 
   fromJSON(object: any): HostInfo {
     return {
-      hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : "",
+      hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : '',
       agentId: isSet(object.agentId)
         ? globalThis.String(object.agentId)
         : isSet(object.agent_id)
-        ? globalThis.String(object.agent_id)
-        : "",
+          ? globalThis.String(object.agent_id)
+          : '',
       agentVersion: isSet(object.agentVersion)
         ? globalThis.String(object.agentVersion)
         : isSet(object.agent_version)
-        ? globalThis.String(object.agent_version)
-        : "",
+          ? globalThis.String(object.agent_version)
+          : '',
       libvirtUri: isSet(object.libvirtUri)
         ? globalThis.String(object.libvirtUri)
         : isSet(object.libvirt_uri)
-        ? globalThis.String(object.libvirt_uri)
-        : "",
+          ? globalThis.String(object.libvirt_uri)
+          : '',
       libvirtVersion: isSet(object.libvirtVersion)
         ? globalThis.Number(object.libvirtVersion)
         : isSet(object.libvirt_version)
-        ? globalThis.Number(object.libvirt_version)
-        : 0,
+          ? globalThis.Number(object.libvirt_version)
+          : 0,
       hypervisorVersion: isSet(object.hypervisorVersion)
         ? globalThis.Number(object.hypervisorVersion)
         : isSet(object.hypervisor_version)
-        ? globalThis.Number(object.hypervisor_version)
-        : 0,
-      engine: isSet(object.engine) ? globalThis.String(object.engine) : "",
+          ? globalThis.Number(object.hypervisor_version)
+          : 0,
+      engine: isSet(object.engine) ? globalThis.String(object.engine) : '',
       cpus: isSet(object.cpus) ? globalThis.Number(object.cpus) : 0,
       memoryBytes: isSet(object.memoryBytes)
         ? globalThis.Number(object.memoryBytes)
         : isSet(object.memory_bytes)
-        ? globalThis.Number(object.memory_bytes)
-        : 0,
+          ? globalThis.Number(object.memory_bytes)
+          : 0,
       freeMemoryBytes: isSet(object.freeMemoryBytes)
         ? globalThis.Number(object.freeMemoryBytes)
         : isSet(object.free_memory_bytes)
-        ? globalThis.Number(object.free_memory_bytes)
-        : 0,
+          ? globalThis.Number(object.free_memory_bytes)
+          : 0,
       pool: isSet(object.pool) ? PoolInfo.fromJSON(object.pool) : undefined,
       physnets: globalThis.Array.isArray(object?.physnets)
         ? object.physnets.map((e: any) => PhysnetStatus.fromJSON(e))
@@ -3227,38 +3215,38 @@ export const HostInfo: MessageFns<HostInfo> = {
       bmcPortRangeStart: isSet(object.bmcPortRangeStart)
         ? globalThis.Number(object.bmcPortRangeStart)
         : isSet(object.bmc_port_range_start)
-        ? globalThis.Number(object.bmc_port_range_start)
-        : 0,
+          ? globalThis.Number(object.bmc_port_range_start)
+          : 0,
       bmcPortRangeEnd: isSet(object.bmcPortRangeEnd)
         ? globalThis.Number(object.bmcPortRangeEnd)
         : isSet(object.bmc_port_range_end)
-        ? globalThis.Number(object.bmc_port_range_end)
-        : 0,
+          ? globalThis.Number(object.bmc_port_range_end)
+          : 0,
       nodeCount: isSet(object.nodeCount)
         ? globalThis.Number(object.nodeCount)
         : isSet(object.node_count)
-        ? globalThis.Number(object.node_count)
-        : 0,
+          ? globalThis.Number(object.node_count)
+          : 0,
       uefiAvailable: isSet(object.uefiAvailable)
         ? globalThis.Boolean(object.uefiAvailable)
         : isSet(object.uefi_available)
-        ? globalThis.Boolean(object.uefi_available)
-        : false,
+          ? globalThis.Boolean(object.uefi_available)
+          : false,
     };
   },
 
   toJSON(message: HostInfo): unknown {
     const obj: any = {};
-    if (message.hostname !== "") {
+    if (message.hostname !== '') {
       obj.hostname = message.hostname;
     }
-    if (message.agentId !== "") {
+    if (message.agentId !== '') {
       obj.agentId = message.agentId;
     }
-    if (message.agentVersion !== "") {
+    if (message.agentVersion !== '') {
       obj.agentVersion = message.agentVersion;
     }
-    if (message.libvirtUri !== "") {
+    if (message.libvirtUri !== '') {
       obj.libvirtUri = message.libvirtUri;
     }
     if (message.libvirtVersion !== 0) {
@@ -3267,7 +3255,7 @@ export const HostInfo: MessageFns<HostInfo> = {
     if (message.hypervisorVersion !== 0) {
       obj.hypervisorVersion = Math.round(message.hypervisorVersion);
     }
-    if (message.engine !== "") {
+    if (message.engine !== '') {
       obj.engine = message.engine;
     }
     if (message.cpus !== 0) {
@@ -3305,17 +3293,17 @@ export const HostInfo: MessageFns<HostInfo> = {
   },
   fromPartial(object: DeepPartial<HostInfo>): HostInfo {
     const message = createBaseHostInfo();
-    message.hostname = object.hostname ?? "";
-    message.agentId = object.agentId ?? "";
-    message.agentVersion = object.agentVersion ?? "";
-    message.libvirtUri = object.libvirtUri ?? "";
+    message.hostname = object.hostname ?? '';
+    message.agentId = object.agentId ?? '';
+    message.agentVersion = object.agentVersion ?? '';
+    message.libvirtUri = object.libvirtUri ?? '';
     message.libvirtVersion = object.libvirtVersion ?? 0;
     message.hypervisorVersion = object.hypervisorVersion ?? 0;
-    message.engine = object.engine ?? "";
+    message.engine = object.engine ?? '';
     message.cpus = object.cpus ?? 0;
     message.memoryBytes = object.memoryBytes ?? 0;
     message.freeMemoryBytes = object.freeMemoryBytes ?? 0;
-    message.pool = (object.pool !== undefined && object.pool !== null) ? PoolInfo.fromPartial(object.pool) : undefined;
+    message.pool = object.pool !== undefined && object.pool !== null ? PoolInfo.fromPartial(object.pool) : undefined;
     message.physnets = object.physnets?.map((e) => PhysnetStatus.fromPartial(e)) || [];
     message.bmcPortRangeStart = object.bmcPortRangeStart ?? 0;
     message.bmcPortRangeEnd = object.bmcPortRangeEnd ?? 0;
@@ -3327,26 +3315,31 @@ export const HostInfo: MessageFns<HostInfo> = {
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
-export type DeepPartial<T> = T extends Builtin ? T
-  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
-  : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
-  : T extends { $case: string; value: unknown } ? { $case: T["$case"]; value?: DeepPartial<T["value"]> }
-  : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
-  : Partial<T>;
+export type DeepPartial<T> = T extends Builtin
+  ? T
+  : T extends globalThis.Array<infer U>
+    ? globalThis.Array<DeepPartial<U>>
+    : T extends ReadonlyArray<infer U>
+      ? ReadonlyArray<DeepPartial<U>>
+      : T extends { $case: string; value: unknown }
+        ? { $case: T['$case']; value?: DeepPartial<T['value']> }
+        : T extends {}
+          ? { [K in keyof T]?: DeepPartial<T[K]> }
+          : Partial<T>;
 
 function longToNumber(int64: { toString(): string }): number {
   const num = globalThis.Number(int64.toString());
   if (num > globalThis.Number.MAX_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+    throw new globalThis.Error('Value is larger than Number.MAX_SAFE_INTEGER');
   }
   if (num < globalThis.Number.MIN_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+    throw new globalThis.Error('Value is smaller than Number.MIN_SAFE_INTEGER');
   }
   return num;
 }
 
 function isObject(value: any): boolean {
-  return typeof value === "object" && value !== null;
+  return typeof value === 'object' && value !== null;
 }
 
 function isSet(value: any): boolean {

@@ -1,0 +1,156 @@
+import type { ClientReadableStream } from '@grpc/grpc-js';
+import { readYamlFile } from '../common/config.js';
+import { TenksError } from '../common/errors.js';
+import { fromWireError } from '../common/grpc/errors.js';
+import type { AgentApi } from '../common/grpc/agent-client.js';
+import { NodeEventType, type WatchEventsResponse } from '../proto/gen/tenks/v1/agent.pb.js';
+import { PowerAction, type NodeRef } from '../proto/gen/tenks/v1/types.pb.js';
+import { nodeFileToSpec } from './node-file.js';
+import { emit, table, type OutputFormat } from './output.js';
+import { hostJson, nodeColumns, nodeJson, powerName } from './present.js';
+
+/** What every agent command gets. */
+export interface AgentContext {
+  client: AgentApi;
+  format: OutputFormat;
+  timeoutMs: number;
+  signal: AbortSignal;
+  /** Progress and notices (stderr). */
+  note: (line: string) => void;
+}
+
+const POWER_ACTIONS: Record<string, PowerAction> = {
+  on: PowerAction.POWER_ACTION_ON,
+  off: PowerAction.POWER_ACTION_OFF,
+  'soft-off': PowerAction.POWER_ACTION_SOFT_OFF,
+  reset: PowerAction.POWER_ACTION_RESET,
+  nmi: PowerAction.POWER_ACTION_NMI,
+  cycle: PowerAction.POWER_ACTION_CYCLE,
+};
+
+function ref(name: string | undefined, cluster: string | undefined): NodeRef {
+  if (!name) throw new TenksError('INVALID_SPEC', 'a node name is required', { field: 'NAME' });
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-/i.test(name)
+    ? { cluster: cluster ?? '', name: '', uuid: name }
+    : { cluster: cluster ?? '', name, uuid: '' };
+}
+
+/** `tenksctl agent <command>`. */
+export async function runAgentCommand(
+  ctx: AgentContext,
+  args: string[],
+  opts: { cluster?: string | undefined; file?: string | undefined; dryRun: boolean },
+): Promise<void> {
+  const [command, ...rest] = args;
+  const call = { timeoutMs: ctx.timeoutMs, signal: ctx.signal };
+  const c = ctx.client;
+  switch (command) {
+    case 'info': {
+      const r = await c.hostInfo(call);
+      const h = r.host;
+      if (!h) throw new TenksError('INTERNAL', 'the agent sent no host info');
+      const j = hostJson(h);
+      emit(
+        ctx.format,
+        j,
+        () =>
+          Object.entries(j)
+            .map(([k, v]) => `${k.padEnd(20)}${typeof v === 'string' ? v : JSON.stringify(v)}`)
+            .join('\n') + '\n',
+      );
+      return;
+    }
+    case 'nodes': {
+      const r = await c.listNodes(opts.cluster ?? '', false, call);
+      emit(ctx.format, r.nodes.map(nodeJson), () => table(r.nodes, nodeColumns));
+      return;
+    }
+    case 'get': {
+      const r = await c.getNode(ref(rest[0], opts.cluster), false, call);
+      if (!r.node) throw new TenksError('INTERNAL', 'the agent sent no node');
+      const node = r.node;
+      emit(ctx.format, nodeJson(node), () => table([node], nodeColumns));
+      return;
+    }
+    case 'ensure': {
+      if (!opts.file) throw new TenksError('INVALID_SPEC', 'ensure needs -f NODE.yaml', { field: '-f' });
+      const spec = nodeFileToSpec(await readYamlFile(opts.file), opts.file);
+      const r = await c.ensureNode(spec, opts.dryRun, call);
+      const out = {
+        changed: r.changed,
+        changes: r.changes,
+        pending_restart: r.pendingRestart,
+        node: r.node ? nodeJson(r.node) : null,
+      };
+      emit(ctx.format, out, () => {
+        const head = r.changed
+          ? `${spec.name}: ${opts.dryRun ? 'would change' : 'changed'}\n`
+          : `${spec.name}: unchanged\n`;
+        return (
+          head +
+          r.changes.map((x) => `  ${x}\n`).join('') +
+          (r.pendingRestart ? '  (takes effect at the next power-on)\n' : '')
+        );
+      });
+      return;
+    }
+    case 'delete': {
+      const r = await c.deleteNode(ref(rest[0], opts.cluster), call);
+      emit(ctx.format, r, () =>
+        r.existed ? `deleted: ${r.removed.join(', ')}\n` : `${rest[0] ?? ''}: nothing to delete\n`,
+      );
+      return;
+    }
+    case 'power': {
+      const [action, name] = rest;
+      const pa = action === undefined ? undefined : POWER_ACTIONS[action];
+      if (pa === undefined)
+        throw new TenksError('INVALID_SPEC', `power needs one of ${Object.keys(POWER_ACTIONS).join(', ')}`, {
+          field: 'ACTION',
+        });
+      const r = await c.setPower(ref(name, opts.cluster), pa, call);
+      const out = { power_state: powerName(r.powerState), changed: r.changed };
+      emit(ctx.format, out, () => `${name ?? ''}: ${out.power_state}${r.changed ? '' : ' (no change)'}\n`);
+      return;
+    }
+    case 'watch': {
+      await watch(ctx, opts.cluster ?? '');
+      return;
+    }
+    default:
+      throw new TenksError(
+        'INVALID_SPEC',
+        `unknown agent command '${command ?? ''}' (info, nodes, get, ensure, delete, power, watch)`,
+        {
+          field: 'COMMAND',
+        },
+      );
+  }
+}
+
+async function watch(ctx: AgentContext, cluster: string): Promise<void> {
+  const stream: ClientReadableStream<WatchEventsResponse> = ctx.client.watchEvents(cluster);
+  const onAbort = (): void => {
+    stream.cancel();
+  };
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const ev of stream as AsyncIterable<WatchEventsResponse>) {
+      const j = {
+        time: new Date(ev.timeUnixMs).toISOString(),
+        type: NodeEventType[ev.type].replace('NODE_EVENT_TYPE_', '').toLowerCase(),
+        cluster: ev.cluster,
+        node: ev.name,
+        uuid: ev.uuid,
+        power_state: powerName(ev.powerState),
+      };
+      if (ctx.format === 'table') process.stdout.write(`${j.time}  ${j.node}  ${j.type}  ${j.power_state}\n`);
+      else process.stdout.write(JSON.stringify(j) + '\n');
+    }
+  } catch (e) {
+    if (ctx.signal.aborted) return;
+    throw fromWireError(e, `agent ${ctx.client.address}`);
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,98 @@
+/** Wire messages → plain snake_case objects for `-o json|yaml`, and table columns. */
+import { BootDevice, BootMode, PowerState, type HostInfo, type NodeStatus } from '../proto/gen/tenks/v1/types.pb.js';
+import type { Column } from './output.js';
+
+const POWER: Record<number, string> = {
+  [PowerState.POWER_STATE_ON]: 'on',
+  [PowerState.POWER_STATE_OFF]: 'off',
+  [PowerState.POWER_STATE_PAUSED]: 'paused',
+  [PowerState.POWER_STATE_SHUTTING_DOWN]: 'shutting_down',
+  [PowerState.POWER_STATE_CRASHED]: 'crashed',
+  [PowerState.POWER_STATE_SUSPENDED]: 'suspended',
+};
+
+export function powerName(s: PowerState): string {
+  return POWER[s] ?? 'unknown';
+}
+
+function bootModeName(m: BootMode): string {
+  return m === BootMode.BOOT_MODE_UEFI ? 'uefi' : m === BootMode.BOOT_MODE_BIOS ? 'bios' : 'unknown';
+}
+
+function bootDeviceName(d: BootDevice): string {
+  return d === BootDevice.BOOT_DEVICE_DISK ? 'disk' : d === BootDevice.BOOT_DEVICE_CDROM ? 'cdrom' : 'network';
+}
+
+/** A node as JSON/YAML output. */
+export function nodeJson(n: NodeStatus): Record<string, unknown> {
+  return {
+    name: n.name,
+    uuid: n.uuid,
+    cluster: n.cluster,
+    hypervisor: n.hypervisor,
+    node_type: n.nodeType,
+    power_state: powerName(n.powerState),
+    memory_mb: n.memoryMb,
+    vcpus: n.vcpus,
+    boot_mode: bootModeName(n.bootMode),
+    boot_device: bootDeviceName(n.bootDevice),
+    machine: n.machine,
+    engine: n.engine,
+    volumes: n.volumes.map((v) => ({
+      name: v.name,
+      pool: v.pool,
+      path: v.path,
+      capacity_bytes: v.capacityBytes,
+      allocation_bytes: v.allocationBytes,
+      format: v.format,
+    })),
+    nics: n.nics.map((c) => ({
+      mac: c.mac,
+      physnet: c.physnet,
+      switch_port: c.switchPort,
+      bridge: c.bridge,
+      bridge_mac: c.bridgeMac,
+    })),
+    console_log_path: n.consoleLogPath,
+    spec_hash: n.specHash,
+    labels: n.labels,
+  };
+}
+
+export const nodeColumns: Column<NodeStatus>[] = [
+  { header: 'NAME', cell: (n) => n.name },
+  { header: 'CLUSTER', cell: (n) => n.cluster },
+  { header: 'POWER', cell: (n) => powerName(n.powerState) },
+  { header: 'MEMORY', cell: (n) => `${n.memoryMb}MiB` },
+  { header: 'VCPUS', cell: (n) => n.vcpus },
+  { header: 'BOOT', cell: (n) => bootModeName(n.bootMode) },
+  { header: 'DISKS', cell: (n) => n.volumes.length },
+  { header: 'UUID', cell: (n) => n.uuid },
+];
+
+/** Host info as JSON/YAML output. */
+export function hostJson(h: HostInfo): Record<string, unknown> {
+  return {
+    hostname: h.hostname,
+    agent_id: h.agentId,
+    agent_version: h.agentVersion,
+    libvirt_uri: h.libvirtUri,
+    libvirt_version: h.libvirtVersion,
+    hypervisor_version: h.hypervisorVersion,
+    engine: h.engine,
+    cpus: h.cpus,
+    memory_bytes: h.memoryBytes,
+    free_memory_bytes: h.freeMemoryBytes,
+    uefi_available: h.uefiAvailable,
+    node_count: h.nodeCount,
+    pool: h.pool
+      ? {
+          name: h.pool.name,
+          type: h.pool.type,
+          path: h.pool.path,
+          capacity_bytes: h.pool.capacityBytes,
+          available_bytes: h.pool.availableBytes,
+        }
+      : null,
+  };
+}

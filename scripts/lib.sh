@@ -1,0 +1,40 @@
+# Shared helpers of tenks' scripts (sourced).
+
+# True when systemd is PID 1 (real lab hosts); containers and CI start daemons by hand.
+have_systemd() {
+  [ "$(ps -p 1 -o comm= 2>/dev/null)" = systemd ]
+}
+
+# Installs the Debian packages given that are not installed yet.
+ensure_packages() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Waits up to $2 seconds for a unix socket.
+wait_socket() {
+  local sock=$1 secs=${2:-30} i
+  for ((i = 0; i < secs * 10; i++)); do
+    [ -S "$sock" ] && return 0
+    sleep 0.1
+  done
+  echo "timed out waiting for $sock" >&2
+  return 1
+}
+
+# Starts libvirtd and virtlogd: systemd units where systemd runs, plain daemons otherwise.
+start_libvirt() {
+  if have_systemd; then
+    systemctl start virtlogd libvirtd
+  else
+    pgrep -x virtlogd >/dev/null || virtlogd -d
+    pgrep -x libvirtd >/dev/null || libvirtd -d
+  fi
+  wait_socket /run/libvirt/libvirt-sock 30
+}

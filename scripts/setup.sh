@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs and starts everything tenks needs on a Debian 12 host, then installs the npm packages
+# (which builds the native libvirt addon). Safe to run again: it only does what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+if [ "$(id -u)" != 0 ]; then
+  echo "setup.sh: run as root (it installs Debian packages and starts libvirtd)" >&2
+  exit 1
+fi
+
+ensure_packages \
+  libvirt-daemon-system libvirt-clients libvirt-dev pkg-config g++ make python3 \
+  qemu-system-x86 qemu-utils ovmf ipxe-qemu openssl procps
+start_libvirt
+
+# The first QEMU use after an install probes capabilities (up to a minute): do it here, once.
+timeout 180 virsh -q -c qemu:///system domcapabilities --virttype qemu --arch x86_64 >/dev/null
+
+stamp=node_modules/.tenks-installed
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ ! -f agent/native/build/Release/tenks_libvirt.node ]; then
+  npm ci --no-audit --no-fund
+  touch "$stamp"
+fi

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The test command: sets up this host (Debian packages, libvirtd, npm packages, native addon) and
+# runs every check: proto lint + regeneration diff, type check, lint, unit, integration and system
+# tests. Prints one closing line "tests: N passed, N failed, N skipped".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+npm run --silent proto:check
+npx tsc --noEmit
+echo "typecheck: clean"
+npm run --silent lint
+echo "lint: clean"
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+status=0
+for suite in unit integration system; do
+  echo "== $suite tests"
+  npx mocha --config ".mocharc.$suite.json" 2>&1 | tee -a "$out" || status=1
+done
+
+passed=$(grep -Eo '^ +[0-9]+ passing' "$out" | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '^ +[0-9]+ failing' "$out" | awk '{s+=$1} END {print s+0}')
+skipped=$(grep -Eo '^ +[0-9]+ pending' "$out" | awk '{s+=$1} END {print s+0}')
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ] || status=1
+exit $status

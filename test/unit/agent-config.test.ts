@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { hostname } from 'node:os';
+import { compileAgentConfig } from '../../agent/config.js';
+import { TenksError } from '../../common/errors.js';
+
+function configError(raw: unknown): TenksError {
+  try {
+    compileAgentConfig(raw);
+  } catch (e) {
+    assert.ok(e instanceof TenksError, `expected a TenksError, got ${String(e)}`);
+    assert.equal(e.code, 'INVALID_SPEC');
+    return e;
+  }
+  assert.fail('expected compileAgentConfig to throw');
+}
+
+describe('compileAgentConfig', () => {
+  it('applies every default', () => {
+    const want = {
+      agentId: hostname(),
+      listen: '0.0.0.0:7443',
+      advertiseAddress: null,
+      tls: null,
+      insecureLoopback: false,
+      libvirtUri: 'qemu:///system',
+      libvirtConcurrency: 16,
+      storage: { poolName: 'tenks', poolType: 'dir', poolPath: '/var/lib/libvirt/tenks_pool', concurrency: 4 },
+      logDirectory: '/var/log/tenks',
+      logLevel: 'info',
+      shutdownGraceMs: 10_000,
+    };
+    assert.deepEqual(compileAgentConfig({}), want);
+    assert.deepEqual(compileAgentConfig(undefined), want);
+    assert.deepEqual(compileAgentConfig(null), want);
+    assert.deepEqual(compileAgentConfig({ storage: {} }), want);
+  });
+
+  it('maps every option to its compiled name', () => {
+    const c = compileAgentConfig({
+      agent_id: 'hv-1',
+      listen: '127.0.0.1:9000',
+      advertise_address: 'hv1.example:9000',
+      tls: { ca_file: '/etc/tenks/ca.pem', cert_file: '/etc/tenks/cert.pem', key_file: '/etc/tenks/key.pem' },
+      insecure_loopback: true,
+      libvirt_uri: 'qemu+ssh://root@hv/system',
+      libvirt_concurrency: 4,
+      storage: { pool_name: 'p', pool_type: 'logical', pool_path: 'vg0', concurrency: 2 },
+      log_directory: '/tmp/logs',
+      log_level: 'debug',
+      shutdown_grace_s: 2.5,
+    });
+    assert.deepEqual(c, {
+      agentId: 'hv-1',
+      listen: '127.0.0.1:9000',
+      advertiseAddress: 'hv1.example:9000',
+      tls: { caFile: '/etc/tenks/ca.pem', certFile: '/etc/tenks/cert.pem', keyFile: '/etc/tenks/key.pem' },
+      insecureLoopback: true,
+      libvirtUri: 'qemu+ssh://root@hv/system',
+      libvirtConcurrency: 4,
+      storage: { poolName: 'p', poolType: 'logical', poolPath: 'vg0', concurrency: 2 },
+      logDirectory: '/tmp/logs',
+      logLevel: 'debug',
+      shutdownGraceMs: 2500,
+    });
+  });
+
+  it('rejects an unknown top-level key, naming it', () => {
+    const e = configError({ libvirt_uri: 'test:///default', libvirt_url: 'x' });
+    assert.equal(e.details.length, 1);
+    assert.match(e.details[0]!.message, /libvirt_url/);
+  });
+
+  it('rejects an unknown key inside storage with its path', () => {
+    const e = configError({ storage: { pool_nme: 'x' } });
+    assert.equal(e.details.length, 1);
+    assert.equal(e.details[0]!.field, 'storage');
+    assert.match(e.details[0]!.message, /pool_nme/);
+  });
+
+  it('rejects an unknown key inside tls', () => {
+    const e = configError({ tls: { ca_file: 'a', cert_file: 'b', key_file: 'c', password: 'd' } });
+    assert.deepEqual(
+      e.details.map((d) => d.field),
+      ['tls'],
+    );
+    assert.match(e.message, /password/);
+  });
+
+  // Known limitation: zod reports unrecognized keys at the enclosing object, so the field is
+  // '(root)' or 'storage' rather than the key itself.
+  it.skip('puts the unknown key itself in the field path', () => {
+    assert.deepEqual(
+      configError({ libvirt_url: 'x' }).details.map((d) => d.field),
+      ['libvirt_url'],
+    );
+    assert.deepEqual(
+      configError({ storage: { pool_nme: 'x' } }).details.map((d) => d.field),
+      ['storage.pool_nme'],
+    );
+  });
+
+  it('rejects a bad pool_type at storage.pool_type', () => {
+    const e = configError({ storage: { pool_type: 'zfs' } });
+    assert.deepEqual(
+      e.details.map((d) => d.field),
+      ['storage.pool_type'],
+    );
+    assert.equal(e.field, 'storage.pool_type');
+  });
+
+  it('reports every bad value at once with its path', () => {
+    const e = configError({
+      agent_id: 'bad id',
+      libvirt_concurrency: 0,
+      storage: { concurrency: 65, pool_path: '' },
+      log_level: 'trace',
+      shutdown_grace_s: -1,
+      tls: { ca_file: 'a' },
+    });
+    assert.deepEqual(e.details.map((d) => d.field).sort(), [
+      'agent_id',
+      'libvirt_concurrency',
+      'log_level',
+      'shutdown_grace_s',
+      'storage.concurrency',
+      'storage.pool_path',
+      'tls.cert_file',
+      'tls.key_file',
+    ]);
+  });
+
+  it('rejects a config that is not a mapping', () => {
+    for (const raw of ['listen: x', 42, ['a']]) assert.equal(configError(raw).code, 'INVALID_SPEC');
+  });
+});

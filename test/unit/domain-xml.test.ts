@@ -1,0 +1,357 @@
+import assert from 'node:assert/strict';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { TenksError } from '../../common/errors.js';
+import { domainXml, METADATA_NS, metadataXml, parseMetadata } from '../../agent/compute/domain-xml.js';
+import type { DomainSpec, NodeMetadata } from '../../agent/compute/hypervisor.js';
+import { compileNodeSpec, rawNodeSpec, rawVolume } from '../../agent/compute/node-spec.js';
+
+type XNode = Record<string, unknown>;
+
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@_',
+  parseTagValue: false,
+  parseAttributeValue: false,
+  alwaysCreateTextNode: true,
+  isArray: (_name, _path, _leaf, isAttribute) => !isAttribute,
+});
+
+/** Parses `xml` after checking it is well-formed; returns the root element. */
+function parse(xml: string, root: string): XNode {
+  // XMLValidator is deprecated in favour of fast-xml-validator, which is not a dependency here.
+  // eslint-disable-next-line @typescript-eslint/no-deprecated
+  const valid = XMLValidator.validate(xml);
+  assert.equal(valid, true, `not well-formed XML: ${JSON.stringify(valid)}\n${xml}`);
+  return one(parser.parse(xml) as XNode, root);
+}
+
+function kids(n: XNode, tag: string): XNode[] {
+  const v = n[tag];
+  if (v === undefined) return [];
+  assert.ok(Array.isArray(v), `<${tag}> is not a list`);
+  return v as XNode[];
+}
+
+function one(n: XNode, tag: string): XNode {
+  const k = kids(n, tag);
+  assert.equal(k.length, 1, `expected exactly one <${tag}>`);
+  return k[0]!;
+}
+
+function at(n: XNode, name: string): string | undefined {
+  const v = n[`@_${name}`];
+  assert.ok(v === undefined || typeof v === 'string');
+  return v;
+}
+
+function text(n: XNode): string {
+  const v = n['#text'];
+  return typeof v === 'string' ? v : '';
+}
+
+function metadata(fields: Partial<NodeMetadata> = {}): NodeMetadata {
+  const spec = compileNodeSpec(
+    rawNodeSpec({
+      cluster: 'c1',
+      name: 'n1',
+      uuid: '11111111-2222-4333-8444-555555555555',
+      volumes: [rawVolume({ capacity: '10GiB' }), rawVolume({ image: '/img/x.qcow2' })],
+      labels: { note: `<b>&'"]]> x` },
+    }),
+  );
+  return {
+    version: 1,
+    cluster: 'c1',
+    name: 'n1',
+    uuid: '11111111-2222-4333-8444-555555555555',
+    specHash: '0123456789abcdef',
+    spec,
+    ownedVolumes: ['n1-vol0', 'n1-vol1'],
+    bootDevice: 'network',
+    bootPersistent: true,
+    ...fields,
+  };
+}
+
+function domainSpec(fields: Partial<DomainSpec> = {}): DomainSpec {
+  return {
+    name: 'n1',
+    uuid: '11111111-2222-4333-8444-555555555555',
+    memoryMb: 2048,
+    vcpus: 2,
+    machine: 'q35',
+    cpuMode: null,
+    bootMode: 'uefi',
+    engine: 'qemu',
+    disks: [
+      { source: { type: 'volume', pool: 'tenks', volume: 'n1-vol0' }, format: 'qcow2' },
+      { source: { type: 'volume', pool: 'tenks', volume: 'n1-vol1' }, format: 'raw' },
+    ],
+    nics: [],
+    bootOrder: ['network', 'disk'],
+    consoleLogPath: null,
+    vnc: false,
+    metadata: metadata(),
+    ...fields,
+  };
+}
+
+function dom(fields: Partial<DomainSpec> = {}, type = 'kvm'): XNode {
+  return parse(domainXml(domainSpec(fields), type), 'domain');
+}
+
+describe('domainXml', () => {
+  it('produces a well-formed domain with name, uuid, memory, vcpus and type', () => {
+    const d = dom({}, 'qemu');
+    assert.equal(at(d, 'type'), 'qemu');
+    assert.equal(text(one(d, 'name')), 'n1');
+    assert.equal(text(one(d, 'uuid')), '11111111-2222-4333-8444-555555555555');
+    const mem = one(d, 'memory');
+    assert.equal(at(mem, 'unit'), 'MiB');
+    assert.equal(text(mem), '2048');
+    assert.equal(text(one(d, 'vcpu')), '2');
+  });
+
+  it('uses EFI firmware with secure boot disabled for uefi', () => {
+    const os = one(dom({ bootMode: 'uefi' }), 'os');
+    assert.equal(at(os, 'firmware'), 'efi');
+    const features = kids(one(os, 'firmware'), 'feature');
+    const secureBoot = features.find((f) => at(f, 'name') === 'secure-boot');
+    assert.ok(secureBoot, 'secure-boot feature present');
+    assert.equal(at(secureBoot, 'enabled'), 'no');
+    const type = one(os, 'type');
+    assert.equal(text(type), 'hvm');
+    assert.equal(at(type, 'machine'), 'q35');
+    assert.equal(at(type, 'arch'), 'x86_64');
+  });
+
+  it('uses no firmware selection for bios', () => {
+    const os = one(dom({ bootMode: 'bios', machine: 'pc' }), 'os');
+    assert.equal(at(os, 'firmware'), undefined);
+    assert.deepEqual(kids(os, 'firmware'), []);
+    assert.equal(at(one(os, 'type'), 'machine'), 'pc');
+  });
+
+  it('boots in the given order: network then hd', () => {
+    const boots = (order: DomainSpec['bootOrder']): (string | undefined)[] =>
+      kids(one(dom({ bootOrder: order }), 'os'), 'boot').map((b) => at(b, 'dev'));
+    assert.deepEqual(boots(['network', 'disk']), ['network', 'hd']);
+    assert.deepEqual(boots(['disk', 'network']), ['hd', 'network']);
+    assert.deepEqual(boots(['cdrom']), ['cdrom']);
+  });
+
+  it('attaches pool volumes as virtio disks vda, vdb', () => {
+    const disks = kids(one(dom(), 'devices'), 'disk');
+    assert.equal(disks.length, 2);
+    assert.deepEqual(
+      disks.map((d) => [at(d, 'type'), at(d, 'device'), at(one(d, 'target'), 'dev'), at(one(d, 'target'), 'bus')]),
+      [
+        ['volume', 'disk', 'vda', 'virtio'],
+        ['volume', 'disk', 'vdb', 'virtio'],
+      ],
+    );
+    assert.deepEqual(
+      disks.map((d) => [at(one(d, 'source'), 'pool'), at(one(d, 'source'), 'volume'), at(one(d, 'driver'), 'type')]),
+      [
+        ['tenks', 'n1-vol0', 'qcow2'],
+        ['tenks', 'n1-vol1', 'raw'],
+      ],
+    );
+  });
+
+  it('attaches files and block devices by path', () => {
+    const disks = kids(
+      one(
+        dom({
+          disks: [
+            { source: { type: 'file', path: '/srv/a.img' }, format: 'raw' },
+            { source: { type: 'block', path: '/dev/vg/lv' }, format: 'raw' },
+          ],
+        }),
+        'devices',
+      ),
+      'disk',
+    );
+    assert.equal(at(disks[0]!, 'type'), 'file');
+    assert.equal(at(one(disks[0]!, 'source'), 'file'), '/srv/a.img');
+    assert.equal(at(disks[1]!, 'type'), 'block');
+    assert.equal(at(one(disks[1]!, 'source'), 'dev'), '/dev/vg/lv');
+  });
+
+  it('gives every disk a distinct target', () => {
+    const disks = Array.from({ length: 30 }, (_, i) => ({
+      source: { type: 'volume' as const, pool: 'p', volume: `v${i}` },
+      format: 'qcow2',
+    }));
+    const targets = kids(one(dom({ disks }), 'devices'), 'disk').map((d) => at(one(d, 'target'), 'dev'));
+    assert.equal(new Set(targets).size, 30);
+    assert.equal(targets[25], 'vdz');
+  });
+
+  it('refuses more than 260 disks', () => {
+    const disks = Array.from({ length: 261 }, () => ({ source: { type: 'file' as const, path: '/x' }, format: 'raw' }));
+    assert.throws(
+      () => domainXml(domainSpec({ disks }), 'kvm'),
+      (e: unknown) => e instanceof TenksError && e.code === 'INVALID_SPEC',
+    );
+  });
+
+  it('writes the serial console to a log file only when set', () => {
+    const without = one(one(dom({ consoleLogPath: null }), 'devices'), 'serial');
+    assert.deepEqual(kids(without, 'log'), []);
+    const serial = one(one(dom({ consoleLogPath: '/var/log/tenks/libvirt/n1-console.log' }), 'devices'), 'serial');
+    const log = one(serial, 'log');
+    assert.equal(at(log, 'file'), '/var/log/tenks/libvirt/n1-console.log');
+    assert.equal(at(log, 'append'), 'on');
+    assert.equal(kids(one(dom(), 'devices'), 'console').length, 1);
+  });
+
+  it('has no graphics unless vnc is set', () => {
+    const devices = one(dom({ vnc: false }), 'devices');
+    assert.deepEqual(kids(devices, 'graphics'), []);
+    assert.deepEqual(kids(devices, 'video'), []);
+  });
+
+  it('listens for VNC on 127.0.0.1 only', () => {
+    const xml = domainXml(domainSpec({ vnc: true }), 'kvm');
+    const g = one(one(parse(xml, 'domain'), 'devices'), 'graphics');
+    assert.equal(at(g, 'type'), 'vnc');
+    assert.equal(at(g, 'listen'), '127.0.0.1');
+    const listens = kids(g, 'listen');
+    assert.ok(listens.length > 0);
+    for (const l of listens) {
+      assert.equal(at(l, 'type'), 'address');
+      assert.equal(at(l, 'address'), '127.0.0.1');
+    }
+    assert.doesNotMatch(xml, /0\.0\.0\.0|::/);
+  });
+
+  it('omits the cpu element when cpuMode is null', () => {
+    assert.deepEqual(kids(dom({ cpuMode: null }), 'cpu'), []);
+    assert.equal(at(one(dom({ cpuMode: 'host-passthrough' }), 'cpu'), 'mode'), 'host-passthrough');
+  });
+
+  it('describes bridge, OVS and direct NICs with virtio and ua- aliases', () => {
+    const nics: DomainSpec['nics'] = [
+      { mac: '52:54:00:00:00:01', attach: { type: 'bridge', bridge: 'br-p1', openvswitch: false }, alias: 'n1-p1' },
+      { mac: '52:54:00:00:00:02', attach: { type: 'bridge', bridge: 'br-ovs', openvswitch: true }, alias: 'n1-p2' },
+      { mac: '52:54:00:00:00:03', attach: { type: 'direct', device: 'veth3' }, alias: 'n1-p3' },
+    ];
+    const ifs = kids(one(dom({ nics }), 'devices'), 'interface');
+    assert.deepEqual(
+      ifs.map((i) => [
+        at(i, 'type'),
+        at(one(i, 'mac'), 'address'),
+        at(one(i, 'model'), 'type'),
+        at(one(i, 'alias'), 'name'),
+      ]),
+      [
+        ['bridge', '52:54:00:00:00:01', 'virtio', 'ua-n1-p1'],
+        ['bridge', '52:54:00:00:00:02', 'virtio', 'ua-n1-p2'],
+        ['direct', '52:54:00:00:00:03', 'virtio', 'ua-n1-p3'],
+      ],
+    );
+    assert.deepEqual(kids(ifs[0]!, 'virtualport'), []);
+    assert.equal(at(one(ifs[1]!, 'virtualport'), 'type'), 'openvswitch');
+    assert.equal(at(one(ifs[2]!, 'source'), 'dev'), 'veth3');
+    assert.equal(at(one(ifs[2]!, 'source'), 'mode'), 'passthrough');
+  });
+
+  it('escapes odd characters in names, paths and labels', () => {
+    const odd = `a<b>&c'd"e`;
+    const spec = domainSpec({
+      name: odd,
+      consoleLogPath: `/log/${odd}.log`,
+      disks: [{ source: { type: 'volume', pool: odd, volume: odd }, format: 'qcow2' }],
+      metadata: metadata({ cluster: odd, name: odd, ownedVolumes: [odd] }),
+    });
+    const xml = domainXml(spec, 'kvm');
+    const d = parse(xml, 'domain');
+    assert.equal(text(one(d, 'name')), odd);
+    assert.equal(at(one(one(one(d, 'devices'), 'serial'), 'log'), 'file'), `/log/${odd}.log`);
+    const src = one(one(one(d, 'devices'), 'disk'), 'source');
+    assert.equal(at(src, 'pool'), odd);
+    assert.equal(at(src, 'volume'), odd);
+    const node = one(one(d, 'metadata'), 'tenks:node');
+    assert.equal(at(node, 'cluster'), odd);
+    assert.equal(at(node, 'name'), odd);
+    // The spec JSON (with a label full of markup) survives as element text.
+    const specJson = JSON.parse(text(one(node, 'tenks:spec'))) as { labels: Record<string, string> };
+    assert.equal(specJson.labels.note, `<b>&'"]]> x`);
+    assert.deepEqual(parseMetadata(xml), spec.metadata);
+  });
+
+  it('embeds the tenks metadata in its namespace', () => {
+    const node = one(one(dom(), 'metadata'), 'tenks:node');
+    assert.equal(at(node, 'xmlns:tenks'), METADATA_NS);
+    assert.equal(at(node, 'version'), '1');
+    assert.equal(at(node, 'spec-hash'), '0123456789abcdef');
+    assert.deepEqual(
+      kids(node, 'tenks:owned-volume').map((v) => at(v, 'name')),
+      ['n1-vol0', 'n1-vol1'],
+    );
+  });
+});
+
+describe('metadataXml / parseMetadata', () => {
+  it('round-trips without a prefix', () => {
+    const m = metadata();
+    const xml = metadataXml(m);
+    assert.match(xml, /^<node /);
+    parse(xml, 'node');
+    assert.deepEqual(parseMetadata(xml), m);
+  });
+
+  it('round-trips with a prefix', () => {
+    const m = metadata({ bootDevice: 'disk', bootPersistent: false, ownedVolumes: [] });
+    const xml = metadataXml(m, 'tenks');
+    const node = parse(xml, 'tenks:node');
+    assert.equal(at(node, 'xmlns:tenks'), METADATA_NS);
+    assert.deepEqual(parseMetadata(xml), m);
+  });
+
+  it('round-trips through a whole domain XML', () => {
+    const m = metadata({ bootDevice: 'cdrom' });
+    assert.deepEqual(parseMetadata(domainXml(domainSpec({ metadata: m }), 'kvm')), m);
+  });
+
+  it('reads metadata as libvirt re-serialises it (double quotes, literal apostrophes)', () => {
+    const m = metadata();
+    const json = JSON.stringify(m.spec).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    const xml =
+      `<tenks:node xmlns:tenks="${METADATA_NS}" version="1" cluster="c1" name="n1" uuid="${m.uuid}" ` +
+      `spec-hash="${m.specHash}" boot-device="network" boot-persistent="yes">\n` +
+      `  <tenks:owned-volume name="n1-vol0"/>\n  <tenks:owned-volume name="n1-vol1"/>\n` +
+      `  <tenks:spec>${json}</tenks:spec>\n</tenks:node>\n`;
+    parse(xml, 'tenks:node');
+    assert.deepEqual(parseMetadata(xml), m);
+  });
+
+  it('returns null for garbage and foreign XML', () => {
+    const m = metadata();
+    const cases = [
+      '',
+      'garbage',
+      '<<<>>>',
+      '<foo/>',
+      "<domain type='kvm'><name>x</name><devices/></domain>",
+      "<metadata><app:info xmlns:app='urn:x' owner='me'/></metadata>",
+      metadataXml({ ...m, version: 2 as unknown as 1 }),
+      metadataXml(m).replace(/<spec>[\s\S]*<\/spec>/, ''),
+      metadataXml(m).replace(/<spec>[\s\S]*<\/spec>/, '<spec>{not json</spec>'),
+      metadataXml(m).replace(/ uuid='[^']*'/, ''),
+      metadataXml(m).replace(/ spec-hash='[^']*'/, ''),
+    ];
+    for (const xml of cases) assert.equal(parseMetadata(xml), null, `parsed: ${xml.slice(0, 80)}`);
+  });
+
+  it('defaults the boot device to network and persistence to yes when missing', () => {
+    const xml = metadataXml(metadata({ bootDevice: 'disk', bootPersistent: false }))
+      .replace(/ boot-device='[^']*'/, '')
+      .replace(/ boot-persistent='[^']*'/, '');
+    const got = parseMetadata(xml);
+    assert.ok(got);
+    assert.equal(got.bootDevice, 'network');
+    assert.equal(got.bootPersistent, true);
+  });
+});
