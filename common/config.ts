@@ -15,7 +15,12 @@ export function fieldPath(base: string, path: readonly PropertyKey[]): string {
 
 /** Every zod issue as a field error. */
 export function zodErrors(error: z.ZodError, base = ''): FieldError[] {
-  return error.issues.map((i) => ({ field: fieldPath(base, i.path), message: i.message }));
+  return error.issues.flatMap((i) =>
+    // One error per unknown key, at the key's own path.
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((k) => ({ field: fieldPath(base, [...i.path, k]), message: `unknown key '${k}'` }))
+      : [{ field: fieldPath(base, i.path), message: i.message }],
+  );
 }
 
 /** Parses YAML text; syntax errors name the file, line and column. */

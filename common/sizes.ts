@@ -33,7 +33,7 @@ export function parseSize(input: string | number): SizeParse {
   }
   const m = SIZE.exec(input);
   if (!m) return { ok: false, reason: `'${input}' is not a size (examples: 10GiB, 512MiB, 1073741824)` };
-  const value = Number(m[1]);
+  const [whole = '0', fraction = ''] = (m[1] ?? '0').split('.');
   const unitText = m[2] ?? '';
   const unit = unitText === '' ? 1 : UNITS[unitText.toLowerCase()];
   if (unit === undefined)
@@ -41,9 +41,13 @@ export function parseSize(input: string | number): SizeParse {
       ok: false,
       reason: `unknown size unit '${unitText}' in '${input}' (use B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)`,
     };
-  const bytes = value * unit;
-  if (!Number.isSafeInteger(bytes))
-    return { ok: false, reason: `'${input}' is not a whole number of bytes or is too large` };
+  // Exact decimal arithmetic: '1.001KB' is 1001 bytes, '1.5B' is not whole.
+  const scaled = BigInt(whole + fraction) * BigInt(unit);
+  const divisor = 10n ** BigInt(fraction.length);
+  if (scaled % divisor !== 0n) return { ok: false, reason: `'${input}' is not a whole number of bytes` };
+  const exact = scaled / divisor;
+  if (exact > BigInt(Number.MAX_SAFE_INTEGER)) return { ok: false, reason: `'${input}' is too large` };
+  const bytes = Number(exact);
   if (bytes <= 0) return { ok: false, reason: `size must be positive, got '${input}'` };
   return { ok: true, bytes };
 }

@@ -9,8 +9,20 @@ export const METADATA_KEY = 'tenks';
 
 const BOOT_DEV = { network: 'network', disk: 'hd', cdrom: 'cdrom' } as const;
 
+/** libvirt's disk naming: 0 → a, 25 → z, 26 → aa, 27 → ab (bijective base 26). */
+export function diskLetters(index: number): string {
+  let n = index + 1;
+  let out = '';
+  while (n > 0) {
+    const r = (n - 1) % 26;
+    out = String.fromCharCode(97 + r) + out;
+    n = Math.floor((n - 1) / 26);
+  }
+  return out;
+}
+
 function diskXml(d: DomainSpec['disks'][number], index: number): string {
-  const dev = `vd${String.fromCharCode(97 + (index % 26))}${index >= 26 ? String(Math.floor(index / 26)) : ''}`;
+  const dev = `vd${diskLetters(index)}`;
   const src = d.source;
   const source =
     src.type === 'volume'

@@ -251,9 +251,9 @@ export class LibvirtHypervisor implements Hypervisor {
     const xml = this.renderXml(spec);
     return this.run(o, async () => {
       const d = await lv(this.conn.defineDomain(xml), `defining domain '${spec.name}'`);
-      const s = await this.summary(d);
-      if (!s) throw new TenksError('CONFLICT', `domain '${spec.name}' vanished right after it was defined`);
-      return s;
+      const state = await lv(d.state(), `reading state of '${spec.name}'`);
+      // The metadata is what was just defined: no need to read it back.
+      return { name: d.name, uuid: d.uuid, powerState: powerStateOf(state.state), metadata: spec.metadata };
     });
   }
 

@@ -286,6 +286,16 @@ export class NodeManager {
     return this.mutex.run(spec.name, () => this.ensureLocked(spec, o));
   }
 
+  /** Pool volumes of a spec (owned and `existing` pool volumes), in volume order, null when missing. */
+  private async specVolumes(spec: NodeSpec, o?: CallOptions): Promise<(VolumeInfo | null)[]> {
+    return Promise.all(
+      spec.volumes.map((v): Promise<VolumeInfo | null> => {
+        if (v.source.kind !== 'existing') return this.storage.getVolume(volumeName(spec.name, v.name), o);
+        return v.source.ref.startsWith('/') ? Promise.resolve(null) : this.storage.getVolume(v.source.ref, o);
+      }),
+    );
+  }
+
   private async ensureLocked(spec: NodeSpec, o: CallOptions & { dryRun?: boolean }): Promise<EnsureResult> {
     throwIfAborted(o.signal);
     const existing = await this.hv.getDomain(spec.name, o);
@@ -293,11 +303,12 @@ export class NodeManager {
     const hash = specHash(spec);
     const owned = this.ownedVolumeNames(spec);
 
-    // Fast path: same spec as last applied, and every volume still there.
-    if (existing?.metadata?.specHash === hash) {
-      const present = await Promise.all(owned.map((n) => this.storage.getVolume(n, o)));
-      if (present.every((v) => v !== null) && (!this.wiring || spec.nics.length === 0)) {
-        return { node: await this.status(existing, present), changed: false, changes: [], pendingRestart: false };
+    // Fast path: same spec as last applied, and every owned volume still there.
+    if (existing?.metadata?.specHash === hash && (!this.wiring || spec.nics.length === 0)) {
+      const vols = await this.specVolumes(spec, o);
+      const ownedPresent = spec.volumes.every((v, i) => v.source.kind === 'existing' || vols[i] !== null);
+      if (ownedPresent) {
+        return { node: await this.status(existing, vols), changed: false, changes: [], pendingRestart: false };
       }
     }
 
@@ -309,63 +320,69 @@ export class NodeManager {
       const node = existing ? await this.status(existing) : this.plannedStatus(resolved);
       return { node, changed: changes.length > 0, changes, pendingRestart: false };
     }
-
-    const metadata: NodeMetadata = {
+    const uuid = resolved.uuid ?? randomUUID();
+    const metadata = (ownedVolumes: string[]): NodeMetadata => ({
       version: 1,
       cluster: spec.cluster,
       name: spec.name,
-      uuid: resolved.uuid ?? randomUUID(),
+      uuid,
       specHash: hash,
       spec: resolved,
-      // Volumes this node owned before stay owned until they are deleted below.
-      ownedVolumes: [...new Set([...owned, ...(oldMeta?.ownedVolumes ?? [])])],
+      ownedVolumes,
       bootDevice: oldMeta?.bootDevice ?? 'network',
       bootPersistent: oldMeta?.bootPersistent ?? true,
-    };
+    });
+    // Volumes dropped from the spec stay owned (recorded on the domain) until they are deleted.
+    const dropped = (oldMeta?.ownedVolumes ?? []).filter((n) => !owned.includes(n));
+    const meta = metadata([...owned, ...dropped]);
 
     const created: string[] = [];
-    let defined = false;
+    let definedNew = false;
+    let summary: DomainSummary | null = null;
+    const vols: (VolumeInfo | null)[] = [];
     try {
       const nics = this.wiring && resolved.nics.length > 0 ? await this.wiring.attach(resolved, o) : [];
       if (!existing) {
-        // Define first, so a crash from here on leaves a record of the volumes to clean up.
-        await this.hv.defineDomain(this.domainSpec(resolved, metadata, nics), o);
-        defined = true;
+        // Define first (disks name pool volumes, which need not exist yet), so that a crash from
+        // here on leaves a record of the volumes to clean up.
+        summary = await this.hv.defineDomain(this.domainSpec(resolved, meta, nics), o);
+        definedNew = true;
       }
       for (const v of resolved.volumes) {
-        if (v.source.kind === 'existing') continue;
+        if (v.source.kind === 'existing') {
+          vols.push(v.source.ref.startsWith('/') ? null : await this.storage.getVolume(v.source.ref, o));
+          continue;
+        }
         const name = volumeName(spec.name, v.name);
-        const have = await this.storage.getVolume(name, o);
+        let have = await this.storage.getVolume(name, o);
         if (!have) {
-          await this.storage.createVolume(
-            { name, capacityBytes: v.capacityBytes, format: v.format, source: v.source },
-            o,
-          );
+          have = await this.storage.createVolume({ name, capacityBytes: v.capacityBytes, format: v.format, source: v.source }, o);
           created.push(name);
           if (existing) changes.push(`volume ${v.name}: created`);
         } else if (have.capacityBytes < v.capacityBytes) {
-          await this.storage.resizeVolume(name, v.capacityBytes, o);
+          have = await this.storage.resizeVolume(name, v.capacityBytes, o);
         } else if (have.capacityBytes > v.capacityBytes && v.capacityBytes > 0) {
           changes.push(`volume ${v.name}: kept at ${formatSize(have.capacityBytes)} (volumes never shrink)`);
         }
+        vols.push(have);
       }
-      const finalMeta: NodeMetadata = { ...metadata, ownedVolumes: owned };
-      const summary = await this.hv.defineDomain(this.domainSpec(resolved, finalMeta, nics), o);
-      const dropped = (oldMeta?.ownedVolumes ?? []).filter((n) => !owned.includes(n));
-      for (const n of dropped) if (await this.storage.deleteVolume(n, o)) changes.push(`volume ${n}: deleted`);
-      const pendingRestart = existing !== null && existing.powerState !== 'off' && changes.length > 0;
-      this.log.info(existing ? 'node updated' : 'node created', {
-        cluster: spec.cluster,
-        node: spec.name,
-        changes: changes.length,
-      });
-      return { node: await this.status(summary), changed: true, changes, pendingRestart };
+      if (existing) summary = await this.hv.defineDomain(this.domainSpec(resolved, meta, nics), o);
     } catch (e) {
       // Undo what this call created, so a failed ensure leaves nothing half-built behind.
       for (const n of created) await this.storage.deleteVolume(n).catch(() => undefined);
-      if (defined) await this.hv.undefineDomain(spec.name).catch(() => undefined);
+      if (definedNew) await this.hv.undefineDomain(spec.name).catch(() => undefined);
       throw e;
     }
+    if (!summary) throw new TenksError('INTERNAL', `node '${spec.name}' was not defined`);
+    // The domain now matches the spec; only the dropped volumes remain to go.
+    if (dropped.length > 0) {
+      for (const n of dropped) if (await this.storage.deleteVolume(n, o)) changes.push(`volume ${n}: deleted`);
+      summary = { ...summary, metadata: metadata(owned) };
+      await this.hv.setMetadata(spec.name, metadata(owned), o);
+    }
+    const pendingRestart = existing !== null && existing.powerState !== 'off' && changes.length > 0;
+    this.log.info(existing ? 'node updated' : 'node created', { cluster: spec.cluster, node: spec.name, changes: changes.length });
+    return { node: await this.status(summary, vols), changed: true, changes, pendingRestart };
   }
 
   private plannedStatus(spec: NodeSpec): NodeStatus {
@@ -476,22 +493,25 @@ export class NodeManager {
 
   /** Removes a node and everything tenks created for it. Succeeds when it is already gone. */
   async delete(ref: NodeRef, o: CallOptions = {}): Promise<DeleteResult> {
-    const key = ref.name !== '' ? ref.name : ref.uuid;
-    return this.mutex.run(key, async () => {
-      let d: DomainSummary | null;
-      if (ref.uuid !== '') d = await this.hv.getDomainByUuid(ref.uuid.toLowerCase(), o);
-      else d = await this.hv.getDomain(ref.name, o);
-      if (!d) return { existed: false, removed: [] };
+    let name = ref.name;
+    if (ref.uuid !== '') {
+      const byUuid = await this.hv.getDomainByUuid(ref.uuid.toLowerCase(), o);
+      if (!byUuid) return { existed: false, removed: [] };
+      name = byUuid.name;
+    }
+    if (name === '') throw new TenksError('INVALID_SPEC', 'a node reference needs a name or a UUID', { field: 'node' });
+    // Same lock as ensure (the name), so a delete and an ensure of one node never interleave.
+    return this.mutex.run(name, async () => {
+      const d = await this.hv.getDomain(name, o);
+      if (!d || (ref.uuid !== '' && d.uuid !== ref.uuid.toLowerCase())) return { existed: false, removed: [] };
       if (!d.metadata)
         throw new TenksError('CONFLICT', `domain '${d.name}' was not created by tenks; refusing to delete it`, {
           field: 'node.name',
         });
       if (ref.cluster !== '' && d.metadata.cluster !== ref.cluster)
-        throw new TenksError(
-          'CONFLICT',
-          `node '${d.name}' belongs to cluster '${d.metadata.cluster}', not '${ref.cluster}'`,
-          { field: 'node.cluster' },
-        );
+        throw new TenksError('CONFLICT', `node '${d.name}' belongs to cluster '${d.metadata.cluster}', not '${ref.cluster}'`, {
+          field: 'node.cluster',
+        });
       const removed: string[] = [];
       if (d.powerState !== 'off') {
         await this.hv.power(d.name, 'destroy', o).catch((e: unknown) => {

@@ -139,19 +139,18 @@ export function compileNodeSpec(raw: RawNodeSpec, base = 'node'): NodeSpec {
     errors.push({ field: `${base}.boot_mode`, message: `unknown boot mode '${raw.bootMode}' (use uefi or bios)` });
 
   const volumes: VolumeSpec[] = [];
+  const seen = new Map<string, number>();
   raw.volumes.forEach((v, i) => {
     const compiled = compileVolume(v, i, base, errors);
-    if (compiled) volumes.push(compiled);
-  });
-  const seen = new Map<string, number>();
-  volumes.forEach((v, i) => {
-    const other = seen.get(v.name);
+    if (!compiled) return;
+    volumes.push(compiled);
+    const other = seen.get(compiled.name);
     if (other !== undefined)
       errors.push({
         field: `${base}.volumes[${i}].name`,
-        message: `duplicate volume name '${v.name}' (also volumes[${other}])`,
+        message: `duplicate volume name '${compiled.name}' (also volumes[${other}])`,
       });
-    seen.set(v.name, i);
+    else seen.set(compiled.name, i);
   });
 
   const nics: NicSpec[] = [];

@@ -132,11 +132,17 @@ export class LibvirtStorage implements Storage {
     };
   }
 
-  private async volumeInfo(v: Volume): Promise<VolumeInfo> {
-    const [info, path, xml] = await Promise.all([v.info(), v.path(), v.xml()]);
-    const format =
-      /<target>[\s\S]*?<format type=['"]([\w-]+)['"]/.exec(xml)?.[1] ??
-      (this.o.poolType === 'logical' ? 'raw' : 'unknown');
+  /** Volume facts; `knownFormat` saves reading the volume XML when the caller knows it. */
+  private async volumeInfo(v: Volume, knownFormat?: string): Promise<VolumeInfo> {
+    const [info, path, format] = await Promise.all([
+      v.info(),
+      v.path(),
+      knownFormat !== undefined
+        ? Promise.resolve(knownFormat)
+        : this.o.poolType === 'logical'
+          ? Promise.resolve('raw')
+          : v.xml().then((xml) => /<target>[\s\S]*?<format type=['"]([\w-]+)['"]/.exec(xml)?.[1] ?? 'unknown'),
+    ]);
     return {
       name: v.name,
       pool: this.o.poolName,
@@ -239,7 +245,7 @@ export class LibvirtStorage implements Storage {
           }
           await pool.refresh().catch(() => undefined);
         }
-        return await lv(this.volumeInfo(vol), `reading volume '${v.name}'`);
+        return await lv(this.volumeInfo(vol, format), `reading volume '${v.name}'`);
       } catch (err) {
         await vol.delete().catch(() => undefined);
         throw err;

@@ -4,9 +4,10 @@ import { ErrorCode, grpcStatusOf, isErrorCode, TenksError, toTenksError, type Fi
 /** Trailer keys that carry a TenksError across gRPC. */
 export const TRAILER = {
   code: 'tenks-error-code',
-  field: 'tenks-error-field',
-  hint: 'tenks-error-hint',
-  /** JSON array of FieldError; `-bin` keys are base64 on the wire, so any text is safe. */
+  /** `-bin` keys travel base64-encoded, so any text (non-ASCII, newlines) is safe in them. */
+  field: 'tenks-error-field-bin',
+  hint: 'tenks-error-hint-bin',
+  /** JSON array of FieldError. */
   details: 'tenks-error-details-bin',
 } as const;
 
@@ -18,8 +19,8 @@ export function toWireError(e: unknown): WireError {
   const err = toTenksError(e);
   const metadata = new Metadata();
   metadata.set(TRAILER.code, err.code);
-  if (err.field !== undefined) metadata.set(TRAILER.field, err.field);
-  if (err.hint !== undefined) metadata.set(TRAILER.hint, err.hint);
+  if (err.field !== undefined) metadata.set(TRAILER.field, Buffer.from(err.field));
+  if (err.hint !== undefined) metadata.set(TRAILER.hint, Buffer.from(err.hint));
   if (err.details.length > 0) metadata.set(TRAILER.details, Buffer.from(JSON.stringify(err.details)));
   return { name: 'TenksError', message: err.message, code: grpcStatusOf[err.code], details: err.message, metadata };
 }

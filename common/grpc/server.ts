@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import {
   status,
   type sendUnaryData,
@@ -21,6 +22,8 @@ function contextOf(call: ServerUnaryCall<unknown, unknown> | ServerWritableStrea
   done: () => void;
 } {
   const ac = new AbortController();
+  // One call fans out into many awaited steps that each listen for the abort.
+  setMaxListeners(0, ac.signal);
   const onCancel = (): void => {
     ac.abort(new TenksError('CANCELLED', 'the client cancelled the call'));
   };

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import type { Connection } from '../../agent/native/index.js';
 import { unaryCall } from '../../common/grpc/client.js';
+import type { GetNodeResponse } from '../../proto/gen/tenks/v1/agent.pb.js';
 import { BootMode, PowerAction, PowerState } from '../../proto/gen/tenks/v1/types.pb.js';
 import { AgentClient, nodeSpec, startTestAgent, volume, type TestAgent } from '../helpers/agent.js';
 import { cleanupLibvirt, openLibvirt, poolVolumeNames, rejectsWith, suffix, TEST_URI } from './helpers.js';
@@ -32,7 +33,7 @@ describe('agent gRPC service (test driver)', function () {
     return client;
   };
   const getNode = (n: string) =>
-    unaryCall(
+    unaryCall<GetNodeResponse>(
       'agent',
       (m, o, cb) => c().raw.getNode({ node: { cluster, name: n, uuid: '' }, includeSecrets: false }, m, o, cb),
       { timeoutMs: 10_000 },
@@ -66,13 +67,15 @@ describe('agent gRPC service (test driver)', function () {
   it('creates a node, then finds nothing to change', async function () {
     const first = await c().ensure(spec());
     assert.equal(first.changed, true);
-    assert.match(first.node?.uuid ?? '', UUID);
-    uuid = first.node!.uuid;
-    assert.equal(first.node?.name, name);
-    assert.equal(first.node?.cluster, cluster);
-    assert.equal(first.node?.powerState, PowerState.POWER_STATE_OFF);
+    const node = first.node;
+    assert.ok(node, 'no node in the response');
+    assert.match(node.uuid, UUID);
+    uuid = node.uuid;
+    assert.equal(node.name, name);
+    assert.equal(node.cluster, cluster);
+    assert.equal(node.powerState, PowerState.POWER_STATE_OFF);
     assert.deepEqual(
-      first.node?.volumes.map((v) => [v.name, v.capacityBytes]),
+      node.volumes.map((v) => [v.name, v.capacityBytes]),
       [[`${name}-vol0`, 1024 ** 3]],
     );
     assert.deepEqual(await poolVolumeNames(conn!, pool), [`${name}-vol0`]);
@@ -91,7 +94,7 @@ describe('agent gRPC service (test driver)', function () {
       `changes: ${JSON.stringify(r.changes)}`,
     );
     assert.equal(r.node?.uuid, uuid);
-    assert.equal(r.node?.memoryMb, 256);
+    assert.equal(r.node.memoryMb, 256);
     const again = await c().ensure(spec(256));
     assert.equal(again.changed, false);
   });

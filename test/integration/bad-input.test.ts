@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import type { Connection } from '../../agent/native/index.js';
 import type { ErrorCode } from '../../common/errors.js';
-import { BootMode, type NodeSpec } from '../../proto/gen/tenks/v1/types.pb.js';
+import type { BootMode, NodeSpec } from '../../proto/gen/tenks/v1/types.pb.js';
 import { AgentClient, nodeSpec, startTestAgent, volume, type TestAgent } from '../helpers/agent.js';
 import {
   cleanupLibvirt,
@@ -14,6 +14,9 @@ import {
   suffix,
   TEST_URI,
 } from './helpers.js';
+
+/** A boot mode the proto does not define (sent as is on the wire). */
+const UNKNOWN_BOOT_MODE = 7 as unknown as BootMode;
 
 describe('agent refuses bad node specs (test driver)', function () {
   const run = suffix();
@@ -63,7 +66,7 @@ describe('agent refuses bad node specs (test driver)', function () {
 
   it('an unknown boot mode (enum value 7)', async function () {
     await refused(
-      nodeSpec({ cluster, name, bootMode: 7 as BootMode, volumes: [volume({ capacity: '1GiB' })] }),
+      nodeSpec({ cluster, name, bootMode: UNKNOWN_BOOT_MODE, volumes: [volume({ capacity: '1GiB' })] }),
       'INVALID_SPEC',
       'node.boot_mode',
     );
@@ -106,7 +109,9 @@ describe('agent refuses bad node specs (test driver)', function () {
     const owner = `owner-${run}`;
     const taken = `taken-${run}`;
     try {
-      const first = await client.ensure(nodeSpec({ cluster: owner, name: taken, volumes: [volume({ capacity: '1GiB' })] }));
+      const first = await client.ensure(
+        nodeSpec({ cluster: owner, name: taken, volumes: [volume({ capacity: '1GiB' })] }),
+      );
       assert.equal(first.changed, true);
       const err = await rejectsWith(
         client.ensure(
@@ -141,7 +146,7 @@ describe('agent refuses bad node specs (test driver)', function () {
       name: 'a/b',
       memoryMb: 1,
       vcpus: 0,
-      bootMode: 7 as BootMode,
+      bootMode: UNKNOWN_BOOT_MODE,
       volumes: [volume({ capacity: '10XB' })],
     });
     const err = await rejectsWith(client.ensure(spec, 20_000), 'INVALID_SPEC');

@@ -57,7 +57,10 @@ export async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise
     err = e;
   }
   assert.ok(err !== undefined, `expected a ${code} error, but the call succeeded`);
-  assert.ok(err instanceof TenksError, `expected a TenksError, got ${String(err)}`);
+  assert.ok(
+    err instanceof TenksError,
+    `expected a TenksError, got ${err instanceof Error ? err.stack : JSON.stringify(err)}`,
+  );
   assert.equal(err.code, code, `error code (message: ${err.message})`);
   return err;
 }

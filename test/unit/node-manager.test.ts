@@ -699,8 +699,8 @@ describe('NodeManager', () => {
       assert.deepEqual(storage.created, ['n1-vol0']);
       assert.equal(results.filter((r) => r.changed).length, 1);
       assert.equal(new Set(results.map((r) => r.node.uuid)).size, 1);
-      // The creating call defines twice (record first, then final); the others take the fast path.
-      assert.deepEqual(defines(hv), ['define:n1', 'define:n1']);
+      // The creating call defines once (before its volumes); the others take the fast path.
+      assert.deepEqual(defines(hv), ['define:n1']);
     });
 
     it('runs ensures of different nodes side by side', async () => {
@@ -711,10 +711,9 @@ describe('NodeManager', () => {
     });
   });
 
-  describe('known bugs', () => {
-    // The fast path builds the status from owned volumes only, so `existing` pool volumes that the
-    // first ensure (and list) report vanish from the status of an unchanged ensure.
-    it.skip('reports the same volumes whether or not the spec changed', async () => {
+  describe('regressions', () => {
+    // The fast path once built the status from owned volumes only, dropping `existing` pool volumes.
+    it('reports the same volumes whether or not the spec changed', async () => {
       const { storage, nm } = setup();
       await storage.createVolume({ name: 'shared', capacityBytes: GiB, format: 'raw', source: { kind: 'blank' } });
       const s = spec({ volumes: [rawVolume({ capacity: '1GiB' }), rawVolume({ existing: 'shared' })] });
@@ -730,10 +729,9 @@ describe('NodeManager', () => {
       );
     });
 
-    // After the final defineDomain of an update, a failure deleting a dropped volume makes the
-    // catch block delete volumes the redefined domain now uses, and the dropped volume is no longer
-    // recorded in ownedVolumes, so it leaks.
-    it.skip('leaves a consistent node when deleting a removed volume fails', async () => {
+    // A failure deleting a dropped volume after the final define must neither delete volumes the
+    // redefined domain uses nor forget the dropped volume (it stays owned, to be deleted later).
+    it('leaves a consistent node when deleting a removed volume fails', async () => {
       const { hv, storage, nm } = setup();
       await nm.ensure(spec({ volumes: [rawVolume({ capacity: '1GiB' }), rawVolume({ capacity: '1GiB' })] }));
       storage.failDelete.add('n1-vol1');

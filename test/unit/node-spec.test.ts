@@ -216,9 +216,8 @@ describe('compileNodeSpec', () => {
       );
     });
 
-    // Known bug: duplicates are indexed in the list of volumes that compiled, not in the raw list,
-    // so when an earlier volume is invalid the error points at the wrong volume.
-    it.skip('names the right volume in a duplicate error after an invalid volume', () => {
+    // Duplicates must be indexed in the raw list, even when an earlier volume is invalid.
+    it('names the right volume in a duplicate error after an invalid volume', () => {
       const e = specError(
         raw({
           volumes: [rawVolume({}), rawVolume({ name: 'd', capacity: '1G' }), rawVolume({ name: 'd', capacity: '1G' })],

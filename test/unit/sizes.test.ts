@@ -102,9 +102,8 @@ describe('parseSize', () => {
     assert.match(reasonOf('8192TiB'), /too large/);
   });
 
-  // Known bug: `value * unit` in floating point makes 1.001 * 1000 = 1000.9999999999999, so a
-  // decimal size that is exactly 1001 bytes is rejected. Un-skip once parseSize scales exactly.
-  it.skip('accepts decimal fractions whose float product is not exact (1.001KB = 1001 bytes)', () => {
+  // In floating point 1.001 * 1000 = 1000.9999999999999: parseSize must scale exactly.
+  it('accepts decimal fractions whose float product is not exact (1.001KB = 1001 bytes)', () => {
     assert.equal(bytesOf('1.001KB'), 1001);
     assert.equal(bytesOf('1.001MB'), 1_001_000);
   });

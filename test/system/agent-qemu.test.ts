@@ -1,0 +1,345 @@
+/**
+ * The agent as a real child process on the real libvirtd (`qemu:///system`, QEMU TCG here), over mTLS:
+ * nodes with blank and image volumes, power, idempotence, UEFI NVRAM, lifecycle events, bad input, SIGTERM.
+ */
+import assert from 'node:assert/strict';
+import { access, chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ClientReadableStream } from '@grpc/grpc-js';
+import { TenksError } from '../../common/errors.js';
+import { NodeEventType, type WatchEventsResponse } from '../../proto/gen/tenks/v1/agent.pb.js';
+import { BootMode, PowerAction, PowerState, type NodeSpec } from '../../proto/gen/tenks/v1/types.pb.js';
+import { AgentClient, nodeSpec, volume } from '../helpers/agent.js';
+import {
+  AgentProcess,
+  cleanupLibvirt,
+  clientCredentials,
+  domainNames,
+  domState,
+  freePort,
+  makeCerts,
+  run,
+  SERVER_NAME,
+  SYSTEM_URI,
+  suffix,
+  virsh,
+  volumeNames,
+  waitUntil,
+} from './helpers.js';
+
+const MiB = 1024 ** 2;
+const GRACE_S = 10;
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Collects the events of a WatchEvents stream and lets a test wait for one. */
+class EventWatch {
+  readonly events: WatchEventsResponse[] = [];
+  error: Error | null = null;
+  private waiters: (() => void)[] = [];
+
+  constructor(readonly stream: ClientReadableStream<WatchEventsResponse>) {
+    stream.on('data', (e: WatchEventsResponse) => {
+      this.events.push(e);
+      this.notify();
+    });
+    stream.on('error', (e: Error) => {
+      this.error = e;
+      this.notify();
+    });
+  }
+
+  private notify(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  has(name: string, type: NodeEventType): boolean {
+    return this.events.some((e) => e.name === name && e.type === type);
+  }
+
+  async waitFor(name: string, type: NodeEventType, timeoutMs: number): Promise<WatchEventsResponse> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.events.find((e) => e.name === name && e.type === type);
+      if (found) return found;
+      if (this.error) throw this.error;
+      const left = end - Date.now();
+      if (left <= 0)
+        assert.fail(
+          `no ${NodeEventType[type]} event for ${name} within ${timeoutMs} ms; got ${JSON.stringify(this.events)}`,
+        );
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 500));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  cancel(): void {
+    this.stream.cancel();
+  }
+}
+
+describe('tenks-agent on qemu:///system (child process, mTLS)', function () {
+  const run_ = suffix();
+  const pool = `tenks-sys-${run_}`;
+  const cluster = `sys-${run_}`;
+  /** Every domain of this run has this in its name, so cleanup finds leftovers. */
+  const tag = `tsys-${run_}`;
+  const bios = [0, 1, 2].map((i) => `${tag}-bios${i}`);
+  const uefi = `${tag}-uefi`;
+  let dir = '';
+  let image = '';
+  let agent: AgentProcess | undefined;
+  let client: AgentClient | undefined;
+  const watches: EventWatch[] = [];
+
+  const c = (): AgentClient => {
+    assert.ok(client, 'no client');
+    return client;
+  };
+  const biosSpec = (name: string): NodeSpec =>
+    nodeSpec({
+      cluster,
+      name,
+      memoryMb: 128,
+      vcpus: 1,
+      bootMode: BootMode.BOOT_MODE_BIOS,
+      volumes: [volume({ capacity: '1GiB' }), volume({ image, capacity: '128MiB' })],
+    });
+
+  before(async function () {
+    this.timeout(120_000);
+    dir = await mkdtemp(join(tmpdir(), 'tenks-sys-'));
+    // QEMU runs as an unprivileged user: it must be able to reach the volumes under this directory.
+    await chmod(dir, 0o755);
+    const certs = join(dir, 'certs');
+    await makeCerts(certs, 'agent', 'client');
+    await mkdir(join(dir, 'images'));
+    image = join(dir, 'images', 'base.qcow2');
+    await run('qemu-img', ['create', '-f', 'qcow2', image, '64M']);
+    const port = await freePort();
+    agent = await AgentProcess.spawn(join(dir, 'agent.yaml'), {
+      agent_id: `sys-${run_}`,
+      listen: `127.0.0.1:${port}`,
+      tls: {
+        ca_file: join(certs, 'ca.pem'),
+        cert_file: join(certs, 'agent.pem'),
+        key_file: join(certs, 'agent-key.pem'),
+      },
+      libvirt_uri: SYSTEM_URI,
+      storage: { pool_name: pool, pool_path: join(dir, 'pool') },
+      log_directory: join(dir, 'log'),
+      shutdown_grace_s: GRACE_S,
+    });
+    const listening = await agent.waitForLine((l) => l.message === 'grpc listening', 60_000);
+    assert.equal(listening.port, port);
+    assert.equal(listening.tls, true);
+    client = new AgentClient(`127.0.0.1:${port}`, await clientCredentials(certs), SERVER_NAME);
+  });
+
+  after(async function () {
+    this.timeout(120_000);
+    for (const w of watches) w.cancel();
+    client?.close();
+    await agent?.kill();
+    const leftovers = await cleanupLibvirt({ domainPart: tag, pool });
+    if (leftovers.some((l) => l.startsWith('domain'))) console.log(`      cleaned up leftovers: ${leftovers.join(', ')}`);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reports the host over mTLS', async function () {
+    const { host } = await c().hostInfo();
+    assert.equal(host?.engine, 'qemu');
+    assert.equal(host.libvirtUri, SYSTEM_URI);
+    assert.equal(host.pool?.name, pool);
+    assert.equal(host.pool.path, join(dir, 'pool'));
+    assert.ok(host.uefiAvailable, 'OVMF should be available for the UEFI test');
+  });
+
+  it('creates three BIOS nodes with a blank and an image volume each', async function () {
+    const results = await Promise.all(bios.map((n) => c().ensure(biosSpec(n), 120_000)));
+    for (const r of results) assert.equal(r.changed, true);
+    const all = await domainNames();
+    for (const n of bios) {
+      assert.ok(all.includes(n), `domain ${n} missing: ${all.join(', ')}`);
+      const xml = await virsh('dumpxml', n);
+      assert.match(xml, /<domain type='qemu'/);
+      assert.match(xml, new RegExp(`<source pool='${pool}' volume='${n}-vol0'/>`));
+      assert.match(xml, new RegExp(`<source pool='${pool}' volume='${n}-vol1'/>`));
+    }
+    const vols = await volumeNames(pool);
+    assert.deepEqual(vols, bios.flatMap((n) => [`${n}-vol0`, `${n}-vol1`]).sort());
+    for (const n of bios) {
+      const info = await virsh('vol-info', '--pool', pool, `${n}-vol1`, '--bytes');
+      assert.match(info, new RegExp(`Capacity:\\s+${128 * MiB} bytes`), info);
+      const blank = await virsh('vol-info', '--pool', pool, `${n}-vol0`, '--bytes');
+      assert.match(blank, new RegExp(`Capacity:\\s+${1024 * MiB} bytes`), blank);
+      const img = JSON.parse(
+        await run('qemu-img', ['info', '--output=json', '-U', join(dir, 'pool', `${n}-vol1`)]),
+      ) as { format: string; 'virtual-size': number };
+      assert.equal(img.format, 'qcow2');
+      assert.equal(img['virtual-size'], 128 * MiB);
+    }
+  });
+
+  it('powers the nodes on, resets one, powers them off', async function () {
+    for (const n of bios) {
+      const r = await c().power({ cluster, name: n }, PowerAction.POWER_ACTION_ON);
+      assert.equal(r.powerState, PowerState.POWER_STATE_ON);
+    }
+    for (const n of bios) assert.equal(await domState(n), 'running');
+    const reset = await c().power({ cluster, name: bios[0]! }, PowerAction.POWER_ACTION_RESET);
+    assert.equal(reset.powerState, PowerState.POWER_STATE_ON);
+    assert.equal(await domState(bios[0]!), 'running');
+    for (const n of bios) {
+      const r = await c().power({ cluster, name: n }, PowerAction.POWER_ACTION_OFF);
+      assert.equal(r.powerState, PowerState.POWER_STATE_OFF);
+      assert.equal(r.changed, true);
+    }
+    for (const n of bios) assert.equal(await domState(n), 'shut off');
+  });
+
+  it('finds nothing to change on a second ensure', async function () {
+    const results = await Promise.all(bios.map((n) => c().ensure(biosSpec(n), 120_000)));
+    for (const r of results) {
+      assert.equal(r.changed, false, `changes: ${JSON.stringify(r.changes)}`);
+      assert.deepEqual(r.changes, []);
+    }
+    const listed = await c().list(cluster);
+    assert.deepEqual(
+      listed.nodes.map((n) => n.name),
+      [...bios].sort(),
+    );
+  });
+
+  it('deletes the three nodes with their volumes', async function () {
+    for (const n of bios) {
+      const r = await c().delete({ cluster, name: n });
+      assert.equal(r.existed, true);
+    }
+    const all = await domainNames();
+    for (const n of bios) assert.ok(!all.includes(n), `domain ${n} still defined`);
+    assert.deepEqual(await volumeNames(pool), []);
+  });
+
+  it('creates, starts, stops and deletes a UEFI node, with its NVRAM', async function () {
+    const spec = nodeSpec({
+      cluster,
+      name: uefi,
+      memoryMb: 256,
+      bootMode: BootMode.BOOT_MODE_UEFI,
+      volumes: [volume({ capacity: '1GiB' })],
+    });
+    const r = await c().ensure(spec, 120_000);
+    assert.equal(r.node?.machine, 'q35');
+    assert.equal(r.node.bootMode, BootMode.BOOT_MODE_UEFI);
+    await c().power({ cluster, name: uefi }, PowerAction.POWER_ACTION_ON);
+    assert.equal(await domState(uefi), 'running');
+    const xml = await virsh('dumpxml', uefi);
+    assert.match(xml, /machine='pc-q35/);
+    const nvram = /<nvram\b[^>]*>([^<]+)<\/nvram>/.exec(xml)?.[1];
+    assert.ok(nvram, `no <nvram> in the domain XML:\n${xml}`);
+    assert.ok(await exists(nvram), `NVRAM file ${nvram} does not exist`);
+    await c().power({ cluster, name: uefi }, PowerAction.POWER_ACTION_OFF);
+    assert.equal(await domState(uefi), 'shut off');
+    const del = await c().delete({ cluster, name: uefi });
+    assert.equal(del.existed, true);
+    assert.ok(!(await domainNames()).includes(uefi), 'UEFI domain still defined');
+    assert.equal(await exists(nvram), false, `NVRAM file ${nvram} left behind`);
+    assert.deepEqual(await volumeNames(pool), []);
+  });
+
+  it('streams STARTED and STOPPED events of a node', async function () {
+    const name = `${tag}-events`;
+    const spec = (probe: number): NodeSpec => ({
+      ...nodeSpec({ cluster, name, volumes: [volume({ capacity: '64MiB' })] }),
+      labels: { probe: String(probe) },
+    });
+    const watch = new EventWatch(c().raw.watchEvents({ cluster }));
+    watches.push(watch);
+    try {
+      // The stream has no greeting: redefine the node (a label change) until its DEFINED event shows the watch is live.
+      let probe = 0;
+      await waitUntil(
+        'the event stream to deliver a DEFINED event',
+        async () => {
+          await c().ensure(spec(probe++), 60_000);
+          await new Promise((r) => setTimeout(r, 300));
+          return watch.has(name, NodeEventType.NODE_EVENT_TYPE_DEFINED);
+        },
+        30_000,
+      );
+      await c().power({ cluster, name }, PowerAction.POWER_ACTION_ON);
+      const started = await watch.waitFor(name, NodeEventType.NODE_EVENT_TYPE_STARTED, 20_000);
+      assert.equal(started.cluster, cluster);
+      assert.equal(started.powerState, PowerState.POWER_STATE_ON);
+      await c().power({ cluster, name }, PowerAction.POWER_ACTION_OFF);
+      const stopped = await watch.waitFor(name, NodeEventType.NODE_EVENT_TYPE_STOPPED, 20_000);
+      assert.equal(stopped.powerState, PowerState.POWER_STATE_OFF);
+      assert.equal(stopped.uuid, started.uuid);
+      assert.ok(stopped.timeUnixMs >= started.timeUnixMs);
+      assert.ok(
+        watch.events.every((e) => e.cluster === cluster),
+        'only events of the watched cluster',
+      );
+    } finally {
+      watch.cancel();
+      await c()
+        .delete({ cluster, name })
+        .catch(() => undefined);
+    }
+    assert.ok(!(await domainNames()).includes(name));
+  });
+
+  it('refuses an image that does not exist, creating nothing', async function () {
+    const name = `${tag}-bad`;
+    const err = await c()
+      .ensure(
+        nodeSpec({
+          cluster,
+          name,
+          volumes: [volume({ capacity: '1GiB' }), volume({ image: join(dir, 'no-such.qcow2'), capacity: '1GiB' })],
+        }),
+        60_000,
+      )
+      .then(
+        () => assert.fail('the ensure succeeded'),
+        (e: unknown) => e,
+      );
+    assert.ok(err instanceof TenksError, String(err));
+    assert.equal(err.code, 'INVALID_SPEC');
+    assert.ok(
+      err.details.some((d) => d.field === 'node.volumes[1].image'),
+      JSON.stringify(err.details),
+    );
+    assert.ok(!(await domainNames()).includes(name), 'a domain was defined');
+    assert.deepEqual(await volumeNames(pool), []);
+    assert.equal((await c().list(cluster)).nodes.length, 0);
+  });
+
+  it('exits 0 on SIGTERM within the grace period', async function () {
+    assert.ok(agent);
+    client?.close();
+    client = undefined;
+    const t0 = Date.now();
+    const exit = await agent.stop('SIGTERM', (GRACE_S + 5) * 1000);
+    assert.deepEqual(exit, { code: 0, signal: null }, agent.output());
+    assert.ok(Date.now() - t0 < (GRACE_S + 5) * 1000);
+    assert.ok(
+      agent.lines.some((l) => l.message === 'agent stopped'),
+      agent.output(),
+    );
+  });
+});
