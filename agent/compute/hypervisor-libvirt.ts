@@ -1,3 +1,4 @@
+import { unlink } from 'node:fs/promises';
 import { XMLParser } from 'fast-xml-parser';
 import { TenksError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
@@ -5,6 +6,7 @@ import { Semaphore, throwIfAborted } from '../../common/semaphore.js';
 import {
   Connection,
   DomainEventCode,
+  DomainXmlFlags,
   DomainStateCode,
   LibvirtError,
   UndefineFlags,
@@ -250,7 +252,18 @@ export class LibvirtHypervisor implements Hypervisor {
       );
     const xml = this.renderXml(spec);
     return this.run(o, async () => {
+      // Switching a node from UEFI to BIOS leaves its NVRAM file behind unless we remove it.
+      const previous = spec.bootMode === 'bios' ? await this.conn.findDomain(spec.name).catch(() => null) : null;
+      const oldNvram = previous
+        ? /<nvram[^>]*>([^<]+)<\/nvram>/.exec(await previous.xml(DomainXmlFlags.INACTIVE).catch(() => ''))?.[1]
+        : undefined;
       const d = await lv(this.conn.defineDomain(xml), `defining domain '${spec.name}'`);
+      if (oldNvram !== undefined) {
+        await unlink(oldNvram).catch((e: unknown) => {
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+          this.log.warn('could not remove old NVRAM', { node: spec.name, path: oldNvram, error: String(e) });
+        });
+      }
       const state = await lv(d.state(), `reading state of '${spec.name}'`);
       // The metadata is what was just defined: no need to read it back.
       return { name: d.name, uuid: d.uuid, powerState: powerStateOf(state.state), metadata: spec.metadata };

@@ -356,7 +356,10 @@ export class NodeManager {
         const name = volumeName(spec.name, v.name);
         let have = await this.storage.getVolume(name, o);
         if (!have) {
-          have = await this.storage.createVolume({ name, capacityBytes: v.capacityBytes, format: v.format, source: v.source }, o);
+          have = await this.storage.createVolume(
+            { name, capacityBytes: v.capacityBytes, format: v.format, source: v.source },
+            o,
+          );
           created.push(name);
           if (existing) changes.push(`volume ${v.name}: created`);
         } else if (have.capacityBytes < v.capacityBytes) {
@@ -381,7 +384,11 @@ export class NodeManager {
       await this.hv.setMetadata(spec.name, metadata(owned), o);
     }
     const pendingRestart = existing !== null && existing.powerState !== 'off' && changes.length > 0;
-    this.log.info(existing ? 'node updated' : 'node created', { cluster: spec.cluster, node: spec.name, changes: changes.length });
+    this.log.info(existing ? 'node updated' : 'node created', {
+      cluster: spec.cluster,
+      node: spec.name,
+      changes: changes.length,
+    });
     return { node: await this.status(summary, vols), changed: true, changes, pendingRestart };
   }
 
@@ -509,9 +516,13 @@ export class NodeManager {
           field: 'node.name',
         });
       if (ref.cluster !== '' && d.metadata.cluster !== ref.cluster)
-        throw new TenksError('CONFLICT', `node '${d.name}' belongs to cluster '${d.metadata.cluster}', not '${ref.cluster}'`, {
-          field: 'node.cluster',
-        });
+        throw new TenksError(
+          'CONFLICT',
+          `node '${d.name}' belongs to cluster '${d.metadata.cluster}', not '${ref.cluster}'`,
+          {
+            field: 'node.cluster',
+          },
+        );
       const removed: string[] = [];
       if (d.powerState !== 'off') {
         await this.hv.power(d.name, 'destroy', o).catch((e: unknown) => {

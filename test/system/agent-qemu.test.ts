@@ -155,7 +155,8 @@ describe('tenks-agent on qemu:///system (child process, mTLS)', function () {
     client?.close();
     await agent?.kill();
     const leftovers = await cleanupLibvirt({ domainPart: tag, pool });
-    if (leftovers.some((l) => l.startsWith('domain'))) console.log(`      cleaned up leftovers: ${leftovers.join(', ')}`);
+    if (leftovers.some((l) => l.startsWith('domain')))
+      console.log(`      cleaned up leftovers: ${leftovers.join(', ')}`);
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 

@@ -30,7 +30,8 @@ export async function run(file: string, args: readonly string[], timeoutMs = 30_
     return stdout;
   } catch (e) {
     const err = e as Error & { stderr?: string };
-    throw new Error(`${file} ${args.join(' ')} failed: ${err.stderr?.trim() || err.message}`, { cause: e });
+    const stderr = err.stderr?.trim() ?? '';
+    throw new Error(`${file} ${args.join(' ')} failed: ${stderr !== '' ? stderr : err.message}`, { cause: e });
   }
 }
 
@@ -205,7 +206,10 @@ export class AgentProcess {
   }
 
   /** Sends `signal` and waits for the exit; rejects after `timeoutMs`. */
-  async stop(signal: NodeJS.Signals, timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  async stop(
+    signal: NodeJS.Signals,
+    timeoutMs: number,
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     if (this.exit) return this.exit;
     this.child.kill(signal);
     let timer: NodeJS.Timeout | undefined;
