@@ -1,13 +1,18 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '../common/logger.js';
 import type { AgentConfig } from './config.js';
-import type { DomainEvent, Hypervisor } from './compute/hypervisor.js';
-import { LibvirtHypervisor } from './compute/hypervisor-libvirt.js';
-import { NodeManager } from './compute/node-manager.js';
-import type { Storage } from './compute/storage.js';
-import { LibvirtStorage } from './compute/storage-libvirt.js';
-import type { HostFacts, PoolInfo, PowerState } from './compute/types.js';
+import type { Logger } from '../common/index.js';
+import {
+  LibvirtHypervisor,
+  LibvirtStorage,
+  NodeManager,
+  type DomainEvent,
+  type HostFacts,
+  type Hypervisor,
+  type PoolInfo,
+  type PowerState,
+  type Storage,
+} from './compute/index.js';
 
 /** The agent's version, reported in host info. */
 export const AGENT_VERSION = '0.1.0';

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { compile } from '../common/config.js';
+import { compile } from '../common/index.js';
 
 /** Agent configuration file (YAML, snake_case). Every option and its default is documented here and in README. */
 export const agentConfigSchema = z

@@ -1,9 +1,7 @@
-import type { Logger } from '../common/logger.js';
-import { Lifecycle } from '../common/lifecycle.js';
-import { startGrpcServer, type GrpcServer } from '../common/grpc/serve.js';
 import { Agent } from './agent.js';
 import type { AgentConfig } from './config.js';
 import { agentService, AgentServiceService } from './rpc/agent-service.js';
+import { Lifecycle, startGrpcServer, type GrpcServer, type Logger } from '../common/index.js';
 
 /** A running agent: its host plane plus its gRPC server. Used by main.ts and by tests in-process. */
 export class AgentDaemon {

@@ -1,10 +1,7 @@
 import { parseArgs } from 'node:util';
-import { readYamlFile } from '../common/config.js';
-import { isTenksError, toTenksError } from '../common/errors.js';
-import { onShutdownSignals } from '../common/lifecycle.js';
-import { createWinstonLogger } from '../common/winston-logger.js';
 import { compileAgentConfig } from './config.js';
 import { AgentDaemon } from './daemon.js';
+import { createWinstonLogger, isTenksError, onShutdownSignals, readYamlFile, toTenksError } from '../common/index.js';
 
 const USAGE = `usage: tenks-agent [--config FILE] [--listen HOST:PORT] [--libvirt-uri URI]
                    [--pool-name NAME] [--pool-path PATH] [--log-directory DIR]

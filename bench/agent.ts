@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { credentials } from '@grpc/grpc-js';
-import { AgentApi } from '../common/grpc/agent-client.js';
 import { BootMode, NodeSpec, VolumeSpec } from '../proto/gen/tenks/v1/types.pb.js';
+import { AgentApi } from '../common/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -127,7 +127,11 @@ async function timed(n: number, limit: number, task: (i: number) => Promise<unkn
 
 const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
 
-async function benchDriver(uri: string, n: number, cluster: string): Promise<{ ensurePerS: number; noopS: number; rssMb: number; deleteS: number }> {
+async function benchDriver(
+  uri: string,
+  n: number,
+  cluster: string,
+): Promise<{ ensurePerS: number; noopS: number; rssMb: number; deleteS: number }> {
   const pool = `tenks-bench-${process.pid}`;
   const a = await startAgent(uri, pool);
   try {
@@ -150,7 +154,10 @@ async function benchDriver(uri: string, n: number, cluster: string): Promise<{ e
   } finally {
     await stopAgent(a);
     if (uri.startsWith('qemu')) {
-      for (const cmd of [['pool-destroy', pool], ['pool-undefine', pool]]) {
+      for (const cmd of [
+        ['pool-destroy', pool],
+        ['pool-undefine', pool],
+      ]) {
         try {
           execFileSync('virsh', ['-q', '-c', uri, ...cmd], { stdio: 'ignore' });
         } catch {

@@ -1,13 +1,10 @@
 import type { ClientReadableStream } from '@grpc/grpc-js';
-import { readYamlFile } from '../common/config.js';
-import { TenksError } from '../common/errors.js';
-import { fromWireError } from '../common/grpc/errors.js';
-import type { AgentApi } from '../common/grpc/agent-client.js';
 import { NodeEventType, type WatchEventsResponse } from '../proto/gen/tenks/v1/agent.pb.js';
 import { PowerAction, type NodeRef } from '../proto/gen/tenks/v1/types.pb.js';
 import { nodeFileToSpec } from './node-file.js';
 import { emit, table, type OutputFormat } from './output.js';
 import { hostJson, nodeColumns, nodeJson, powerName } from './present.js';
+import { TenksError, fromWireError, readYamlFile, type AgentApi } from '../common/index.js';
 
 /** What every agent command gets. */
 export interface AgentContext {

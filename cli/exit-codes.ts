@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../common/errors.js';
+import type { ErrorCode } from '../common/index.js';
 
 /** tenksctl exit statuses. Stable: scripts may rely on them (documented in README). */
 export const ExitCode = {

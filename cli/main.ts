@@ -1,11 +1,9 @@
 import { credentials } from '@grpc/grpc-js';
 import { parseArgs } from 'node:util';
-import { isTenksError, TenksError, toTenksError } from '../common/errors.js';
-import { channelOptions, dialCredentials } from '../common/grpc/client.js';
-import { AgentApi } from '../common/grpc/agent-client.js';
 import { runAgentCommand } from './agent-commands.js';
 import { defaultHint, ExitCode, exitCodeOf } from './exit-codes.js';
 import { parseOutputFormat, type OutputFormat } from './output.js';
+import { AgentApi, TenksError, channelOptions, dialCredentials, isTenksError, toTenksError } from '../common/index.js';
 
 const VERSION = '0.1.0';
 

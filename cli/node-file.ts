@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { compile } from '../common/config.js';
 import { BootMode, NodeSpec, VolumeSpec, NicSpec } from '../proto/gen/tenks/v1/types.pb.js';
+import { compile } from '../common/index.js';
 
 /** A node file for `tenksctl agent ensure -f` (snake_case YAML, the agent's NodeSpec). */
 export const nodeFileSchema = z

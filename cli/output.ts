@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { TenksError } from '../common/errors.js';
+import { TenksError } from '../common/index.js';
 
 /** Output formats of every command. */
 export type OutputFormat = 'table' | 'json' | 'yaml';

@@ -1,6 +1,3 @@
-import { TenksError } from '../../common/errors.js';
-import type { Logger } from '../../common/logger.js';
-import { serverStream, unary } from '../../common/grpc/server.js';
 import {
   AgentServiceService,
   DeleteNodeResponse,
@@ -25,6 +22,7 @@ import {
   toNodeRef,
   toRawNodeSpec,
 } from './mapping.js';
+import { TenksError, serverStream, unary, type Logger } from '../../common/index.js';
 
 export { AgentServiceService };
 

@@ -1,18 +1,18 @@
 /** Protobuf ⇄ domain mapping for the agent. The only place (with agent-service.ts) that sees generated types. */
 import * as pb from '../../proto/gen/tenks/v1/types.pb.js';
 import { NodeEventType } from '../../proto/gen/tenks/v1/agent.pb.js';
-import type { DomainEvent } from '../compute/hypervisor.js';
-import type { NodeRef } from '../compute/node-manager.js';
-import type { RawNodeSpec } from '../compute/node-spec.js';
 import type {
   BootDevice,
   BootMode,
+  DomainEvent,
   HostFacts,
+  NodeRef,
   NodeStatus,
   PoolInfo,
   PowerAction,
   PowerState,
-} from '../compute/types.js';
+  RawNodeSpec,
+} from '../compute/index.js';
 
 /** proto BootMode → the raw string the spec compiler validates (unknown numbers stay visible in errors). */
 export function bootModeFromPb(m: pb.BootMode): string {

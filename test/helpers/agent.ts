@@ -52,7 +52,11 @@ export async function startTestAgent(raw: Record<string, unknown>): Promise<Test
 /** Promise-returning AgentService client with deadlines. */
 export class AgentClient {
   readonly raw: AgentServiceClient;
-  constructor(address: string, creds: ChannelCredentials = credentials.createInsecure(), options: Record<string, string> = {}) {
+  constructor(
+    address: string,
+    creds: ChannelCredentials = credentials.createInsecure(),
+    options: Record<string, string> = {},
+  ) {
     this.raw = new AgentServiceClient(address, creds, options);
   }
   hostInfo(timeoutMs = 10_000): Promise<GetHostInfoResponse> {
@@ -66,7 +70,9 @@ export class AgentClient {
     return unaryCall('agent', (m, o, cb) => this.raw.deleteNode({ node: ref }, m, o, cb), { timeoutMs });
   }
   list(cluster = '', timeoutMs = 60_000): Promise<ListNodesResponse> {
-    return unaryCall('agent', (m, o, cb) => this.raw.listNodes({ cluster, includeSecrets: false }, m, o, cb), { timeoutMs });
+    return unaryCall('agent', (m, o, cb) => this.raw.listNodes({ cluster, includeSecrets: false }, m, o, cb), {
+      timeoutMs,
+    });
   }
   power(node: Partial<NodeRef>, action: PowerAction, timeoutMs = 60_000): Promise<SetPowerResponse> {
     const ref = { cluster: '', name: '', uuid: '', ...node };

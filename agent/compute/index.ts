@@ -1,0 +1,35 @@
+/** The agent's compute plane, as the rest of the agent sees it. */
+export type * from './types.js';
+export type * from './hypervisor.js';
+export type * from './storage.js';
+export {
+  compileNodeSpec,
+  specHash,
+  rawNodeSpec,
+  rawVolume,
+  NAME_PATTERN,
+  type RawNodeSpec,
+  type RawVolumeSpec,
+} from './node-spec.js';
+export {
+  NodeManager,
+  volumeName,
+  generateMac,
+  diffSpecs,
+  type NodeRef,
+  type EnsureResult,
+  type DeleteResult,
+  type NicWiring,
+  type NodeManagerOptions,
+} from './node-manager.js';
+export {
+  LibvirtHypervisor,
+  parseCapabilities,
+  powerStateOf,
+  type Capabilities,
+  type LibvirtHypervisorOptions,
+} from './hypervisor-libvirt.js';
+export { LibvirtStorage, type LibvirtStorageOptions } from './storage-libvirt.js';
+export { FakeHypervisor } from './hypervisor-fake.js';
+export { FakeStorage } from './storage-fake.js';
+export { domainXml, metadataXml, parseMetadata, METADATA_NS, METADATA_KEY } from './domain-xml.js';
