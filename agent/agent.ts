@@ -40,6 +40,8 @@ const POWER_AFTER: Partial<Record<DomainEvent['type'], PowerState>> = {
 export class Agent {
   /** name → cluster of tenks nodes seen, so events of undefined domains still carry their cluster. */
   private readonly clusterOf = new Map<string, string>();
+  /** Aborted when the agent starts draining, so long-lived streams end instead of holding it up. */
+  private readonly draining = new AbortController();
 
   constructor(
     readonly config: AgentConfig,
@@ -78,7 +80,7 @@ export class Agent {
 
   /** Node events (of one cluster when given) until `signal` aborts. */
   async *events(cluster: string, signal: AbortSignal): AsyncGenerator<NodeEvent> {
-    for await (const e of this.hypervisor.events(signal)) {
+    for await (const e of this.hypervisor.events(AbortSignal.any([signal, this.draining.signal]))) {
       let owner = this.clusterOf.get(e.name);
       if (owner === undefined && e.type !== 'undefined') {
         const d = await this.hypervisor.getDomain(e.name).catch(() => null);
@@ -99,7 +101,13 @@ export class Agent {
     }
   }
 
+  /** Ends event streams; called when the daemon starts draining. */
+  beginShutdown(): void {
+    this.draining.abort();
+  }
+
   async close(): Promise<void> {
+    this.draining.abort();
     await this.hypervisor.close();
     this.log.info('agent closed');
   }

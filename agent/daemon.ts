@@ -41,6 +41,7 @@ export class AgentDaemon {
   /** Stops taking calls, lets in-flight ones finish (forcing after the grace period), closes libvirt. */
   async stop(graceMs = this.agent.config.shutdownGraceMs): Promise<void> {
     if (!this.lifecycle.to('DRAINING')) return;
+    this.agent.beginShutdown();
     await this.grpc.shutdown(graceMs);
     await this.agent.close();
     this.lifecycle.to('STOPPED');

@@ -20,9 +20,10 @@ for suite in unit integration system; do
   npx mocha --config ".mocharc.$suite.json" 2>&1 | tee -a "$out" || status=1
 done
 
-passed=$(grep -Eo '^ +[0-9]+ passing' "$out" | awk '{s+=$1} END {print s+0}')
-failed=$(grep -Eo '^ +[0-9]+ failing' "$out" | awk '{s+=$1} END {print s+0}')
-skipped=$(grep -Eo '^ +[0-9]+ pending' "$out" | awk '{s+=$1} END {print s+0}')
+count() { { grep -Eo "^ +[0-9]+ $1" "$out" || true; } | awk '{s+=$1} END {print s+0}'; }
+passed=$(count passing)
+failed=$(count failing)
+skipped=$(count pending)
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ] || status=1
 exit $status

@@ -4,16 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { compileAgentConfig, type AgentConfig } from '../../agent/config.js';
+import { Connection } from '../../agent/native/index.js';
 import { AgentDaemon } from '../../agent/daemon.js';
-import { unaryCall } from '../../common/grpc/client.js';
+import { AgentApi } from '../../common/grpc/agent-client.js';
 import { nullLogger } from '../../common/logger.js';
-import {
-  AgentServiceClient,
-  type DeleteNodeResponse,
-  type EnsureNodeResponse,
-  type GetHostInfoResponse,
-  type ListNodesResponse,
-  type SetPowerResponse,
+import type {
+  DeleteNodeResponse,
+  EnsureNodeResponse,
+  ListNodesResponse,
+  SetPowerResponse,
 } from '../../proto/gen/tenks/v1/agent.pb.js';
 import { BootMode, NodeSpec, PowerAction, VolumeSpec, type NodeRef } from '../../proto/gen/tenks/v1/types.pb.js';
 
@@ -36,7 +35,13 @@ export async function startTestAgent(raw: Record<string, unknown>): Promise<Test
     ...raw,
     storage: { pool_path: join(dir, 'pool'), ...(raw.storage as object | undefined) },
   });
-  const daemon = await AgentDaemon.start(config, nullLogger);
+  let daemon: AgentDaemon;
+  try {
+    daemon = await AgentDaemon.start(config, nullLogger);
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
   return {
     daemon,
     config,
@@ -44,42 +49,46 @@ export async function startTestAgent(raw: Record<string, unknown>): Promise<Test
     address: `127.0.0.1:${daemon.port}`,
     stop: async () => {
       await daemon.stop(2000);
+      // The test driver keeps state for the whole process: drop this agent's pool from it.
+      if (config.libvirtUri.startsWith('test:')) await dropPool(config.libvirtUri, config.storage.poolName);
       await rm(dir, { recursive: true, force: true });
     },
   };
 }
 
-/** Promise-returning AgentService client with deadlines. */
-export class AgentClient {
-  readonly raw: AgentServiceClient;
+async function dropPool(uri: string, name: string): Promise<void> {
+  const conn = await Connection.open(uri);
+  try {
+    const pool = await conn.findPool(name);
+    if (pool) {
+      if (await pool.isActive()) await pool.destroy();
+      await pool.undefine();
+    }
+  } finally {
+    await conn.close();
+  }
+}
+
+/** AgentApi with short names for tests; plaintext by default. */
+export class AgentClient extends AgentApi {
   constructor(
     address: string,
     creds: ChannelCredentials = credentials.createInsecure(),
     options: Record<string, string> = {},
   ) {
-    this.raw = new AgentServiceClient(address, creds, options);
-  }
-  hostInfo(timeoutMs = 10_000): Promise<GetHostInfoResponse> {
-    return unaryCall('agent', (m, o, cb) => this.raw.getHostInfo({}, m, o, cb), { timeoutMs });
+    super(address, creds, options);
   }
   ensure(node: NodeSpec, timeoutMs = 120_000, dryRun = false): Promise<EnsureNodeResponse> {
-    return unaryCall('agent', (m, o, cb) => this.raw.ensureNode({ node, dryRun }, m, o, cb), { timeoutMs });
+    return this.ensureNode(node, dryRun, { timeoutMs });
   }
   delete(node: Partial<NodeRef>, timeoutMs = 60_000): Promise<DeleteNodeResponse> {
-    const ref = { cluster: '', name: '', uuid: '', ...node };
-    return unaryCall('agent', (m, o, cb) => this.raw.deleteNode({ node: ref }, m, o, cb), { timeoutMs });
+    return this.deleteNode({ cluster: '', name: '', uuid: '', ...node }, { timeoutMs });
   }
   list(cluster = '', timeoutMs = 60_000): Promise<ListNodesResponse> {
-    return unaryCall('agent', (m, o, cb) => this.raw.listNodes({ cluster, includeSecrets: false }, m, o, cb), {
-      timeoutMs,
-    });
+    return this.listNodes(cluster, false, { timeoutMs });
   }
   power(node: Partial<NodeRef>, action: PowerAction, timeoutMs = 60_000): Promise<SetPowerResponse> {
-    const ref = { cluster: '', name: '', uuid: '', ...node };
-    return unaryCall('agent', (m, o, cb) => this.raw.setPower({ node: ref, action }, m, o, cb), { timeoutMs });
-  }
-  close(): void {
-    this.raw.close();
+    return this.setPower({ cluster: '', name: '', uuid: '', ...node }, action, { timeoutMs });
   }
 }
 

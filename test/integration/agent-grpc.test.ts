@@ -168,3 +168,42 @@ describe('agent gRPC service (test driver)', function () {
     assert.equal((await c().list(cluster)).nodes.length, 0);
   });
 });
+
+describe('agent shutdown with an open event stream', function () {
+  const run = suffix();
+
+  it('ends WatchEvents streams cleanly instead of waiting out the grace period', async function () {
+    const agent = await startTestAgent({ libvirt_uri: TEST_URI, storage: { pool_name: `tenks-it-stop-${run}` } });
+    const client = new AgentClient(agent.address);
+    try {
+      const stream = client.watchEvents(`c-${run}`);
+      const events: string[] = [];
+      const ended = new Promise<number>((resolve, reject) => {
+        stream.on('data', (e: { name: string }) => events.push(e.name));
+        stream.on('status', (s: { code: number }) => {
+          resolve(s.code);
+        });
+        stream.on('error', (e: Error & { code?: number }) => {
+          // grpc-js emits 'error' for a non-OK status; the status code is checked below.
+          if (typeof e.code !== 'number') reject(e);
+        });
+      });
+      // The stream is live once it has delivered the DEFINED event of a node ensured after opening it.
+      const spec = nodeSpec({ cluster: `c-${run}`, name: `n-stop-${run}`, volumes: [volume({ capacity: '1GiB' })] });
+      for (let i = 0; i < 50 && events.length === 0; i++) {
+        await client.ensure({ ...spec, labels: { try: String(i) } });
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(events.length > 0, 'no event arrived on the stream');
+      await client.delete({ cluster: `c-${run}`, name: `n-stop-${run}` });
+      const started = Date.now();
+      await agent.daemon.stop(10_000);
+      const tookMs = Date.now() - started;
+      assert.equal(await ended, 0, 'the stream should end with status OK');
+      assert.ok(tookMs < 5_000, `stop took ${tookMs} ms with a 10 s grace period`);
+    } finally {
+      client.close();
+      await agent.stop();
+    }
+  });
+});

@@ -94,34 +94,34 @@ describe('agent mTLS (test driver)', function () {
 
   it('serves a client with a certificate of its CA', async function () {
     const c = client(credentials.createSsl(pem.ca, pem.clientKey, pem.clientCert));
-    const { host } = await c.hostInfo(10_000);
+    const { host } = await c.hostInfo({ timeoutMs: 10_000 });
     assert.equal(host?.pool?.name, pool);
   });
 
   it('refuses a client without a certificate', async function () {
     const c = client(credentials.createSsl(pem.ca));
-    const err = await rejectsWith(c.hostInfo(10_000), 'UNAVAILABLE');
+    const err = await rejectsWith(c.hostInfo({ timeoutMs: 10_000 }), 'UNAVAILABLE');
     assert.doesNotMatch(err.message, /deadline/i);
   });
 
   it('refuses a client whose certificate comes from another CA', async function () {
     const c = client(credentials.createSsl(pem.ca, pem.otherKey, pem.otherCert));
-    await rejectsWith(c.hostInfo(10_000), 'UNAVAILABLE');
+    await rejectsWith(c.hostInfo({ timeoutMs: 10_000 }), 'UNAVAILABLE');
   });
 
   it('is not trusted by a client of another CA', async function () {
     const c = client(credentials.createSsl(pem.otherCa, pem.otherKey, pem.otherCert));
-    await rejectsWith(c.hostInfo(10_000), 'UNAVAILABLE');
+    await rejectsWith(c.hostInfo({ timeoutMs: 10_000 }), 'UNAVAILABLE');
   });
 
   it('refuses a plaintext client', async function () {
     const c = client(credentials.createInsecure());
-    await rejectsWith(c.hostInfo(10_000), 'UNAVAILABLE');
+    await rejectsWith(c.hostInfo({ timeoutMs: 10_000 }), 'UNAVAILABLE');
   });
 
   it('still serves the good client after refusing the others', async function () {
     const c = client(credentials.createSsl(pem.ca, pem.clientKey, pem.clientCert));
-    assert.ok((await c.hostInfo(10_000)).host);
+    assert.ok((await c.hostInfo({ timeoutMs: 10_000 })).host);
   });
 
   it('refuses plaintext on a non-loopback listener (PERMISSION)', async function () {
