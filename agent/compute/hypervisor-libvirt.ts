@@ -1,4 +1,3 @@
-import { unlink } from 'node:fs/promises';
 import { XMLParser } from 'fast-xml-parser';
 import { TenksError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
@@ -252,17 +251,32 @@ export class LibvirtHypervisor implements Hypervisor {
       );
     const xml = this.renderXml(spec);
     return this.run(o, async () => {
-      // Switching a node from UEFI to BIOS leaves its NVRAM file behind unless we remove it.
-      const previous = spec.bootMode === 'bios' ? await this.conn.findDomain(spec.name).catch(() => null) : null;
-      const oldNvram = previous
-        ? /<nvram[^>]*>([^<]+)<\/nvram>/.exec(await previous.xml(DomainXmlFlags.INACTIVE).catch(() => ''))?.[1]
-        : undefined;
-      const d = await lv(this.conn.defineDomain(xml), `defining domain '${spec.name}'`);
-      if (oldNvram !== undefined) {
-        await unlink(oldNvram).catch((e: unknown) => {
-          if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-          this.log.warn('could not remove old NVRAM', { node: spec.name, path: oldNvram, error: String(e) });
-        });
+      // A UEFI domain switched to BIOS would leave its NVRAM file behind: while it is off, undefine
+      // it with its NVRAM first (same name and UUID come back with the new definition).
+      let restore: string | null = null;
+      if (spec.bootMode === 'bios') {
+        const previous = await this.conn.findDomain(spec.name).catch(() => null);
+        const oldXml = previous
+          ? await previous.xml(DomainXmlFlags.INACTIVE | DomainXmlFlags.SECURE).catch(() => '')
+          : '';
+        if (previous && /<os\b[^>]*firmware=['"]efi['"]|<loader\b/.test(oldXml)) {
+          if (await previous.isActive().catch(() => true))
+            this.log.warn('node switched to BIOS while running: its NVRAM file stays until it is deleted', {
+              node: spec.name,
+            });
+          else {
+            await lv(previous.undefine(UndefineFlags.NVRAM), `removing the UEFI definition of '${spec.name}'`);
+            restore = oldXml;
+          }
+        }
+      }
+      let d: Domain;
+      try {
+        d = await lv(this.conn.defineDomain(xml), `defining domain '${spec.name}'`);
+      } catch (e) {
+        // Put the previous definition back rather than lose the node.
+        if (restore !== null) await this.conn.defineDomain(restore).catch(() => undefined);
+        throw e;
       }
       const state = await lv(d.state(), `reading state of '${spec.name}'`);
       // The metadata is what was just defined: no need to read it back.

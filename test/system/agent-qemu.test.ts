@@ -262,6 +262,29 @@ describe('tenks-agent on qemu:///system (child process, mTLS)', function () {
     assert.deepEqual(await volumeNames(pool), []);
   });
 
+  it('switches a stopped UEFI node to BIOS in place, removing its NVRAM', async function () {
+    const name = `${tag}-switch`;
+    const spec = (bootMode: BootMode) =>
+      nodeSpec({ cluster, name, memoryMb: 256, bootMode, volumes: [volume({ capacity: '64MiB' })] });
+    const first = await c().ensure(spec(BootMode.BOOT_MODE_UEFI), 120_000);
+    await c().power({ cluster, name }, PowerAction.POWER_ACTION_ON);
+    const nvram = /<nvram\b[^>]*>([^<]+)<\/nvram>/.exec(await virsh('dumpxml', name))?.[1];
+    assert.ok(nvram && (await exists(nvram)), 'the running UEFI node has an NVRAM file');
+    await c().power({ cluster, name }, PowerAction.POWER_ACTION_OFF);
+    const second = await c().ensure(spec(BootMode.BOOT_MODE_BIOS), 120_000);
+    assert.equal(second.changed, true);
+    assert.ok(
+      second.changes.some((x) => x.includes('boot_mode')),
+      second.changes.join('; '),
+    );
+    assert.equal(second.node?.uuid, first.node?.uuid, 'same UUID after the switch');
+    assert.equal(second.node?.bootMode, BootMode.BOOT_MODE_BIOS);
+    assert.doesNotMatch(await virsh('dumpxml', '--inactive', name), /firmware='efi'|<nvram/);
+    assert.equal(await exists(nvram), false, `NVRAM file ${nvram} left behind by the switch`);
+    const del = await c().delete({ cluster, name });
+    assert.equal(del.existed, true);
+  });
+
   it('streams STARTED and STOPPED events of a node', async function () {
     const name = `${tag}-events`;
     const spec = (probe: number): NodeSpec => ({
