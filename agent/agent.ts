@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentConfig } from './config.js';
+import { IpLinks, NetworkPlane, Ovs } from './network/index.js';
 import type { Logger } from '../common/index.js';
 import {
   LibvirtHypervisor,
@@ -48,6 +49,7 @@ export class Agent {
     readonly hypervisor: Hypervisor,
     readonly storage: Storage,
     readonly nodes: NodeManager,
+    readonly network: NetworkPlane,
     readonly facts: HostFacts,
     private readonly log: Logger,
   ) {}
@@ -60,8 +62,27 @@ export class Agent {
       await storage.ensurePool();
       const facts = await hv.facts();
       if (hv.capabilities.domainType !== 'test') await mkdir(join(config.logDirectory, 'libvirt'), { recursive: true });
-      const nodes = new NodeManager({ hypervisor: hv, storage, facts, logDirectory: config.logDirectory, log });
-      return new Agent(config, hv, storage, nodes, facts, log);
+      const ovs = new Ovs();
+      const network = await NetworkPlane.create({
+        hostname: facts.hostname,
+        links: new IpLinks(),
+        ovs: (await ovs.available()) ? ovs : null,
+        log,
+      });
+      log.info('network plane ready', {
+        ovs: network.ovsAvailable,
+        datapath: network.ovsDatapath,
+        physnets: network.list().length,
+      });
+      const nodes = new NodeManager({
+        hypervisor: hv,
+        storage,
+        facts,
+        logDirectory: config.logDirectory,
+        log,
+        wiring: network,
+      });
+      return new Agent(config, hv, storage, nodes, network, facts, log);
     } catch (e) {
       await hv.close();
       throw e;

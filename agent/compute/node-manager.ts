@@ -34,6 +34,8 @@ export interface DeleteResult {
 export interface NicWiring {
   /** Checks every physnet of the spec is set up here; returns field errors otherwise. */
   check(spec: NodeSpec): Promise<FieldError[]>;
+  /** True when every NIC's switch-side port and VM-side link exist and are wired (fast path). */
+  verify(spec: NodeSpec): Promise<boolean>;
   /** Ensures the switch-side ports of a node and returns how each NIC attaches. */
   attach(spec: NodeSpec, o?: CallOptions): Promise<DomainSpec['nics']>;
   /** Reports each NIC of a node (bridge, switch port). */
@@ -303,19 +305,25 @@ export class NodeManager {
     const hash = specHash(spec);
     const owned = this.ownedVolumeNames(spec);
 
-    // Fast path: same spec as last applied, and every owned volume still there.
-    if (existing?.metadata?.specHash === hash && (!this.wiring || spec.nics.length === 0)) {
-      const vols = await this.specVolumes(spec, o);
+    // Fast path: same spec as last applied, and every owned volume and NIC port still there.
+    let rewired = false;
+    if (existing?.metadata?.specHash === hash) {
+      const [vols, wired] = await Promise.all([
+        this.specVolumes(spec, o),
+        spec.nics.length === 0 ? true : this.wiring ? this.wiring.verify(existing.metadata.spec) : false,
+      ]);
       const ownedPresent = spec.volumes.every((v, i) => v.source.kind === 'existing' || vols[i] !== null);
-      if (ownedPresent) {
+      if (ownedPresent && wired) {
         return { node: await this.status(existing, vols), changed: false, changes: [], pendingRestart: false };
       }
+      rewired = !wired;
     }
 
     await this.preflight(spec, o);
     const resolved = this.resolve(spec, existing);
     const oldMeta = existing?.metadata ?? null;
     const changes = oldMeta ? diffSpecs(oldMeta.spec, resolved) : ['node created'];
+    if (rewired) changes.push('NIC ports re-created');
     if (o.dryRun) {
       const node = existing ? await this.status(existing) : this.plannedStatus(resolved);
       return { node, changed: changes.length > 0, changes, pendingRestart: false };

@@ -8,15 +8,20 @@ import {
   GetPowerStateResponse,
   ListNodesResponse,
   SetPowerResponse,
+  SetupHostResponse,
+  TeardownHostResponse,
   WatchEventsResponse,
   type AgentServiceServer,
 } from '../../proto/gen/tenks/v1/agent.pb.js';
 import { BmcInfo } from '../../proto/gen/tenks/v1/types.pb.js';
 import { AGENT_VERSION, type Agent } from '../agent.js';
+import { NAME_PATTERN } from '../compute/index.js';
 import {
+  bridgeTypeFromPb,
   eventTypeToPb,
   hostInfoToPb,
   nodeStatusToPb,
+  physnetToPb,
   powerActionFromPb,
   powerStateToPb,
   toNodeRef,
@@ -32,7 +37,13 @@ export function agentService(agent: Agent, log: Logger): AgentServiceServer {
     getHostInfo: unary(log, 'GetHostInfo', async () => {
       const { facts, pool, nodeCount } = await agent.hostInfo();
       return GetHostInfoResponse.create({
-        host: hostInfoToPb(facts, { agentId: agent.config.agentId, agentVersion: AGENT_VERSION, pool, nodeCount }),
+        host: hostInfoToPb(facts, {
+          agentId: agent.config.agentId,
+          agentVersion: AGENT_VERSION,
+          pool,
+          nodeCount,
+          physnets: agent.network.list(),
+        }),
       });
     }),
     ensureNode: unary(log, 'EnsureNode', async (req, ctx) => {
@@ -72,16 +83,28 @@ export function agentService(agent: Agent, log: Logger): AgentServiceServer {
       await agent.nodes.get(toNodeRef(req.node), { signal: ctx.signal });
       return GetBmcInfoResponse.create({ bmc: BmcInfo.create() });
     }),
-    setupHost: unary(log, 'SetupHost', () =>
-      Promise.reject(
-        new TenksError('UNSUPPORTED', 'this agent has no networking plane yet (physical networks are not implemented)'),
-      ),
-    ),
-    teardownHost: unary(log, 'TeardownHost', () =>
-      Promise.reject(
-        new TenksError('UNSUPPORTED', 'this agent has no networking plane yet (physical networks are not implemented)'),
-      ),
-    ),
+    setupHost: unary(log, 'SetupHost', async (req, ctx) => {
+      const bridgeType = bridgeTypeFromPb(req.bridgeType);
+      if (bridgeType === null)
+        throw new TenksError('INVALID_SPEC', `unknown bridge type ${String(req.bridgeType)}`, { field: 'bridge_type' });
+      if (!NAME_PATTERN.test(req.cluster))
+        throw new TenksError('INVALID_SPEC', `'${req.cluster}' is not a usable cluster name`, { field: 'cluster' });
+      const r = await agent.network.setup(
+        req.cluster,
+        bridgeType,
+        req.physnets.map((p) => ({ physnet: p.physnet, device: p.device, vlan: p.vlan })),
+        { signal: ctx.signal },
+      );
+      return SetupHostResponse.create({
+        physnets: agent.network.list().map(physnetToPb),
+        changed: r.changed,
+        changes: r.changes,
+      });
+    }),
+    teardownHost: unary(log, 'TeardownHost', async (req, ctx) => {
+      const r = await agent.network.teardown(req.cluster, { signal: ctx.signal });
+      return TeardownHostResponse.create({ changed: r.changed, removed: r.changes });
+    }),
     watchEvents: serverStream(log, 'WatchEvents', async function* (req, ctx) {
       for await (const e of agent.events(req.cluster, ctx.signal)) {
         yield WatchEventsResponse.create({

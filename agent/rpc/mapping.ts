@@ -1,6 +1,7 @@
 /** Protobuf ⇄ domain mapping for the agent. The only place (with agent-service.ts) that sees generated types. */
 import * as pb from '../../proto/gen/tenks/v1/types.pb.js';
 import { NodeEventType } from '../../proto/gen/tenks/v1/agent.pb.js';
+import type { BridgeType, PhysnetState } from '../network/index.js';
 import type {
   BootDevice,
   BootMode,
@@ -130,9 +131,34 @@ export function poolToPb(p: PoolInfo): pb.PoolInfo {
   return pb.PoolInfo.create(p);
 }
 
+/** proto BridgeType → domain; UNSPECIFIED is upstream's default, openvswitch. */
+export function bridgeTypeFromPb(t: pb.BridgeType): BridgeType | null {
+  switch (t) {
+    case pb.BridgeType.BRIDGE_TYPE_UNSPECIFIED:
+    case pb.BridgeType.BRIDGE_TYPE_OPENVSWITCH:
+      return 'openvswitch';
+    case pb.BridgeType.BRIDGE_TYPE_LINUXBRIDGE:
+      return 'linuxbridge';
+    default:
+      return null;
+  }
+}
+
+export function physnetToPb(p: PhysnetState): pb.PhysnetStatus {
+  return pb.PhysnetStatus.create({
+    physnet: p.physnet,
+    device: p.device,
+    vlan: p.vlan,
+    bridge: p.bridge,
+    bridgeMac: p.bridgeMac,
+    bridgeType:
+      p.bridgeType === 'openvswitch' ? pb.BridgeType.BRIDGE_TYPE_OPENVSWITCH : pb.BridgeType.BRIDGE_TYPE_LINUXBRIDGE,
+  });
+}
+
 export function hostInfoToPb(
   f: HostFacts,
-  extra: { agentId: string; agentVersion: string; pool: PoolInfo; nodeCount: number },
+  extra: { agentId: string; agentVersion: string; pool: PoolInfo; nodeCount: number; physnets: PhysnetState[] },
 ): pb.HostInfo {
   return pb.HostInfo.create({
     hostname: f.hostname,
@@ -148,6 +174,7 @@ export function hostInfoToPb(
     pool: poolToPb(extra.pool),
     nodeCount: extra.nodeCount,
     uefiAvailable: f.uefiAvailable,
+    physnets: extra.physnets.map(physnetToPb),
   });
 }
 

@@ -46,10 +46,16 @@ class RecordingStorage extends FakeStorage {
 
 /** Minimal networking plane: every physnet is a Linux bridge `br-<physnet>`. */
 class FakeWiring implements NicWiring {
+  /** Node names whose ports are wired (verify's answer). */
+  readonly wired = new Set<string>();
   check(): Promise<[]> {
     return Promise.resolve([]);
   }
+  verify(spec: NodeSpec): Promise<boolean> {
+    return Promise.resolve(this.wired.has(spec.name));
+  }
   attach(spec: NodeSpec, _o?: CallOptions): ReturnType<NicWiring['attach']> {
+    this.wired.add(spec.name);
     return Promise.resolve(
       spec.nics.map((n, i) => ({
         mac: n.mac ?? '',
@@ -67,7 +73,8 @@ class FakeWiring implements NicWiring {
       switchPort: '',
     }));
   }
-  detach(): Promise<string[]> {
+  detach(spec: NodeSpec): Promise<string[]> {
+    this.wired.delete(spec.name);
     return Promise.resolve([]);
   }
 }

@@ -1,0 +1,105 @@
+import { TenksError } from '../../common/index.js';
+import { CommandError, run } from './exec.js';
+
+/** A Linux network link as `ip -details -json link` reports it. */
+export interface LinkInfo {
+  name: string;
+  /** `bridge`, `veth`, `vlan`, `tun`, `openvswitch`, `macvtap`, ... or null for physical/dummy-less. */
+  kind: string | null;
+  /** Name of the bridge (or OVS datapath) it is enslaved to. */
+  master: string | null;
+  alias: string | null;
+  mac: string;
+  /** Administratively up. */
+  up: boolean;
+  /** For veth/vlan/macvtap: the peer or lower device name when in this namespace. */
+  link: string | null;
+  loopback: boolean;
+}
+
+interface IpJsonLink {
+  ifname: string;
+  address?: string;
+  flags?: string[];
+  master?: string;
+  ifalias?: string;
+  link?: string;
+  link_type?: string;
+  linkinfo?: { info_kind?: string };
+}
+
+function toLinkInfo(l: IpJsonLink): LinkInfo {
+  return {
+    name: l.ifname,
+    kind: l.linkinfo?.info_kind ?? null,
+    master: l.master ?? null,
+    alias: l.ifalias ?? null,
+    mac: l.address ?? '',
+    up: l.flags?.includes('UP') ?? false,
+    link: l.link ?? null,
+    loopback: l.link_type === 'loopback',
+  };
+}
+
+/** Linux links through iproute2: `ip -json` to read, `ip -batch` to change many at once. */
+export class IpLinks {
+  constructor(private readonly ip = 'ip') {}
+
+  /** Every link in this network namespace. */
+  async list(signal?: AbortSignal): Promise<LinkInfo[]> {
+    const out = await run(this.ip, ['-details', '-json', 'link', 'show'], {
+      timeoutMs: 60_000,
+      ...(signal ? { signal } : {}),
+    });
+    return (JSON.parse(out === '' ? '[]' : out) as IpJsonLink[]).map(toLinkInfo);
+  }
+
+  /** One link, or null. */
+  async get(name: string): Promise<LinkInfo | null> {
+    try {
+      const out = await run(this.ip, ['-details', '-json', 'link', 'show', 'dev', name], { timeoutMs: 10_000 });
+      const first = (JSON.parse(out) as IpJsonLink[])[0];
+      return first ? toLinkInfo(first) : null;
+    } catch (e) {
+      if (e instanceof CommandError && /does not exist|Cannot find device/i.test(e.stderr)) return null;
+      throw e;
+    }
+  }
+
+  /**
+   * Runs many `ip` commands in one process (`ip -batch -`). Lines are `link add ...` etc., without
+   * the leading `ip`. Stops at the first failing line.
+   */
+  async batch(lines: readonly string[], signal?: AbortSignal): Promise<void> {
+    if (lines.length === 0) return;
+    try {
+      await run(this.ip, ['-batch', '-'], {
+        input: lines.join('\n') + '\n',
+        timeoutMs: 300_000,
+        ...(signal ? { signal } : {}),
+      });
+    } catch (e) {
+      if (e instanceof CommandError)
+        throw new TenksError(
+          'INTERNAL',
+          `changing host links failed: ${e.stderr.trim().split('\n').slice(0, 3).join('; ')}`,
+          { cause: e },
+        );
+      throw e;
+    }
+  }
+}
+
+/** `ip -batch` lines, so callers build scripts without string slips. */
+export const ipLine = {
+  addVeth: (a: string, b: string): string => `link add ${a} type veth peer name ${b}`,
+  addBridge: (name: string): string => `link add ${name} type bridge`,
+  addVlan: (parent: string, name: string, vlan: number): string =>
+    `link add link ${parent} name ${name} type vlan id ${vlan}`,
+  alias: (name: string, alias: string): string => `link set dev ${name} alias ${alias}`,
+  up: (name: string): string => `link set dev ${name} up`,
+  down: (name: string): string => `link set dev ${name} down`,
+  master: (name: string, bridge: string): string => `link set dev ${name} master ${bridge}`,
+  nomaster: (name: string): string => `link set dev ${name} nomaster`,
+  del: (name: string): string => `link del dev ${name}`,
+} as const;

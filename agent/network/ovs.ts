@@ -1,0 +1,125 @@
+import { access } from 'node:fs/promises';
+import { TenksError } from '../../common/index.js';
+import { CommandError, run } from './exec.js';
+
+/** An OVS bridge or port row. */
+export interface OvsRow {
+  name: string;
+  externalIds: Record<string, string>;
+  /** Port rows: the VLAN tag, or null. */
+  tag: number | null;
+  /** Bridge rows: `system` or `netdev` (`''` is the default, system). */
+  datapathType: string;
+  /** Bridge rows: names of its ports. Port rows: empty. */
+  ports: string[];
+}
+
+type OvsJsonValue = string | number | ['map', [string, string][]] | ['set', unknown[]] | ['uuid', string];
+
+function toMap(v: OvsJsonValue | undefined): Record<string, string> {
+  if (Array.isArray(v) && v[0] === 'map') return Object.fromEntries(v[1]);
+  return {};
+}
+
+/** Open vSwitch through `ovs-vsctl`: many changes go in one call (one OVSDB transaction). */
+export class Ovs {
+  constructor(private readonly vsctl = 'ovs-vsctl') {}
+
+  /** True when ovs-vsctl is installed and the database answers. */
+  async available(): Promise<boolean> {
+    try {
+      await run(this.vsctl, ['--timeout=5', 'show'], { timeoutMs: 10_000 });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** `system` when the kernel datapath module is loaded, else `netdev` (userspace). */
+  async datapathType(): Promise<'system' | 'netdev'> {
+    try {
+      await access('/sys/module/openvswitch');
+      return 'system';
+    } catch {
+      return 'netdev';
+    }
+  }
+
+  /** Runs commands in one transaction: each command is an argv list, joined with `--`. */
+  async transact(commands: readonly (readonly string[])[], signal?: AbortSignal): Promise<string> {
+    if (commands.length === 0) return '';
+    const args = ['--timeout=60'];
+    for (const c of commands) args.push('--', ...c);
+    try {
+      return await run(this.vsctl, args, { timeoutMs: 120_000, ...(signal ? { signal } : {}) });
+    } catch (e) {
+      if (e instanceof CommandError)
+        throw new TenksError(
+          'INTERNAL',
+          `Open vSwitch refused the change: ${e.stderr.trim().split('\n').slice(0, 3).join('; ')}`,
+          {
+            cause: e,
+          },
+        );
+      throw e;
+    }
+  }
+
+  /** Every bridge with its ports. */
+  async bridges(): Promise<OvsRow[]> {
+    const out = await run(
+      this.vsctl,
+      [
+        '--timeout=30',
+        '--format=json',
+        '--data=json',
+        '--columns=_uuid,name,external_ids,datapath_type,ports',
+        'list',
+        'Bridge',
+      ],
+      {
+        timeoutMs: 60_000,
+      },
+    );
+    const ports = await this.portRows();
+    const byUuid = new Map(ports.map((p) => [p.uuid, p.row.name]));
+    const doc = JSON.parse(out) as { data: OvsJsonValue[][] };
+    return doc.data.map((r) => {
+      const portSet = r[4];
+      const uuids: string[] =
+        Array.isArray(portSet) && portSet[0] === 'set'
+          ? (portSet[1] as ['uuid', string][]).map((u) => u[1])
+          : Array.isArray(portSet) && portSet[0] === 'uuid'
+            ? [portSet[1]]
+            : [];
+      return {
+        name: String(r[1]),
+        externalIds: toMap(r[2]),
+        tag: null,
+        datapathType: String(r[3] ?? ''),
+        ports: uuids.map((u) => byUuid.get(u)).filter((n): n is string => n !== undefined),
+      };
+    });
+  }
+
+  private async portRows(): Promise<{ uuid: string; row: OvsRow }[]> {
+    const out = await run(
+      this.vsctl,
+      ['--timeout=30', '--format=json', '--data=json', '--columns=_uuid,name,external_ids,tag', 'list', 'Port'],
+      {
+        timeoutMs: 60_000,
+      },
+    );
+    const doc = JSON.parse(out) as { data: OvsJsonValue[][] };
+    return doc.data.map((r) => {
+      const uuid = Array.isArray(r[0]) ? String(r[0][1]) : String(r[0]);
+      const tag = typeof r[3] === 'number' ? r[3] : null;
+      return { uuid, row: { name: String(r[1]), externalIds: toMap(r[2]), tag, datapathType: '', ports: [] } };
+    });
+  }
+
+  /** Every port. */
+  async ports(): Promise<OvsRow[]> {
+    return (await this.portRows()).map((p) => p.row);
+  }
+}
