@@ -49,8 +49,14 @@ export const names = {
   uplinkSource: (physnet: string): string => ifName('ts', 'tt', [physnet]),
   /** Tenks-side end of a physnet's uplink (veth end or patch port in the tenks bridge). */
   uplinkTenks: (physnet: string): string => ifName('tu', 'tx', [physnet]),
-  /** VLAN link of a physnet's uplink. */
+  /** VLAN link of a physnet's uplink (8021q, used where Open vSwitch is not available). */
   uplinkVlan: (physnet: string): string => ifName('tl', 'tm', [physnet]),
+  /** OVS trunk bridge that carries the VLANs of a shared source device. */
+  trunk: (device: string): string => ifName('tk', 'tj', [device]),
+  /** Source-side end of the veth pair between a source Linux bridge and its trunk. */
+  trunkSource: (device: string): string => ifName('te', 'tf', [device]),
+  /** Trunk-side end of the veth pair between a source Linux bridge and its trunk. */
+  trunkPort: (device: string): string => ifName('tg', 'th', [device]),
 } as const;
 
 /** Why `name` is not usable as an interface name, or null. */

@@ -62,6 +62,8 @@ export interface NetworkPlaneOptions {
 const ROLE = {
   bridge: 'bridge',
   uplink: 'uplink',
+  trunk: 'trunk',
+  trunkUplink: 'trunk-uplink',
   switchPort: 'switch-port',
   vmPort: 'vm-port',
 } as const;
@@ -227,8 +229,14 @@ export class NetworkPlane implements NicWiring {
       const bridge = names.bridge(m.physnet);
       const occupant = v.links.get(bridge);
       const ovsOccupant = v.ovsBridges.get(bridge);
-      if ((occupant && !marksFromAlias(occupant.alias) && !ovsOccupant) || (ovsOccupant && !marksFromExternalIds(ovsOccupant.externalIds)))
-        errors.push({ field: `${f}.physnet`, message: `${where}: a device named '${bridge}' already exists and was not created by tenks` });
+      if (
+        (occupant && !marksFromAlias(occupant.alias) && !ovsOccupant) ||
+        (ovsOccupant && !marksFromExternalIds(ovsOccupant.externalIds))
+      )
+        errors.push({
+          field: `${f}.physnet`,
+          message: `${where}: a device named '${bridge}' already exists and was not created by tenks`,
+        });
       const kind = this.sourceKind(v, m.device);
       const link = v.links.get(m.device);
       if (kind === null) {
@@ -252,8 +260,8 @@ export class NetworkPlane implements NicWiring {
           field: `${f}.device`,
           message: `${where}: '${m.device}' is an OVS bridge but Open vSwitch cannot be used`,
         });
-      if (kind === 'interface' && m.vlan === 0) {
-        const mine = existing?.bridge;
+      if (kind === 'interface' && (m.vlan === 0 || this.o.ovs)) {
+        const mine = m.vlan === 0 ? existing?.bridge : names.trunk(m.device);
         const inOvs = v.ovsPorts.get(m.device);
         if (inOvs && inOvs.bridge !== mine)
           errors.push({
@@ -416,7 +424,33 @@ export class NetworkPlane implements NicWiring {
       if (ops.ip.length + ops.ovs.length > before) changes.push(`${port} plugged into ${bridge}`);
     };
 
-    if (kind === 'interface') {
+    if (m.vlan > 0 && kind !== 'ovsbridge' && this.o.ovs) {
+      // VLANs on an interface or Linux bridge: an OVS trunk bridge per source device does the
+      // tagging in Open vSwitch (no 8021q or bridge VLAN filtering needed in the kernel).
+      changes.push(...(await this.ensureTrunk(m.device, kind, v, o)));
+      const trunk = names.trunk(m.device);
+      const tag = [`tag=${m.vlan}`];
+      if (bridgeType === 'openvswitch') {
+        if (v.ovsPorts.get(s)?.bridge !== trunk || v.ovsPorts.get(u)?.bridge !== bridge) {
+          ops.ovs.push(
+            ['--may-exist', 'add-port', trunk, s],
+            ['set', 'interface', s, 'type=patch', `options:peer=${u}`],
+            ['set', 'port', s, ...tag, ...externalIdsOf(uplink)],
+            ['--may-exist', 'add-port', bridge, u],
+            ['set', 'interface', u, 'type=patch', `options:peer=${s}`],
+            ['set', 'port', u, ...externalIdsOf(uplink)],
+          );
+          changes.push(`patch ports ${s} (on trunk ${trunk}, VLAN ${m.vlan}) and ${u} created`);
+        }
+      } else {
+        vethPair(s, u);
+        if (v.ovsPorts.get(s)?.bridge !== trunk) {
+          ops.ovs.push(['--may-exist', 'add-port', trunk, s], ['set', 'port', s, ...tag, ...externalIdsOf(uplink)]);
+          changes.push(`${s} added to trunk ${trunk} with VLAN ${m.vlan}`);
+        }
+        plugNoted(u);
+      }
+    } else if (kind === 'interface') {
       if (m.vlan === 0) {
         plugNoted(m.device);
         if (!source?.up) ops.ip.push(ipLine.up(m.device));
@@ -456,6 +490,72 @@ export class NetworkPlane implements NicWiring {
     }
     await this.apply(ops, o);
     return changes;
+  }
+
+  /** Ensures the OVS trunk bridge of a shared source device and its connection to the device. */
+  private async ensureTrunk(device: string, kind: SourceKind, v: HostView, o: CallOptions): Promise<string[]> {
+    const changes: string[] = [];
+    const trunk = names.trunk(device);
+    const source = v.links.get(device);
+    const marks: Marks = {
+      role: ROLE.trunk,
+      device,
+      srcdown: kind === 'interface' && source && !source.up ? '1' : '0',
+    };
+    const up: Marks = { role: ROLE.trunkUplink, device };
+    const ops: Ops = { ip: [], ovs: [] };
+    const row = v.ovsBridges.get(trunk);
+    if (!row) {
+      ops.ovs.push(
+        ['--may-exist', 'add-br', trunk],
+        ['set', 'bridge', trunk, `datapath_type=${this.datapath}`, ...externalIdsOf(marks)],
+      );
+      changes.push(`OVS trunk bridge ${trunk} created for ${device}`);
+    }
+    if (kind === 'interface') {
+      if (v.ovsPorts.get(device)?.bridge !== trunk) {
+        ops.ovs.push(['--may-exist', 'add-port', trunk, device], ['set', 'port', device, ...externalIdsOf(up)]);
+        changes.push(`${device} plugged into trunk ${trunk}`);
+      }
+      if (!source?.up) ops.ip.push(ipLine.up(device));
+    } else {
+      const a = names.trunkSource(device);
+      const b = names.trunkPort(device);
+      const la = v.links.get(a);
+      if (!la || !v.links.has(b) || la.link !== b) {
+        if (la) ops.ip.push(ipLine.del(a));
+        else if (v.links.has(b)) ops.ip.push(ipLine.del(b));
+        ops.ip.push(
+          ipLine.addVeth(a, b),
+          ipLine.alias(a, aliasOf(up)),
+          ipLine.alias(b, aliasOf(up)),
+          ipLine.up(a),
+          ipLine.up(b),
+        );
+        changes.push(`trunk veth ${a}/${b} created`);
+      }
+      if (la?.master !== device) ops.ip.push(ipLine.master(a, device));
+      if (v.ovsPorts.get(b)?.bridge !== trunk)
+        ops.ovs.push(['--may-exist', 'add-port', trunk, b], ['set', 'port', b, ...externalIdsOf(up)]);
+    }
+    await this.apply(ops, o);
+    if (!row) await this.o.links.batch([ipLine.up(trunk)], o.signal).catch(() => undefined);
+    return changes;
+  }
+
+  /** Removes a device's trunk bridge once no VLAN physnet uses it. */
+  private async removeTrunk(device: string, v: HostView, o: CallOptions): Promise<string[]> {
+    const trunk = names.trunk(device);
+    const row = v.ovsBridges.get(trunk);
+    if (!row || marksFromExternalIds(row.externalIds)?.role !== ROLE.trunk) return [];
+    const marks = marksFromExternalIds(row.externalIds) ?? {};
+    await this.apply({ ip: [], ovs: [['--if-exists', 'del-br', trunk]] }, o);
+    const ip: string[] = [];
+    const a = names.trunkSource(device);
+    if (marksFromAlias(v.links.get(a)?.alias)?.role === ROLE.trunkUplink) ip.push(ipLine.del(a));
+    if (marks.srcdown === '1' && v.links.has(device)) ip.push(ipLine.down(device));
+    await this.o.links.batch(ip, o.signal);
+    return [`OVS trunk bridge ${trunk} removed`];
   }
 
   /** Removes the physnets of `cluster` (every cluster when empty) that no other cluster uses, and its node ports. */
@@ -503,6 +603,9 @@ export class NetworkPlane implements NicWiring {
           continue;
         }
         changes.push(...(await this.removePhysnet(st, v, o)));
+        this.physnets.delete(st.physnet);
+        if (st.vlan > 0 && ![...this.physnets.values()].some((p) => p.device === st.device && p.vlan > 0))
+          changes.push(...(await this.removeTrunk(st.device, v, o)));
       }
       this.invalidate();
       await this.load();
@@ -606,7 +709,10 @@ export class NetworkPlane implements NicWiring {
         const l = v.links.get(name);
         const m = l ? marksFromAlias(l.alias) : null;
         if (l && m?.node !== spec.name)
-          errors.push({ field: `node.nics[${i}]`, message: `host ${this.o.hostname}: a device named '${name}' already exists and is not this node's` });
+          errors.push({
+            field: `node.nics[${i}]`,
+            message: `host ${this.o.hostname}: a device named '${name}' already exists and is not this node's`,
+          });
       }
     });
     if (spec.nics.length > 36)
