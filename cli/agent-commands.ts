@@ -1,9 +1,9 @@
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import { NodeEventType, type WatchEventsResponse } from '../proto/gen/tenks/v1/agent.pb.js';
-import { PowerAction, type NodeRef } from '../proto/gen/tenks/v1/types.pb.js';
+import { BridgeType, PowerAction, type NodeRef } from '../proto/gen/tenks/v1/types.pb.js';
 import { nodeFileToSpec } from './node-file.js';
 import { emit, table, type OutputFormat } from './output.js';
-import { hostJson, nodeColumns, nodeJson, powerName } from './present.js';
+import { hostJson, nodeColumns, nodeJson, physnetColumns, physnetJson, powerName } from './present.js';
 import { TenksError, fromWireError, readYamlFile, type AgentApi } from '../common/index.js';
 
 /** What every agent command gets. */
@@ -33,10 +33,23 @@ function ref(name: string | undefined, cluster: string | undefined): NodeRef {
 }
 
 /** `tenksctl agent <command>`. */
+/** Parses `--physnet NAME=DEVICE[:VLAN]`. */
+export function parsePhysnetFlag(s: string): { physnet: string; device: string; vlan: number } {
+  const m = /^([^=]+)=([^:]+)(?::(\d+))?$/.exec(s);
+  if (!m) throw new TenksError('INVALID_SPEC', `'${s}' is not NAME=DEVICE or NAME=DEVICE:VLAN`, { field: '--physnet' });
+  return { physnet: m[1] ?? '', device: m[2] ?? '', vlan: m[3] === undefined ? 0 : Number(m[3]) };
+}
+
 export async function runAgentCommand(
   ctx: AgentContext,
   args: string[],
-  opts: { cluster?: string | undefined; file?: string | undefined; dryRun: boolean },
+  opts: {
+    cluster?: string | undefined;
+    file?: string | undefined;
+    dryRun: boolean;
+    physnets?: string[] | undefined;
+    bridgeType?: string | undefined;
+  },
 ): Promise<void> {
   const [command, ...rest] = args;
   const call = { timeoutMs: ctx.timeoutMs, signal: ctx.signal };
@@ -108,6 +121,49 @@ export async function runAgentCommand(
       const r = await c.setPower(ref(name, opts.cluster), pa, call);
       const out = { power_state: powerName(r.powerState), changed: r.changed };
       emit(ctx.format, out, () => `${name ?? ''}: ${out.power_state}${r.changed ? '' : ' (no change)'}\n`);
+      return;
+    }
+    case 'setup-host': {
+      if (!opts.cluster) throw new TenksError('INVALID_SPEC', 'setup-host needs --cluster', { field: '--cluster' });
+      const physnets = (opts.physnets ?? []).map(parsePhysnetFlag);
+      if (physnets.length === 0)
+        throw new TenksError('INVALID_SPEC', 'setup-host needs at least one --physnet NAME=DEVICE[:VLAN]', {
+          field: '--physnet',
+        });
+      const bt = opts.bridgeType ?? 'openvswitch';
+      if (bt !== 'openvswitch' && bt !== 'linuxbridge')
+        throw new TenksError('INVALID_SPEC', `unknown bridge type '${bt}' (openvswitch or linuxbridge)`, {
+          field: '--bridge-type',
+        });
+      const r = await c.setupHost(
+        {
+          cluster: opts.cluster,
+          bridgeType: bt === 'openvswitch' ? BridgeType.BRIDGE_TYPE_OPENVSWITCH : BridgeType.BRIDGE_TYPE_LINUXBRIDGE,
+          physnets,
+        },
+        call,
+      );
+      const out = { changed: r.changed, changes: r.changes, physnets: r.physnets.map(physnetJson) };
+      emit(
+        ctx.format,
+        out,
+        () =>
+          (r.changed ? r.changes.map((x) => `${x}\n`).join('') : 'host unchanged\n') +
+          table(r.physnets, physnetColumns),
+      );
+      return;
+    }
+    case 'teardown-host': {
+      const r = await c.teardownHost(opts.cluster ?? '', call);
+      emit(ctx.format, { changed: r.changed, removed: r.removed }, () =>
+        r.changed ? r.removed.map((x) => `${x}\n`).join('') : 'nothing to remove\n',
+      );
+      return;
+    }
+    case 'physnets': {
+      const h = (await c.hostInfo(call)).host;
+      const list = h?.physnets ?? [];
+      emit(ctx.format, list.map(physnetJson), () => table(list, physnetColumns));
       return;
     }
     case 'watch': {

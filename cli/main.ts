@@ -20,6 +20,11 @@ commands (direct to one agent):
   agent delete NAME|UUID              remove a node, its volumes and NVRAM
   agent power on|off|soft-off|reset|nmi|cycle NAME|UUID
   agent watch [--cluster C]           stream node events (Ctrl-C to stop)
+  agent setup-host --cluster C [--bridge-type openvswitch|linuxbridge]
+                   --physnet NAME=DEVICE[:VLAN] ...
+                                      bridges and uplinks of the cluster's physnets
+  agent teardown-host [--cluster C]   remove them (all clusters without --cluster)
+  agent physnets                      physnets set up on the agent's host
   version
 
 global options:
@@ -83,6 +88,8 @@ async function main(argv: string[]): Promise<number> {
         cluster: { type: 'string' },
         file: { type: 'string', short: 'f' },
         'dry-run': { type: 'boolean', default: false },
+        physnet: { type: 'string', multiple: true },
+        'bridge-type': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -137,7 +144,13 @@ async function main(argv: string[]): Promise<number> {
       await runAgentCommand(
         { client, format, timeoutMs: timeoutS * 1000, signal: ac.signal, note: (l) => process.stderr.write(l + '\n') },
         rest,
-        { cluster: values.cluster, file: values.file, dryRun: values['dry-run'] },
+        {
+          cluster: values.cluster,
+          file: values.file,
+          dryRun: values['dry-run'],
+          physnets: values.physnet,
+          bridgeType: values['bridge-type'],
+        },
       );
     } finally {
       process.removeListener('SIGINT', onSigint);

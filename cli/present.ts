@@ -1,5 +1,13 @@
 /** Wire messages → plain snake_case objects for `-o json|yaml`, and table columns. */
-import { BootDevice, BootMode, PowerState, type HostInfo, type NodeStatus } from '../proto/gen/tenks/v1/types.pb.js';
+import {
+  BootDevice,
+  BootMode,
+  BridgeType,
+  PowerState,
+  type HostInfo,
+  type NodeStatus,
+  type PhysnetStatus,
+} from '../proto/gen/tenks/v1/types.pb.js';
 import type { Column } from './output.js';
 
 const POWER: Record<number, string> = {
@@ -67,6 +75,7 @@ export const nodeColumns: Column<NodeStatus>[] = [
   { header: 'VCPUS', cell: (n) => n.vcpus },
   { header: 'BOOT', cell: (n) => bootModeName(n.bootMode) },
   { header: 'DISKS', cell: (n) => n.volumes.length },
+  { header: 'NICS', cell: (n) => n.nics.map((c) => `${c.physnet}=${c.mac}`).join(',') || '-' },
   { header: 'UUID', cell: (n) => n.uuid },
 ];
 
@@ -96,3 +105,26 @@ export function hostJson(h: HostInfo): Record<string, unknown> {
       : null,
   };
 }
+
+/** A physnet as JSON/YAML output. */
+export function physnetJson(p: PhysnetStatus): Record<string, unknown> {
+  return {
+    physnet: p.physnet,
+    device: p.device,
+    vlan: p.vlan,
+    bridge: p.bridge,
+    bridge_mac: p.bridgeMac,
+    bridge_type: p.bridgeType === BridgeType.BRIDGE_TYPE_LINUXBRIDGE ? 'linuxbridge' : 'openvswitch',
+  };
+}
+
+export const physnetColumns: Column<PhysnetStatus>[] = [
+  { header: 'PHYSNET', cell: (p) => p.physnet },
+  { header: 'DEVICE', cell: (p) => (p.vlan ? `${p.device} (VLAN ${p.vlan})` : p.device) },
+  { header: 'BRIDGE', cell: (p) => p.bridge },
+  {
+    header: 'TYPE',
+    cell: (p) => (p.bridgeType === BridgeType.BRIDGE_TYPE_LINUXBRIDGE ? 'linuxbridge' : 'openvswitch'),
+  },
+  { header: 'BRIDGE MAC', cell: (p) => p.bridgeMac },
+];

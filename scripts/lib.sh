@@ -38,3 +38,15 @@ start_libvirt() {
   fi
   wait_socket /run/libvirt/libvirt-sock 30
 }
+
+# Starts Open vSwitch (ovsdb-server + ovs-vswitchd): the unit where systemd runs, ovs-ctl otherwise.
+# Without the kernel module, bridges use the userspace (netdev) datapath; tenks detects that itself.
+start_ovs() {
+  if have_systemd; then
+    systemctl start openvswitch-switch
+  elif ! ovs-vsctl --timeout=2 show >/dev/null 2>&1; then
+    /usr/share/openvswitch/scripts/ovs-ctl start --system-id=random >/dev/null 2>&1 ||
+      /usr/share/openvswitch/scripts/ovs-ctl start >/dev/null
+  fi
+  ovs-vsctl --timeout=10 show >/dev/null
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian 12 host to a running tenks agent with demo nodes:
 # installs what is missing, makes certificates, starts tenks-agent (a systemd unit where systemd
-# runs, a background process otherwise), ensures examples/nodes/*.yaml and prints the nodes.
+# runs, a background process otherwise), sets up physnet1 (on $TENKS_PHYSNET_DEVICE, or a demo
+# Linux bridge), ensures examples/nodes/*.yaml and prints the nodes.
 # Running it again changes nothing. `scripts/quickstart.sh --teardown` removes the demo nodes and
 # stops the agent.
 set -euo pipefail
@@ -31,14 +32,21 @@ stop_agent() {
   fi
 }
 
+# The physnet's source device: TENKS_PHYSNET_DEVICE, or a demo Linux bridge standing in for a
+# physical network (created here, removed by --teardown).
+demo_bridge=tenksdemo0
+physnet_device=${TENKS_PHYSNET_DEVICE:-$demo_bridge}
+
 if [ "${1:-}" = --teardown ]; then
   if agent_running; then
     for f in examples/nodes/*.yaml; do
       name=$(sed -n 's/^name: *//p' "$f")
       ctl agent delete "$name" --cluster demo
     done
+    ctl agent teardown-host --cluster demo
   fi
   stop_agent
+  if [ "$physnet_device" = "$demo_bridge" ]; then ip link del "$demo_bridge" 2>/dev/null || true; fi
   echo "demo nodes removed, agent stopped (certificates and $etc/agent.yaml kept)"
   exit 0
 fi
@@ -75,6 +83,11 @@ for _ in $(seq 1 100); do
 done
 ctl agent info >/dev/null
 
+if [ "$physnet_device" = "$demo_bridge" ] && ! ip link show "$demo_bridge" >/dev/null 2>&1; then
+  ip link add "$demo_bridge" type bridge
+  ip link set "$demo_bridge" up
+fi
+ctl agent setup-host --cluster demo --bridge-type openvswitch --physnet "physnet1=$physnet_device"
 for f in examples/nodes/*.yaml; do
   ctl agent ensure -f "$f"
 done

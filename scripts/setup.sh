@@ -12,8 +12,10 @@ fi
 
 ensure_packages \
   libvirt-daemon-system libvirt-clients libvirt-dev pkg-config g++ make python3 \
-  qemu-system-x86 qemu-utils ovmf ipxe-qemu openssl procps
+  qemu-system-x86 qemu-utils ovmf ipxe-qemu openssl procps \
+  openvswitch-switch iproute2 tcpdump
 start_libvirt
+start_ovs
 
 # The first QEMU use after an install probes capabilities (up to a minute): do it here, once.
 timeout 180 virsh -q -c qemu:///system domcapabilities --virttype qemu --arch x86_64 >/dev/null
