@@ -98,6 +98,12 @@ export const ipLine = {
     `link add link ${parent} name ${name} type vlan id ${vlan}`,
   alias: (name: string, alias: string): string => `link set dev ${name} alias ${alias}`,
   up: (name: string): string => `link set dev ${name} up`,
+  /**
+   * No IPv6 link-local address (so no DAD, router solicitations or MLD reports) on a link that is
+   * only a switch port: the host must not chatter on the physnet, and on a bridge with a thousand
+   * ports every such multicast frame is flooded to all of them.
+   */
+  quiet: (name: string): string => `link set dev ${name} addrgenmode none`,
   down: (name: string): string => `link set dev ${name} down`,
   master: (name: string, bridge: string): string => `link set dev ${name} master ${bridge}`,
   nomaster: (name: string): string => `link set dev ${name} nomaster`,

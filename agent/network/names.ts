@@ -20,7 +20,7 @@ export function hash36(key: string, n: number): string {
  * A deterministic interface name within 15 characters. The plain form `<p>-<parts...>` is used when
  * it fits and is safe; otherwise the hashed form `<P>-<3 chars of the first part><7-char hash>[suffix]`,
  * where `P` is a different prefix so a hashed name can never equal a plain one. The hash covers the
- * full key, so distinct keys get distinct names (40 bits: collisions are negligible at any host size).
+ * full key, so distinct keys get distinct names (7 base-36 characters, about 36 bits).
  */
 export function ifName(plainPrefix: string, hashedPrefix: string, parts: readonly string[], suffix = ''): string {
   const plain = `${plainPrefix}-${parts.join('-')}${suffix === '' ? '' : `-${suffix}`}`;

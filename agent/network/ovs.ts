@@ -46,9 +46,15 @@ export class Ovs {
   }
 
   /** Runs commands in one transaction: each command is an argv list, joined with `--`. */
-  async transact(commands: readonly (readonly string[])[], signal?: AbortSignal): Promise<string> {
+  async transact(
+    commands: readonly (readonly string[])[],
+    signal?: AbortSignal,
+    o: { noWait?: boolean } = {},
+  ): Promise<string> {
     if (commands.length === 0) return '';
-    const args = ['--timeout=60'];
+    // --no-wait: return once the database has the change; ovs-vswitchd then applies many
+    // transactions in one reconfiguration instead of one each (it slows down as ports grow).
+    const args = ['--timeout=60', ...(o.noWait ? ['--no-wait'] : [])];
     for (const c of commands) args.push('--', ...c);
     try {
       return await run(this.vsctl, args, { timeoutMs: 120_000, ...(signal ? { signal } : {}) });
@@ -65,8 +71,8 @@ export class Ovs {
     }
   }
 
-  /** Every bridge with its ports. */
-  async bridges(): Promise<OvsRow[]> {
+  /** Every bridge with its ports, and every port row. */
+  async bridgesAndPorts(): Promise<{ bridges: OvsRow[]; ports: OvsRow[] }> {
     const out = await run(
       this.vsctl,
       [
@@ -84,7 +90,7 @@ export class Ovs {
     const ports = await this.portRows();
     const byUuid = new Map(ports.map((p) => [p.uuid, p.row.name]));
     const doc = JSON.parse(out) as { data: OvsJsonValue[][] };
-    return doc.data.map((r) => {
+    const bridges = doc.data.map((r): OvsRow => {
       const portSet = r[4];
       const uuids: string[] =
         Array.isArray(portSet) && portSet[0] === 'set'
@@ -100,6 +106,12 @@ export class Ovs {
         ports: uuids.map((u) => byUuid.get(u)).filter((n): n is string => n !== undefined),
       };
     });
+    return { bridges, ports: ports.map((p) => p.row) };
+  }
+
+  /** Every bridge with its ports. */
+  async bridges(): Promise<OvsRow[]> {
+    return (await this.bridgesAndPorts()).bridges;
   }
 
   private async portRows(): Promise<{ uuid: string; row: OvsRow }[]> {
