@@ -135,7 +135,9 @@ function listening(
   return new Promise((resolve) => {
     const c = captureFrom(iface, mac, timeoutMs, vlan);
     // tcpdump needs a moment to open the socket; 500 ms is plenty and costs little.
-    setTimeout(() => { resolve(c); }, 500);
+    setTimeout(() => {
+      resolve(c);
+    }, 500);
   });
 }
 
