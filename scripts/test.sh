@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 npm run --silent proto:check
-npx tsc --noEmit
+node_modules/.bin/tsc --noEmit
 echo "typecheck: clean"
 npm run --silent lint
 echo "lint: clean"
@@ -17,13 +17,13 @@ trap 'rm -f "$out"' EXIT
 status=0
 for suite in unit integration system; do
   echo "== $suite tests"
-  npx mocha --config ".mocharc.$suite.json" 2>&1 | tee -a "$out" || status=1
+  node_modules/.bin/mocha --config ".mocharc.$suite.json" 2>&1 | tee -a "$out" || status=1
 done
 
 count() { { grep -Eo "^ +[0-9]+ $1" "$out" || true; } | awk '{s+=$1} END {print s+0}'; }
 passed=$(count passing)
 failed=$(count failing)
 skipped=$(count pending)
-echo "tests: $passed passed, $failed failed, $skipped skipped"
+printf "\ntests: %s passed, %s failed, %s skipped\n" "$passed" "$failed" "$skipped"
 [ "$failed" = 0 ] || status=1
 exit $status
