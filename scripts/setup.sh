@@ -13,7 +13,7 @@ fi
 ensure_packages \
   libvirt-daemon-system libvirt-clients libvirt-dev pkg-config g++ make python3 \
   qemu-system-x86 qemu-utils ovmf ipxe-qemu openssl procps \
-  openvswitch-switch iproute2 tcpdump
+  openvswitch-switch iproute2 tcpdump ipmitool
 start_libvirt
 start_ovs
 
