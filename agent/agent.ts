@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentConfig } from './config.js';
+import { BmcManager } from './bmc/index.js';
 import { IpLinks, NetworkPlane, Ovs } from './network/index.js';
 import type { Logger } from '../common/index.js';
 import {
@@ -50,6 +51,7 @@ export class Agent {
     readonly storage: Storage,
     readonly nodes: NodeManager,
     readonly network: NetworkPlane,
+    readonly bmc: BmcManager,
     readonly facts: HostFacts,
     private readonly log: Logger,
   ) {}
@@ -82,7 +84,16 @@ export class Agent {
         log,
         wiring: network,
       });
-      return new Agent(config, hv, storage, nodes, network, facts, log);
+      const bmc = await BmcManager.create({
+        ...config.bmc,
+        stateDir: config.stateDir,
+        libvirtUri: config.libvirtUri,
+        nodes,
+        log,
+      });
+      const agent = new Agent(config, hv, storage, nodes, network, bmc, facts, log);
+      agent.watchOneTimeBoots();
+      return agent;
     } catch (e) {
       await hv.close();
       throw e;
@@ -122,6 +133,24 @@ export class Agent {
     }
   }
 
+  /**
+   * A node started with a one-time boot device: put its definition back to the persistent device,
+   * so the override really applies once. Runs until the agent drains.
+   */
+  private watchOneTimeBoots(): void {
+    const run = async (): Promise<void> => {
+      for await (const e of this.hypervisor.events(this.draining.signal)) {
+        if (e.type !== 'started') continue;
+        await this.nodes.completeOneTimeBoot(e.name).catch((err: unknown) => {
+          this.log.warn('could not reset a one-time boot device', { node: e.name, error: String(err) });
+        });
+      }
+    };
+    run().catch((err: unknown) => {
+      if (!this.draining.signal.aborted) this.log.error('event watch ended', { error: String(err) });
+    });
+  }
+
   /** Ends event streams; called when the daemon starts draining. */
   beginShutdown(): void {
     this.draining.abort();
@@ -129,6 +158,7 @@ export class Agent {
 
   async close(): Promise<void> {
     this.draining.abort();
+    await this.bmc.close();
     await this.hypervisor.close();
     this.log.info('agent closed');
   }

@@ -1,6 +1,6 @@
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { z } from 'zod';
-import { compile } from '../common/index.js';
+import { compile, invalidSpec } from '../common/index.js';
 
 /** Agent configuration file (YAML, snake_case). Every option and its default is documented here and in README. */
 export const agentConfigSchema = z
@@ -42,6 +42,22 @@ export const agentConfigSchema = z
       })
       .strict()
       .prefault({}),
+    bmc: z
+      .object({
+        /** Address the IPMI sockets bind. Default `0.0.0.0`. */
+        listen_address: z.string().min(1).default('0.0.0.0'),
+        /** Address reported to Ironic. Default: listen_address, or this host's first IPv4 address for a wildcard. */
+        advertise_address: z.string().optional(),
+        /** IPMI UDP ports of nodes come from this range (start 0: any free port). Default 6230-7229. */
+        ipmi_port_range_start: z.number().int().min(0).max(65535).default(6230),
+        ipmi_port_range_end: z.number().int().min(0).max(65535).default(7229),
+        /** BMC user name when a node's spec gives none. Default `admin`. */
+        default_username: z.string().min(1).max(16).default('admin'),
+      })
+      .strict()
+      .prefault({}),
+    /** Agent state (BMC credentials, mode 0600). Default `/var/lib/tenks`. */
+    state_dir: z.string().min(1).default('/var/lib/tenks'),
     /** Console logs under `<log_directory>/libvirt/`. Default `/var/log/tenks`. */
     log_directory: z.string().min(1).default('/var/log/tenks'),
     /** `debug`, `info` (default), `warn`, `error`. */
@@ -64,6 +80,14 @@ export interface AgentConfig {
   libvirtUri: string;
   libvirtConcurrency: number;
   storage: { poolName: string; poolType: 'dir' | 'logical'; poolPath: string; concurrency: number };
+  bmc: {
+    listenAddress: string;
+    advertiseAddress: string;
+    ipmiPortStart: number;
+    ipmiPortEnd: number;
+    defaultUsername: string;
+  };
+  stateDir: string;
   logDirectory: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   shutdownGraceMs: number;
@@ -72,6 +96,8 @@ export interface AgentConfig {
 /** Raw → compiled, once, with field-path errors. */
 export function compileAgentConfig(raw: unknown): AgentConfig {
   const c = compile(agentConfigSchema, raw ?? {});
+  if (c.bmc.ipmi_port_range_start > c.bmc.ipmi_port_range_end)
+    throw invalidSpec([{ field: 'bmc.ipmi_port_range_end', message: 'must not be below ipmi_port_range_start' }]);
   return {
     agentId: c.agent_id,
     listen: c.listen,
@@ -86,8 +112,24 @@ export function compileAgentConfig(raw: unknown): AgentConfig {
       poolPath: c.storage.pool_path,
       concurrency: c.storage.concurrency,
     },
+    bmc: {
+      listenAddress: c.bmc.listen_address,
+      advertiseAddress: c.bmc.advertise_address ?? advertiseFor(c.bmc.listen_address),
+      ipmiPortStart: c.bmc.ipmi_port_range_start,
+      ipmiPortEnd: c.bmc.ipmi_port_range_end,
+      defaultUsername: c.bmc.default_username,
+    },
+    stateDir: c.state_dir,
     logDirectory: c.log_directory,
     logLevel: c.log_level,
     shutdownGraceMs: c.shutdown_grace_s * 1000,
   };
+}
+
+/** The address to report for a listen address: itself, or this host's first IPv4 address for a wildcard. */
+export function advertiseFor(listen: string): string {
+  if (listen !== '0.0.0.0' && listen !== '::') return listen;
+  for (const addrs of Object.values(networkInterfaces()))
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  return '127.0.0.1';
 }

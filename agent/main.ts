@@ -4,7 +4,7 @@ import { AgentDaemon } from './daemon.js';
 import { createWinstonLogger, isTenksError, onShutdownSignals, readYamlFile, toTenksError } from '../common/index.js';
 
 const USAGE = `usage: tenks-agent [--config FILE] [--listen HOST:PORT] [--libvirt-uri URI]
-                   [--pool-name NAME] [--pool-path PATH] [--log-directory DIR]
+                   [--pool-name NAME] [--pool-path PATH] [--log-directory DIR] [--state-dir DIR]
                    [--insecure-loopback] [--log-level debug|info|warn|error]
 
 Serves the tenks AgentService (gRPC, mTLS) for this hypervisor host.
@@ -19,6 +19,7 @@ async function main(): Promise<void> {
       'pool-name': { type: 'string' },
       'pool-path': { type: 'string' },
       'log-directory': { type: 'string' },
+      'state-dir': { type: 'string' },
       'insecure-loopback': { type: 'boolean' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
   if (values.listen !== undefined) merged.listen = values.listen;
   if (values['libvirt-uri'] !== undefined) merged.libvirt_uri = values['libvirt-uri'];
   if (values['log-directory'] !== undefined) merged.log_directory = values['log-directory'];
+  if (values['state-dir'] !== undefined) merged.state_dir = values['state-dir'];
   if (values['insecure-loopback'] !== undefined) merged.insecure_loopback = values['insecure-loopback'];
   if (values['log-level'] !== undefined) merged.log_level = values['log-level'];
   const config = compileAgentConfig(merged);

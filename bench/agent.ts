@@ -72,6 +72,8 @@ async function startAgent(uri: string, pool: string): Promise<Running> {
       join(dir, 'pool'),
       '--log-directory',
       join(dir, 'log'),
+      '--state-dir',
+      join(dir, 'state'),
       '--log-level',
       'warn',
     ],

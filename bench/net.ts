@@ -150,6 +150,8 @@ async function startAgent(r: Run, pool: string): Promise<Running> {
       join(dir, 'pool'),
       '--log-directory',
       join(dir, 'log'),
+      '--state-dir',
+      join(dir, 'state'),
       '--log-level',
       'warn',
     ],

@@ -57,7 +57,7 @@ export function metadataXml(m: NodeMetadata, prefix?: string): string {
   const ns = prefix === undefined ? '' : ` xmlns:${prefix}='${METADATA_NS}'`;
   return (
     `<${p}node${ns} version='${m.version}' cluster='${e(m.cluster)}' name='${e(m.name)}' uuid='${e(m.uuid)}' ` +
-    `spec-hash='${e(m.specHash)}' boot-device='${m.bootDevice}' boot-persistent='${m.bootPersistent ? 'yes' : 'no'}'>` +
+    `spec-hash='${e(m.specHash)}' boot-device='${m.bootDevice}' boot-persistent='${m.bootPersistent ? 'yes' : 'no'}' persistent-boot-device='${m.persistentBootDevice}'>` +
     m.ownedVolumes.map((v) => `<${p}owned-volume name='${e(v)}'/>`).join('') +
     `<${p}spec>${e(JSON.stringify(m.spec))}</${p}spec></${p}node>`
   );
@@ -98,6 +98,7 @@ export function parseMetadata(xml: string): NodeMetadata | null {
     xmlUnescape(m[1] ?? m[2] ?? ''),
   );
   const bootDevice = attr(head, 'boot-device');
+  const persistentBootDevice = attr(head, 'persistent-boot-device');
   return {
     version: 1,
     cluster,
@@ -108,6 +109,8 @@ export function parseMetadata(xml: string): NodeMetadata | null {
     ownedVolumes,
     bootDevice: bootDevice === 'disk' || bootDevice === 'cdrom' ? bootDevice : 'network',
     bootPersistent: attr(head, 'boot-persistent') !== 'no',
+    persistentBootDevice:
+      persistentBootDevice === 'disk' || persistentBootDevice === 'cdrom' ? persistentBootDevice : 'network',
   };
 }
 

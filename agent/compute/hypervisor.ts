@@ -34,6 +34,8 @@ export interface NodeMetadata {
   /** Boot device of the next power-on, and whether it persists. */
   bootDevice: BootDevice;
   bootPersistent: boolean;
+  /** The device to go back to after a one-time boot device has been used. */
+  persistentBootDevice: BootDevice;
 }
 
 /** Everything needed to define a domain. */

@@ -339,6 +339,7 @@ export class NodeManager {
       ownedVolumes,
       bootDevice: oldMeta?.bootDevice ?? 'network',
       bootPersistent: oldMeta?.bootPersistent ?? true,
+      persistentBootDevice: oldMeta?.persistentBootDevice ?? 'network',
     });
     // Volumes dropped from the spec stay owned (recorded on the domain) until they are deleted.
     const dropped = (oldMeta?.ownedVolumes ?? []).filter((n) => !owned.includes(n));
@@ -590,6 +591,56 @@ export class NodeManager {
   async powerState(ref: NodeRef, o?: CallOptions): Promise<PowerState> {
     const d = await this.mustFind(ref, o);
     return d.powerState;
+  }
+
+  /** Boot device of a node's next power-on, whether it persists, and its firmware. */
+  async bootDevice(ref: NodeRef, o?: CallOptions): Promise<{ device: BootDevice; persistent: boolean; uefi: boolean }> {
+    const d = await this.mustFind(ref, o);
+    const m = d.metadata as NodeMetadata;
+    return { device: m.bootDevice, persistent: m.bootPersistent, uefi: m.spec.bootMode === 'uefi' };
+  }
+
+  /**
+   * Sets the boot device of the next power-on (and of every later one when `persistent`): the
+   * domain definition changes now, a running node sees it at its next cold start.
+   */
+  async setBootDevice(ref: NodeRef, device: BootDevice, persistent: boolean, o: CallOptions = {}): Promise<void> {
+    const found = await this.mustFind(ref, o);
+    await this.mutex.run(found.name, async () => {
+      const d = await this.mustFind({ cluster: '', name: found.name, uuid: '' }, o);
+      const m = d.metadata as NodeMetadata;
+      const next: NodeMetadata = {
+        ...m,
+        bootDevice: device,
+        bootPersistent: persistent,
+        persistentBootDevice: persistent ? device : m.bootPersistent ? m.bootDevice : m.persistentBootDevice,
+      };
+      if (
+        next.bootDevice === m.bootDevice &&
+        next.bootPersistent === m.bootPersistent &&
+        next.persistentBootDevice === m.persistentBootDevice
+      )
+        return;
+      await this.redefine(m.spec, next, o);
+      this.log.info('boot device set', { node: d.name, device, persistent });
+    });
+  }
+
+  /** After a node started with a one-time boot device, its definition goes back to the persistent one. */
+  async completeOneTimeBoot(name: string, o: CallOptions = {}): Promise<boolean> {
+    return this.mutex.run(name, async () => {
+      const d = await this.hv.getDomain(name, o);
+      const m = d?.metadata;
+      if (!m || m.bootPersistent) return false;
+      await this.redefine(m.spec, { ...m, bootDevice: m.persistentBootDevice, bootPersistent: true }, o);
+      this.log.info('one-time boot device used', { node: name, next: m.persistentBootDevice });
+      return true;
+    });
+  }
+
+  private async redefine(spec: NodeSpec, metadata: NodeMetadata, o: CallOptions): Promise<void> {
+    const nics = this.wiring && spec.nics.length > 0 ? await this.wiring.attach(spec, o) : [];
+    await this.hv.defineDomain(this.domainSpec(spec, metadata, nics), o);
   }
 
   /** How many tenks nodes this host has. */

@@ -13,10 +13,10 @@ import {
   WatchEventsResponse,
   type AgentServiceServer,
 } from '../../proto/gen/tenks/v1/agent.pb.js';
-import { BmcInfo } from '../../proto/gen/tenks/v1/types.pb.js';
 import { AGENT_VERSION, type Agent } from '../agent.js';
 import { NAME_PATTERN } from '../compute/index.js';
 import {
+  bmcToPb,
   bridgeTypeFromPb,
   eventTypeToPb,
   hostInfoToPb,
@@ -48,24 +48,45 @@ export function agentService(agent: Agent, log: Logger): AgentServiceServer {
     }),
     ensureNode: unary(log, 'EnsureNode', async (req, ctx) => {
       const r = await agent.nodes.ensure(toRawNodeSpec(req.node), { signal: ctx.signal, dryRun: req.dryRun });
+      const b = req.node?.bmc;
+      let changed = r.changed;
+      const changes = [...r.changes];
+      if (!req.dryRun) {
+        const bmc = await agent.bmc.ensure(r.node, {
+          ipmiEnabled: b?.ipmiEnabled ?? false,
+          username: b?.username ?? '',
+          password: b?.password ?? '',
+          ipmiPort: b?.ipmiPort ?? 0,
+        });
+        if (bmc.changed) {
+          changed = true;
+          changes.push('BMC updated');
+        }
+      }
       return EnsureNodeResponse.create({
-        node: nodeStatusToPb(r.node),
-        changed: r.changed,
-        changes: r.changes,
+        node: nodeStatusToPb(r.node, agent.bmc.info(r.node.uuid, false)),
+        changed,
+        changes,
         pendingRestart: r.pendingRestart,
       });
     }),
     deleteNode: unary(log, 'DeleteNode', async (req, ctx) => {
-      const r = await agent.nodes.delete(toNodeRef(req.node), { signal: ctx.signal });
-      return DeleteNodeResponse.create(r);
+      const ref = toNodeRef(req.node);
+      // The BMC goes first, so nothing can power the node on while it is being removed.
+      const node = await agent.nodes.get(ref, { signal: ctx.signal }).catch(() => null);
+      const bmcRemoved = node ? await agent.bmc.remove(node.uuid) : false;
+      const r = await agent.nodes.delete(ref, { signal: ctx.signal });
+      return DeleteNodeResponse.create({ existed: r.existed, removed: bmcRemoved ? ['BMC', ...r.removed] : r.removed });
     }),
     getNode: unary(log, 'GetNode', async (req, ctx) => {
       const n = await agent.nodes.get(toNodeRef(req.node), { signal: ctx.signal });
-      return GetNodeResponse.create({ node: nodeStatusToPb(n) });
+      return GetNodeResponse.create({ node: nodeStatusToPb(n, agent.bmc.info(n.uuid, req.includeSecrets)) });
     }),
     listNodes: unary(log, 'ListNodes', async (req, ctx) => {
       const nodes = await agent.nodes.list(req.cluster, { signal: ctx.signal });
-      return ListNodesResponse.create({ nodes: nodes.map(nodeStatusToPb) });
+      return ListNodesResponse.create({
+        nodes: nodes.map((n) => nodeStatusToPb(n, agent.bmc.info(n.uuid, req.includeSecrets))),
+      });
     }),
     setPower: unary(log, 'SetPower', async (req, ctx) => {
       const action = powerActionFromPb(req.action);
@@ -79,9 +100,8 @@ export function agentService(agent: Agent, log: Logger): AgentServiceServer {
       return GetPowerStateResponse.create({ powerState: powerStateToPb(s) });
     }),
     getBmcInfo: unary(log, 'GetBmcInfo', async (req, ctx) => {
-      // Node must exist; BMC endpoints are served once the BMC plane is enabled on this agent.
-      await agent.nodes.get(toNodeRef(req.node), { signal: ctx.signal });
-      return GetBmcInfoResponse.create({ bmc: BmcInfo.create() });
+      const n = await agent.nodes.get(toNodeRef(req.node), { signal: ctx.signal });
+      return GetBmcInfoResponse.create({ bmc: bmcToPb(agent.bmc.info(n.uuid, req.includeSecrets)) });
     }),
     setupHost: unary(log, 'SetupHost', async (req, ctx) => {
       const bridgeType = bridgeTypeFromPb(req.bridgeType);

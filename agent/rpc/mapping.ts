@@ -1,6 +1,7 @@
 /** Protobuf ⇄ domain mapping for the agent. The only place (with agent-service.ts) that sees generated types. */
 import * as pb from '../../proto/gen/tenks/v1/types.pb.js';
 import { NodeEventType } from '../../proto/gen/tenks/v1/agent.pb.js';
+import type { BmcEndpoints } from '../bmc/index.js';
 import type { BridgeType, PhysnetState } from '../network/index.js';
 import type {
   BootDevice,
@@ -105,7 +106,12 @@ const BOOT_DEVICE_PB: Record<BootDevice, pb.BootDevice> = {
   cdrom: pb.BootDevice.BOOT_DEVICE_CDROM,
 };
 
-export function nodeStatusToPb(n: NodeStatus): pb.NodeStatus {
+/** BMC endpoints → proto. */
+export function bmcToPb(b: BmcEndpoints): pb.BmcInfo {
+  return pb.BmcInfo.create({ ...(b.ipmi ? { ipmi: pb.IpmiEndpoint.create(b.ipmi) } : {}) });
+}
+
+export function nodeStatusToPb(n: NodeStatus, bmc?: BmcEndpoints): pb.NodeStatus {
   return pb.NodeStatus.create({
     cluster: n.cluster,
     name: n.name,
@@ -124,6 +130,7 @@ export function nodeStatusToPb(n: NodeStatus): pb.NodeStatus {
     engine: n.engine,
     bootDevice: BOOT_DEVICE_PB[n.bootDevice],
     labels: n.labels,
+    ...(bmc ? { bmc: bmcToPb(bmc) } : {}),
   });
 }
 

@@ -32,6 +32,8 @@ export async function startTestAgent(raw: Record<string, unknown>): Promise<Test
     listen: '127.0.0.1:0',
     insecure_loopback: raw.tls === undefined,
     log_directory: join(dir, 'log'),
+    state_dir: join(dir, 'state'),
+    bmc: { listen_address: '127.0.0.1', ipmi_port_range_start: 0, ipmi_port_range_end: 0 },
     ...raw,
     storage: { pool_path: join(dir, 'pool'), ...(raw.storage as object | undefined) },
   });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
-import { compileAgentConfig } from '../../agent/config.js';
+import { advertiseFor, compileAgentConfig } from '../../agent/config.js';
 import { TenksError } from '../../common/errors.js';
 
 function configError(raw: unknown): TenksError {
@@ -15,6 +15,11 @@ function configError(raw: unknown): TenksError {
 }
 
 describe('compileAgentConfig', () => {
+  it('refuses an IPMI port range that ends before it starts', () => {
+    const e = configError({ bmc: { ipmi_port_range_start: 7000, ipmi_port_range_end: 6000 } });
+    assert.equal(e.details[0]?.field, 'bmc.ipmi_port_range_end');
+  });
+
   it('applies every default', () => {
     const want = {
       agentId: hostname(),
@@ -25,6 +30,14 @@ describe('compileAgentConfig', () => {
       libvirtUri: 'qemu:///system',
       libvirtConcurrency: 16,
       storage: { poolName: 'tenks', poolType: 'dir', poolPath: '/var/lib/libvirt/tenks_pool', concurrency: 4 },
+      bmc: {
+        listenAddress: '0.0.0.0',
+        advertiseAddress: advertiseFor('0.0.0.0'),
+        ipmiPortStart: 6230,
+        ipmiPortEnd: 7229,
+        defaultUsername: 'admin',
+      },
+      stateDir: '/var/lib/tenks',
       logDirectory: '/var/log/tenks',
       logLevel: 'info',
       shutdownGraceMs: 10_000,
@@ -45,6 +58,14 @@ describe('compileAgentConfig', () => {
       libvirt_uri: 'qemu+ssh://root@hv/system',
       libvirt_concurrency: 4,
       storage: { pool_name: 'p', pool_type: 'logical', pool_path: 'vg0', concurrency: 2 },
+      bmc: {
+        listen_address: '::',
+        advertise_address: '2001:db8::1',
+        ipmi_port_range_start: 0,
+        ipmi_port_range_end: 0,
+        default_username: 'root',
+      },
+      state_dir: '/tmp/state',
       log_directory: '/tmp/logs',
       log_level: 'debug',
       shutdown_grace_s: 2.5,
@@ -58,6 +79,14 @@ describe('compileAgentConfig', () => {
       libvirtUri: 'qemu+ssh://root@hv/system',
       libvirtConcurrency: 4,
       storage: { poolName: 'p', poolType: 'logical', poolPath: 'vg0', concurrency: 2 },
+      bmc: {
+        listenAddress: '::',
+        advertiseAddress: '2001:db8::1',
+        ipmiPortStart: 0,
+        ipmiPortEnd: 0,
+        defaultUsername: 'root',
+      },
+      stateDir: '/tmp/state',
       logDirectory: '/tmp/logs',
       logLevel: 'debug',
       shutdownGraceMs: 2500,

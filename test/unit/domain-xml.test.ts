@@ -69,6 +69,7 @@ function metadata(fields: Partial<NodeMetadata> = {}): NodeMetadata {
     ownedVolumes: ['n1-vol0', 'n1-vol1'],
     bootDevice: 'network',
     bootPersistent: true,
+    persistentBootDevice: 'network',
     ...fields,
   };
 }

@@ -144,13 +144,24 @@ export class IpmiBmc {
     s.lastSeenMs = Date.now();
     let res: Buffer;
     const cached = s.replies.get(key);
-    if (cached && Date.now() - cached.atMs < RETRANSMIT_WINDOW_MS) {
+    const running = s.inflight.get(key);
+    if (running) {
+      // A retransmit of a command still running (a power cycle takes longer than ipmitool waits).
+      this.stats.retransmits++;
+      res = await running;
+    } else if (cached && Date.now() - cached.atMs < RETRANSMIT_WINDOW_MS) {
       // A retransmit rebuilt with a new session sequence number but the same rqSeq.
       this.stats.retransmits++;
       res = cached.message;
     } else {
       this.stats.commands++;
-      res = await this.command(s, req);
+      const p = this.command(s, req);
+      s.inflight.set(key, p);
+      try {
+        res = await p;
+      } finally {
+        s.inflight.delete(key);
+      }
       s.replies.delete(key);
       s.replies.set(key, { message: res, atMs: Date.now() });
       if (s.replies.size > 16) s.replies.delete(s.replies.keys().next().value as string);

@@ -60,6 +60,8 @@ export interface Session {
    * Entries live a few seconds only: the 6-bit rqSeq wraps in long sessions.
    */
   replies: Map<string, { message: Buffer; atMs: number }>;
+  /** Requests being executed, so a retransmit that arrives meanwhile waits for the same answer. */
+  inflight: Map<string, Promise<Buffer>>;
 }
 
 /** Limits of the session table. */
@@ -154,6 +156,7 @@ export class SessionTable {
       seenBits: 0,
       outSeq: 0,
       replies: new Map(),
+      inflight: new Map(),
     };
     this.sessions.set(session.sidc, session);
     return { status: RakpStatus.OK, session };

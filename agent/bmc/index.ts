@@ -1,0 +1,4 @@
+/** The agent's BMC plane, as the rest of the agent sees it. */
+export { BmcManager, type BmcManagerOptions, type BmcSettings, type BmcEndpoints } from './manager.js';
+export type { BmcBackend, BmcBootDevice, BmcPowerAction } from './backend.js';
+export { IpmiBmc } from './ipmi/bmc.js';
