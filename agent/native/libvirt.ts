@@ -424,20 +424,18 @@ export class Connection {
 
   /**
    * Lifecycle events of every domain on this connection, until `signal` aborts or the iterator is
-   * returned. Registration is undone in `finally`.
+   * returned. libvirt accepts one registration of a callback per connection and event, so every
+   * subscriber shares one native registration: the first subscriber makes it, the last undoes it.
    */
   async *lifecycleEvents(signal?: AbortSignal, bufferSize = 10_000): AsyncGenerator<LifecycleEvent> {
     const queue = new EventQueue(bufferSize);
-    const id = await call(
-      this.native.domainEventRegisterLifecycle(this.handle, (e) => {
-        queue.push(e);
-      }),
-    );
+    this.subscribers.add(queue);
     const onAbort = (): void => {
       queue.close();
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
+      await this.registerLifecycle();
       if (signal?.aborted) return;
       for (;;) {
         const r = await queue.next();
@@ -447,7 +445,46 @@ export class Connection {
     } finally {
       signal?.removeEventListener('abort', onAbort);
       queue.close();
-      if (!this.closed) await call(this.native.domainEventDeregister(this.handle, id)).catch(() => undefined);
+      this.subscribers.delete(queue);
+      await this.deregisterLifecycle();
     }
+  }
+
+  /** Every subscriber's queue. */
+  private readonly subscribers = new Set<EventQueue>();
+  /** The native registration (its id once made), shared by all subscribers. */
+  private registration: Promise<number> | null = null;
+
+  /** A deregistration in flight: a new registration waits for it (libvirt would refuse a duplicate). */
+  private unregistering: Promise<void> = Promise.resolve();
+
+  private registerLifecycle(): Promise<number> {
+    this.registration ??= this.unregistering
+      .then(() =>
+        call(
+          this.native.domainEventRegisterLifecycle(this.handle, (e) => {
+            for (const q of this.subscribers) q.push(e);
+          }),
+        ),
+      )
+      .catch((e: unknown) => {
+        this.registration = null;
+        throw e;
+      });
+    return this.registration;
+  }
+
+  private async deregisterLifecycle(): Promise<void> {
+    const reg = this.registration;
+    if (this.subscribers.size > 0 || reg === null) return;
+    this.registration = null;
+    const done = reg
+      .catch(() => null)
+      .then(async (id) => {
+        if (id !== null && !this.closed)
+          await call(this.native.domainEventDeregister(this.handle, id)).catch(() => undefined);
+      });
+    this.unregistering = done;
+    await done;
   }
 }

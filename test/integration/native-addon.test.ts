@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 
+import { Connection } from '../../agent/native/libvirt.js';
 import {
   loadNative,
   type Native,
@@ -351,5 +352,49 @@ describe('native libvirt addon (test:///default)', function () {
       assert.equal(child.status, 0, child.stderr);
       assert.equal(child.stdout.trim(), 'done');
     });
+  });
+});
+
+describe('Connection wrapper events (test driver)', () => {
+  it('delivers every lifecycle event to several subscribers of one connection', async () => {
+    const conn = await Connection.open(URI);
+    const name = `tenks-it-fanout-${process.pid}`;
+    const ac = new AbortController();
+    const seen: string[][] = [[], []];
+    const subscribe = async (i: number): Promise<void> => {
+      for await (const e of conn.lifecycleEvents(ac.signal)) if (e.name === name) seen[i]!.push(String(e.event));
+    };
+    try {
+      const loops = [subscribe(0), subscribe(1)];
+      // Subscriptions register asynchronously; a define after a short pause is seen by both.
+      await new Promise((r) => setTimeout(r, 200));
+      const d = await conn.defineDomain(domainXml(name));
+      await d.create();
+      await d.destroy();
+      await d.undefine();
+      for (let i = 0; i < 50 && (seen[0]!.length < 4 || seen[1]!.length < 4); i++)
+        await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(seen, [
+        ['0', '2', '5', '1'],
+        ['0', '2', '5', '1'],
+      ]);
+      ac.abort();
+      await Promise.all(loops);
+      // Once both left, a new subscriber registers again.
+      const again = new AbortController();
+      const late: string[] = [];
+      const loop = (async () => {
+        for await (const e of conn.lifecycleEvents(again.signal)) if (e.name === name) late.push(String(e.event));
+      })();
+      await new Promise((r) => setTimeout(r, 200));
+      await (await conn.defineDomain(domainXml(name))).undefine();
+      for (let i = 0; i < 50 && late.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(late, ['0', '1']);
+      again.abort();
+      await loop;
+    } finally {
+      ac.abort();
+      await conn.close();
+    }
   });
 });
