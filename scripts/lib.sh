@@ -50,3 +50,17 @@ start_ovs() {
   fi
   ovs-vsctl --timeout=10 show >/dev/null
 }
+
+# Gives /dev/kvm the owner and mode Debian's udev rules give it (root:kvm 0660) on hosts where udev
+# does not run (containers, microVMs). Without it libvirt's QEMU user cannot open /dev/kvm while
+# QEMU's capability probe can, so libvirt re-probes QEMU (seconds) on every define and start.
+# Whether KVM guests really run is decided by tenks-agent itself (engine: auto), not assumed here.
+fix_kvm_permissions() {
+  [ -c /dev/kvm ] || return 0
+  getent group kvm >/dev/null || return 0
+  if [ "$(stat -c '%G %a' /dev/kvm)" != "kvm 660" ] && ! pgrep -x systemd-udevd >/dev/null; then
+    echo "setting /dev/kvm to root:kvm 0660 (as udev would)"
+    chgrp kvm /dev/kvm
+    chmod 0660 /dev/kvm
+  fi
+}
