@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentConfig } from './config.js';
 import { BmcManager } from './bmc/index.js';
@@ -58,7 +58,12 @@ export class Agent {
 
   /** Connects to libvirt, ensures the pool and the log directory. */
   static async create(config: AgentConfig, log: Logger): Promise<Agent> {
-    const hv = await LibvirtHypervisor.connect({ uri: config.libvirtUri, concurrency: config.libvirtConcurrency, log });
+    const hv = await LibvirtHypervisor.connect({
+      uri: config.libvirtUri,
+      concurrency: config.libvirtConcurrency,
+      engine: config.engine,
+      log,
+    });
     try {
       const storage = new LibvirtStorage(hv.connection, { ...config.storage, log });
       await storage.ensurePool();
@@ -84,15 +89,21 @@ export class Agent {
         log,
         wiring: network,
       });
+      const redfishTls =
+        config.bmc.redfishTls && config.tls
+          ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }
+          : null;
       const bmc = await BmcManager.create({
         ...config.bmc,
+        redfishTls,
+        uefiAvailable: facts.uefiAvailable,
         stateDir: config.stateDir,
         libvirtUri: config.libvirtUri,
         nodes,
         log,
       });
       const agent = new Agent(config, hv, storage, nodes, network, bmc, facts, log);
-      agent.watchOneTimeBoots();
+      agent.watchDomains();
       return agent;
     } catch (e) {
       await hv.close();
@@ -134,12 +145,14 @@ export class Agent {
   }
 
   /**
-   * A node started with a one-time boot device: put its definition back to the persistent device,
-   * so the override really applies once. Runs until the agent drains.
+   * Follows libvirt's lifecycle events until the agent drains: they keep the BMCs' view of power
+   * fresh, and a node started with a one-time boot device gets its definition put back to the
+   * persistent device, so the override really applies once.
    */
-  private watchOneTimeBoots(): void {
+  private watchDomains(): void {
     const run = async (): Promise<void> => {
       for await (const e of this.hypervisor.events(this.draining.signal)) {
+        this.bmc.onDomainEvent(e);
         if (e.type !== 'started') continue;
         await this.nodes.completeOneTimeBoot(e.name).catch((err: unknown) => {
           this.log.warn('could not reset a one-time boot device', { node: e.name, error: String(err) });

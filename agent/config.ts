@@ -29,6 +29,11 @@ export const agentConfigSchema = z
     libvirt_uri: z.string().min(1).default('qemu:///system'),
     /** Most concurrent libvirt calls. Default 16. */
     libvirt_concurrency: z.number().int().min(1).max(256).default(16),
+    /**
+     * Accelerator of the nodes: `auto` (default) uses KVM when libvirt offers it and a probe guest
+     * really runs under it, else QEMU's TCG; `kvm` or `qemu` force one.
+     */
+    engine: z.enum(['auto', 'kvm', 'qemu']).default('auto'),
     storage: z
       .object({
         /** Pool name. Default `tenks` (as upstream `libvirt_pool_name`). */
@@ -51,6 +56,10 @@ export const agentConfigSchema = z
         /** IPMI UDP ports of nodes come from this range (start 0: any free port). Default 6230-7229. */
         ipmi_port_range_start: z.number().int().min(0).max(65535).default(6230),
         ipmi_port_range_end: z.number().int().min(0).max(65535).default(7229),
+        /** Redfish service port (0: any free port). Default 8000, as sushy-tools. */
+        redfish_port: z.number().int().min(0).max(65535).default(8000),
+        /** Serve Redfish over HTTPS with the agent's TLS certificate. Default false. */
+        redfish_tls: z.boolean().default(false),
         /** BMC user name when a node's spec gives none. Default `admin`. */
         default_username: z.string().min(1).max(16).default('admin'),
       })
@@ -79,12 +88,17 @@ export interface AgentConfig {
   insecureLoopback: boolean;
   libvirtUri: string;
   libvirtConcurrency: number;
+  engine: 'auto' | 'kvm' | 'qemu';
   storage: { poolName: string; poolType: 'dir' | 'logical'; poolPath: string; concurrency: number };
   bmc: {
     listenAddress: string;
     advertiseAddress: string;
     ipmiPortStart: number;
     ipmiPortEnd: number;
+    /** Redfish service port (0: any free port). */
+    redfishPort: number;
+    /** Serve Redfish over HTTPS with the agent's certificate. */
+    redfishTls: boolean;
     defaultUsername: string;
   };
   stateDir: string;
@@ -96,6 +110,10 @@ export interface AgentConfig {
 /** Raw → compiled, once, with field-path errors. */
 export function compileAgentConfig(raw: unknown): AgentConfig {
   const c = compile(agentConfigSchema, raw ?? {});
+  if (c.bmc.redfish_tls && !c.tls)
+    throw invalidSpec([
+      { field: 'bmc.redfish_tls', message: 'Redfish over HTTPS uses the agent certificate: configure tls' },
+    ]);
   if (c.bmc.ipmi_port_range_start > c.bmc.ipmi_port_range_end)
     throw invalidSpec([{ field: 'bmc.ipmi_port_range_end', message: 'must not be below ipmi_port_range_start' }]);
   return {
@@ -106,6 +124,7 @@ export function compileAgentConfig(raw: unknown): AgentConfig {
     insecureLoopback: c.insecure_loopback,
     libvirtUri: c.libvirt_uri,
     libvirtConcurrency: c.libvirt_concurrency,
+    engine: c.engine,
     storage: {
       poolName: c.storage.pool_name,
       poolType: c.storage.pool_type,
@@ -117,6 +136,8 @@ export function compileAgentConfig(raw: unknown): AgentConfig {
       advertiseAddress: c.bmc.advertise_address ?? advertiseFor(c.bmc.listen_address),
       ipmiPortStart: c.bmc.ipmi_port_range_start,
       ipmiPortEnd: c.bmc.ipmi_port_range_end,
+      redfishPort: c.bmc.redfish_port,
+      redfishTls: c.bmc.redfish_tls,
       defaultUsername: c.bmc.default_username,
     },
     stateDir: c.state_dir,

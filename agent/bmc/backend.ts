@@ -1,5 +1,5 @@
 /** What an emulated BMC needs from the host: power and boot device of one node. */
-import type { BootDevice } from '../compute/index.js';
+import type { BootDevice, FirmwarePatch, NodeStatus } from '../compute/index.js';
 
 /** Power actions a BMC can ask for. */
 export type BmcPowerAction = 'on' | 'off' | 'soft_off' | 'reset' | 'nmi' | 'cycle';
@@ -21,4 +21,29 @@ export interface BmcBackend {
   bootDevice(uuid: string): Promise<BmcBootDevice>;
   /** Sets the boot device of the next power-on (and later ones when persistent). */
   setBootDevice(uuid: string, device: BootDevice, persistent: boolean): Promise<void>;
+}
+
+/** Virtual media to put in a node's CD drive: the image as fetched into a local file. */
+export interface MediaInsert {
+  /** The URL the image came from (reported back as `Image`). */
+  image: string;
+  /** Local file holding the image; the backend copies it and the caller deletes it. */
+  file: string;
+  writeProtected: boolean;
+}
+
+/** What the Redfish service needs beyond power and boot device. */
+export interface RedfishBackend extends BmcBackend {
+  /** UUIDs of the Redfish nodes these credentials open (empty: none). */
+  redfishLogin(username: string, password: string): Set<string>;
+  /** UUID of the Redfish node named `name`, or null. */
+  redfishUuidOf(name: string): string | null;
+  /** A node as observed (recently cached; throws NOT_FOUND when gone). */
+  node(uuid: string): Promise<NodeStatus>;
+  /** UEFI firmware is installed on this host. */
+  readonly uefiAvailable: boolean;
+  setFirmware(uuid: string, patch: FirmwarePatch): Promise<void>;
+  insertMedia(uuid: string, media: MediaInsert): Promise<void>;
+  /** False when the drive was already empty. */
+  ejectMedia(uuid: string): Promise<boolean>;
 }

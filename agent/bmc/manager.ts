@@ -1,12 +1,17 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { TenksError, type Logger } from '../../common/index.js';
-import type { BootDevice, NodeManager, NodeRef } from '../compute/index.js';
-import type { BmcBackend, BmcBootDevice, BmcPowerAction } from './backend.js';
+import type { BootDevice, DomainEvent, FirmwarePatch, NodeManager, NodeRef, NodeStatus } from '../compute/index.js';
+import type { BmcBootDevice, BmcPowerAction, MediaInsert, RedfishBackend } from './backend.js';
 import { IpmiBmc } from './ipmi/bmc.js';
 import { listenIpmi, type IpmiListener } from './ipmi/server.js';
 import { Privilege } from './ipmi/session.js';
+import { RedfishService } from './redfish/server.js';
+import { sameSecret } from './redfish/sessions.js';
 import { BmcStore } from './store.js';
+
+/** How long an observed node (and its power state) answers BMC reads before libvirt is asked again. */
+const STATUS_TTL_MS = 2_000;
 
 /** Options of the BMC plane. */
 export interface BmcManagerOptions {
@@ -23,6 +28,12 @@ export interface BmcManagerOptions {
   libvirtUri: string;
   /** User name of BMCs whose spec names none. */
   defaultUsername: string;
+  /** Redfish service port (0: any free port). */
+  redfishPort: number;
+  /** HTTPS identity for Redfish, or null for HTTP. */
+  redfishTls: { cert: Buffer; key: Buffer } | null;
+  /** UEFI firmware is installed on this host (Redfish boot mode choices). */
+  uefiAvailable: boolean;
   nodes: NodeManager;
   log: Logger;
 }
@@ -30,6 +41,7 @@ export interface BmcManagerOptions {
 /** What a node's BMC should be (empty fields: keep or choose). */
 export interface BmcSettings {
   ipmiEnabled: boolean;
+  redfishEnabled: boolean;
   username: string;
   password: string;
   ipmiPort: number;
@@ -38,16 +50,93 @@ export interface BmcSettings {
 /** A node's BMC endpoints. */
 export interface BmcEndpoints {
   ipmi: { address: string; port: number; username: string; password: string } | null;
+  redfish: { url: string; systemId: string; username: string; password: string } | null;
 }
 
-/** Every BMC of this agent: IPMI sockets on one event loop, backed by the node manager. */
-export class BmcManager implements BmcBackend {
+/**
+ * Every BMC of this agent: IPMI sockets and the Redfish service on one event loop, backed by the
+ * node manager through one libvirt connection. Node reads are cached briefly and kept fresh by
+ * libvirt's lifecycle events, so a burst of BMC traffic does not become a burst of libvirt calls.
+ */
+export class BmcManager implements RedfishBackend {
   private readonly listeners = new Map<string, IpmiListener>();
   private readonly store: BmcStore;
+  readonly redfish: RedfishService;
+  /** Redfish credentials: user name → node UUID → password. */
+  private redfishUsers = new Map<string, Map<string, string>>();
+  /** Redfish node name → UUID. */
+  private redfishNames = new Map<string, string>();
+  private readonly cache = new Map<string, { status: NodeStatus; atMs: number }>();
+  /** Reads that went to libvirt (stats, tests). */
+  readonly cacheStats = { hits: 0, misses: 0 };
 
   private constructor(private readonly o: BmcManagerOptions) {
     const key = createHash('sha256').update(o.libvirtUri).digest('hex').slice(0, 12);
     this.store = new BmcStore(join(o.stateDir, `bmc-${key}.json`));
+    this.redfish = new RedfishService({
+      listenAddress: o.listenAddress,
+      port: o.redfishPort,
+      tls: o.redfishTls,
+      backend: this,
+      log: o.log,
+      scratchDir: join(o.stateDir, 'media-tmp'),
+    });
+  }
+
+  get uefiAvailable(): boolean {
+    return this.o.uefiAvailable;
+  }
+
+  private reindex(): void {
+    const users = new Map<string, Map<string, string>>();
+    const names = new Map<string, string>();
+    for (const [uuid, r] of this.store.entries()) {
+      if (!r.redfish) continue;
+      let m = users.get(r.username);
+      if (!m) users.set(r.username, (m = new Map<string, string>()));
+      m.set(uuid, r.password);
+      names.set(r.name, uuid);
+    }
+    this.redfishUsers = users;
+    this.redfishNames = names;
+  }
+
+  redfishLogin(username: string, password: string): Set<string> {
+    const out = new Set<string>();
+    const nodes = this.redfishUsers.get(username);
+    if (!nodes) return out;
+    for (const [uuid, pw] of nodes) if (sameSecret(pw, password)) out.add(uuid);
+    return out;
+  }
+
+  redfishUuidOf(name: string): string | null {
+    return this.redfishNames.get(name) ?? null;
+  }
+
+  /** A node as observed, from the cache when fresh. */
+  async node(uuid: string): Promise<NodeStatus> {
+    const c = this.cache.get(uuid);
+    if (c && Date.now() - c.atMs < STATUS_TTL_MS) {
+      this.cacheStats.hits++;
+      return c.status;
+    }
+    this.cacheStats.misses++;
+    const status = await this.o.nodes.get(this.ref(uuid));
+    this.cache.set(uuid, { status, atMs: Date.now() });
+    return status;
+  }
+
+  private invalidate(uuid: string): void {
+    this.cache.delete(uuid);
+  }
+
+  /** Keeps cached power states current; call with every libvirt lifecycle event. */
+  onDomainEvent(e: DomainEvent): void {
+    const c = this.cache.get(e.uuid);
+    if (!c) return;
+    const power = POWER_AFTER[e.type];
+    if (power === undefined) this.cache.delete(e.uuid);
+    else c.status = { ...c.status, powerState: power };
   }
 
   /** Loads the credentials and brings back the BMCs of nodes that still exist. */
@@ -65,7 +154,14 @@ export class BmcManager implements BmcBackend {
           o.log.warn('BMC not restored: its port is taken', { node: rec.name, port: rec.ipmiPort, error: String(e) });
         });
     }
-    o.log.info('BMCs restored', { count: m.listeners.size });
+    m.reindex();
+    try {
+      await m.redfish.start();
+    } catch (e) {
+      await m.close();
+      throw e;
+    }
+    o.log.info('BMCs restored', { ipmi: m.listeners.size, redfish: m.redfishNames.size });
     return m;
   }
 
@@ -99,21 +195,50 @@ export class BmcManager implements BmcBackend {
 
   /** Makes a node's BMC match `s`; an unchanged BMC keeps running (no outage). */
   async ensure(node: { uuid: string; name: string }, s: BmcSettings): Promise<{ changed: boolean }> {
+    const before = this.store.get(node.uuid);
+    const r = await this.ensureRecord(node, s);
+    if (r.changed) {
+      this.invalidate(node.uuid);
+      this.reindex();
+      // Sessions opened with old credentials end with them.
+      const after = this.store.get(node.uuid);
+      if (before && (after?.username !== before.username || after.password !== before.password || !after.redfish))
+        this.redfish.forget(before.username);
+    }
+    return r;
+  }
+
+  private async ensureRecord(node: { uuid: string; name: string }, s: BmcSettings): Promise<{ changed: boolean }> {
     const rec = this.store.get(node.uuid);
-    if (!s.ipmiEnabled) {
+    if (!s.ipmiEnabled && !s.redfishEnabled) {
       if (!rec) return { changed: false };
-      await this.remove(node.uuid);
+      await this.removeRecord(node.uuid);
       return { changed: true };
     }
     const username = s.username !== '' ? s.username : (rec?.username ?? this.o.defaultUsername);
     const password = s.password !== '' ? s.password : (rec?.password ?? randomBytes(12).toString('base64url'));
     const live = this.listeners.get(node.uuid);
+    const sameUser = rec?.username === username && rec.password === password;
+    if (!s.ipmiEnabled) {
+      if (live) {
+        await live.close();
+        this.listeners.delete(node.uuid);
+      }
+      if (sameUser && rec.ipmiPort === 0 && rec.redfish) return { changed: false };
+      await this.store.set(node.uuid, { name: node.name, username, password, ipmiPort: 0, redfish: true });
+      return { changed: true };
+    }
     const wantPort = s.ipmiPort !== 0 ? s.ipmiPort : (rec?.ipmiPort ?? 0);
-    if (rec && live?.port === wantPort && rec.username === username && rec.password === password)
-      return { changed: false };
+    if (sameUser && live?.port === wantPort && rec.redfish === s.redfishEnabled) return { changed: false };
     if (live && (wantPort === 0 || live.port === wantPort)) {
       live.bmc.setUser({ username, password, maxPrivilege: Privilege.ADMINISTRATOR });
-      await this.store.set(node.uuid, { name: node.name, username, password, ipmiPort: live.port });
+      await this.store.set(node.uuid, {
+        name: node.name,
+        username,
+        password,
+        ipmiPort: live.port,
+        redfish: s.redfishEnabled,
+      });
       return { changed: true };
     }
     if (live) {
@@ -124,13 +249,22 @@ export class BmcManager implements BmcBackend {
       wantPort !== 0
         ? await this.listen(node.uuid, username, password, wantPort)
         : await this.bindFree(node.uuid, username, password);
-    await this.store.set(node.uuid, { name: node.name, username, password, ipmiPort: port });
-    this.o.log.info('BMC started', { node: node.name, port });
+    await this.store.set(node.uuid, { name: node.name, username, password, ipmiPort: port, redfish: s.redfishEnabled });
+    this.o.log.info('BMC started', { node: node.name, port, redfish: s.redfishEnabled });
     return { changed: true };
   }
 
   /** Stops and forgets a node's BMC. */
   async remove(uuid: string): Promise<boolean> {
+    const rec = this.store.get(uuid);
+    const had = await this.removeRecord(uuid);
+    this.invalidate(uuid);
+    this.reindex();
+    if (rec) this.redfish.forget(rec.username);
+    return had;
+  }
+
+  private async removeRecord(uuid: string): Promise<boolean> {
     const l = this.listeners.get(uuid);
     if (l) {
       await l.close();
@@ -145,14 +279,19 @@ export class BmcManager implements BmcBackend {
   info(uuid: string, includeSecrets: boolean): BmcEndpoints {
     const rec = this.store.get(uuid);
     const l = this.listeners.get(uuid);
-    if (!rec || !l) return { ipmi: null };
+    if (!rec) return { ipmi: null, redfish: null };
+    const password = includeSecrets ? rec.password : '';
+    const host = this.o.advertiseAddress.includes(':') ? `[${this.o.advertiseAddress}]` : this.o.advertiseAddress;
     return {
-      ipmi: {
-        address: this.o.advertiseAddress,
-        port: l.port,
-        username: rec.username,
-        password: includeSecrets ? rec.password : '',
-      },
+      ipmi: l ? { address: this.o.advertiseAddress, port: l.port, username: rec.username, password } : null,
+      redfish: rec.redfish
+        ? {
+            url: `${this.redfish.scheme}://${host}:${this.redfish.port}`,
+            systemId: `/redfish/v1/Systems/${uuid}`,
+            username: rec.username,
+            password,
+          }
+        : null,
     };
   }
 
@@ -161,7 +300,7 @@ export class BmcManager implements BmcBackend {
   }
 
   async powerState(uuid: string): Promise<'on' | 'off'> {
-    const s = await this.o.nodes.powerState(this.ref(uuid));
+    const s = (await this.node(uuid)).powerState;
     return s === 'off' || s === 'unknown' ? 'off' : 'on';
   }
 
@@ -169,19 +308,63 @@ export class BmcManager implements BmcBackend {
     // A powered-off chassis ignores reset, NMI and soft-off, as real BMCs (and VirtualBMC) do.
     if ((action === 'reset' || action === 'nmi' || action === 'soft_off') && (await this.powerState(uuid)) === 'off')
       return;
-    await this.o.nodes.power(this.ref(uuid), action);
+    this.invalidate(uuid);
+    try {
+      await this.o.nodes.power(this.ref(uuid), action);
+    } finally {
+      this.invalidate(uuid);
+    }
   }
 
   async bootDevice(uuid: string): Promise<BmcBootDevice> {
-    return this.o.nodes.bootDevice(this.ref(uuid));
+    const n = await this.node(uuid);
+    return { device: n.bootDevice, persistent: n.bootPersistent, uefi: n.firmware.bootMode === 'uefi' };
   }
 
   async setBootDevice(uuid: string, device: BootDevice, persistent: boolean): Promise<void> {
-    await this.o.nodes.setBootDevice(this.ref(uuid), device, persistent);
+    try {
+      await this.o.nodes.setBootDevice(this.ref(uuid), device, persistent);
+    } finally {
+      this.invalidate(uuid);
+    }
+  }
+
+  async setFirmware(uuid: string, patch: FirmwarePatch): Promise<void> {
+    try {
+      await this.o.nodes.setFirmware(this.ref(uuid), patch);
+    } finally {
+      this.invalidate(uuid);
+    }
+  }
+
+  async insertMedia(uuid: string, media: MediaInsert): Promise<void> {
+    try {
+      await this.o.nodes.insertMedia(this.ref(uuid), media);
+    } finally {
+      this.invalidate(uuid);
+    }
+  }
+
+  async ejectMedia(uuid: string): Promise<boolean> {
+    try {
+      return await this.o.nodes.ejectMedia(this.ref(uuid));
+    } finally {
+      this.invalidate(uuid);
+    }
   }
 
   async close(): Promise<void> {
+    await this.redfish.close();
     await Promise.all([...this.listeners.values()].map((l) => l.close()));
     this.listeners.clear();
   }
 }
+
+const POWER_AFTER: Partial<Record<DomainEvent['type'], NodeStatus['powerState']>> = {
+  started: 'on',
+  resumed: 'on',
+  stopped: 'off',
+  suspended: 'paused',
+  crashed: 'crashed',
+  shutdown: 'shutting_down',
+};

@@ -13,6 +13,8 @@ export interface BmcRecord {
   password: string;
   /** IPMI UDP port, 0 when IPMI is off. */
   ipmiPort: number;
+  /** Served by the agent's Redfish service. */
+  redfish: boolean;
 }
 
 interface FileFormat {

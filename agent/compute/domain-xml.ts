@@ -1,5 +1,11 @@
 import { TenksError } from '../../common/errors.js';
-import type { DomainSpec, NodeMetadata } from './hypervisor.js';
+import {
+  DEFAULT_FIRMWARE,
+  type DomainSpec,
+  type FirmwareState,
+  type NodeMetadata,
+  type VirtualMediaState,
+} from './hypervisor.js';
 import { xmlEscape as e, xmlUnescape } from './xml.js';
 
 /** Namespace of tenks' domain metadata. */
@@ -59,7 +65,8 @@ export function metadataXml(m: NodeMetadata, prefix?: string): string {
     `<${p}node${ns} version='${m.version}' cluster='${e(m.cluster)}' name='${e(m.name)}' uuid='${e(m.uuid)}' ` +
     `spec-hash='${e(m.specHash)}' boot-device='${m.bootDevice}' boot-persistent='${m.bootPersistent ? 'yes' : 'no'}' persistent-boot-device='${m.persistentBootDevice}'>` +
     m.ownedVolumes.map((v) => `<${p}owned-volume name='${e(v)}'/>`).join('') +
-    `<${p}spec>${e(JSON.stringify(m.spec))}</${p}spec></${p}node>`
+    `<${p}spec>${e(JSON.stringify(m.spec))}</${p}spec>` +
+    `<${p}bmc>${e(JSON.stringify({ firmware: m.firmware, media: m.media }))}</${p}bmc></${p}node>`
   );
 }
 
@@ -97,6 +104,7 @@ export function parseMetadata(xml: string): NodeMetadata | null {
   const ownedVolumes = [...xml.matchAll(/<(?:\w+:)?owned-volume\s+name=(?:'([^']*)'|"([^"]*)")/g)].map((m) =>
     xmlUnescape(m[1] ?? m[2] ?? ''),
   );
+  const bmc = parseBmcState(/<(?:\w+:)?bmc>([\s\S]*?)<\/(?:\w+:)?bmc>/.exec(xml)?.[1]);
   const bootDevice = attr(head, 'boot-device');
   const persistentBootDevice = attr(head, 'persistent-boot-device');
   return {
@@ -111,7 +119,49 @@ export function parseMetadata(xml: string): NodeMetadata | null {
     bootPersistent: attr(head, 'boot-persistent') !== 'no',
     persistentBootDevice:
       persistentBootDevice === 'disk' || persistentBootDevice === 'cdrom' ? persistentBootDevice : 'network',
+    firmware: bmc.firmware,
+    media: bmc.media,
   };
+}
+
+/** The BMC-owned part of the metadata; domains defined before it existed get the defaults. */
+function parseBmcState(text: string | undefined): { firmware: FirmwareState; media: VirtualMediaState | null } {
+  const fallback = { firmware: { ...DEFAULT_FIRMWARE }, media: null };
+  if (text === undefined) return fallback;
+  try {
+    const raw = JSON.parse(xmlUnescape(text)) as {
+      firmware?: Partial<FirmwareState>;
+      media?: VirtualMediaState | null;
+    };
+    return { firmware: { ...DEFAULT_FIRMWARE, ...raw.firmware }, media: raw.media ?? null };
+  } catch {
+    return fallback;
+  }
+}
+
+/** True for q35 machine types (SATA CD drive, SMM for Secure Boot). */
+export function isQ35(machine: string): boolean {
+  return machine.includes('q35');
+}
+
+/** Target of the CD drive: SATA on q35, IDE on i440fx (`pc`). */
+export function cdromTarget(machine: string): { dev: string; bus: string } {
+  return isQ35(machine) ? { dev: 'sda', bus: 'sata' } : { dev: 'hdc', bus: 'ide' };
+}
+
+/** The CD drive element, empty or holding `source`. */
+export function cdromXml(source: DomainSpec['cdrom'], machine: string): string {
+  const t = cdromTarget(machine);
+  const src =
+    source === null
+      ? ''
+      : source.type === 'volume'
+        ? `<source pool='${e(source.pool)}' volume='${e(source.volume)}'/>`
+        : source.type === 'file'
+          ? `<source file='${e(source.path)}'/>`
+          : `<source dev='${e(source.path)}'/>`;
+  const type = source === null ? 'file' : source.type;
+  return `<disk type='${type}' device='cdrom'><driver name='qemu' type='raw'/>${src}<target dev='${t.dev}' bus='${t.bus}'/><readonly/></disk>`;
 }
 
 /**
@@ -120,13 +170,15 @@ export function parseMetadata(xml: string): NodeMetadata | null {
  */
 export function domainXml(spec: DomainSpec, type: string, arch = 'x86_64'): string {
   if (spec.disks.length > 26 * 10) throw new TenksError('INVALID_SPEC', 'too many disks', { field: 'node.volumes' });
+  const sb = spec.bootMode === 'uefi' && spec.secureBoot ? 'yes' : 'no';
   const firmware =
     spec.bootMode === 'uefi'
-      ? "<os firmware='efi'><firmware><feature enabled='no' name='secure-boot'/><feature enabled='no' name='enrolled-keys'/></firmware>"
+      ? `<os firmware='efi'><firmware><feature enabled='${sb}' name='secure-boot'/><feature enabled='${sb}' name='enrolled-keys'/></firmware>`
       : '<os>';
   const boot = spec.bootOrder.map((b) => `<boot dev='${BOOT_DEV[b]}'/>`).join('');
   const cpu = spec.cpuMode === null ? '' : `<cpu mode='${e(spec.cpuMode)}'/>`;
-  const features = '<features><acpi/><apic/></features>';
+  // Secure Boot firmware requires SMM (and libvirt only offers it on q35).
+  const features = `<features><acpi/><apic/>${sb === 'yes' ? "<smm state='on'/>" : ''}</features>`;
   const console =
     spec.consoleLogPath === null
       ? "<serial type='pty'><target port='0'/></serial><console type='pty'><target type='serial' port='0'/></console>"
@@ -146,6 +198,7 @@ export function domainXml(spec: DomainSpec, type: string, arch = 'x86_64'): stri
     "<clock offset='utc'/><on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>" +
     '<devices>' +
     spec.disks.map(diskXml).join('') +
+    cdromXml(spec.cdrom, spec.machine) +
     spec.nics.map(nicXml).join('') +
     console +
     vnc +

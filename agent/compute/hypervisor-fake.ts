@@ -5,6 +5,7 @@ import type {
   DomainPowerOp,
   DomainSpec,
   DomainSummary,
+  DiskSource,
   Hypervisor,
   NodeMetadata,
 } from './hypervisor.js';
@@ -14,7 +15,10 @@ import type { HostFacts, PowerState } from './types.js';
 export class FakeHypervisor implements Hypervisor {
   readonly uri = 'fake:///';
   /** Defined domains by name. */
-  readonly domains = new Map<string, { spec: DomainSpec; state: PowerState; metadata: NodeMetadata | null }>();
+  readonly domains = new Map<
+    string,
+    { spec: DomainSpec; state: PowerState; metadata: NodeMetadata | null; liveCdrom?: DiskSource | null }
+  >();
   /** Every call, for assertions (`define:n1`, `start:n1`). */
   readonly calls: string[] = [];
   private readonly listeners = new Set<(e: DomainEvent) => void>();
@@ -132,6 +136,23 @@ export class FakeHypervisor implements Hypervisor {
     const d = this.domains.get(name);
     if (!d) return Promise.reject(new TenksError('NOT_FOUND', `no domain '${name}'`));
     return Promise.resolve(d.state);
+  }
+
+  changeLiveMedia(name: string, media: DiskSource | null): Promise<boolean> {
+    this.calls.push(`media:${name}:${media === null ? 'eject' : 'insert'}`);
+    const d = this.domains.get(name);
+    if (!d) return Promise.reject(new TenksError('NOT_FOUND', `no domain '${name}'`));
+    if (d.state === 'off') return Promise.resolve(false);
+    d.liveCdrom = media;
+    return Promise.resolve(true);
+  }
+
+  resetNvram(name: string): Promise<void> {
+    this.calls.push(`nvram-reset:${name}`);
+    const d = this.domains.get(name);
+    if (!d) return Promise.reject(new TenksError('NOT_FOUND', `no domain '${name}'`));
+    if (d.state !== 'off') return Promise.reject(new TenksError('CONFLICT', `domain '${name}' is running`));
+    return Promise.resolve();
   }
 
   async *events(signal: AbortSignal): AsyncIterable<DomainEvent> {

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { XMLParser } from 'fast-xml-parser';
 import { TenksError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
@@ -12,16 +13,18 @@ import {
   VirErr,
   type Domain,
 } from '../native/index.js';
-import { domainXml, METADATA_KEY, METADATA_NS, metadataXml, parseMetadata } from './domain-xml.js';
+import { cdromXml, domainXml, METADATA_KEY, METADATA_NS, metadataXml, parseMetadata } from './domain-xml.js';
 import type {
   CallOptions,
   DomainEvent,
   DomainPowerOp,
   DomainSpec,
   DomainSummary,
+  DiskSource,
   Hypervisor,
   NodeMetadata,
 } from './hypervisor.js';
+import { kvmWorks, KVM_PROBE_CACHE, probeKey } from './kvm-probe.js';
 import { fromLibvirt, isVirCode, lv } from './libvirt-errors.js';
 import type { Engine, HostFacts, PowerState } from './types.js';
 
@@ -33,8 +36,17 @@ export interface LibvirtHypervisorOptions {
   concurrency?: number;
   /** Keepalive interval in seconds for remote connections (0: off). Default 5. */
   keepaliveIntervalS?: number;
+  /** `auto` (default): KVM when libvirt offers it and a probe guest runs under it; else as named. */
+  engine?: 'auto' | 'kvm' | 'qemu';
+  /** Where the KVM probe's answer is kept (default {@link KVM_PROBE_CACHE}; null: not kept). */
+  kvmProbeCache?: string | null;
   log: Logger;
 }
+
+/** `VIR_DOMAIN_AFFECT_LIVE`. */
+const AFFECT_LIVE = 1;
+/** `VIR_DOMAIN_AFFECT_CONFIG`. */
+const AFFECT_CONFIG = 2;
 
 /** Maps `virDomainState` to tenks' power state. */
 export function powerStateOf(state: number): PowerState {
@@ -131,7 +143,11 @@ export class LibvirtHypervisor implements Hypervisor {
       const remote = /^[a-z]+\+[a-z]+:/.test(o.uri) || /^qemu:\/\/\/(system|session)/.test(o.uri);
       const interval = o.keepaliveIntervalS ?? 5;
       if (remote && interval > 0) await conn.setKeepAlive(interval, 3).catch(() => undefined);
-      const caps = parseCapabilities(await lv(conn.capabilities(), 'reading host capabilities'));
+      const caps = await LibvirtHypervisor.chooseEngine(
+        conn,
+        parseCapabilities(await lv(conn.capabilities(), 'reading host capabilities')),
+        o,
+      );
       const uefi = caps.domainType === 'test' ? true : await LibvirtHypervisor.probeUefi(conn, caps.domainType);
       o.log.info('libvirt connected', { uri: o.uri, engine: caps.engine, domainType: caps.domainType, uefi });
       return new LibvirtHypervisor(conn, caps, uefi, o.log, o.concurrency ?? 16);
@@ -139,6 +155,38 @@ export class LibvirtHypervisor implements Hypervisor {
       await conn.close().catch(() => undefined);
       throw e;
     }
+  }
+
+  /** Keeps `kvm` only when it is asked for, or (auto) when a KVM guest really runs here. */
+  private static async chooseEngine(
+    conn: Connection,
+    caps: Capabilities,
+    o: LibvirtHypervisorOptions,
+  ): Promise<Capabilities> {
+    const engine = o.engine ?? 'auto';
+    const tcg: Capabilities = { domainType: 'qemu', engine: 'qemu', arch: caps.arch };
+    if (caps.domainType !== 'kvm') {
+      if (engine === 'kvm')
+        throw new TenksError('UNSUPPORTED', `engine 'kvm' was asked for, but libvirt at '${o.uri}' offers no KVM`, {
+          field: 'engine',
+          hint: 'check /dev/kvm and its permissions, or set engine: auto',
+        });
+      return caps;
+    }
+    if (engine === 'kvm') return caps;
+    if (engine === 'qemu') return tcg;
+    const [hv, lib, kvmStat] = await Promise.all([
+      conn.hypervisorVersion().catch(() => 0),
+      conn.libVersion().catch(() => 0),
+      stat('/dev/kvm').catch(() => null),
+    ]);
+    const key = probeKey({ hypervisorVersion: hv, libvirtVersion: lib, kvmCtimeMs: kvmStat?.ctimeMs ?? 0 });
+    const works = await kvmWorks(conn, key, {
+      cacheFile: o.kvmProbeCache === undefined ? KVM_PROBE_CACHE : o.kvmProbeCache,
+      log: o.log,
+    });
+    if (!works) o.log.warn('libvirt offers KVM but a KVM guest does not run here: using QEMU (TCG)', { uri: o.uri });
+    return works ? caps : tcg;
   }
 
   private static async probeUefi(conn: Connection, virtType: string): Promise<boolean> {
@@ -196,7 +244,8 @@ export class LibvirtHypervisor implements Hypervisor {
     try {
       const [state, meta] = await Promise.all([
         d.state(),
-        d.getMetadata(METADATA_NS).catch((e: unknown) => {
+        // The persistent definition's metadata: redefining a running domain changes only that one.
+        d.getMetadata(METADATA_NS, AFFECT_CONFIG).catch((e: unknown) => {
           if (isVirCode(e, VirErr.NO_DOMAIN_METADATA)) return null;
           throw e;
         }),
@@ -350,6 +399,48 @@ export class LibvirtHypervisor implements Hypervisor {
     return this.run(o, async () => {
       const d = await lv(this.conn.domainByName(name), `looking up domain '${name}'`);
       return powerStateOf((await lv(d.state(), `reading state of '${name}'`)).state);
+    });
+  }
+
+  async changeLiveMedia(name: string, media: DiskSource | null, o?: CallOptions): Promise<boolean> {
+    return this.run(o, async () => {
+      const d = await lv(this.conn.domainByName(name), `looking up domain '${name}'`);
+      if (!(await lv(d.isActive(), `reading domain '${name}'`))) return false;
+      const live = await lv(d.xml(), `reading domain '${name}'`);
+      const drive = /<disk\b[^>]*device=['"]cdrom['"][\s\S]*?<\/disk>/.exec(live)?.[0];
+      if (drive === undefined) {
+        this.log.warn('node has no CD drive while running: new media shows at its next power-on', { node: name });
+        return false;
+      }
+      const bus = /<target\b[^>]*bus=['"](\w+)['"]/.exec(drive)?.[1] ?? 'sata';
+      // cdromXml picks the target from the machine type; the live drive's bus tells which one it is.
+      await lv(
+        d.updateDevice(cdromXml(media, bus === 'sata' ? 'q35' : 'pc'), AFFECT_LIVE),
+        `changing the CD of '${name}'`,
+      );
+      return true;
+    });
+  }
+
+  async resetNvram(name: string, o?: CallOptions): Promise<void> {
+    await this.run(o, async () => {
+      const d = await lv(this.conn.domainByName(name), `looking up domain '${name}'`);
+      if (await lv(d.isActive(), `reading domain '${name}'`))
+        throw new TenksError('CONFLICT', `node '${name}' is running: its NVRAM is re-created at its next start`);
+      const xml = await lv(d.xml(DomainXmlFlags.INACTIVE | DomainXmlFlags.SECURE), `reading domain '${name}'`);
+      if (!/<os\b[^>]*firmware=['"]efi['"]/.test(xml)) return;
+      // Without the selected loader and NVRAM template libvirt selects firmware again (for the new
+      // Secure Boot setting) and copies a fresh variable store at the next start.
+      const fresh = xml
+        .replace(/<loader\b[^>]*\/>|<loader\b[\s\S]*?<\/loader>/, '')
+        .replace(/<nvram\b[^>]*\/>|<nvram\b[\s\S]*?<\/nvram>/, '');
+      await lv(d.undefine(UndefineFlags.NVRAM), `removing the NVRAM of '${name}'`);
+      try {
+        await lv(this.conn.defineDomain(fresh), `redefining '${name}'`);
+      } catch (e) {
+        await this.conn.defineDomain(xml).catch(() => undefined);
+        throw e;
+      }
     });
   }
 

@@ -19,6 +19,42 @@ export interface DomainNic {
   alias: string;
 }
 
+/** Firmware settings a node's BMC may change (as on a real server, they outlive re-applies of its spec). */
+export interface FirmwareState {
+  /** Boot mode chosen through the BMC, or null to follow the spec's `boot_mode`. */
+  bootMode: BootMode | null;
+  /** UEFI Secure Boot (needs UEFI firmware and a q35 machine). */
+  secureBoot: boolean;
+  /** BIOS attributes set through the BMC; null: the defaults. */
+  bios: Record<string, string | number | boolean> | null;
+  /** Chassis indicator LED as Redfish reports it. */
+  indicatorLed: 'Lit' | 'Off' | 'Blinking';
+  /** Verify the TLS certificate of virtual media URLs (Redfish `VerifyCertificate`). */
+  verifyMediaCertificate: boolean;
+  /** The NVRAM must be re-created from its template before the next start (firmware changed while on). */
+  nvramReset: boolean;
+}
+
+/** Media in a node's virtual CD drive. */
+export interface VirtualMediaState {
+  /** The URL it was fetched from. */
+  image: string;
+  /** Pool volume holding the image (owned by the node). */
+  volume: string;
+  inserted: boolean;
+  writeProtected: boolean;
+}
+
+/** Firmware state of a node that never had it changed. */
+export const DEFAULT_FIRMWARE: Readonly<FirmwareState> = {
+  bootMode: null,
+  secureBoot: false,
+  bios: null,
+  indicatorLed: 'Off',
+  verifyMediaCertificate: false,
+  nvramReset: false,
+};
+
 /** What tenks records on every domain it creates (libvirt `<metadata>`). */
 export interface NodeMetadata {
   /** Metadata format version. */
@@ -36,6 +72,10 @@ export interface NodeMetadata {
   bootPersistent: boolean;
   /** The device to go back to after a one-time boot device has been used. */
   persistentBootDevice: BootDevice;
+  /** Firmware settings changed through the BMC. */
+  firmware: FirmwareState;
+  /** Virtual media in the CD drive, or null when the tray is empty. */
+  media: VirtualMediaState | null;
 }
 
 /** Everything needed to define a domain. */
@@ -47,8 +87,12 @@ export interface DomainSpec {
   machine: string;
   cpuMode: string | null;
   bootMode: BootMode;
+  /** Secure Boot on (UEFI only; adds SMM). */
+  secureBoot: boolean;
   engine: Engine;
   disks: DiskSpec[];
+  /** What the CD drive holds; null: an empty drive (every node has one, for virtual media). */
+  cdrom: DiskSource | null;
   nics: DomainNic[];
   /** Boot order, first device first. */
   bootOrder: BootDevice[];
@@ -103,6 +147,10 @@ export interface Hypervisor {
   undefineDomain(name: string, o?: CallOptions): Promise<void>;
   power(name: string, op: DomainPowerOp, o?: CallOptions): Promise<void>;
   powerState(name: string, o?: CallOptions): Promise<PowerState>;
+  /** Puts `media` (or nothing) in the CD drive of a running domain, when its live definition has one. */
+  changeLiveMedia(name: string, media: DiskSource | null, o?: CallOptions): Promise<boolean>;
+  /** Re-creates a stopped domain's NVRAM from its template (after a firmware change). */
+  resetNvram(name: string, o?: CallOptions): Promise<void>;
   /** Lifecycle events until `signal` aborts. */
   events(signal: AbortSignal): AsyncIterable<DomainEvent>;
   close(): Promise<void>;

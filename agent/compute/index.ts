@@ -14,6 +14,8 @@ export {
 export {
   NodeManager,
   volumeName,
+  mediaVolumeName,
+  type FirmwarePatch,
   generateMac,
   diffSpecs,
   type NodeRef,
@@ -32,4 +34,5 @@ export {
 export { LibvirtStorage, type LibvirtStorageOptions } from './storage-libvirt.js';
 export { FakeHypervisor } from './hypervisor-fake.js';
 export { FakeStorage } from './storage-fake.js';
+export { DEFAULT_FIRMWARE } from './hypervisor.js';
 export { domainXml, metadataXml, parseMetadata, METADATA_NS, METADATA_KEY } from './domain-xml.js';

@@ -4,10 +4,30 @@ import { invalidSpec, TenksError, type FieldError } from '../../common/errors.js
 import type { Logger } from '../../common/logger.js';
 import { KeyedMutex, throwIfAborted } from '../../common/semaphore.js';
 import { formatSize } from '../../common/sizes.js';
-import type { CallOptions, DiskSpec, DomainSpec, DomainSummary, Hypervisor, NodeMetadata } from './hypervisor.js';
+import { isQ35 } from './domain-xml.js';
+import {
+  DEFAULT_FIRMWARE,
+  type CallOptions,
+  type DiskSpec,
+  type DomainSpec,
+  type DomainSummary,
+  type FirmwareState,
+  type Hypervisor,
+  type NodeMetadata,
+} from './hypervisor.js';
 import { compileNodeSpec, specHash, type RawNodeSpec } from './node-spec.js';
 import type { Storage } from './storage.js';
-import type { BootDevice, HostFacts, NodeSpec, NodeStatus, PowerAction, PowerState, VolumeInfo } from './types.js';
+import type {
+  BootDevice,
+  BootMode,
+  HostFacts,
+  NodeFirmware,
+  NodeSpec,
+  NodeStatus,
+  PowerAction,
+  PowerState,
+  VolumeInfo,
+} from './types.js';
 
 /** Identifies a node: by UUID when given, else by name (and cluster, when given, must match). */
 export interface NodeRef {
@@ -56,6 +76,24 @@ export interface NodeManagerOptions {
   wiring?: NicWiring | null;
 }
 
+/** What a BMC may change in a node's firmware settings (absent fields stay as they are). */
+export interface FirmwarePatch {
+  bootMode?: BootMode;
+  secureBoot?: boolean;
+  /** Merged into the current attributes; null restores the defaults. */
+  bios?: Record<string, string | number | boolean> | null;
+  indicatorLed?: 'Lit' | 'Off' | 'Blinking';
+  /** Fetch the firmware's TLS verification choice for virtual media. */
+  verifyMediaCertificate?: boolean;
+  /** Re-create the UEFI variable store (default keys) now, or at the next start when running. */
+  resetNvram?: boolean;
+}
+
+/** Pool volume name of a node's virtual CD. */
+export function mediaVolumeName(node: string): string {
+  return `${node}-vmedia-cd`;
+}
+
 /** libvirt volume name of a node's volume. */
 export function volumeName(node: string, volume: string): string {
   return `${node}-${volume}`;
@@ -65,6 +103,22 @@ export function volumeName(node: string, volume: string): string {
 export function generateMac(): string {
   const b = randomBytes(5);
   return ['52', ...[...b].map((x) => x.toString(16).padStart(2, '0'))].join(':');
+}
+
+/** QEMU machine type of a spec: its own, else q35 for UEFI and pc for BIOS. */
+function machineOf(spec: NodeSpec): string {
+  return spec.machine ?? (spec.bootMode === 'uefi' ? 'q35' : 'pc');
+}
+
+function firmwareView(spec: NodeSpec, f: FirmwareState): NodeFirmware {
+  const bootMode = f.bootMode ?? spec.bootMode;
+  return {
+    bootMode,
+    secureBoot: bootMode === 'uefi' && f.secureBoot,
+    bios: f.bios,
+    indicatorLed: f.indicatorLed,
+    verifyMediaCertificate: f.verifyMediaCertificate,
+  };
 }
 
 function bootOrder(first: BootDevice): BootDevice[] {
@@ -264,16 +318,20 @@ export class NodeManager {
 
   private domainSpec(spec: NodeSpec, metadata: NodeMetadata, nics: DomainSpec['nics']): DomainSpec {
     const engine = this.o.facts.engine;
+    const bootMode = metadata.firmware.bootMode ?? spec.bootMode;
+    const media = metadata.media;
     return {
       name: spec.name,
       uuid: metadata.uuid,
       memoryMb: spec.memoryMb,
       vcpus: spec.vcpus,
-      machine: spec.machine ?? (spec.bootMode === 'uefi' ? 'q35' : 'pc'),
+      machine: machineOf(spec),
       cpuMode: spec.cpuMode ?? (engine === 'kvm' ? 'host-passthrough' : null),
-      bootMode: spec.bootMode,
+      bootMode,
+      secureBoot: bootMode === 'uefi' && metadata.firmware.secureBoot,
       engine,
       disks: this.disks(spec),
+      cdrom: media?.inserted ? this.storage.diskSource(media.volume) : null,
       nics,
       bootOrder: bootOrder(metadata.bootDevice),
       consoleLogPath: spec.consoleLog ? this.consoleLogPath(spec.name) : null,
@@ -340,7 +398,17 @@ export class NodeManager {
       bootDevice: oldMeta?.bootDevice ?? 'network',
       bootPersistent: oldMeta?.bootPersistent ?? true,
       persistentBootDevice: oldMeta?.persistentBootDevice ?? 'network',
+      // A new boot_mode in the spec wins over one chosen through the BMC; other firmware settings stay.
+      firmware: oldMeta
+        ? {
+            ...oldMeta.firmware,
+            bootMode: oldMeta.spec.bootMode === resolved.bootMode ? oldMeta.firmware.bootMode : null,
+          }
+        : { ...DEFAULT_FIRMWARE },
+      media: oldMeta?.media ?? null,
     });
+    // The virtual CD's volume belongs to the BMC, not the spec: it stays owned.
+    if (oldMeta?.media) owned.push(oldMeta.media.volume);
     // Volumes dropped from the spec stay owned (recorded on the domain) until they are deleted.
     const dropped = (oldMeta?.ownedVolumes ?? []).filter((n) => !owned.includes(n));
     const meta = metadata([...owned, ...dropped]);
@@ -412,14 +480,17 @@ export class NodeManager {
       memoryMb: spec.memoryMb,
       vcpus: spec.vcpus,
       bootMode: spec.bootMode,
-      machine: spec.machine ?? (spec.bootMode === 'uefi' ? 'q35' : 'pc'),
+      machine: machineOf(spec),
       volumes: [],
       nics: this.wiring ? this.wiring.describe(spec) : [],
       specHash: specHash(spec),
       consoleLogPath: spec.consoleLog ? this.consoleLogPath(spec.name) : '',
       engine: this.o.facts.engine,
       bootDevice: 'network',
+      bootPersistent: true,
       labels: spec.labels,
+      firmware: firmwareView(spec, DEFAULT_FIRMWARE),
+      media: null,
     };
   }
 
@@ -459,7 +530,7 @@ export class NodeManager {
       memoryMb: spec.memoryMb,
       vcpus: spec.vcpus,
       bootMode: spec.bootMode,
-      machine: spec.machine ?? (spec.bootMode === 'uefi' ? 'q35' : 'pc'),
+      machine: machineOf(spec),
       volumes,
       nics: this.wiring
         ? this.wiring.describe(spec)
@@ -468,7 +539,12 @@ export class NodeManager {
       consoleLogPath: spec.consoleLog ? this.consoleLogPath(spec.name) : '',
       engine: this.o.facts.engine,
       bootDevice: m.bootDevice,
+      bootPersistent: m.bootPersistent,
       labels: spec.labels,
+      firmware: firmwareView(spec, m.firmware),
+      media: m.media
+        ? { image: m.media.image, inserted: m.media.inserted, writeProtected: m.media.writeProtected }
+        : null,
     };
   }
 
@@ -560,7 +636,7 @@ export class NodeManager {
     switch (action) {
       case 'on':
         if (on) changed = false;
-        else await this.hv.power(d.name, 'start', o);
+        else await this.start(d, o);
         break;
       case 'off':
         if (!on) changed = false;
@@ -581,10 +657,24 @@ export class NodeManager {
         break;
       case 'cycle':
         if (on) await this.hv.power(d.name, 'destroy', o);
-        await this.hv.power(d.name, 'start', o);
+        await this.start(d, o);
         break;
     }
     return { powerState: await this.hv.powerState(d.name, o), changed };
+  }
+
+  /** Starts a stopped node, first re-creating its NVRAM when a firmware change asked for it. */
+  private async start(d: DomainSummary, o: CallOptions): Promise<void> {
+    if (d.metadata?.firmware.nvramReset) {
+      await this.mutex.run(d.name, async () => {
+        const cur = await this.mustFind({ cluster: '', name: d.name, uuid: '' }, o);
+        const m = cur.metadata as NodeMetadata;
+        if (!m.firmware.nvramReset) return;
+        await this.hv.resetNvram(d.name, o);
+        await this.hv.setMetadata(d.name, { ...m, firmware: { ...m.firmware, nvramReset: false } }, o);
+      });
+    }
+    await this.hv.power(d.name, 'start', o);
   }
 
   /** Power state of a node. */
@@ -641,6 +731,122 @@ export class NodeManager {
   private async redefine(spec: NodeSpec, metadata: NodeMetadata, o: CallOptions): Promise<void> {
     const nics = this.wiring && spec.nics.length > 0 ? await this.wiring.attach(spec, o) : [];
     await this.hv.defineDomain(this.domainSpec(spec, metadata, nics), o);
+  }
+
+  /**
+   * Changes firmware settings as a BMC would: the definition changes now, a running node sees the
+   * change at its next cold start. A boot mode or Secure Boot change re-creates the NVRAM.
+   */
+  async setFirmware(ref: NodeRef, patch: FirmwarePatch, o: CallOptions = {}): Promise<void> {
+    const found = await this.mustFind(ref, o);
+    await this.mutex.run(found.name, async () => {
+      const d = await this.mustFind({ cluster: '', name: found.name, uuid: '' }, o);
+      const m = d.metadata as NodeMetadata;
+      const cur = m.firmware;
+      const bootMode = patch.bootMode ?? cur.bootMode ?? m.spec.bootMode;
+      const secureBoot = patch.secureBoot ?? cur.secureBoot;
+      if (bootMode === 'uefi' && !this.o.facts.uefiAvailable)
+        throw new TenksError('UNSUPPORTED', 'UEFI firmware (OVMF) is not available on this host', {
+          field: 'BootSourceOverrideMode',
+        });
+      if (secureBoot && bootMode !== 'uefi')
+        throw new TenksError('CONFLICT', `node '${d.name}' boots in legacy BIOS mode: Secure Boot needs UEFI`, {
+          field: 'SecureBootEnable',
+        });
+      if (secureBoot && !isQ35(machineOf(m.spec)))
+        throw new TenksError(
+          'UNSUPPORTED',
+          `Secure Boot needs a q35 machine; node '${d.name}' is '${machineOf(m.spec)}'`,
+          {
+            field: 'SecureBootEnable',
+          },
+        );
+      const effectiveOld = cur.bootMode ?? m.spec.bootMode;
+      const firmwareChanged = bootMode !== effectiveOld || (bootMode === 'uefi' && secureBoot !== cur.secureBoot);
+      const next: FirmwareState = {
+        bootMode: bootMode === m.spec.bootMode ? null : bootMode,
+        secureBoot,
+        bios: patch.bios === undefined ? cur.bios : patch.bios === null ? null : { ...(cur.bios ?? {}), ...patch.bios },
+        indicatorLed: patch.indicatorLed ?? cur.indicatorLed,
+        verifyMediaCertificate: patch.verifyMediaCertificate ?? cur.verifyMediaCertificate,
+        // A stopped UEFI node gets its NVRAM re-created at the redefinition; a running one at its next start.
+        nvramReset:
+          cur.nvramReset ||
+          ((firmwareChanged || patch.resetNvram === true) && bootMode === 'uefi' && d.powerState !== 'off'),
+      };
+      const resetNow = patch.resetNvram === true && bootMode === 'uefi' && d.powerState === 'off';
+      if (JSON.stringify(next) === JSON.stringify(cur) && !resetNow) return;
+      const meta = { ...m, firmware: next };
+      if (resetNow && !firmwareChanged) {
+        await this.hv.setMetadata(d.name, meta, o);
+        await this.hv.resetNvram(d.name, o);
+      } else if (firmwareChanged && bootMode === 'uefi' && d.powerState === 'off') {
+        await this.redefine(m.spec, meta, o);
+        await this.hv.resetNvram(d.name, o);
+      } else if (firmwareChanged) {
+        await this.redefine(m.spec, meta, o);
+      } else {
+        await this.hv.setMetadata(d.name, meta, o);
+      }
+      this.log.info('firmware settings changed', { node: d.name, bootMode, secureBoot });
+    });
+  }
+
+  /**
+   * Puts the image file `file` (fetched from `image`) into the node's virtual CD drive: it is copied
+   * into a pool volume the node owns; a running node sees the new media at once.
+   */
+  async insertMedia(
+    ref: NodeRef,
+    media: { image: string; file: string; writeProtected: boolean },
+    o: CallOptions = {},
+  ): Promise<void> {
+    const found = await this.mustFind(ref, o);
+    await this.mutex.run(found.name, async () => {
+      const d = await this.mustFind({ cluster: '', name: found.name, uuid: '' }, o);
+      const m = d.metadata as NodeMetadata;
+      const volume = mediaVolumeName(d.name);
+      // Out of the drive before its volume is replaced.
+      if (m.media?.inserted) await this.hv.changeLiveMedia(d.name, null, o).catch(() => false);
+      await this.storage.deleteVolume(volume, o);
+      await this.storage.createVolume(
+        { name: volume, capacityBytes: 0, format: 'raw', source: { kind: 'image', path: media.file } },
+        o,
+      );
+      const meta: NodeMetadata = {
+        ...m,
+        ownedVolumes: m.ownedVolumes.includes(volume) ? m.ownedVolumes : [...m.ownedVolumes, volume],
+        media: { image: media.image, volume, inserted: true, writeProtected: media.writeProtected },
+      };
+      await this.redefine(m.spec, meta, o);
+      if (d.powerState !== 'off') await this.hv.changeLiveMedia(d.name, this.storage.diskSource(volume), o);
+      this.log.info('virtual media inserted', { node: d.name, image: media.image });
+    });
+  }
+
+  /** Empties the node's virtual CD drive and deletes the image volume. */
+  async ejectMedia(ref: NodeRef, o: CallOptions = {}): Promise<boolean> {
+    const found = await this.mustFind(ref, o);
+    return this.mutex.run(found.name, async () => {
+      const d = await this.mustFind({ cluster: '', name: found.name, uuid: '' }, o);
+      const m = d.metadata as NodeMetadata;
+      if (!m.media) return false;
+      if (d.powerState !== 'off') await this.hv.changeLiveMedia(d.name, null, o);
+      const volume = m.media.volume;
+      // As sushy-tools does: a node told to boot from the CD boots from its disk once the CD is gone.
+      const fromCd = m.bootDevice === 'cdrom';
+      const meta: NodeMetadata = {
+        ...m,
+        media: null,
+        ownedVolumes: m.ownedVolumes.filter((v) => v !== volume),
+        ...(fromCd ? { bootDevice: 'disk' as const } : {}),
+        ...(m.persistentBootDevice === 'cdrom' ? { persistentBootDevice: 'disk' as const } : {}),
+      };
+      await this.redefine(m.spec, meta, o);
+      await this.storage.deleteVolume(volume, o);
+      this.log.info('virtual media ejected', { node: d.name });
+      return true;
+    });
   }
 
   /** How many tenks nodes this host has. */

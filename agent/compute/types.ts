@@ -79,6 +79,16 @@ export interface PoolInfo {
   availableBytes: number;
 }
 
+/** Firmware settings a BMC changed (see FirmwareState in hypervisor.ts). */
+export interface NodeFirmware {
+  /** Boot mode in effect: the BMC's choice, else the spec's. */
+  bootMode: BootMode;
+  secureBoot: boolean;
+  bios: Record<string, string | number | boolean> | null;
+  indicatorLed: 'Lit' | 'Off' | 'Blinking';
+  verifyMediaCertificate: boolean;
+}
+
 /** A node as observed on the host. */
 export interface NodeStatus {
   cluster: string;
@@ -97,7 +107,13 @@ export interface NodeStatus {
   consoleLogPath: string;
   engine: Engine;
   bootDevice: BootDevice;
+  /** Whether the boot device applies to every boot (false: the next one only). */
+  bootPersistent: boolean;
   labels: Record<string, string>;
+  /** Firmware as the BMC sees it. */
+  firmware: NodeFirmware;
+  /** The virtual CD, or null when empty. */
+  media: { image: string; inserted: boolean; writeProtected: boolean } | null;
 }
 
 /** What this host has. */

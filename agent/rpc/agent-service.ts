@@ -54,6 +54,7 @@ export function agentService(agent: Agent, log: Logger): AgentServiceServer {
       if (!req.dryRun) {
         const bmc = await agent.bmc.ensure(r.node, {
           ipmiEnabled: b?.ipmiEnabled ?? false,
+          redfishEnabled: b?.redfishEnabled ?? false,
           username: b?.username ?? '',
           password: b?.password ?? '',
           ipmiPort: b?.ipmiPort ?? 0,

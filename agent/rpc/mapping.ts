@@ -108,7 +108,10 @@ const BOOT_DEVICE_PB: Record<BootDevice, pb.BootDevice> = {
 
 /** BMC endpoints → proto. */
 export function bmcToPb(b: BmcEndpoints): pb.BmcInfo {
-  return pb.BmcInfo.create({ ...(b.ipmi ? { ipmi: pb.IpmiEndpoint.create(b.ipmi) } : {}) });
+  return pb.BmcInfo.create({
+    ...(b.ipmi ? { ipmi: pb.IpmiEndpoint.create(b.ipmi) } : {}),
+    ...(b.redfish ? { redfish: pb.RedfishEndpoint.create(b.redfish) } : {}),
+  });
 }
 
 export function nodeStatusToPb(n: NodeStatus, bmc?: BmcEndpoints): pb.NodeStatus {

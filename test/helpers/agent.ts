@@ -1,5 +1,5 @@
 /** Test helpers: an in-process agent on a real gRPC socket, and a typed client for it. */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
@@ -28,12 +28,14 @@ export interface TestAgent {
 /** Starts an agent in this process on 127.0.0.1:0 (plaintext unless `raw.tls` is given). */
 export async function startTestAgent(raw: Record<string, unknown>): Promise<TestAgent> {
   const dir = await mkdtemp(join(tmpdir(), 'tenks-test-'));
+  // QEMU runs as its own user: it must be able to reach the pool inside this directory.
+  await chmod(dir, 0o711);
   const config = compileAgentConfig({
     listen: '127.0.0.1:0',
     insecure_loopback: raw.tls === undefined,
     log_directory: join(dir, 'log'),
     state_dir: join(dir, 'state'),
-    bmc: { listen_address: '127.0.0.1', ipmi_port_range_start: 0, ipmi_port_range_end: 0 },
+    bmc: { listen_address: '127.0.0.1', ipmi_port_range_start: 0, ipmi_port_range_end: 0, redfish_port: 0 },
     ...raw,
     storage: { pool_path: join(dir, 'pool'), ...(raw.storage as object | undefined) },
   });

@@ -142,7 +142,7 @@ describe('tenks-agent on qemu:///system (child process, mTLS)', function () {
       storage: { pool_name: pool, pool_path: join(dir, 'pool') },
       log_directory: join(dir, 'log'),
       state_dir: join(dir, 'state'),
-      bmc: { listen_address: '127.0.0.1', ipmi_port_range_start: 0, ipmi_port_range_end: 0 },
+      bmc: { listen_address: '127.0.0.1', ipmi_port_range_start: 0, ipmi_port_range_end: 0, redfish_port: 0 },
       shutdown_grace_s: GRACE_S,
     });
     const listening = await agent.waitForLine((l) => l.message === 'grpc listening', 60_000);

@@ -29,12 +29,15 @@ describe('compileAgentConfig', () => {
       insecureLoopback: false,
       libvirtUri: 'qemu:///system',
       libvirtConcurrency: 16,
+      engine: 'auto',
       storage: { poolName: 'tenks', poolType: 'dir', poolPath: '/var/lib/libvirt/tenks_pool', concurrency: 4 },
       bmc: {
         listenAddress: '0.0.0.0',
         advertiseAddress: advertiseFor('0.0.0.0'),
         ipmiPortStart: 6230,
         ipmiPortEnd: 7229,
+        redfishPort: 8000,
+        redfishTls: false,
         defaultUsername: 'admin',
       },
       stateDir: '/var/lib/tenks',
@@ -48,6 +51,11 @@ describe('compileAgentConfig', () => {
     assert.deepEqual(compileAgentConfig({ storage: {} }), want);
   });
 
+  it('refuses Redfish over HTTPS without the agent certificate', () => {
+    const e = configError({ bmc: { redfish_tls: true } });
+    assert.equal(e.details[0]?.field, 'bmc.redfish_tls');
+  });
+
   it('maps every option to its compiled name', () => {
     const c = compileAgentConfig({
       agent_id: 'hv-1',
@@ -57,12 +65,15 @@ describe('compileAgentConfig', () => {
       insecure_loopback: true,
       libvirt_uri: 'qemu+ssh://root@hv/system',
       libvirt_concurrency: 4,
+      engine: 'qemu',
       storage: { pool_name: 'p', pool_type: 'logical', pool_path: 'vg0', concurrency: 2 },
       bmc: {
         listen_address: '::',
         advertise_address: '2001:db8::1',
         ipmi_port_range_start: 0,
         ipmi_port_range_end: 0,
+        redfish_port: 8443,
+        redfish_tls: true,
         default_username: 'root',
       },
       state_dir: '/tmp/state',
@@ -78,12 +89,15 @@ describe('compileAgentConfig', () => {
       insecureLoopback: true,
       libvirtUri: 'qemu+ssh://root@hv/system',
       libvirtConcurrency: 4,
+      engine: 'qemu',
       storage: { poolName: 'p', poolType: 'logical', poolPath: 'vg0', concurrency: 2 },
       bmc: {
         listenAddress: '::',
         advertiseAddress: '2001:db8::1',
         ipmiPortStart: 0,
         ipmiPortEnd: 0,
+        redfishPort: 8443,
+        redfishTls: true,
         defaultUsername: 'root',
       },
       stateDir: '/tmp/state',

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { TenksError } from '../../common/errors.js';
 import { domainXml, METADATA_NS, metadataXml, parseMetadata } from '../../agent/compute/domain-xml.js';
-import type { DomainSpec, NodeMetadata } from '../../agent/compute/hypervisor.js';
+import { DEFAULT_FIRMWARE, type DomainSpec, type NodeMetadata } from '../../agent/compute/hypervisor.js';
 import { compileNodeSpec, rawNodeSpec, rawVolume } from '../../agent/compute/node-spec.js';
 
 type XNode = Record<string, unknown>;
@@ -30,6 +30,11 @@ function kids(n: XNode, tag: string): XNode[] {
   if (v === undefined) return [];
   assert.ok(Array.isArray(v), `<${tag}> is not a list`);
   return v as XNode[];
+}
+
+/** The `<disk device='disk'>` elements (every domain also has a CD drive). */
+function hardDisks(devices: XNode): XNode[] {
+  return kids(devices, 'disk').filter((d) => at(d, 'device') === 'disk');
 }
 
 function one(n: XNode, tag: string): XNode {
@@ -70,6 +75,8 @@ function metadata(fields: Partial<NodeMetadata> = {}): NodeMetadata {
     bootDevice: 'network',
     bootPersistent: true,
     persistentBootDevice: 'network',
+    firmware: { ...DEFAULT_FIRMWARE },
+    media: null,
     ...fields,
   };
 }
@@ -83,7 +90,9 @@ function domainSpec(fields: Partial<DomainSpec> = {}): DomainSpec {
     machine: 'q35',
     cpuMode: null,
     bootMode: 'uefi',
+    secureBoot: false,
     engine: 'qemu',
+    cdrom: null,
     disks: [
       { source: { type: 'volume', pool: 'tenks', volume: 'n1-vol0' }, format: 'qcow2' },
       { source: { type: 'volume', pool: 'tenks', volume: 'n1-vol1' }, format: 'raw' },
@@ -142,7 +151,7 @@ describe('domainXml', () => {
   });
 
   it('attaches pool volumes as virtio disks vda, vdb', () => {
-    const disks = kids(one(dom(), 'devices'), 'disk');
+    const disks = hardDisks(one(dom(), 'devices'));
     assert.equal(disks.length, 2);
     assert.deepEqual(
       disks.map((d) => [at(d, 'type'), at(d, 'device'), at(one(d, 'target'), 'dev'), at(one(d, 'target'), 'bus')]),
@@ -161,7 +170,7 @@ describe('domainXml', () => {
   });
 
   it('attaches files and block devices by path', () => {
-    const disks = kids(
+    const disks = hardDisks(
       one(
         dom({
           disks: [
@@ -171,7 +180,6 @@ describe('domainXml', () => {
         }),
         'devices',
       ),
-      'disk',
     );
     assert.equal(at(disks[0]!, 'type'), 'file');
     assert.equal(at(one(disks[0]!, 'source'), 'file'), '/srv/a.img');
@@ -184,7 +192,7 @@ describe('domainXml', () => {
       source: { type: 'volume' as const, pool: 'p', volume: `v${i}` },
       format: 'qcow2',
     }));
-    const targets = kids(one(dom({ disks }), 'devices'), 'disk').map((d) => at(one(d, 'target'), 'dev'));
+    const targets = hardDisks(one(dom({ disks }), 'devices')).map((d) => at(one(d, 'target'), 'dev'));
     assert.equal(new Set(targets).size, 30);
     assert.equal(targets[25], 'vdz');
   });
@@ -270,7 +278,7 @@ describe('domainXml', () => {
     const d = parse(xml, 'domain');
     assert.equal(text(one(d, 'name')), odd);
     assert.equal(at(one(one(one(d, 'devices'), 'serial'), 'log'), 'file'), `/log/${odd}.log`);
-    const src = one(one(one(d, 'devices'), 'disk'), 'source');
+    const src = one(hardDisks(one(d, 'devices'))[0]!, 'source');
     assert.equal(at(src, 'pool'), odd);
     assert.equal(at(src, 'volume'), odd);
     const node = one(one(d, 'metadata'), 'tenks:node');
@@ -280,6 +288,45 @@ describe('domainXml', () => {
     const specJson = JSON.parse(text(one(node, 'tenks:spec'))) as { labels: Record<string, string> };
     assert.equal(specJson.labels.note, `<b>&'"]]> x`);
     assert.deepEqual(parseMetadata(xml), spec.metadata);
+  });
+
+  it('gives every domain a read-only CD drive: empty, or holding the virtual media volume', () => {
+    const cd = (fields: Partial<DomainSpec>): XNode =>
+      kids(one(dom(fields), 'devices'), 'disk').find((d) => at(d, 'device') === 'cdrom')!;
+    const empty = cd({});
+    assert.equal(at(one(empty, 'target'), 'bus'), 'sata', 'SATA on q35');
+    assert.equal(empty.source, undefined, 'an empty drive has no source');
+    assert.ok(empty.readonly !== undefined);
+    assert.equal(at(one(cd({ machine: 'pc' }), 'target'), 'bus'), 'ide', 'IDE on i440fx');
+    const full = cd({ cdrom: { type: 'volume', pool: 'tenks', volume: 'n1-vmedia-cd' } });
+    assert.equal(at(full, 'type'), 'volume');
+    assert.equal(at(one(full, 'source'), 'volume'), 'n1-vmedia-cd');
+  });
+
+  it('turns Secure Boot on with SMM only for UEFI nodes that ask for it', () => {
+    const features = (fields: Partial<DomainSpec>): string[] =>
+      kids(one(one(dom(fields), 'os'), 'firmware'), 'feature').map((f) => `${at(f, 'name')}=${at(f, 'enabled')}`);
+    assert.deepEqual(features({}), ['secure-boot=no', 'enrolled-keys=no']);
+    assert.deepEqual(features({ secureBoot: true }), ['secure-boot=yes', 'enrolled-keys=yes']);
+    assert.ok(one(dom({ secureBoot: true }), 'features').smm !== undefined);
+    assert.equal(one(dom({}), 'features').smm, undefined);
+    assert.equal(one(dom({ bootMode: 'bios', secureBoot: true }), 'os').firmware, undefined);
+  });
+
+  it('keeps firmware and virtual media state in the metadata', () => {
+    const m = metadata({
+      firmware: { ...DEFAULT_FIRMWARE, bootMode: 'bios', secureBoot: true, bios: { NumCores: 4, QuietBoot: false } },
+      media: { image: 'http://x/a.iso?b=1&c=2', volume: 'n1-vmedia-cd', inserted: true, writeProtected: true },
+    });
+    assert.deepEqual(parseMetadata(domainXml(domainSpec({ metadata: m }), 'kvm')), m);
+  });
+
+  it('reads metadata written before firmware state existed with the defaults', () => {
+    const xml = domainXml(domainSpec(), 'kvm').replace(/<tenks:bmc>[\s\S]*?<\/tenks:bmc>/, '');
+    const m = parseMetadata(xml);
+    assert.ok(m);
+    assert.deepEqual(m.firmware, DEFAULT_FIRMWARE);
+    assert.equal(m.media, null);
   });
 
   it('embeds the tenks metadata in its namespace', () => {
