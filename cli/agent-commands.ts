@@ -49,6 +49,8 @@ export async function runAgentCommand(
     dryRun: boolean;
     physnets?: string[] | undefined;
     bridgeType?: string | undefined;
+    /** Include BMC passwords. */
+    showSecrets?: boolean;
   },
 ): Promise<void> {
   const [command, ...rest] = args;
@@ -71,12 +73,12 @@ export async function runAgentCommand(
       return;
     }
     case 'nodes': {
-      const r = await c.listNodes(opts.cluster ?? '', false, call);
+      const r = await c.listNodes(opts.cluster ?? '', opts.showSecrets ?? false, call);
       emit(ctx.format, r.nodes.map(nodeJson), () => table(r.nodes, nodeColumns));
       return;
     }
     case 'get': {
-      const r = await c.getNode(ref(rest[0], opts.cluster), false, call);
+      const r = await c.getNode(ref(rest[0], opts.cluster), opts.showSecrets ?? false, call);
       if (!r.node) throw new TenksError('INTERNAL', 'the agent sent no node');
       const node = r.node;
       emit(ctx.format, nodeJson(node), () => table([node], nodeColumns));

@@ -35,6 +35,7 @@ global options:
   --server-name NAME   TLS name to verify (default: the host in --agent)
   -o, --output table|json|yaml
   --timeout SECONDS    per-call deadline (default 120)
+  --show-secrets       include BMC passwords in node output
   --debug              print stacks and causes on errors
 
 exit codes: 0 ok, 1 internal, 2 invalid input, 3 not found, 4 conflict/exists,
@@ -90,6 +91,7 @@ async function main(argv: string[]): Promise<number> {
         'dry-run': { type: 'boolean', default: false },
         physnet: { type: 'string', multiple: true },
         'bridge-type': { type: 'string' },
+        'show-secrets': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -150,6 +152,7 @@ async function main(argv: string[]): Promise<number> {
           dryRun: values['dry-run'],
           physnets: values.physnet,
           bridgeType: values['bridge-type'],
+          showSecrets: values['show-secrets'],
         },
       );
     } finally {

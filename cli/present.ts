@@ -61,10 +61,43 @@ export function nodeJson(n: NodeStatus): Record<string, unknown> {
       bridge: c.bridge,
       bridge_mac: c.bridgeMac,
     })),
+    bmc: bmcJson(n),
     console_log_path: n.consoleLogPath,
     spec_hash: n.specHash,
     labels: n.labels,
   };
+}
+
+/** A node's BMC endpoints; passwords only when the agent sent them (`--show-secrets`). */
+export function bmcJson(n: NodeStatus): Record<string, unknown> {
+  const i = n.bmc?.ipmi;
+  const r = n.bmc?.redfish;
+  return {
+    ipmi: i
+      ? {
+          address: i.address,
+          port: i.port,
+          username: i.username,
+          ...(i.password !== '' ? { password: i.password } : {}),
+        }
+      : null,
+    redfish: r
+      ? {
+          url: r.url,
+          system_id: r.systemId,
+          username: r.username,
+          ...(r.password !== '' ? { password: r.password } : {}),
+        }
+      : null,
+  };
+}
+
+/** The BMC endpoints of a node in one table cell. */
+export function bmcCell(n: NodeStatus): string {
+  const out: string[] = [];
+  if (n.bmc?.ipmi) out.push(`ipmi://${n.bmc.ipmi.address}:${n.bmc.ipmi.port}`);
+  if (n.bmc?.redfish) out.push(`${n.bmc.redfish.url}${n.bmc.redfish.systemId}`);
+  return out.join(' ') || '-';
 }
 
 export const nodeColumns: Column<NodeStatus>[] = [
@@ -76,6 +109,7 @@ export const nodeColumns: Column<NodeStatus>[] = [
   { header: 'BOOT', cell: (n) => bootModeName(n.bootMode) },
   { header: 'DISKS', cell: (n) => n.volumes.length },
   { header: 'NICS', cell: (n) => n.nics.map((c) => `${c.physnet}=${c.mac}`).join(',') || '-' },
+  { header: 'BMC', cell: bmcCell },
   { header: 'UUID', cell: (n) => n.uuid },
 ];
 
