@@ -13,3 +13,4 @@ export * from './grpc/server.js';
 export * from './grpc/serve.js';
 export * from './grpc/reflection.js';
 export { createWinstonLogger, type LoggerOptions } from './winston-logger.js';
+export * from './spec/index.js';
