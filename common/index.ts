@@ -14,3 +14,4 @@ export * from './grpc/serve.js';
 export * from './grpc/reflection.js';
 export { createWinstonLogger, type LoggerOptions } from './winston-logger.js';
 export * from './spec/index.js';
+export * from './nats/index.js';

@@ -91,31 +91,55 @@ export function operationStateToJSON(object: OperationState): string {
   }
 }
 
+export interface GetInfoRequest {}
+
+export interface GetInfoResponse {
+  /** Coordinator instance id (several may share one NATS cluster). */
+  coordinatorId: string;
+  version: string;
+  /** NATS URL(s) clients may subscribe to for operation events, as the coordinator sees them. */
+  natsUrls: string[];
+  /** Subject prefix of operation events: "<prefix>.<operation id>.events". */
+  eventsSubjectPrefix: string;
+}
+
 /** One planned change. */
 export interface PlanAction {
-  /** "create", "update", "replace", "delete", "bmc", "setup_host", "enrol", "flavor". */
+  /**
+   * "create", "update", "replace", "delete", "bmc", "setup_host", "teardown_host", "enrol",
+   * "unenrol", "flavor".
+   */
   kind: string;
   node: string;
+  /** Agent id of the hypervisor the action runs on (empty for cluster-wide actions). */
   hypervisor: string;
   /** What changes, one entry per field ("memory_mb: 1024 -> 2048"). */
   changes: string[];
+  /** Node type of the node (create, update, replace). */
+  nodeType: string;
 }
 
 export interface Plan {
   cluster: string;
   actions: PlanAction[];
+  /** Spec and scheduler warnings (unknown keys, nodes on dead hosts, ...), each with its path. */
+  warnings: string[];
+  /** Nodes the spec asks for that already match it. */
+  unchanged: number;
 }
 
 export interface PlanRequest {
   /** The cluster spec as YAML. */
   specYaml: string;
+  /** Where the spec came from (a file name), for error messages. */
+  source: string;
 }
 
 export interface PlanResponse {
   plan: Plan | undefined;
 }
 
-/** The outcome of an operation for one node. */
+/** The outcome of an operation for one node (or one cluster-wide step). */
 export interface NodeResult {
   node: string;
   action: string;
@@ -123,6 +147,10 @@ export interface NodeResult {
   /** tenks error code when not ok. */
   errorCode: string;
   errorMessage: string;
+  /** Agent id the action ran on. */
+  hypervisor: string;
+  /** What was done. */
+  changes: string[];
 }
 
 export interface Operation {
@@ -136,10 +164,21 @@ export interface Operation {
   results: NodeResult[];
   /** NATS subject carrying this operation's progress events. */
   eventsSubject: string;
+  /** Why the operation failed as a whole (not set when only some nodes failed). */
+  errorCode: string;
+  errorMessage: string;
+  warnings: string[];
+  /** Coordinator instance running it. */
+  owner: string;
+  /** Actions planned, and done so far. */
+  actionsTotal: number;
+  actionsDone: number;
 }
 
 export interface ApplyRequest {
   specYaml: string;
+  /** Where the spec came from (a file name), for error messages. */
+  source: string;
 }
 
 export interface ApplyResponse {
@@ -171,6 +210,11 @@ export interface Cluster {
   /** Operation currently running on this cluster, if any. */
   operationId: string;
   updatedUnixMs: number;
+  /** Agent ids the cluster's nodes are placed on. */
+  agents: string[];
+  /** The last operation on the cluster and how it ended. */
+  lastOperationId: string;
+  lastOperationState: OperationState;
 }
 
 export interface GetClustersRequest {}
@@ -198,6 +242,10 @@ export interface Agent {
   host: HostInfo | undefined;
   alive: boolean;
   lastSeenUnixMs: number;
+  /** IPMI ports in use in the agent's range. */
+  bmcPortsUsed: number;
+  /** Redfish service base URL of the agent ("" when it serves none). */
+  redfishUrl: string;
 }
 
 export interface GetAgentsRequest {}
@@ -230,10 +278,193 @@ export interface SetNodePowerRequest {
 
 export interface SetNodePowerResponse {
   powerState: PowerState;
+  /** False when the node was already in the requested state. */
+  changed: boolean;
 }
 
+function createBaseGetInfoRequest(): GetInfoRequest {
+  return {};
+}
+
+export const GetInfoRequest: MessageFns<GetInfoRequest> = {
+  encode(_: GetInfoRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetInfoRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetInfoRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetInfoRequest {
+    return {};
+  },
+
+  toJSON(_: GetInfoRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetInfoRequest>): GetInfoRequest {
+    return GetInfoRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<GetInfoRequest>): GetInfoRequest {
+    const message = createBaseGetInfoRequest();
+    return message;
+  },
+};
+
+function createBaseGetInfoResponse(): GetInfoResponse {
+  return { coordinatorId: '', version: '', natsUrls: [], eventsSubjectPrefix: '' };
+}
+
+export const GetInfoResponse: MessageFns<GetInfoResponse> = {
+  encode(message: GetInfoResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.coordinatorId !== '') {
+      writer.uint32(10).string(message.coordinatorId);
+    }
+    if (message.version !== '') {
+      writer.uint32(18).string(message.version);
+    }
+    for (const v of message.natsUrls) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.eventsSubjectPrefix !== '') {
+      writer.uint32(34).string(message.eventsSubjectPrefix);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetInfoResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetInfoResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.coordinatorId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.natsUrls.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.eventsSubjectPrefix = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetInfoResponse {
+    return {
+      coordinatorId: isSet(object.coordinatorId)
+        ? globalThis.String(object.coordinatorId)
+        : isSet(object.coordinator_id)
+          ? globalThis.String(object.coordinator_id)
+          : '',
+      version: isSet(object.version) ? globalThis.String(object.version) : '',
+      natsUrls: globalThis.Array.isArray(object?.natsUrls)
+        ? object.natsUrls.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.nats_urls)
+          ? object.nats_urls.map((e: any) => globalThis.String(e))
+          : [],
+      eventsSubjectPrefix: isSet(object.eventsSubjectPrefix)
+        ? globalThis.String(object.eventsSubjectPrefix)
+        : isSet(object.events_subject_prefix)
+          ? globalThis.String(object.events_subject_prefix)
+          : '',
+    };
+  },
+
+  toJSON(message: GetInfoResponse): unknown {
+    const obj: any = {};
+    if (message.coordinatorId !== '') {
+      obj.coordinatorId = message.coordinatorId;
+    }
+    if (message.version !== '') {
+      obj.version = message.version;
+    }
+    if (message.natsUrls?.length) {
+      obj.natsUrls = message.natsUrls;
+    }
+    if (message.eventsSubjectPrefix !== '') {
+      obj.eventsSubjectPrefix = message.eventsSubjectPrefix;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetInfoResponse>): GetInfoResponse {
+    return GetInfoResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetInfoResponse>): GetInfoResponse {
+    const message = createBaseGetInfoResponse();
+    message.coordinatorId = object.coordinatorId ?? '';
+    message.version = object.version ?? '';
+    message.natsUrls = object.natsUrls?.map((e) => e) || [];
+    message.eventsSubjectPrefix = object.eventsSubjectPrefix ?? '';
+    return message;
+  },
+};
+
 function createBasePlanAction(): PlanAction {
-  return { kind: '', node: '', hypervisor: '', changes: [] };
+  return { kind: '', node: '', hypervisor: '', changes: [], nodeType: '' };
 }
 
 export const PlanAction: MessageFns<PlanAction> = {
@@ -249,6 +480,9 @@ export const PlanAction: MessageFns<PlanAction> = {
     }
     for (const v of message.changes) {
       writer.uint32(34).string(v!);
+    }
+    if (message.nodeType !== '') {
+      writer.uint32(42).string(message.nodeType);
     }
     return writer;
   },
@@ -298,6 +532,14 @@ export const PlanAction: MessageFns<PlanAction> = {
             message.changes.push(reader.string());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.nodeType = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -316,6 +558,11 @@ export const PlanAction: MessageFns<PlanAction> = {
       node: isSet(object.node) ? globalThis.String(object.node) : '',
       hypervisor: isSet(object.hypervisor) ? globalThis.String(object.hypervisor) : '',
       changes: globalThis.Array.isArray(object?.changes) ? object.changes.map((e: any) => globalThis.String(e)) : [],
+      nodeType: isSet(object.nodeType)
+        ? globalThis.String(object.nodeType)
+        : isSet(object.node_type)
+          ? globalThis.String(object.node_type)
+          : '',
     };
   },
 
@@ -333,6 +580,9 @@ export const PlanAction: MessageFns<PlanAction> = {
     if (message.changes?.length) {
       obj.changes = message.changes;
     }
+    if (message.nodeType !== '') {
+      obj.nodeType = message.nodeType;
+    }
     return obj;
   },
 
@@ -345,12 +595,13 @@ export const PlanAction: MessageFns<PlanAction> = {
     message.node = object.node ?? '';
     message.hypervisor = object.hypervisor ?? '';
     message.changes = object.changes?.map((e) => e) || [];
+    message.nodeType = object.nodeType ?? '';
     return message;
   },
 };
 
 function createBasePlan(): Plan {
-  return { cluster: '', actions: [] };
+  return { cluster: '', actions: [], warnings: [], unchanged: 0 };
 }
 
 export const Plan: MessageFns<Plan> = {
@@ -360,6 +611,12 @@ export const Plan: MessageFns<Plan> = {
     }
     for (const v of message.actions) {
       PlanAction.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.warnings) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.unchanged !== 0) {
+      writer.uint32(32).uint32(message.unchanged);
     }
     return writer;
   },
@@ -393,6 +650,22 @@ export const Plan: MessageFns<Plan> = {
             message.actions.push(PlanAction.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.warnings.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.unchanged = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -409,6 +682,8 @@ export const Plan: MessageFns<Plan> = {
     return {
       cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : '',
       actions: globalThis.Array.isArray(object?.actions) ? object.actions.map((e: any) => PlanAction.fromJSON(e)) : [],
+      warnings: globalThis.Array.isArray(object?.warnings) ? object.warnings.map((e: any) => globalThis.String(e)) : [],
+      unchanged: isSet(object.unchanged) ? globalThis.Number(object.unchanged) : 0,
     };
   },
 
@@ -420,6 +695,12 @@ export const Plan: MessageFns<Plan> = {
     if (message.actions?.length) {
       obj.actions = message.actions.map((e) => PlanAction.toJSON(e));
     }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings;
+    }
+    if (message.unchanged !== 0) {
+      obj.unchanged = Math.round(message.unchanged);
+    }
     return obj;
   },
 
@@ -430,18 +711,23 @@ export const Plan: MessageFns<Plan> = {
     const message = createBasePlan();
     message.cluster = object.cluster ?? '';
     message.actions = object.actions?.map((e) => PlanAction.fromPartial(e)) || [];
+    message.warnings = object.warnings?.map((e) => e) || [];
+    message.unchanged = object.unchanged ?? 0;
     return message;
   },
 };
 
 function createBasePlanRequest(): PlanRequest {
-  return { specYaml: '' };
+  return { specYaml: '', source: '' };
 }
 
 export const PlanRequest: MessageFns<PlanRequest> = {
   encode(message: PlanRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.specYaml !== '') {
       writer.uint32(10).string(message.specYaml);
+    }
+    if (message.source !== '') {
+      writer.uint32(18).string(message.source);
     }
     return writer;
   },
@@ -467,6 +753,14 @@ export const PlanRequest: MessageFns<PlanRequest> = {
             message.specYaml = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -486,6 +780,7 @@ export const PlanRequest: MessageFns<PlanRequest> = {
         : isSet(object.spec_yaml)
           ? globalThis.String(object.spec_yaml)
           : '',
+      source: isSet(object.source) ? globalThis.String(object.source) : '',
     };
   },
 
@@ -493,6 +788,9 @@ export const PlanRequest: MessageFns<PlanRequest> = {
     const obj: any = {};
     if (message.specYaml !== '') {
       obj.specYaml = message.specYaml;
+    }
+    if (message.source !== '') {
+      obj.source = message.source;
     }
     return obj;
   },
@@ -503,6 +801,7 @@ export const PlanRequest: MessageFns<PlanRequest> = {
   fromPartial(object: DeepPartial<PlanRequest>): PlanRequest {
     const message = createBasePlanRequest();
     message.specYaml = object.specYaml ?? '';
+    message.source = object.source ?? '';
     return message;
   },
 };
@@ -575,7 +874,7 @@ export const PlanResponse: MessageFns<PlanResponse> = {
 };
 
 function createBaseNodeResult(): NodeResult {
-  return { node: '', action: '', ok: false, errorCode: '', errorMessage: '' };
+  return { node: '', action: '', ok: false, errorCode: '', errorMessage: '', hypervisor: '', changes: [] };
 }
 
 export const NodeResult: MessageFns<NodeResult> = {
@@ -594,6 +893,12 @@ export const NodeResult: MessageFns<NodeResult> = {
     }
     if (message.errorMessage !== '') {
       writer.uint32(42).string(message.errorMessage);
+    }
+    if (message.hypervisor !== '') {
+      writer.uint32(50).string(message.hypervisor);
+    }
+    for (const v of message.changes) {
+      writer.uint32(58).string(v!);
     }
     return writer;
   },
@@ -651,6 +956,22 @@ export const NodeResult: MessageFns<NodeResult> = {
             message.errorMessage = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.hypervisor = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.changes.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -678,6 +999,8 @@ export const NodeResult: MessageFns<NodeResult> = {
         : isSet(object.error_message)
           ? globalThis.String(object.error_message)
           : '',
+      hypervisor: isSet(object.hypervisor) ? globalThis.String(object.hypervisor) : '',
+      changes: globalThis.Array.isArray(object?.changes) ? object.changes.map((e: any) => globalThis.String(e)) : [],
     };
   },
 
@@ -698,6 +1021,12 @@ export const NodeResult: MessageFns<NodeResult> = {
     if (message.errorMessage !== '') {
       obj.errorMessage = message.errorMessage;
     }
+    if (message.hypervisor !== '') {
+      obj.hypervisor = message.hypervisor;
+    }
+    if (message.changes?.length) {
+      obj.changes = message.changes;
+    }
     return obj;
   },
 
@@ -711,6 +1040,8 @@ export const NodeResult: MessageFns<NodeResult> = {
     message.ok = object.ok ?? false;
     message.errorCode = object.errorCode ?? '';
     message.errorMessage = object.errorMessage ?? '';
+    message.hypervisor = object.hypervisor ?? '';
+    message.changes = object.changes?.map((e) => e) || [];
     return message;
   },
 };
@@ -725,6 +1056,12 @@ function createBaseOperation(): Operation {
     finishedUnixMs: 0,
     results: [],
     eventsSubject: '',
+    errorCode: '',
+    errorMessage: '',
+    warnings: [],
+    owner: '',
+    actionsTotal: 0,
+    actionsDone: 0,
   };
 }
 
@@ -753,6 +1090,24 @@ export const Operation: MessageFns<Operation> = {
     }
     if (message.eventsSubject !== '') {
       writer.uint32(66).string(message.eventsSubject);
+    }
+    if (message.errorCode !== '') {
+      writer.uint32(74).string(message.errorCode);
+    }
+    if (message.errorMessage !== '') {
+      writer.uint32(82).string(message.errorMessage);
+    }
+    for (const v of message.warnings) {
+      writer.uint32(90).string(v!);
+    }
+    if (message.owner !== '') {
+      writer.uint32(98).string(message.owner);
+    }
+    if (message.actionsTotal !== 0) {
+      writer.uint32(104).uint32(message.actionsTotal);
+    }
+    if (message.actionsDone !== 0) {
+      writer.uint32(112).uint32(message.actionsDone);
     }
     return writer;
   },
@@ -834,6 +1189,54 @@ export const Operation: MessageFns<Operation> = {
             message.eventsSubject = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.errorCode = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.errorMessage = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.warnings.push(reader.string());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.actionsTotal = reader.uint32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.actionsDone = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -868,6 +1271,28 @@ export const Operation: MessageFns<Operation> = {
         : isSet(object.events_subject)
           ? globalThis.String(object.events_subject)
           : '',
+      errorCode: isSet(object.errorCode)
+        ? globalThis.String(object.errorCode)
+        : isSet(object.error_code)
+          ? globalThis.String(object.error_code)
+          : '',
+      errorMessage: isSet(object.errorMessage)
+        ? globalThis.String(object.errorMessage)
+        : isSet(object.error_message)
+          ? globalThis.String(object.error_message)
+          : '',
+      warnings: globalThis.Array.isArray(object?.warnings) ? object.warnings.map((e: any) => globalThis.String(e)) : [],
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : '',
+      actionsTotal: isSet(object.actionsTotal)
+        ? globalThis.Number(object.actionsTotal)
+        : isSet(object.actions_total)
+          ? globalThis.Number(object.actions_total)
+          : 0,
+      actionsDone: isSet(object.actionsDone)
+        ? globalThis.Number(object.actionsDone)
+        : isSet(object.actions_done)
+          ? globalThis.Number(object.actions_done)
+          : 0,
     };
   },
 
@@ -897,6 +1322,24 @@ export const Operation: MessageFns<Operation> = {
     if (message.eventsSubject !== '') {
       obj.eventsSubject = message.eventsSubject;
     }
+    if (message.errorCode !== '') {
+      obj.errorCode = message.errorCode;
+    }
+    if (message.errorMessage !== '') {
+      obj.errorMessage = message.errorMessage;
+    }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings;
+    }
+    if (message.owner !== '') {
+      obj.owner = message.owner;
+    }
+    if (message.actionsTotal !== 0) {
+      obj.actionsTotal = Math.round(message.actionsTotal);
+    }
+    if (message.actionsDone !== 0) {
+      obj.actionsDone = Math.round(message.actionsDone);
+    }
     return obj;
   },
 
@@ -913,18 +1356,27 @@ export const Operation: MessageFns<Operation> = {
     message.finishedUnixMs = object.finishedUnixMs ?? 0;
     message.results = object.results?.map((e) => NodeResult.fromPartial(e)) || [];
     message.eventsSubject = object.eventsSubject ?? '';
+    message.errorCode = object.errorCode ?? '';
+    message.errorMessage = object.errorMessage ?? '';
+    message.warnings = object.warnings?.map((e) => e) || [];
+    message.owner = object.owner ?? '';
+    message.actionsTotal = object.actionsTotal ?? 0;
+    message.actionsDone = object.actionsDone ?? 0;
     return message;
   },
 };
 
 function createBaseApplyRequest(): ApplyRequest {
-  return { specYaml: '' };
+  return { specYaml: '', source: '' };
 }
 
 export const ApplyRequest: MessageFns<ApplyRequest> = {
   encode(message: ApplyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.specYaml !== '') {
       writer.uint32(10).string(message.specYaml);
+    }
+    if (message.source !== '') {
+      writer.uint32(18).string(message.source);
     }
     return writer;
   },
@@ -950,6 +1402,14 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
             message.specYaml = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -969,6 +1429,7 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
         : isSet(object.spec_yaml)
           ? globalThis.String(object.spec_yaml)
           : '',
+      source: isSet(object.source) ? globalThis.String(object.source) : '',
     };
   },
 
@@ -976,6 +1437,9 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
     const obj: any = {};
     if (message.specYaml !== '') {
       obj.specYaml = message.specYaml;
+    }
+    if (message.source !== '') {
+      obj.source = message.source;
     }
     return obj;
   },
@@ -986,6 +1450,7 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
   fromPartial(object: DeepPartial<ApplyRequest>): ApplyRequest {
     const message = createBaseApplyRequest();
     message.specYaml = object.specYaml ?? '';
+    message.source = object.source ?? '';
     return message;
   },
 };
@@ -1347,7 +1812,16 @@ export const TeardownResponse: MessageFns<TeardownResponse> = {
 };
 
 function createBaseCluster(): Cluster {
-  return { name: '', nodeCount: 0, specYaml: '', operationId: '', updatedUnixMs: 0 };
+  return {
+    name: '',
+    nodeCount: 0,
+    specYaml: '',
+    operationId: '',
+    updatedUnixMs: 0,
+    agents: [],
+    lastOperationId: '',
+    lastOperationState: 0,
+  };
 }
 
 export const Cluster: MessageFns<Cluster> = {
@@ -1366,6 +1840,15 @@ export const Cluster: MessageFns<Cluster> = {
     }
     if (message.updatedUnixMs !== 0) {
       writer.uint32(40).int64(message.updatedUnixMs);
+    }
+    for (const v of message.agents) {
+      writer.uint32(50).string(v!);
+    }
+    if (message.lastOperationId !== '') {
+      writer.uint32(58).string(message.lastOperationId);
+    }
+    if (message.lastOperationState !== 0) {
+      writer.uint32(64).int32(message.lastOperationState);
     }
     return writer;
   },
@@ -1423,6 +1906,30 @@ export const Cluster: MessageFns<Cluster> = {
             message.updatedUnixMs = longToNumber(reader.int64());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.agents.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.lastOperationId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.lastOperationState = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1458,6 +1965,17 @@ export const Cluster: MessageFns<Cluster> = {
         : isSet(object.updated_unix_ms)
           ? globalThis.Number(object.updated_unix_ms)
           : 0,
+      agents: globalThis.Array.isArray(object?.agents) ? object.agents.map((e: any) => globalThis.String(e)) : [],
+      lastOperationId: isSet(object.lastOperationId)
+        ? globalThis.String(object.lastOperationId)
+        : isSet(object.last_operation_id)
+          ? globalThis.String(object.last_operation_id)
+          : '',
+      lastOperationState: isSet(object.lastOperationState)
+        ? operationStateFromJSON(object.lastOperationState)
+        : isSet(object.last_operation_state)
+          ? operationStateFromJSON(object.last_operation_state)
+          : 0,
     };
   },
 
@@ -1478,6 +1996,15 @@ export const Cluster: MessageFns<Cluster> = {
     if (message.updatedUnixMs !== 0) {
       obj.updatedUnixMs = Math.round(message.updatedUnixMs);
     }
+    if (message.agents?.length) {
+      obj.agents = message.agents;
+    }
+    if (message.lastOperationId !== '') {
+      obj.lastOperationId = message.lastOperationId;
+    }
+    if (message.lastOperationState !== 0) {
+      obj.lastOperationState = operationStateToJSON(message.lastOperationState);
+    }
     return obj;
   },
 
@@ -1491,6 +2018,9 @@ export const Cluster: MessageFns<Cluster> = {
     message.specYaml = object.specYaml ?? '';
     message.operationId = object.operationId ?? '';
     message.updatedUnixMs = object.updatedUnixMs ?? 0;
+    message.agents = object.agents?.map((e) => e) || [];
+    message.lastOperationId = object.lastOperationId ?? '';
+    message.lastOperationState = object.lastOperationState ?? 0;
     return message;
   },
 };
@@ -1791,7 +2321,7 @@ export const GetNodesResponse: MessageFns<GetNodesResponse> = {
 };
 
 function createBaseAgent(): Agent {
-  return { id: '', address: '', host: undefined, alive: false, lastSeenUnixMs: 0 };
+  return { id: '', address: '', host: undefined, alive: false, lastSeenUnixMs: 0, bmcPortsUsed: 0, redfishUrl: '' };
 }
 
 export const Agent: MessageFns<Agent> = {
@@ -1810,6 +2340,12 @@ export const Agent: MessageFns<Agent> = {
     }
     if (message.lastSeenUnixMs !== 0) {
       writer.uint32(40).int64(message.lastSeenUnixMs);
+    }
+    if (message.bmcPortsUsed !== 0) {
+      writer.uint32(48).uint32(message.bmcPortsUsed);
+    }
+    if (message.redfishUrl !== '') {
+      writer.uint32(58).string(message.redfishUrl);
     }
     return writer;
   },
@@ -1867,6 +2403,22 @@ export const Agent: MessageFns<Agent> = {
             message.lastSeenUnixMs = longToNumber(reader.int64());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.bmcPortsUsed = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.redfishUrl = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1890,6 +2442,16 @@ export const Agent: MessageFns<Agent> = {
         : isSet(object.last_seen_unix_ms)
           ? globalThis.Number(object.last_seen_unix_ms)
           : 0,
+      bmcPortsUsed: isSet(object.bmcPortsUsed)
+        ? globalThis.Number(object.bmcPortsUsed)
+        : isSet(object.bmc_ports_used)
+          ? globalThis.Number(object.bmc_ports_used)
+          : 0,
+      redfishUrl: isSet(object.redfishUrl)
+        ? globalThis.String(object.redfishUrl)
+        : isSet(object.redfish_url)
+          ? globalThis.String(object.redfish_url)
+          : '',
     };
   },
 
@@ -1910,6 +2472,12 @@ export const Agent: MessageFns<Agent> = {
     if (message.lastSeenUnixMs !== 0) {
       obj.lastSeenUnixMs = Math.round(message.lastSeenUnixMs);
     }
+    if (message.bmcPortsUsed !== 0) {
+      obj.bmcPortsUsed = Math.round(message.bmcPortsUsed);
+    }
+    if (message.redfishUrl !== '') {
+      obj.redfishUrl = message.redfishUrl;
+    }
     return obj;
   },
 
@@ -1923,6 +2491,8 @@ export const Agent: MessageFns<Agent> = {
     message.host = object.host !== undefined && object.host !== null ? HostInfo.fromPartial(object.host) : undefined;
     message.alive = object.alive ?? false;
     message.lastSeenUnixMs = object.lastSeenUnixMs ?? 0;
+    message.bmcPortsUsed = object.bmcPortsUsed ?? 0;
+    message.redfishUrl = object.redfishUrl ?? '';
     return message;
   },
 };
@@ -2418,13 +2988,16 @@ export const SetNodePowerRequest: MessageFns<SetNodePowerRequest> = {
 };
 
 function createBaseSetNodePowerResponse(): SetNodePowerResponse {
-  return { powerState: 0 };
+  return { powerState: 0, changed: false };
 }
 
 export const SetNodePowerResponse: MessageFns<SetNodePowerResponse> = {
   encode(message: SetNodePowerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.powerState !== 0) {
       writer.uint32(8).int32(message.powerState);
+    }
+    if (message.changed !== false) {
+      writer.uint32(16).bool(message.changed);
     }
     return writer;
   },
@@ -2450,6 +3023,14 @@ export const SetNodePowerResponse: MessageFns<SetNodePowerResponse> = {
             message.powerState = reader.int32() as any;
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.changed = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2469,6 +3050,7 @@ export const SetNodePowerResponse: MessageFns<SetNodePowerResponse> = {
         : isSet(object.power_state)
           ? powerStateFromJSON(object.power_state)
           : 0,
+      changed: isSet(object.changed) ? globalThis.Boolean(object.changed) : false,
     };
   },
 
@@ -2476,6 +3058,9 @@ export const SetNodePowerResponse: MessageFns<SetNodePowerResponse> = {
     const obj: any = {};
     if (message.powerState !== 0) {
       obj.powerState = powerStateToJSON(message.powerState);
+    }
+    if (message.changed !== false) {
+      obj.changed = message.changed;
     }
     return obj;
   },
@@ -2486,6 +3071,7 @@ export const SetNodePowerResponse: MessageFns<SetNodePowerResponse> = {
   fromPartial(object: DeepPartial<SetNodePowerResponse>): SetNodePowerResponse {
     const message = createBaseSetNodePowerResponse();
     message.powerState = object.powerState ?? 0;
+    message.changed = object.changed ?? false;
     return message;
   },
 };
@@ -2496,6 +3082,16 @@ export const SetNodePowerResponse: MessageFns<SetNodePowerResponse> = {
  */
 export type CoordinatorServiceService = typeof CoordinatorServiceService;
 export const CoordinatorServiceService = {
+  /** Who this coordinator is and where its progress events are published. */
+  getInfo: {
+    path: '/tenks.v1.CoordinatorService/GetInfo' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetInfoRequest): Buffer => Buffer.from(GetInfoRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetInfoRequest => GetInfoRequest.decode(value),
+    responseSerialize: (value: GetInfoResponse): Buffer => Buffer.from(GetInfoResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetInfoResponse => GetInfoResponse.decode(value),
+  },
   /** Validates a cluster spec and returns the actions an apply would take. */
   plan: {
     path: '/tenks.v1.CoordinatorService/Plan' as const,
@@ -2598,6 +3194,8 @@ export const CoordinatorServiceService = {
 } as const;
 
 export interface CoordinatorServiceServer extends UntypedServiceImplementation {
+  /** Who this coordinator is and where its progress events are published. */
+  getInfo: handleUnaryCall<GetInfoRequest, GetInfoResponse>;
   /** Validates a cluster spec and returns the actions an apply would take. */
   plan: handleUnaryCall<PlanRequest, PlanResponse>;
   /** Starts bringing a cluster to its spec. Returns at once with the operation. */
@@ -2615,6 +3213,22 @@ export interface CoordinatorServiceServer extends UntypedServiceImplementation {
 }
 
 export interface CoordinatorServiceClient extends Client {
+  /** Who this coordinator is and where its progress events are published. */
+  getInfo(
+    request: GetInfoRequest,
+    callback: (error: ServiceError | null, response: GetInfoResponse) => void,
+  ): ClientUnaryCall;
+  getInfo(
+    request: GetInfoRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetInfoResponse) => void,
+  ): ClientUnaryCall;
+  getInfo(
+    request: GetInfoRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetInfoResponse) => void,
+  ): ClientUnaryCall;
   /** Validates a cluster spec and returns the actions an apply would take. */
   plan(request: PlanRequest, callback: (error: ServiceError | null, response: PlanResponse) => void): ClientUnaryCall;
   plan(
