@@ -1,6 +1,6 @@
 import { hostname, networkInterfaces } from 'node:os';
 import { z } from 'zod';
-import { compile, invalidSpec } from '../common/index.js';
+import { compile, compileNatsSettings, invalidSpec, natsConfigObject, type NatsSettings } from '../common/index.js';
 
 /** Agent configuration file (YAML, snake_case). Every option and its default is documented here and in README. */
 export const agentConfigSchema = z
@@ -73,6 +73,13 @@ export const agentConfigSchema = z
     log_level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     /** Seconds to finish in-flight calls on SIGTERM before forcing. Default 10. */
     shutdown_grace_s: z.number().min(0).max(600).default(10),
+    /**
+     * NATS, where the agent announces itself (heartbeats in the `tenks-agents` KV bucket) to the
+     * coordinator. Absent: no heartbeats (the agent still serves gRPC, e.g. for `tenksctl agent`).
+     */
+    nats: natsConfigObject.optional(),
+    /** Seconds between heartbeats. Default 2. */
+    heartbeat_interval_s: z.number().min(0.1).max(60).default(2),
   })
   .strict();
 
@@ -105,6 +112,9 @@ export interface AgentConfig {
   logDirectory: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   shutdownGraceMs: number;
+  /** NATS for heartbeats, or null. */
+  nats: NatsSettings | null;
+  heartbeatIntervalMs: number;
 }
 
 /** Raw → compiled, once, with field-path errors. */
@@ -144,6 +154,8 @@ export function compileAgentConfig(raw: unknown): AgentConfig {
     logDirectory: c.log_directory,
     logLevel: c.log_level,
     shutdownGraceMs: c.shutdown_grace_s * 1000,
+    nats: c.nats ? compileNatsSettings(c.nats) : null,
+    heartbeatIntervalMs: Math.round(c.heartbeat_interval_s * 1000),
   };
 }
 

@@ -6,6 +6,7 @@ import { createWinstonLogger, isTenksError, onShutdownSignals, readYamlFile, toT
 const USAGE = `usage: tenks-agent [--config FILE] [--listen HOST:PORT] [--libvirt-uri URI]
                    [--pool-name NAME] [--pool-path PATH] [--log-directory DIR] [--state-dir DIR]
                    [--insecure-loopback] [--log-level debug|info|warn|error]
+                   [--nats URL[,URL...]] [--agent-id ID]
 
 Serves the tenks AgentService (gRPC, mTLS) for this hypervisor host.
 Options given on the command line override the config file.`;
@@ -22,6 +23,8 @@ async function main(): Promise<void> {
       'state-dir': { type: 'string' },
       'insecure-loopback': { type: 'boolean' },
       'log-level': { type: 'string' },
+      nats: { type: 'string' },
+      'agent-id': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -41,6 +44,8 @@ async function main(): Promise<void> {
   if (values['state-dir'] !== undefined) merged.state_dir = values['state-dir'];
   if (values['insecure-loopback'] !== undefined) merged.insecure_loopback = values['insecure-loopback'];
   if (values['log-level'] !== undefined) merged.log_level = values['log-level'];
+  if (values.nats !== undefined) merged.nats = { ...(raw.nats as object | undefined), servers: values.nats.split(',') };
+  if (values['agent-id'] !== undefined) merged.agent_id = values['agent-id'];
   const config = compileAgentConfig(merged);
   const log = createWinstonLogger({ level: config.logLevel, format: 'json', stream: 'stdout' });
   const daemon = await AgentDaemon.start(config, log);

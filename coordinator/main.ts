@@ -1,13 +1,55 @@
-/**
- * tenks-coordinator entry point. The coordinator (scheduling across agents, NATS progress, JetStream
- * state) is not part of this release; the binary exists so packaging and units are stable. It says
- * so plainly and exits with the UNSUPPORTED status instead of pretending to run.
- */
-const message =
-  'tenks-coordinator is not available in this version: drive agents directly with `tenksctl agent ...`.\n';
-if (process.argv.includes('--help') || process.argv.includes('-h')) {
-  process.stdout.write(`usage: tenks-coordinator\n\n${message}`);
-} else {
-  process.stderr.write(message);
-  process.exitCode = 8;
+/** tenks-coordinator entry point: config file and flags → a running coordinator until SIGTERM. */
+import { parseArgs } from 'node:util';
+import { createWinstonLogger, isTenksError, onShutdownSignals, readYamlFile, toTenksError } from '../common/index.js';
+import { compileCoordinatorConfig } from './config.js';
+import { CoordinatorDaemon } from './daemon.js';
+
+const USAGE = `usage: tenks-coordinator [--config FILE] [--listen HOST:PORT] [--nats URL[,URL...]]
+                         [--insecure-loopback] [--log-level debug|info|warn|error]
+
+Schedules cluster specs onto tenks agents, runs the operations, keeps the state in NATS JetStream KV
+and publishes progress on NATS. Options given on the command line override the config file.`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      config: { type: 'string', short: 'c' },
+      listen: { type: 'string' },
+      nats: { type: 'string' },
+      'insecure-loopback': { type: 'boolean' },
+      'log-level': { type: 'string' },
+      'coordinator-id': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
+  const raw = (values.config ? await readYamlFile(values.config) : {}) as Record<string, unknown>;
+  const merged: Record<string, unknown> = { ...raw };
+  if (values.listen !== undefined) merged.listen = values.listen;
+  if (values.nats !== undefined) merged.nats = { ...(raw.nats as object | undefined), servers: values.nats.split(',') };
+  if (values['insecure-loopback'] !== undefined) merged.insecure_loopback = values['insecure-loopback'];
+  if (values['log-level'] !== undefined) merged.log_level = values['log-level'];
+  if (values['coordinator-id'] !== undefined) merged.coordinator_id = values['coordinator-id'];
+  const config = compileCoordinatorConfig(merged);
+  const log = createWinstonLogger({ level: config.logLevel, format: 'json', stream: 'stdout' });
+  const daemon = await CoordinatorDaemon.start(config, log);
+  log.info('coordinator listening', { port: daemon.port, id: config.coordinatorId });
+  onShutdownSignals(log, async () => {
+    await daemon.stop();
+  });
 }
+
+main().catch((e: unknown) => {
+  const err = toTenksError(e);
+  const fields = {
+    code: err.code,
+    ...(err.field ? { field: err.field } : {}),
+    ...(err.hint ? { hint: err.hint } : {}),
+  };
+  process.stderr.write(`tenks-coordinator: ${err.message} (${JSON.stringify(fields)})\n`);
+  process.exitCode = isTenksError(e) && e.code === 'INVALID_SPEC' ? 2 : 1;
+});

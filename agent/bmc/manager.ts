@@ -254,6 +254,12 @@ export class BmcManager implements RedfishBackend {
     return { changed: true };
   }
 
+  /** IPMI ports in use and the Redfish service URL (for heartbeats). */
+  portUsage(): { ipmiPortsUsed: number; redfishUrl: string } {
+    const host = this.o.advertiseAddress.includes(':') ? `[${this.o.advertiseAddress}]` : this.o.advertiseAddress;
+    return { ipmiPortsUsed: this.listeners.size, redfishUrl: `${this.redfish.scheme}://${host}:${this.redfish.port}` };
+  }
+
   /** Stops and forgets a node's BMC. */
   async remove(uuid: string): Promise<boolean> {
     const rec = this.store.get(uuid);

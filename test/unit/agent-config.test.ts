@@ -44,6 +44,8 @@ describe('compileAgentConfig', () => {
       logDirectory: '/var/log/tenks',
       logLevel: 'info',
       shutdownGraceMs: 10_000,
+      nats: null,
+      heartbeatIntervalMs: 2000,
     };
     assert.deepEqual(compileAgentConfig({}), want);
     assert.deepEqual(compileAgentConfig(undefined), want);
@@ -80,6 +82,8 @@ describe('compileAgentConfig', () => {
       log_directory: '/tmp/logs',
       log_level: 'debug',
       shutdown_grace_s: 2.5,
+      nats: { servers: 'nats://n1:4222,nats://n2:4222', user: 'tenks', password: 'pw', replicas: 3 },
+      heartbeat_interval_s: 0.5,
     });
     assert.deepEqual(c, {
       agentId: 'hv-1',
@@ -104,6 +108,16 @@ describe('compileAgentConfig', () => {
       logDirectory: '/tmp/logs',
       logLevel: 'debug',
       shutdownGraceMs: 2500,
+      nats: {
+        servers: ['nats://n1:4222', 'nats://n2:4222'],
+        tls: null,
+        user: 'tenks',
+        password: 'pw',
+        token: null,
+        credsFile: null,
+        replicas: 3,
+      },
+      heartbeatIntervalMs: 500,
     });
   });
 

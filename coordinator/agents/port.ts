@@ -1,0 +1,38 @@
+/** What the coordinator asks of agents, in its own terms (the rpc/ adapter speaks gRPC; tests fake it). */
+import type { BridgeType } from '../../common/spec/index.js';
+import type { NodeRequest, ObservedNode } from '../planner/index.js';
+
+/** Identifies a node on an agent. */
+export interface NodeKey {
+  cluster: string;
+  name: string;
+  uuid: string;
+}
+
+/** Power actions tenksctl can ask for. */
+export type PowerVerb = 'on' | 'off' | 'soft_off' | 'reset' | 'nmi' | 'cycle';
+
+/** Calls to agents, by agent id. Each honours `signal` and rejects with a TenksError. */
+export interface AgentPort {
+  listNodes(agent: string, cluster: string, includeSecrets: boolean, signal?: AbortSignal): Promise<ObservedNode[]>;
+  ensureNode(
+    agent: string,
+    request: NodeRequest,
+    signal?: AbortSignal,
+  ): Promise<{ node: ObservedNode; changed: boolean; changes: string[] }>;
+  deleteNode(agent: string, node: NodeKey, signal?: AbortSignal): Promise<{ existed: boolean; removed: string[] }>;
+  setupHost(
+    agent: string,
+    cluster: string,
+    bridgeType: BridgeType,
+    physnets: { physnet: string; device: string; vlan: number }[],
+    signal?: AbortSignal,
+  ): Promise<{ changed: boolean; changes: string[] }>;
+  teardownHost(agent: string, cluster: string, signal?: AbortSignal): Promise<{ changed: boolean; removed: string[] }>;
+  setPower(
+    agent: string,
+    node: NodeKey,
+    action: PowerVerb,
+    signal?: AbortSignal,
+  ): Promise<{ powerState: string; changed: boolean }>;
+}

@@ -1,0 +1,111 @@
+/** Coordinator configuration: raw YAML (snake_case) → defaults → compiled, once, with field-path errors. */
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import {
+  compile,
+  compileNatsSettings,
+  invalidSpec,
+  natsConfigSchema,
+  OPS_SUBJECT_PREFIX,
+  type NatsSettings,
+  type TlsFiles,
+} from '../common/index.js';
+
+const tlsSchema = z.object({ ca_file: z.string(), cert_file: z.string(), key_file: z.string() }).strict();
+
+/** The config file. Every option and its default is documented here and in the README. */
+export const coordinatorConfigSchema = z
+  .object({
+    /** Instance id, recorded as the owner of the operations it runs. Default: the host name. */
+    coordinator_id: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'use letters, digits, _ . -')
+      .default(hostname()),
+    /** gRPC listen address for tenksctl. Default `0.0.0.0:7442`. */
+    listen: z.string().default('0.0.0.0:7442'),
+    /** mTLS identity of the gRPC server, and (unless agent_tls is set) of the coordinator towards agents. */
+    tls: tlsSchema.optional(),
+    /** Client identity towards agents, when it differs from `tls`. */
+    agent_tls: tlsSchema.optional(),
+    /** Plaintext gRPC, for tenksctl and towards agents; only on loopback addresses. Default false. */
+    insecure_loopback: z.boolean().default(false),
+    /** NATS: agent heartbeats, state (JetStream KV) and progress events. */
+    nats: natsConfigSchema,
+    /** An agent is dead after this long without a heartbeat. Default 10. */
+    agent_timeout_s: z.number().min(1).max(600).default(10),
+    /** Calls in flight to one agent at once. Default 16. */
+    agent_concurrency: z.number().int().min(1).max(1024).default(16),
+    /** Deadline of one agent call. Default 120. */
+    call_timeout_s: z.number().min(1).max(3600).default(120),
+    /** Attempts of an agent call that fails with UNAVAILABLE or TIMEOUT. Default 5. */
+    retry_attempts: z.number().int().min(1).max(100).default(5),
+    /** First retry delay, doubled each attempt up to 10 s. Default 0.5. */
+    retry_backoff_s: z.number().min(0).max(60).default(0.5),
+    /** An operation whose owner has not renewed its lease for this long is taken over. Default 15. */
+    operation_lease_s: z.number().min(2).max(3600).default(15),
+    /** Prefix of operation event subjects. Default `tenks.ops`. */
+    events_subject_prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/)
+      .default(OPS_SUBJECT_PREFIX),
+    /** NATS URLs tenksctl should use for events (default: nats.servers). */
+    advertise_nats: z.array(z.string()).optional(),
+    /** `debug`, `info` (default), `warn`, `error`. */
+    log_level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    /** Seconds to finish in-flight work on SIGTERM before forcing. Default 10. */
+    shutdown_grace_s: z.number().min(0).max(600).default(10),
+  })
+  .strict();
+
+/** Compiled coordinator configuration. */
+export interface CoordinatorConfig {
+  coordinatorId: string;
+  listen: string;
+  tls: TlsFiles | null;
+  /** Identity towards agents; null for plaintext (loopback agents only). */
+  agentTls: TlsFiles | null;
+  insecureLoopback: boolean;
+  nats: NatsSettings;
+  agentTimeoutMs: number;
+  agentConcurrency: number;
+  callTimeoutMs: number;
+  retryAttempts: number;
+  retryBackoffMs: number;
+  operationLeaseMs: number;
+  eventsSubjectPrefix: string;
+  advertiseNats: string[];
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  shutdownGraceMs: number;
+}
+
+const files = (t: z.output<typeof tlsSchema>): TlsFiles => ({
+  caFile: t.ca_file,
+  certFile: t.cert_file,
+  keyFile: t.key_file,
+});
+
+/** Raw → compiled. */
+export function compileCoordinatorConfig(raw: unknown): CoordinatorConfig {
+  const c = compile(coordinatorConfigSchema, raw ?? {});
+  if (!c.insecure_loopback && !c.tls)
+    throw invalidSpec([{ field: 'tls', message: 'tls is required unless insecure_loopback is set' }]);
+  const nats = compileNatsSettings(c.nats);
+  return {
+    coordinatorId: c.coordinator_id,
+    listen: c.listen,
+    tls: c.tls ? files(c.tls) : null,
+    agentTls: c.agent_tls ? files(c.agent_tls) : c.tls ? files(c.tls) : null,
+    insecureLoopback: c.insecure_loopback,
+    nats,
+    agentTimeoutMs: c.agent_timeout_s * 1000,
+    agentConcurrency: c.agent_concurrency,
+    callTimeoutMs: c.call_timeout_s * 1000,
+    retryAttempts: c.retry_attempts,
+    retryBackoffMs: c.retry_backoff_s * 1000,
+    operationLeaseMs: c.operation_lease_s * 1000,
+    eventsSubjectPrefix: c.events_subject_prefix,
+    advertiseNats: c.advertise_nats ?? nats.servers,
+    logLevel: c.log_level,
+    shutdownGraceMs: c.shutdown_grace_s * 1000,
+  };
+}

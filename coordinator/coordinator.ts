@@ -1,0 +1,132 @@
+/**
+ * The coordinator's core, as its gRPC service uses it: plan, start and follow operations, and
+ * answer questions about clusters and agents. No protobuf here.
+ */
+import { TenksError, type Logger } from '../common/index.js';
+import { CLUSTER_NAME_PATTERN } from '../common/spec/index.js';
+import type { AgentPort } from './agents/port.js';
+import type { AgentRegistry, AgentView } from './agents/registry.js';
+import type { RetryPolicy } from './executor/index.js';
+import { compileSpec, planCluster, type FlowDeps } from './operations/flows.js';
+import type { OperationRunner } from './operations/runner.js';
+import type { Plan } from './planner/index.js';
+import type { ClusterRecord, OperationRecord } from './state/records.js';
+import type { StateStore } from './state/store.js';
+
+/** Version of the coordinator, reported by GetInfo. */
+export const COORDINATOR_VERSION = '0.2.0';
+
+/** A cluster as reported. */
+export interface ClusterView {
+  record: ClusterRecord;
+  nodeCount: number;
+  agents: string[];
+}
+
+/** Everything the coordinator is made of. */
+export interface CoordinatorParts {
+  coordinatorId: string;
+  store: StateStore;
+  registry: AgentRegistry;
+  port: AgentPort;
+  runner: OperationRunner;
+  policy: RetryPolicy;
+  natsUrls: string[];
+  eventsSubjectPrefix: string;
+  log: Logger;
+}
+
+/** The coordinator's operations. */
+export class Coordinator {
+  constructor(readonly parts: CoordinatorParts) {}
+
+  private get deps(): FlowDeps {
+    const p = this.parts;
+    return { store: p.store, registry: p.registry, port: p.port, policy: p.policy, log: p.log };
+  }
+
+  info(): { coordinatorId: string; version: string; natsUrls: string[]; eventsSubjectPrefix: string } {
+    return {
+      coordinatorId: this.parts.coordinatorId,
+      version: COORDINATOR_VERSION,
+      natsUrls: this.parts.natsUrls,
+      eventsSubjectPrefix: this.parts.eventsSubjectPrefix,
+    };
+  }
+
+  /** The actions an apply of this spec would take now (asks the agents; changes nothing). */
+  async plan(specYaml: string, source: string, signal?: AbortSignal): Promise<Plan> {
+    const { spec, warnings } = compileSpec(specYaml, source);
+    return (await planCluster(this.deps, spec, warnings, signal)).plan;
+  }
+
+  /** Starts an apply; the spec is validated first (INVALID_SPEC with every error, nothing started). */
+  async apply(specYaml: string, source: string): Promise<OperationRecord> {
+    const { spec } = compileSpec(specYaml, source);
+    return this.parts.runner.start('apply', spec.name, { specYaml, source, force: false });
+  }
+
+  async deleteCluster(name: string, force: boolean): Promise<OperationRecord> {
+    if (!CLUSTER_NAME_PATTERN.test(name))
+      throw new TenksError('INVALID_SPEC', `'${name}' is not a cluster name`, { field: 'cluster' });
+    const known = this.parts.store.cluster(name) !== undefined || this.parts.store.placementsOf(name).size > 0;
+    if (!known) throw new TenksError('NOT_FOUND', `no cluster '${name}'`, { hint: 'see tenksctl get clusters' });
+    return this.parts.runner.start('delete', name, { specYaml: '', source: '', force });
+  }
+
+  async teardown(force: boolean): Promise<OperationRecord> {
+    return this.parts.runner.start('teardown', '', { specYaml: '', source: '', force });
+  }
+
+  clusters(): ClusterView[] {
+    const s = this.parts.store;
+    const names = new Set([...s.clusters.values().map((c) => c.name), ...s.allPlacements().map((p) => p.cluster)]);
+    return [...names].sort().map((name) => {
+      const placements = [...s.placementsOf(name).values()];
+      const record: ClusterRecord = s.cluster(name)?.value ?? {
+        version: 1,
+        name,
+        specYaml: '',
+        source: '',
+        operationId: null,
+        lastOperationId: null,
+        lastOperationState: null,
+        updatedMs: 0,
+      };
+      return { record, nodeCount: placements.length, agents: [...new Set(placements.map((p) => p.agent))].sort() };
+    });
+  }
+
+  agents(): AgentView[] {
+    return this.parts.registry.list();
+  }
+
+  operation(id: string): OperationRecord {
+    const op = this.parts.runner.get(id);
+    if (!op) throw new TenksError('NOT_FOUND', `no operation ${id}`);
+    return op;
+  }
+
+  cancel(id: string): Promise<OperationRecord> {
+    return this.parts.runner.cancel(id);
+  }
+
+  /** Agent of a node, from its placement. */
+  agentOf(cluster: string, name: string): { agent: string; cluster: string; uuid: string } {
+    const s = this.parts.store;
+    const matches =
+      cluster !== ''
+        ? [s.placementsOf(cluster).get(name)].filter((p) => p !== undefined)
+        : s.allPlacements().filter((p) => p.node === name);
+    if (matches.length === 0)
+      throw new TenksError('NOT_FOUND', `no node '${name}'${cluster !== '' ? ` in cluster '${cluster}'` : ''}`);
+    if (matches.length > 1)
+      throw new TenksError(
+        'INVALID_SPEC',
+        `node '${name}' exists in clusters ${matches.map((m) => m.cluster).join(', ')}: say which with --cluster`,
+        { field: 'cluster' },
+      );
+    const m = matches[0] as (typeof matches)[number];
+    return { agent: m.agent, cluster: m.cluster, uuid: m.uuid };
+  }
+}

@@ -1,0 +1,124 @@
+/** A running coordinator: NATS, state, agent registry, operations and the gRPC server, with a lifecycle. */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectNats, Lifecycle, startGrpcServer, TenksError, type GrpcServer, type Logger } from '../common/index.js';
+import { AgentRegistry } from './agents/registry.js';
+import type { CoordinatorConfig } from './config.js';
+import { Coordinator } from './coordinator.js';
+import { NatsEventSink } from './operations/events.js';
+import { OperationRunner } from './operations/runner.js';
+import { GrpcAgentPort } from './rpc/agent-port.js';
+import { coordinatorService, CoordinatorServiceService } from './rpc/coordinator-service.js';
+import { StateStore } from './state/store.js';
+
+/** How long a starting coordinator keeps trying to reach NATS. */
+const NATS_START_MS = 60_000;
+
+async function connectWithRetry(config: CoordinatorConfig, log: Logger): Promise<NatsConnection> {
+  const deadline = Date.now() + NATS_START_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await connectNats(config.nats, {
+        name: `tenks-coordinator ${config.coordinatorId}`,
+        timeoutMs: 5_000,
+        log,
+      });
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      if (attempt === 0) log.warn('NATS not reachable yet; retrying', { error: String(e) });
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
+}
+
+/** The coordinator process, in-process for tests or from main.ts. */
+export class CoordinatorDaemon {
+  private constructor(
+    readonly coordinator: Coordinator,
+    private readonly grpc: GrpcServer,
+    private readonly nc: NatsConnection,
+    private readonly lifecycle: Lifecycle,
+    private readonly config: CoordinatorConfig,
+    private readonly log: Logger,
+  ) {}
+
+  get port(): number {
+    return this.grpc.port;
+  }
+
+  static async start(config: CoordinatorConfig, log: Logger): Promise<CoordinatorDaemon> {
+    const lifecycle = new Lifecycle('tenks-coordinator', log);
+    const nc = await connectWithRetry(config, log);
+    let store: StateStore | null = null;
+    let registry: AgentRegistry | null = null;
+    let runner: OperationRunner | null = null;
+    try {
+      store = await StateStore.open(nc, config.nats.replicas, log);
+      registry = await AgentRegistry.start(nc, {
+        timeoutMs: config.agentTimeoutMs,
+        tls: config.agentTls,
+        callTimeoutMs: config.callTimeoutMs,
+        concurrency: config.agentConcurrency,
+        replicas: config.nats.replicas,
+        log,
+      });
+      const port = new GrpcAgentPort(registry);
+      const events = new NatsEventSink(nc, config.eventsSubjectPrefix, log);
+      const policy = { attempts: config.retryAttempts, backoffMs: config.retryBackoffMs };
+      runner = new OperationRunner({
+        coordinatorId: config.coordinatorId,
+        leaseMs: config.operationLeaseMs,
+        deps: { store, registry, port, policy, log },
+        events,
+        log,
+      });
+      const coordinator = new Coordinator({
+        coordinatorId: config.coordinatorId,
+        store,
+        registry,
+        port,
+        runner,
+        policy,
+        natsUrls: config.advertiseNats,
+        eventsSubjectPrefix: config.eventsSubjectPrefix,
+        log,
+      });
+      const grpc = await startGrpcServer({
+        listen: config.listen,
+        tls: config.tls,
+        insecureLoopback: config.insecureLoopback,
+        services: [
+          {
+            definition: CoordinatorServiceService,
+            implementation: coordinatorService(coordinator, (id) => events.subject(id), log),
+          },
+        ],
+        reflectionProtos: ['tenks/v1/coordinator.proto'],
+        log,
+      });
+      // Operations an earlier run of this coordinator (or a dead peer) left behind.
+      runner.startRecovery();
+      lifecycle.to('RUNNING');
+      return new CoordinatorDaemon(coordinator, grpc, nc, lifecycle, config, log);
+    } catch (e) {
+      lifecycle.to('STOPPED');
+      await runner?.close(0);
+      registry?.close();
+      store?.stop();
+      await nc.close();
+      throw e instanceof TenksError ? e : new TenksError('INTERNAL', String(e), { cause: e });
+    }
+  }
+
+  /** Stops taking calls, lets operations finish within the grace period, then leaves them to be resumed. */
+  async stop(graceMs = this.config.shutdownGraceMs): Promise<void> {
+    if (!this.lifecycle.to('DRAINING')) return;
+    const parts = this.coordinator.parts;
+    await this.grpc.shutdown(Math.min(graceMs, 5_000));
+    await parts.runner.close(graceMs);
+    parts.registry.close();
+    parts.store.stop();
+    await this.nc.drain().catch(() => undefined);
+    this.lifecycle.to('STOPPED');
+    this.log.info('coordinator stopped');
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * What apply, delete and teardown do: observe, schedule, plan, execute, record placements. Each
+ * flow is idempotent, so running it again (after a crash, on another coordinator) converges.
+ */
+import { randomUUID } from 'node:crypto';
+import { TenksError, type Logger } from '../../common/index.js';
+import { expandNodes, parseClusterSpec, type ClusterSpec, type DesiredNode } from '../../common/spec/index.js';
+import type { AgentPort } from '../agents/port.js';
+import type { AgentRegistry } from '../agents/registry.js';
+import { execute, type ExecuteHooks, type RetryPolicy } from '../executor/index.js';
+import { actionTarget, plan, type Action, type ObservedNode, type Plan } from '../planner/index.js';
+import { nodeDemand, schedule } from '../scheduler/index.js';
+import type { PlacementRecord, ResultRecord } from '../state/records.js';
+import type { StateStore } from '../state/store.js';
+import { currentOf, hostsOf } from './inventory.js';
+import { observeCluster } from './observe.js';
+
+/** What the flows use. */
+export interface FlowDeps {
+  store: StateStore;
+  registry: AgentRegistry;
+  port: AgentPort;
+  policy: RetryPolicy;
+  log: Logger;
+  newUuid?: () => string;
+}
+
+/** How a flow reports progress (the runner records and publishes it). */
+export interface ProgressSink {
+  planned: (total: number, warnings: string[]) => void;
+  hooks: Pick<ExecuteHooks, 'started' | 'failed'>;
+  done: (r: ResultRecord) => void;
+}
+
+/** A compiled spec with its plan and what it was planned from. */
+export interface PlannedCluster {
+  spec: ClusterSpec;
+  desired: DesiredNode[];
+  plan: Plan;
+}
+
+/** Parses and compiles a stored or submitted spec. */
+export function compileSpec(specYaml: string, source: string): { spec: ClusterSpec; warnings: string[] } {
+  const { spec, warnings } = parseClusterSpec(specYaml, source);
+  return { spec, warnings: warnings.map((w) => `${w.field}: ${w.message}`) };
+}
+
+/** Observes the cluster, schedules its nodes and plans. Throws CAPACITY before anything changes. */
+export async function planCluster(
+  deps: FlowDeps,
+  spec: ClusterSpec,
+  specWarnings: string[],
+  signal?: AbortSignal,
+): Promise<PlannedCluster> {
+  const desired = expandNodes(spec);
+  const placements = deps.store.placementsOf(spec.name);
+  const obs = await observeCluster(spec.name, placements, deps.registry, deps.port, deps.log, signal);
+  const agents = deps.registry.list();
+  const allowed = spec.hypervisors ? Object.keys(spec.hypervisors) : null;
+  const warnings = [...specWarnings];
+  if (allowed)
+    for (const id of allowed)
+      if (!agents.some((a) => a.id === id)) warnings.push(`hypervisors.${id}: no agent with this id has been seen`);
+  for (const [agent, why] of obs.reasons) warnings.push(`agent ${agent} not asked: ${why}`);
+  if (desired.length > 0 && !agents.some((a) => a.alive && (allowed === null || allowed.includes(a.id))))
+    throw new TenksError('UNAVAILABLE', `no live agent to place the nodes of cluster '${spec.name}' on`, {
+      hint: 'start tenks-agent on the hypervisors (with nats configured) and check `tenksctl get agents`',
+    });
+  const result = schedule({
+    cluster: spec.name,
+    nodes: desired.map(nodeDemand),
+    hosts: hostsOf(spec, agents),
+    current: currentOf(spec.name, desired, deps.store.allPlacements(), obs.nodes),
+    allowedHosts: allowed,
+    options: spec.scheduler,
+  });
+  warnings.push(...result.warnings);
+  const usedPorts = new Map<string, Set<number>>();
+  for (const p of deps.store.allPlacements())
+    if (p.ipmiPort > 0) {
+      let s = usedPorts.get(p.agent);
+      if (!s) usedPorts.set(p.agent, (s = new Set()));
+      s.add(p.ipmiPort);
+    }
+  const p = plan({
+    spec,
+    desired,
+    assignment: new Map(result.assignments.map((a) => [a.node, a.hostId])),
+    placements,
+    observed: obs.nodes,
+    unreachable: obs.unreachable,
+    hostPhysnets: new Map(agents.map((a) => [a.id, a.heartbeat.physnets])),
+    usedPorts,
+    newUuid: deps.newUuid ?? randomUUID,
+  });
+  p.warnings.unshift(...warnings);
+  return { spec, desired, plan: p };
+}
+
+function placementOf(
+  cluster: string,
+  n: DesiredNode,
+  agent: string,
+  node: ObservedNode | null,
+  uuid: string,
+): PlacementRecord {
+  const d = nodeDemand(n);
+  return {
+    version: 1,
+    cluster,
+    node: n.name,
+    agent,
+    uuid: node?.uuid ?? uuid,
+    macs: node ? node.nics.map((x) => x.mac) : [],
+    ipmiPort: node?.bmc.ipmi?.port ?? 0,
+    nodeType: n.nodeType,
+    memoryMb: n.memoryMb,
+    vcpus: n.vcpus,
+    diskBytes: d.diskBytes,
+    createdMs: Date.now(),
+  };
+}
+
+/** Runs `actions` with placements kept in step: written before a create, updated after, dropped after a delete. */
+async function runPlan(
+  deps: FlowDeps,
+  cluster: string,
+  p: Plan,
+  progress: ProgressSink,
+  signal: AbortSignal,
+): Promise<void> {
+  const store = deps.store;
+  // A new node's identity is recorded before it exists, so a crash mid-create keeps its UUID.
+  const creates = p.actions.filter((a): a is Extract<Action, { request: unknown }> => a.kind === 'create');
+  const existing = store.placementsOf(cluster);
+  for (let i = 0; i < creates.length; i += 256)
+    await Promise.all(
+      creates.slice(i, i + 256).map(async (a) => {
+        const prev = existing.get(a.request.node.name);
+        if (prev?.uuid === a.request.uuid && prev.agent === a.agent) return;
+        await store.putPlacement(placementOf(cluster, a.request.node, a.agent, null, a.request.uuid));
+      }),
+    );
+  const hooks: ExecuteHooks = {
+    started: progress.hooks.started,
+    failed: progress.hooks.failed,
+    finished: async (a, out) => {
+      if (a.kind === 'delete') await store.deletePlacement(cluster, a.name);
+      else if (a.kind !== 'setup_host' && a.kind !== 'teardown_host' && out.node) {
+        const next = placementOf(cluster, a.request.node, a.agent, out.node, a.request.uuid);
+        const prev = store.placementsOf(cluster).get(next.node);
+        const same =
+          prev?.agent === next.agent &&
+          prev.uuid === next.uuid &&
+          prev.ipmiPort === next.ipmiPort &&
+          prev.macs.join() === next.macs.join() &&
+          prev.memoryMb === next.memoryMb &&
+          prev.vcpus === next.vcpus &&
+          prev.diskBytes === next.diskBytes;
+        if (!same) await store.putPlacement({ ...next, createdMs: prev?.createdMs ?? next.createdMs });
+      }
+    },
+  };
+  const results = await execute(p, { port: deps.port, cluster, policy: deps.policy, signal, hooks });
+  for (const r of results) progress.done(r);
+}
+
+/** Apply: bring the cluster to its spec. */
+export async function applyFlow(
+  deps: FlowDeps,
+  specYaml: string,
+  source: string,
+  progress: ProgressSink,
+  signal: AbortSignal,
+): Promise<void> {
+  const { spec, warnings } = compileSpec(specYaml, source);
+  const planned = await planCluster(deps, spec, warnings, signal);
+  progress.planned(planned.plan.actions.length, planned.plan.warnings);
+  await runPlan(deps, spec.name, planned.plan, progress, signal);
+  // Placements of nodes that are gone from the spec and from every agent.
+  const desired = new Set(planned.desired.map((n) => n.name));
+  for (const [name, p] of deps.store.placementsOf(spec.name))
+    if (
+      !desired.has(name) &&
+      deps.registry.alive(p.agent) &&
+      !planned.plan.actions.some((a) => actionTarget(a) === name && a.kind === 'delete')
+    )
+      await deps.store.deletePlacement(spec.name, name);
+}
+
+/** Delete one cluster: its nodes, then its bridges on every agent that has them, then its placements. */
+export async function deleteFlow(
+  deps: FlowDeps,
+  cluster: string,
+  progress: ProgressSink,
+  signal: AbortSignal,
+): Promise<void> {
+  const placements = deps.store.placementsOf(cluster);
+  const obs = await observeCluster(cluster, placements, deps.registry, deps.port, deps.log, signal);
+  const actions: Action[] = [];
+  for (const o of obs.nodes)
+    actions.push({ kind: 'delete', agent: o.agent, name: o.name, uuid: o.uuid, changes: ['node deleted'] });
+  for (const [name, p] of placements)
+    if (!obs.nodes.some((o) => o.name === name) && obs.unreachable.has(p.agent))
+      actions.push({
+        kind: 'delete',
+        agent: p.agent,
+        name,
+        uuid: p.uuid,
+        changes: [`agent ${p.agent} is unreachable`],
+      });
+  // Bridges: every alive agent is asked (setup may have happened where no node ended up).
+  for (const a of deps.registry.list())
+    if (a.alive) actions.push({ kind: 'teardown_host', agent: a.id, changes: ['bridges removed'] });
+  for (const agent of obs.unreachable) actions.push({ kind: 'teardown_host', agent, changes: ['bridges removed'] });
+  const p: Plan = { cluster, actions, unchanged: 0, warnings: [...obs.reasons].map(([a, w]) => `agent ${a}: ${w}`) };
+  progress.planned(actions.length, p.warnings);
+  await runPlan(deps, cluster, p, progress, signal);
+  // Placements of nodes no agent reported (and none unreachable) are stale.
+  for (const [name, pl] of deps.store.placementsOf(cluster))
+    if (!obs.unreachable.has(pl.agent)) await deps.store.deletePlacement(cluster, name);
+}
+
+/**
+ * Teardown: every cluster tenks knows and every tenks node any agent reports, then every bridge
+ * tenks made on every agent, so the hosts are as they were before tenks.
+ */
+export async function teardownFlow(deps: FlowDeps, progress: ProgressSink, signal: AbortSignal): Promise<void> {
+  const clusters = new Set(deps.store.clusters.values().map((c) => c.name));
+  for (const p of deps.store.allPlacements()) clusters.add(p.cluster);
+  const alive = deps.registry.list().filter((a) => a.alive);
+  const everything = await Promise.all(alive.map((a) => deps.port.listNodes(a.id, '', false, signal).catch(() => [])));
+  for (const n of everything.flat()) if (n.cluster !== '') clusters.add(n.cluster);
+  let total = 0;
+  const warnings: string[] = [];
+  const counting: ProgressSink = {
+    planned: (n, w) => {
+      total += n;
+      warnings.push(...w);
+    },
+    hooks: progress.hooks,
+    done: progress.done,
+  };
+  for (const c of [...clusters].sort()) await deleteFlow(deps, c, counting, signal);
+  progress.planned(total + alive.length, warnings);
+  const p: Plan = {
+    cluster: '',
+    actions: alive.map((a) => ({ kind: 'teardown_host', agent: a.id, changes: ['every tenks bridge removed'] })),
+    unchanged: 0,
+    warnings: [],
+  };
+  const results = await execute(p, {
+    port: deps.port,
+    cluster: '',
+    policy: deps.policy,
+    signal,
+    hooks: { ...progress.hooks, finished: () => Promise.resolve() },
+  });
+  for (const r of results) progress.done(r);
+}

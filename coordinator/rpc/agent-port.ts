@@ -1,0 +1,74 @@
+/** The AgentPort over gRPC: the registry's client per agent, bounded per agent, mapped at the edge. */
+import { PowerAction } from '../../proto/gen/tenks/v1/types.pb.js';
+import type { AgentRegistry } from '../agents/registry.js';
+import type { AgentPort, NodeKey, PowerVerb } from '../agents/port.js';
+import { bridgeTypeToPb, toAgentNodeSpec, toObservedNode } from './agent-mapping.js';
+import { TenksError, type AgentApi } from '../../common/index.js';
+
+const POWER: Record<PowerVerb, PowerAction> = {
+  on: PowerAction.POWER_ACTION_ON,
+  off: PowerAction.POWER_ACTION_OFF,
+  soft_off: PowerAction.POWER_ACTION_SOFT_OFF,
+  reset: PowerAction.POWER_ACTION_RESET,
+  nmi: PowerAction.POWER_ACTION_NMI,
+  cycle: PowerAction.POWER_ACTION_CYCLE,
+};
+
+const POWER_NAME: Record<number, string> = {
+  1: 'on',
+  2: 'off',
+  3: 'paused',
+  4: 'shutting_down',
+  5: 'crashed',
+  6: 'suspended',
+};
+
+/** Agent calls over gRPC. */
+export class GrpcAgentPort implements AgentPort {
+  constructor(private readonly registry: AgentRegistry) {}
+
+  private call<T>(agent: string, signal: AbortSignal | undefined, f: (api: AgentApi) => Promise<T>): Promise<T> {
+    return this.registry.withAgent(agent, f, signal);
+  }
+
+  async listNodes(agent: string, cluster: string, includeSecrets: boolean, signal?: AbortSignal) {
+    const r = await this.call(agent, signal, (api) => api.listNodes(cluster, includeSecrets, signal ? { signal } : {}));
+    return r.nodes.map((n) => toObservedNode(agent, n));
+  }
+
+  async ensureNode(agent: string, request: Parameters<AgentPort['ensureNode']>[1], signal?: AbortSignal) {
+    const r = await this.call(agent, signal, (api) =>
+      api.ensureNode(toAgentNodeSpec(request), false, signal ? { signal } : {}),
+    );
+    if (!r.node) throw new TenksError('INTERNAL', `agent ${agent} returned no node for ${request.node.name}`);
+    return { node: toObservedNode(agent, r.node), changed: r.changed, changes: r.changes };
+  }
+
+  async deleteNode(agent: string, node: NodeKey, signal?: AbortSignal) {
+    const r = await this.call(agent, signal, (api) => api.deleteNode(node, signal ? { signal } : {}));
+    return { existed: r.existed, removed: r.removed };
+  }
+
+  async setupHost(
+    agent: string,
+    cluster: string,
+    bridgeType: Parameters<AgentPort['setupHost']>[2],
+    physnets: { physnet: string; device: string; vlan: number }[],
+    signal?: AbortSignal,
+  ) {
+    const r = await this.call(agent, signal, (api) =>
+      api.setupHost({ cluster, bridgeType: bridgeTypeToPb(bridgeType), physnets }, signal ? { signal } : {}),
+    );
+    return { changed: r.changed, changes: r.changes };
+  }
+
+  async teardownHost(agent: string, cluster: string, signal?: AbortSignal) {
+    const r = await this.call(agent, signal, (api) => api.teardownHost(cluster, signal ? { signal } : {}));
+    return { changed: r.changed, removed: r.removed };
+  }
+
+  async setPower(agent: string, node: NodeKey, action: PowerVerb, signal?: AbortSignal) {
+    const r = await this.call(agent, signal, (api) => api.setPower(node, POWER[action], signal ? { signal } : {}));
+    return { powerState: POWER_NAME[r.powerState] ?? 'unknown', changed: r.changed };
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * An in-memory copy of a JetStream KV bucket, kept current by a watch. Reads are local; writes go
+ * to the bucket and into the copy at once (the watch's echo of them changes nothing), so what this
+ * coordinator wrote it reads back, and what other coordinators wrote arrives within moments.
+ */
+import type { KV, KvEntry } from '@nats-io/kv';
+import { decodeJson, encodeJson, TenksError, type Logger } from '../../common/index.js';
+
+/** A value and the bucket revision it was stored at. */
+export interface Versioned<T> {
+  value: T;
+  revision: number;
+}
+
+/** True when NATS refused a write because the key moved on (compare-and-set lost). */
+export function isWrongRevision(e: unknown): boolean {
+  const m = e instanceof Error ? e.message : String(e);
+  return /wrong last sequence|key exists|10071/i.test(m);
+}
+
+/** A watched copy of one bucket of JSON values. */
+export class KvMirror<T> {
+  private readonly entries = new Map<string, Versioned<T>>();
+  private readyPromise: Promise<void>;
+  private stopped = false;
+  private stopWatch: (() => void) | null = null;
+
+  constructor(
+    readonly kv: KV,
+    private readonly parse: (v: unknown) => T | null,
+    private readonly log: Logger,
+  ) {
+    this.readyPromise = this.watch();
+  }
+
+  /** Resolves once the copy holds every value that was in the bucket when it started. */
+  ready(): Promise<void> {
+    return this.readyPromise;
+  }
+
+  private async watch(): Promise<void> {
+    const status = await this.kv.status();
+    let markReady: () => void = () => undefined;
+    const initial = new Promise<void>((r) => (markReady = r));
+    if (status.values === 0) markReady();
+    const it = await this.kv.watch();
+    this.stopWatch = () => {
+      it.stop();
+    };
+    void (async () => {
+      for await (const e of it) {
+        this.apply(e);
+        if (!e.isUpdate && (e.delta ?? 0) === 0) markReady();
+        if (e.isUpdate) markReady();
+      }
+    })().catch((e: unknown) => {
+      if (!this.stopped) this.log.error('KV watch ended', { bucket: status.bucket, error: String(e) });
+    });
+    // The initial values end with a delta of 0; should that never show (a marker expired between
+    // the status and the watch), go on after a while with what arrived.
+    const fallback = setTimeout(() => {
+      this.log.warn('KV copy: initial values took long; going on', { bucket: status.bucket });
+      markReady();
+    }, 10_000);
+    await initial;
+    clearTimeout(fallback);
+  }
+
+  private apply(e: KvEntry): void {
+    if (e.operation !== 'PUT') {
+      const cur = this.entries.get(e.key);
+      if (!cur || cur.revision <= e.revision) this.entries.delete(e.key);
+      return;
+    }
+    const cur = this.entries.get(e.key);
+    if (cur && cur.revision >= e.revision) return;
+    const v = this.parse(decodeJson(e.value));
+    if (v === null) {
+      this.log.warn('ignoring an unreadable KV value', { key: e.key });
+      return;
+    }
+    this.entries.set(e.key, { value: v, revision: e.revision });
+  }
+
+  get(key: string): Versioned<T> | undefined {
+    return this.entries.get(key);
+  }
+
+  /** Entries whose key starts with `prefix`. */
+  withPrefix(prefix: string): [string, Versioned<T>][] {
+    const out: [string, Versioned<T>][] = [];
+    for (const e of this.entries) if (e[0].startsWith(prefix)) out.push(e);
+    return out;
+  }
+
+  values(): T[] {
+    return [...this.entries.values()].map((e) => e.value);
+  }
+
+  /** Reads the key from the bucket itself (not the copy), e.g. before a compare-and-set. */
+  async fetch(key: string): Promise<Versioned<T> | null> {
+    const e = await this.kv.get(key);
+    if (e?.operation !== 'PUT') {
+      this.entries.delete(key);
+      return null;
+    }
+    this.apply(e);
+    const v = this.parse(decodeJson(e.value));
+    return v === null ? null : { value: v, revision: e.revision };
+  }
+
+  async put(key: string, value: T): Promise<number> {
+    const revision = await this.kv.put(key, encodeJson(value));
+    this.setLocal(key, value, revision);
+    return revision;
+  }
+
+  /**
+   * Writes `value` only if the key is still at `revision` (null: only if it does not exist).
+   * Throws CONFLICT when another writer got there first.
+   */
+  async compareAndSet(key: string, value: T, revision: number | null): Promise<number> {
+    try {
+      const r =
+        revision === null
+          ? await this.kv.create(key, encodeJson(value))
+          : await this.kv.update(key, encodeJson(value), revision);
+      this.setLocal(key, value, r);
+      return r;
+    } catch (e) {
+      if (isWrongRevision(e))
+        throw new TenksError('CONFLICT', `'${key}' changed while it was being updated`, { cause: e });
+      throw e;
+    }
+  }
+
+  async delete(key: string, revision?: number): Promise<void> {
+    try {
+      await this.kv.delete(key, revision === undefined ? undefined : { previousSeq: revision });
+    } catch (e) {
+      if (isWrongRevision(e))
+        throw new TenksError('CONFLICT', `'${key}' changed while it was being deleted`, { cause: e });
+      throw e;
+    }
+    this.entries.delete(key);
+  }
+
+  private setLocal(key: string, value: T, revision: number): void {
+    const cur = this.entries.get(key);
+    if (!cur || cur.revision < revision) this.entries.set(key, { value, revision });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.stopWatch?.();
+  }
+}

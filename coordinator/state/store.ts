@@ -1,0 +1,92 @@
+/**
+ * The coordinator's state in JetStream KV: clusters, node placements and operations. Several
+ * coordinators may share it; every change of who holds a cluster is a compare-and-set.
+ */
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { BUCKETS, TenksError, type Logger } from '../../common/index.js';
+import { KvMirror, type Versioned } from './kv-mirror.js';
+import type { ClusterRecord, OperationRecord, PlacementRecord } from './records.js';
+
+function record<T extends { version: number }>(keys: readonly (keyof T)[]) {
+  return (v: unknown): T | null => {
+    if (typeof v !== 'object' || v === null) return null;
+    const o = v as Partial<T>;
+    if (o.version !== 1) return null;
+    for (const k of keys) if (o[k] === undefined) return null;
+    return o as T;
+  };
+}
+
+/** Key of a placement. */
+export function placementKey(cluster: string, node: string): string {
+  return `${cluster}.${node}`;
+}
+
+/** Clusters, placements and operations, each a watched copy of its bucket. */
+export class StateStore {
+  private constructor(
+    readonly clusters: KvMirror<ClusterRecord>,
+    readonly placements: KvMirror<PlacementRecord>,
+    readonly operations: KvMirror<OperationRecord>,
+  ) {}
+
+  /** Opens (creating when missing) the buckets and loads them. */
+  static async open(nc: NatsConnection, replicas: number, log: Logger): Promise<StateStore> {
+    const kvm = new Kvm(nc);
+    let buckets;
+    try {
+      buckets = await Promise.all([
+        kvm.create(BUCKETS.clusters, { history: 5, replicas }),
+        kvm.create(BUCKETS.placements, { history: 1, replicas }),
+        // Finished operations are kept a week.
+        kvm.create(BUCKETS.operations, { history: 1, replicas, ttl: 7 * 24 * 3_600_000 }),
+      ]);
+    } catch (e) {
+      throw new TenksError('UNAVAILABLE', `cannot open the JetStream KV buckets: ${(e as Error).message}`, {
+        cause: e,
+        hint: 'NATS must run with JetStream enabled (nats-server -js)',
+      });
+    }
+    const [c, p, o] = buckets;
+    const store = new StateStore(
+      new KvMirror(c, record<ClusterRecord>(['name', 'specYaml']), log),
+      new KvMirror(p, record<PlacementRecord>(['cluster', 'node', 'agent', 'uuid']), log),
+      new KvMirror(o, record<OperationRecord>(['id', 'cluster', 'kind', 'state']), log),
+    );
+    await Promise.all([store.clusters.ready(), store.placements.ready(), store.operations.ready()]);
+    return store;
+  }
+
+  cluster(name: string): Versioned<ClusterRecord> | undefined {
+    return this.clusters.get(name);
+  }
+
+  /** Placements of one cluster, by node name. */
+  placementsOf(cluster: string): Map<string, PlacementRecord> {
+    return new Map(this.placements.withPrefix(`${cluster}.`).map(([, v]) => [v.value.node, v.value]));
+  }
+
+  /** Every placement of every cluster. */
+  allPlacements(): PlacementRecord[] {
+    return this.placements.values();
+  }
+
+  async putPlacement(p: PlacementRecord): Promise<void> {
+    await this.placements.put(placementKey(p.cluster, p.node), p);
+  }
+
+  async deletePlacement(cluster: string, node: string): Promise<void> {
+    await this.placements.delete(placementKey(cluster, node));
+  }
+
+  operation(id: string): Versioned<OperationRecord> | undefined {
+    return this.operations.get(id);
+  }
+
+  stop(): void {
+    this.clusters.stop();
+    this.placements.stop();
+    this.operations.stop();
+  }
+}
