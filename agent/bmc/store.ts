@@ -26,6 +26,8 @@ interface FileFormat {
 export class BmcStore {
   private nodes = new Map<string, BmcRecord>();
   private writing: Promise<void> = Promise.resolve();
+  /** The write that will include every change made so far, if not started yet. */
+  private next: Promise<void> | null = null;
 
   constructor(readonly path: string) {}
 
@@ -68,16 +70,21 @@ export class BmcStore {
     if (this.nodes.delete(uuid)) await this.flush();
   }
 
+  /**
+   * Writes the file. Changes made while a write is in flight are coalesced into one next write, so
+   * a burst of N ensures costs a few writes, not N (each of the whole file).
+   */
   private flush(): Promise<void> {
-    const doc: FileFormat = { version: 1, nodes: Object.fromEntries(this.nodes) };
-    const text = JSON.stringify(doc, null, 2);
-    this.writing = this.writing.then(async () => {
+    this.next ??= this.writing.then(async () => {
+      this.next = null;
+      const doc: FileFormat = { version: 1, nodes: Object.fromEntries(this.nodes) };
       await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
       const tmp = `${this.path}.tmp`;
-      await writeFile(tmp, text, { mode: 0o600 });
+      await writeFile(tmp, JSON.stringify(doc, null, 2), { mode: 0o600 });
       await chmod(tmp, 0o600);
       await rename(tmp, this.path);
     });
-    return this.writing;
+    this.writing = this.next.catch(() => undefined);
+    return this.next;
   }
 }
