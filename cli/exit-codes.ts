@@ -1,4 +1,5 @@
-import type { ErrorCode } from '../common/index.js';
+import { isErrorCode, type ErrorCode } from '../common/index.js';
+import { OperationState } from '../proto/gen/tenks/v1/coordinator.pb.js';
 
 /** tenksctl exit statuses. Stable: scripts may rely on them (documented in README). */
 export const ExitCode = {
@@ -41,3 +42,33 @@ export const defaultHint: Partial<Record<ErrorCode, string>> = {
   INVALID_SPEC: 'fix the fields named above and run again',
   TIMEOUT: 'raise --timeout, or check the daemon log',
 };
+
+/** What {@link operationExitStatus} needs of an operation. */
+export interface OperationOutcome {
+  state: OperationState;
+  /** Why the operation failed as a whole ('' when only some nodes failed). */
+  errorCode: string;
+  results: readonly { ok: boolean; errorCode: string }[];
+}
+
+/**
+ * tenksctl's exit status for an ended operation: 0 when it succeeded, 130 when it was cancelled;
+ * when it failed, the status of the operation's error code, else of the first failed node's code,
+ * else 1 (a failure nobody explained). An operation that has not ended is 1 too: the caller decides.
+ */
+export function operationExitStatus(op: OperationOutcome): number {
+  switch (op.state) {
+    case OperationState.OPERATION_STATE_SUCCEEDED:
+      return ExitCode.OK;
+    case OperationState.OPERATION_STATE_CANCELLED:
+      return ExitCode.CANCELLED;
+    case OperationState.OPERATION_STATE_FAILED: {
+      if (isErrorCode(op.errorCode)) return exitCodeOf[op.errorCode];
+      const failed = op.results.find((r) => !r.ok && isErrorCode(r.errorCode));
+      if (failed !== undefined && isErrorCode(failed.errorCode)) return exitCodeOf[failed.errorCode];
+      return ExitCode.INTERNAL;
+    }
+    default:
+      return ExitCode.INTERNAL;
+  }
+}

@@ -9,6 +9,7 @@ export * from './grpc/errors.js';
 export * from './grpc/tls.js';
 export * from './grpc/client.js';
 export * from './grpc/agent-client.js';
+export * from './grpc/coordinator-client.js';
 export * from './grpc/server.js';
 export * from './grpc/serve.js';
 export * from './grpc/reflection.js';
