@@ -1,94 +1,159 @@
 #!/usr/bin/env bash
-# One command from a fresh Debian 12 host to a running tenks agent with demo nodes:
-# installs what is missing, makes certificates, starts tenks-agent (a systemd unit where systemd
-# runs, a background process otherwise), sets up physnet1 (on $TENKS_PHYSNET_DEVICE, or a demo
-# Linux bridge), ensures examples/nodes/*.yaml and prints the nodes.
-# Running it again changes nothing. `scripts/quickstart.sh --teardown` removes the demo nodes and
-# stops the agent.
+# One command from a fresh Debian 12 host to a running tenks with the quickstart cluster:
+# installs what is missing (scripts/setup.sh), makes certificates, starts NATS with JetStream, a
+# tenks-coordinator and a tenks-agent (systemd units where systemd runs, background processes
+# otherwise), applies examples/quickstart.yaml (two nodes on physnet1 with IPMI BMCs) with
+# tenksctl and prints the nodes. Running it again changes nothing.
+#
+#   bash scripts/quickstart.sh             # set up and apply
+#   bash scripts/quickstart.sh --teardown  # delete the cluster, stop the daemons, remove the demo bridge
+#
+# physnet1 is a demo Linux bridge (tenksdemo0) unless TENKS_PHYSNET_DEVICE names a real interface.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 repo=$(pwd)
 etc=${TENKS_ETC:-/etc/tenks}
-port=${TENKS_AGENT_PORT:-7443}
-pidfile=/run/tenks-agent.pid
-logfile=/var/log/tenks/agent.log
-
-ctl() {
-  node "$repo/bin/tenksctl.js" --agent "127.0.0.1:$port" --ca "$etc/pki/ca.pem" \
-    --cert "$etc/pki/client.pem" --key "$etc/pki/client-key.pem" --server-name localhost "$@"
-}
-
-agent_running() {
-  if have_systemd; then systemctl is-active --quiet tenks-agent; else [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; fi
-}
-
-stop_agent() {
-  if have_systemd; then
-    systemctl disable --now tenks-agent 2>/dev/null || true
-  elif [ -f "$pidfile" ]; then
-    kill "$(cat "$pidfile")" 2>/dev/null || true
-    rm -f "$pidfile"
-  fi
-}
-
-# The physnet's source device: TENKS_PHYSNET_DEVICE, or a demo Linux bridge standing in for a
-# physical network (created here, removed by --teardown).
+state=/var/lib/tenks
+run=/run/tenks
+logs=/var/log/tenks
+agent_port=${TENKS_AGENT_PORT:-7443}
+coordinator_port=${TENKS_COORDINATOR_PORT:-7442}
+nats_port=${TENKS_NATS_PORT:-4222}
+spec=examples/quickstart.yaml
 demo_bridge=tenksdemo0
 physnet_device=${TENKS_PHYSNET_DEVICE:-$demo_bridge}
+export TENKS_CONFIG=$etc/tenksctl.yaml
+
+ctl() { node "$repo/bin/tenksctl.js" "$@"; }
+
+# daemon NAME: running? (systemd unit or pid file)
+running() {
+  if have_systemd; then systemctl is-active --quiet "tenks-$1"; else [ -f "$run/$1.pid" ] && kill -0 "$(cat "$run/$1.pid")" 2>/dev/null; fi
+}
+
+# start NAME COMMAND...: a systemd unit from deploy/systemd, or a background process with a pid file.
+start() {
+  local name=$1
+  shift
+  running "$name" && return 0
+  echo "starting tenks-$name"
+  if have_systemd; then
+    local unit=/etc/systemd/system/tenks-$name.service
+    sed "s#^ExecStart=.*#ExecStart=$*#" "deploy/systemd/tenks-$name.service" >"$unit"
+    systemctl daemon-reload
+    systemctl enable --now "tenks-$name"
+  else
+    nohup "$@" >>"$logs/$name.log" 2>&1 &
+    echo $! >"$run/$name.pid"
+  fi
+}
+
+stop() {
+  if have_systemd; then
+    systemctl disable --now "tenks-$1" 2>/dev/null || true
+  elif [ -f "$run/$1.pid" ]; then
+    local pid
+    pid=$(cat "$run/$1.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    rm -f "$run/$1.pid"
+  fi
+}
+
+# wait_for WHAT SECONDS COMMAND...: polls COMMAND until it succeeds.
+wait_for() {
+  local what=$1 secs=$2 i
+  shift 2
+  for ((i = 0; i < secs * 5; i++)); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  echo "quickstart: timed out waiting for $what" >&2
+  "$@"
+}
 
 if [ "${1:-}" = --teardown ]; then
-  if agent_running; then
-    for f in examples/nodes/*.yaml; do
-      name=$(sed -n 's/^name: *//p' "$f")
-      ctl agent delete "$name" --cluster demo
-    done
-    ctl agent teardown-host --cluster demo
+  if running coordinator && running agent; then
+    ctl delete quickstart 2>/dev/null || echo "(cluster quickstart not found)"
   fi
-  stop_agent
+  stop agent
+  stop coordinator
+  stop nats
   if [ "$physnet_device" = "$demo_bridge" ]; then ip link del "$demo_bridge" 2>/dev/null || true; fi
-  echo "demo nodes removed, agent stopped (certificates and $etc/agent.yaml kept)"
+  echo "quickstart cluster deleted, daemons stopped (certificates and configs in $etc kept)"
   exit 0
 fi
 
 bash scripts/setup.sh
-mkdir -p "$etc" /var/log/tenks
-bash deploy/make-certs.sh "$etc/pki" agent client >/dev/null
-if [ ! -f "$etc/agent.yaml" ]; then
-  cat >"$etc/agent.yaml" <<YAML
-listen: 127.0.0.1:$port
+mkdir -p "$etc" "$state/nats" "$run" "$logs"
+bash deploy/make-certs.sh "$etc/pki" agent coordinator client >/dev/null
+
+# Configuration files: written once, left alone when they exist (they are the user's to edit).
+[ -f "$etc/nats.conf" ] || cat >"$etc/nats.conf" <<EOF
+# NATS for tenks: JetStream holds the coordinator's state. Loopback only in the quickstart.
+host: 127.0.0.1
+port: $nats_port
+jetstream {
+  store_dir: "$state/nats"
+}
+EOF
+[ -f "$etc/coordinator.yaml" ] || cat >"$etc/coordinator.yaml" <<EOF
+listen: 127.0.0.1:$coordinator_port
+tls:
+  ca_file: $etc/pki/ca.pem
+  cert_file: $etc/pki/coordinator.pem
+  key_file: $etc/pki/coordinator-key.pem
+nats:
+  servers: nats://127.0.0.1:$nats_port
+EOF
+if [ ! -f "$etc/agent.yaml" ] || ! grep -q '^nats:' "$etc/agent.yaml"; then
+  cat >"$etc/agent.yaml" <<EOF
+listen: 127.0.0.1:$agent_port
 tls:
   ca_file: $etc/pki/ca.pem
   cert_file: $etc/pki/agent.pem
   key_file: $etc/pki/agent-key.pem
 libvirt_uri: qemu:///system
-YAML
+nats:
+  servers: nats://127.0.0.1:$nats_port
+bmc:
+  listen_address: 127.0.0.1
+EOF
 fi
-
-if ! agent_running; then
-  if have_systemd; then
-    sed "s#^ExecStart=.*#ExecStart=$(command -v node) $repo/bin/tenks-agent.js --config $etc/agent.yaml#" \
-      deploy/systemd/tenks-agent.service >/etc/systemd/system/tenks-agent.service
-    systemctl daemon-reload
-    systemctl enable --now tenks-agent
-  else
-    nohup node "$repo/bin/tenks-agent.js" --config "$etc/agent.yaml" >>"$logfile" 2>&1 &
-    echo $! >"$pidfile"
-  fi
-fi
-
-for _ in $(seq 1 100); do
-  ctl --timeout 2 agent info >/dev/null 2>&1 && break
-  sleep 0.2
-done
-ctl agent info >/dev/null
+[ -f "$etc/tenksctl.yaml" ] || cat >"$etc/tenksctl.yaml" <<EOF
+coordinator: 127.0.0.1:$coordinator_port
+agent: 127.0.0.1:$agent_port
+ca_file: $etc/pki/ca.pem
+cert_file: $etc/pki/client.pem
+key_file: $etc/pki/client-key.pem
+nats: nats://127.0.0.1:$nats_port
+EOF
 
 if [ "$physnet_device" = "$demo_bridge" ] && ! ip link show "$demo_bridge" >/dev/null 2>&1; then
   ip link add "$demo_bridge" type bridge
   ip link set "$demo_bridge" up
 fi
-ctl agent setup-host --cluster demo --bridge-type openvswitch --physnet "physnet1=$physnet_device"
-for f in examples/nodes/*.yaml; do
-  ctl agent ensure -f "$f"
-done
-ctl agent nodes --cluster demo
+
+node=$(command -v node)
+# Debian's nats-server unit (started on install, without JetStream) would hold the port.
+if have_systemd && systemctl is-active --quiet nats-server; then
+  echo "stopping Debian's nats-server.service (no JetStream); tenks runs tenks-nats instead"
+  systemctl disable --now nats-server
+fi
+start nats /usr/sbin/nats-server -c "$etc/nats.conf"
+wait_for "NATS" 30 bash -c "exec 3<>/dev/tcp/127.0.0.1/$nats_port"
+start coordinator "$node" "$repo/bin/tenks-coordinator.js" --config "$etc/coordinator.yaml"
+start agent "$node" "$repo/bin/tenks-agent.js" --config "$etc/agent.yaml"
+wait_for "the coordinator" 60 ctl --timeout 2 get clusters
+# The agent is ready once the coordinator has its heartbeat.
+wait_for "the agent's heartbeat" 120 bash -c "node '$repo/bin/tenksctl.js' --timeout 2 get agents -o json | grep -q '\"alive\": true'"
+
+spec_file=$spec
+if [ "$physnet_device" != "$demo_bridge" ]; then
+  spec_file=$(mktemp --suffix=.yaml)
+  trap 'rm -f "$spec_file"' EXIT
+  sed "s/physnet1: $demo_bridge/physnet1: $physnet_device/" "$spec" >"$spec_file"
+fi
+ctl apply -f "$spec_file"
+ctl get nodes --cluster quickstart

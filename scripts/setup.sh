@@ -14,7 +14,7 @@ ensure_packages \
   libvirt-daemon-system libvirt-clients libvirt-dev pkg-config g++ make python3 \
   qemu-system-x86 qemu-utils ovmf ipxe-qemu openssl procps \
   openvswitch-switch iproute2 tcpdump ipmitool \
-  python3-sushy python3-pyghmi genisoimage wrk
+  python3-sushy python3-pyghmi genisoimage wrk nats-server
 fix_kvm_permissions
 start_libvirt
 start_ovs
