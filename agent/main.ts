@@ -1,7 +1,14 @@
 import { parseArgs } from 'node:util';
 import { compileAgentConfig } from './config.js';
 import { AgentDaemon } from './daemon.js';
-import { createWinstonLogger, isTenksError, onShutdownSignals, readYamlFile, toTenksError } from '../common/index.js';
+import {
+  createWinstonLogger,
+  isTenksError,
+  onShutdownSignals,
+  readYamlFile,
+  toTenksError,
+  silenceIpServerNameWarning,
+} from '../common/index.js';
 
 const USAGE = `usage: tenks-agent [--config FILE] [--listen HOST:PORT] [--libvirt-uri URI]
                    [--pool-name NAME] [--pool-path PATH] [--log-directory DIR] [--state-dir DIR]
@@ -54,6 +61,7 @@ async function main(): Promise<void> {
   });
 }
 
+silenceIpServerNameWarning();
 main().catch((e: unknown) => {
   const err = toTenksError(e);
   const fields = {

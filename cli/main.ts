@@ -13,6 +13,7 @@ import {
   dialCredentials,
   isTenksError,
   toTenksError,
+  silenceIpServerNameWarning,
 } from '../common/index.js';
 
 const VERSION = '0.1.0';
@@ -293,4 +294,5 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+silenceIpServerNameWarning();
 process.exitCode = await main(process.argv.slice(2));

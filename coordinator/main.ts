@@ -1,6 +1,13 @@
 /** tenks-coordinator entry point: config file and flags → a running coordinator until SIGTERM. */
 import { parseArgs } from 'node:util';
-import { createWinstonLogger, isTenksError, onShutdownSignals, readYamlFile, toTenksError } from '../common/index.js';
+import {
+  createWinstonLogger,
+  isTenksError,
+  onShutdownSignals,
+  readYamlFile,
+  toTenksError,
+  silenceIpServerNameWarning,
+} from '../common/index.js';
 import { compileCoordinatorConfig } from './config.js';
 import { CoordinatorDaemon } from './daemon.js';
 
@@ -43,6 +50,7 @@ async function main(): Promise<void> {
   });
 }
 
+silenceIpServerNameWarning();
 main().catch((e: unknown) => {
   const err = toTenksError(e);
   const fields = {

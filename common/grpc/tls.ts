@@ -60,3 +60,18 @@ export function splitHostPort(address: string): { host: string; port: number } {
   if (!m) throw new TenksError('INVALID_SPEC', `'${address}' is not host:port`, { field: 'listen' });
   return { host: m[1] ?? m[2] ?? '', port: Number(m[3]) };
 }
+
+/**
+ * Drops Node's DEP0123 warning ("Setting the TLS ServerName to an IP address"): grpc-js sends the
+ * dialled host as SNI, and tenks certificates carry IP SANs, so dialling 127.0.0.1 is normal and
+ * verified; the warning would only clutter tenksctl's stderr and daemon logs.
+ */
+export function silenceIpServerNameWarning(): void {
+  const original = process.emitWarning.bind(process) as (...a: unknown[]) => void;
+  process.emitWarning = ((warning: string | Error, ...args: unknown[]) => {
+    const opt = args[0];
+    const code = typeof opt === 'object' && opt !== null ? (opt as { code?: unknown }).code : args[1];
+    if (code === 'DEP0123') return;
+    original(warning, ...args);
+  });
+}
