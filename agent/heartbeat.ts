@@ -120,6 +120,8 @@ export class Heartbeat {
         vlan: p.vlan,
         bridge: p.bridge,
         bridgeMac: p.bridgeMac,
+        bridgeType: p.bridgeType,
+        clusters: [...p.clusters],
       })),
       bmc: {
         address: a.config.bmc.advertiseAddress,

@@ -21,8 +21,16 @@ export interface AgentHeartbeat {
   freeMemoryBytes: number;
   uefiAvailable: boolean;
   pool: { name: string; type: 'dir' | 'logical'; capacityBytes: number; availableBytes: number };
-  /** Physnets set up on the host (of every cluster). */
-  physnets: { physnet: string; device: string; vlan: number; bridge: string; bridgeMac: string }[];
+  /** Physnets set up on the host, with their bridge type and the clusters using them. */
+  physnets: {
+    physnet: string;
+    device: string;
+    vlan: number;
+    bridge: string;
+    bridgeMac: string;
+    bridgeType: 'openvswitch' | 'linuxbridge';
+    clusters: string[];
+  }[];
   bmc: {
     /** Address BMC endpoints are advertised on. */
     address: string;

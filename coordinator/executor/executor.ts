@@ -80,7 +80,9 @@ export async function execute(plan: Plan, ctx: ExecuteContext): Promise<ResultRe
   const blocked = new Map<string, TenksError>();
 
   const one = async (a: Action): Promise<void> => {
-    const hostFailure = a.kind === 'setup_host' ? undefined : blocked.get(a.agent);
+    // Node changes need the host's bridges; deletions and teardown do not.
+    const needsHost = a.kind === 'create' || a.kind === 'update' || a.kind === 'replace' || a.kind === 'bmc';
+    const hostFailure = needsHost ? blocked.get(a.agent) : undefined;
     if (hostFailure) {
       const e = new TenksError(
         hostFailure.code,

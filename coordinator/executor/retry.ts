@@ -52,15 +52,15 @@ export async function withRetry<T>(
       onRetry(err, attempt);
       const delay = Math.min(policy.backoffMs * 2 ** (attempt - 1), 10_000);
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, delay);
-        signal.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(t);
-            resolve();
-          },
-          { once: true },
-        );
+        const onAbort = (): void => {
+          clearTimeout(t);
+          resolve();
+        };
+        const t = setTimeout(() => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        }, delay);
+        signal.addEventListener('abort', onAbort, { once: true });
       });
     }
   }

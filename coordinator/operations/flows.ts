@@ -66,15 +66,6 @@ export async function planCluster(
     throw new TenksError('UNAVAILABLE', `no live agent to place the nodes of cluster '${spec.name}' on`, {
       hint: 'start tenks-agent on the hypervisors (with nats configured) and check `tenksctl get agents`',
     });
-  const result = schedule({
-    cluster: spec.name,
-    nodes: desired.map(nodeDemand),
-    hosts: hostsOf(spec, agents),
-    current: currentOf(spec.name, desired, deps.store.allPlacements(), obs.nodes),
-    allowedHosts: allowed,
-    options: spec.scheduler,
-  });
-  warnings.push(...result.warnings);
   const usedPorts = new Map<string, Set<number>>();
   for (const p of deps.store.allPlacements())
     if (p.ipmiPort > 0) {
@@ -82,6 +73,21 @@ export async function planCluster(
       if (!s) usedPorts.set(p.agent, (s = new Set()));
       s.add(p.ipmiPort);
     }
+  for (const o of obs.nodes)
+    if (o.bmc.ipmi) {
+      let s = usedPorts.get(o.agent);
+      if (!s) usedPorts.set(o.agent, (s = new Set()));
+      s.add(o.bmc.ipmi.port);
+    }
+  const result = schedule({
+    cluster: spec.name,
+    nodes: desired.map(nodeDemand),
+    hosts: hostsOf(spec, agents, usedPorts),
+    current: currentOf(spec.name, desired, deps.store.allPlacements(), obs.nodes),
+    allowedHosts: allowed,
+    options: spec.scheduler,
+  });
+  warnings.push(...result.warnings);
   const p = plan({
     spec,
     desired,

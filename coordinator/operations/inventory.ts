@@ -1,20 +1,32 @@
 /** The scheduler's view of the agents and of what already runs on them. */
 import { hostSettings, type ClusterSpec, type DesiredNode } from '../../common/spec/index.js';
 import type { AgentView } from '../agents/registry.js';
-import type { ObservedNode } from '../planner/index.js';
+import { keepers, type ObservedNode } from '../planner/index.js';
 import { nodeDemand, type HostInventory, type PlacedNode } from '../scheduler/index.js';
 import type { PlacementRecord } from '../state/records.js';
 
-/** Every known agent as a schedulable host. */
-export function hostsOf(spec: ClusterSpec, agents: readonly AgentView[]): HostInventory[] {
+/**
+ * Every known agent as a schedulable host. Free IPMI ports are the agent's, and no more than the
+ * spec's own range for that host leaves (`usedPorts`: ports taken on each agent, all clusters).
+ */
+export function hostsOf(
+  spec: ClusterSpec,
+  agents: readonly AgentView[],
+  usedPorts: ReadonlyMap<string, ReadonlySet<number>> = new Map(),
+): HostInventory[] {
   return agents.map((a) => {
     const h = a.heartbeat;
-    const physnets = new Set([
-      ...Object.keys(hostSettings(spec, a.id).physnetMappings),
-      ...h.physnets.map((p) => p.physnet),
-    ]);
+    const settings = hostSettings(spec, a.id);
+    const physnets = new Set([...Object.keys(settings.physnetMappings), ...h.physnets.map((p) => p.physnet)]);
     // A range starting at 0 means the OS picks ports: effectively unbounded.
-    const ports = h.bmc.ipmiPortStart === 0 ? 65_535 : h.bmc.ipmiPortEnd - h.bmc.ipmiPortStart + 1;
+    const agentPorts = h.bmc.ipmiPortStart === 0 ? 65_535 : h.bmc.ipmiPortEnd - h.bmc.ipmiPortStart + 1;
+    let free = Math.max(0, agentPorts - h.bmc.ipmiPortsUsed);
+    const range = settings.ipmiPortRange;
+    if (range !== null) {
+      let taken = 0;
+      for (const p of usedPorts.get(a.id) ?? []) if (p >= range.start && p <= range.end) taken++;
+      free = Math.min(free, Math.max(0, range.end - range.start + 1 - taken));
+    }
     return {
       id: a.id,
       cpus: h.cpus,
@@ -22,7 +34,7 @@ export function hostsOf(spec: ClusterSpec, agents: readonly AgentView[]): HostIn
       poolCapacityBytes: h.pool.capacityBytes,
       poolAvailableBytes: h.pool.availableBytes,
       physnets: [...physnets].sort(),
-      bmcPortsFree: Math.max(0, ports - h.bmc.ipmiPortsUsed),
+      bmcPortsFree: free,
       alive: a.alive,
     };
   });
@@ -52,9 +64,10 @@ export function currentOf(
         diskBytes: p.diskBytes,
       });
   const seen = new Set<string>();
-  for (const o of observed) {
+  const placedAt = new Map(all.filter((p) => p.cluster === cluster).map((p) => [p.node, p.agent]));
+  for (const o of keepers(observed, placedAt)) {
     const d = want.get(o.name);
-    if (!d || seen.has(o.name)) continue;
+    if (!d) continue;
     seen.add(o.name);
     out.push({ cluster, name: o.name, hostId: o.agent, memoryMb: d.memoryMb, vcpus: d.vcpus, diskBytes: d.diskBytes });
   }

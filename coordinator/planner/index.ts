@@ -1,4 +1,4 @@
 /** Planning: desired (spec) vs observed (agents) → actions. */
 export * from './types.js';
 export * from './labels.js';
-export { plan, diffVm, diffBmc, type PlanInput } from './plan.js';
+export { plan, diffVm, diffBmc, keepers, type PlanInput } from './plan.js';

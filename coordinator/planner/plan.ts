@@ -21,8 +21,11 @@ export interface PlanInput {
   observed: readonly ObservedNode[];
   /** Agents holding this cluster's placements that could not be asked. */
   unreachable: ReadonlySet<string>;
-  /** Physnets each agent has set up now (from its heartbeat). */
-  hostPhysnets: ReadonlyMap<string, readonly { physnet: string; device: string; vlan: number }[]>;
+  /** Physnets each agent has set up now (from its heartbeat), with their bridge type and users. */
+  hostPhysnets: ReadonlyMap<
+    string,
+    readonly { physnet: string; device: string; vlan: number; bridgeType?: string; clusters?: readonly string[] }[]
+  >;
   /** IPMI ports taken on each agent (all clusters), for specs that give a port range. */
   usedPorts: ReadonlyMap<string, ReadonlySet<number>>;
   /** Makes a UUID for a new node. */
@@ -42,6 +45,7 @@ export function diffVm(n: DesiredNode, o: ObservedNode): { changes: string[]; re
   const field = (name: string, from: unknown, to: unknown): void => {
     if (from !== to) changes.push(`${name}: ${String(from)} -> ${String(to)}`);
   };
+  field('node_type', o.nodeType, n.nodeType);
   field('memory_mb', o.memoryMb, n.memoryMb);
   field('vcpus', o.vcpus, n.vcpus);
   field('boot_mode', o.bootMode, n.bootMode);
@@ -60,7 +64,8 @@ export function diffVm(n: DesiredNode, o: ObservedNode): { changes: string[]; re
     } else if (v.capacityBytes !== null && size < v.capacityBytes)
       changes.push(`volume ${v.name}: ${formatSize(size)} -> ${formatSize(v.capacityBytes)}`);
   }
-  const wanted = new Set(n.volumes.map((v) => `${n.name}-${v.name}`));
+  // An `existing` pool volume is reported under its own name.
+  const wanted = new Set(n.volumes.map((v) => (v.source.kind === 'existing' ? v.source.ref : `${n.name}-${v.name}`)));
   for (const v of o.volumes)
     if (!wanted.has(v.name) && !v.name.endsWith('-vmedia-cd')) changes.push(`volume ${v.name}: removed`);
   const physnets = o.nics.map((x) => x.physnet).join(',');
@@ -103,12 +108,12 @@ function pickPort(range: { start: number; end: number } | null, used: Set<number
 export function plan(input: PlanInput): Plan {
   const { spec } = input;
   const warnings: string[] = [];
-  const observed = new Map<string, ObservedNode>();
+  const placedAt = new Map([...input.placements].map(([name, p]) => [name, p.agent]));
+  const observed = new Map(keepers(input.observed, placedAt).map((o) => [o.name, o]));
   for (const o of input.observed) {
-    const dup = observed.get(o.name);
-    if (dup)
-      warnings.push(`node ${o.name} exists on two agents (${dup.agent}, ${o.agent}): the one on ${o.agent} is removed`);
-    else observed.set(o.name, o);
+    const keep = observed.get(o.name);
+    if (keep && keep !== o)
+      warnings.push(`node ${o.name} exists on ${keep.agent} and on ${o.agent}: the copy on ${o.agent} is removed`);
   }
   const desiredNames = new Set(input.desired.map((n) => n.name));
   const ports = new Map<string, Set<number>>();
@@ -141,8 +146,13 @@ export function plan(input: PlanInput): Plan {
       if (m) {
         physnets.push({ physnet: p, device: m.device, vlan: m.vlan ?? 0 });
         const h = have.find((x) => x.physnet === p);
-        if (h?.device !== m.device || h.vlan !== (m.vlan ?? 0))
-          missing.push(`physnet ${p} -> ${m.device}${m.vlan ? `:${m.vlan}` : ''}`);
+        const where = `${m.device}${m.vlan ? `:${m.vlan}` : ''}`;
+        if (h?.device !== m.device || h.vlan !== (m.vlan ?? 0)) missing.push(`physnet ${p} -> ${where}`);
+        else if (h.bridgeType !== undefined && h.bridgeType !== spec.bridgeType)
+          missing.push(`physnet ${p}: bridge ${h.bridgeType} -> ${spec.bridgeType}`);
+        // The agent keeps a bridge while any cluster uses it: this one must be among its users.
+        else if (h.clusters !== undefined && !h.clusters.includes(spec.name))
+          missing.push(`physnet ${p} on ${where}: used by ${spec.name}`);
       } else if (!have.some((x) => x.physnet === p)) {
         warnings.push(`agent ${agent}: physnet '${p}' has no mapping in the spec and is not set up there`);
       }
@@ -151,9 +161,21 @@ export function plan(input: PlanInput): Plan {
       setup.push({ kind: 'setup_host', agent, bridgeType: spec.bridgeType, physnets, changes: missing });
   }
 
+  // Ports nodes keep are taken before any new node picks one.
   for (const n of input.desired) {
     const agent = input.assignment.get(n.name);
-    if (agent === undefined) continue;
+    const range = agent === undefined ? null : hostSettings(spec, agent).ipmiPortRange;
+    if (agent === undefined || range === null) continue;
+    const kept = observed.get(n.name)?.bmc.ipmi?.port ?? input.placements.get(n.name)?.ipmiPort ?? 0;
+    if (kept >= range.start && kept <= range.end) portsOf(agent).add(kept);
+  }
+
+  for (const n of input.desired) {
+    const agent = input.assignment.get(n.name);
+    if (agent === undefined) {
+      warnings.push(`node ${n.name} was not scheduled`);
+      continue;
+    }
     const o = observed.get(n.name);
     const p = input.placements.get(n.name);
     if (o && o.agent !== agent) {
@@ -177,7 +199,7 @@ export function plan(input: PlanInput): Plan {
       labels: desiredLabels(n),
     };
     if (!o) {
-      if (input.unreachable.has(agent))
+      if (p && input.unreachable.has(agent))
         changes.push({ kind: 'update', agent, request, changes: [`agent ${agent} is unreachable: state unknown`] });
       else
         changes.push({
@@ -212,4 +234,17 @@ export function plan(input: PlanInput): Plan {
       });
 
   return { cluster: spec.name, actions: [...setup, ...deletes, ...changes], unchanged, warnings };
+}
+
+/**
+ * One copy of each observed node: where several agents report the same name (a node created twice
+ * after lost state, say), the copy on the agent its placement names, else the first.
+ */
+export function keepers(observed: readonly ObservedNode[], placedAt: ReadonlyMap<string, string>): ObservedNode[] {
+  const byName = new Map<string, ObservedNode>();
+  for (const o of observed) {
+    const cur = byName.get(o.name);
+    if (!cur || (cur.agent !== placedAt.get(o.name) && o.agent === placedAt.get(o.name))) byName.set(o.name, o);
+  }
+  return [...byName.values()];
 }

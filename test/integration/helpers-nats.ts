@@ -33,6 +33,8 @@ export interface StartNatsOptions {
   args?: readonly string[];
   /** How long to wait for "Server is ready". Default 10 s. */
   readyTimeoutMs?: number;
+  /** Address to listen on: 127.0.0.1 (default), or an address of a test's own network namespace link. */
+  host?: string;
 }
 
 const live = new Set<ChildProcess>();
@@ -120,15 +122,16 @@ async function kill(child: ChildProcess | null): Promise<void> {
   });
 }
 
-/** Starts a nats-server on 127.0.0.1 and a random free port, with JetStream in a temporary directory. */
+/** Starts a nats-server on 127.0.0.1 (or `o.host`) and a random free port, with JetStream in a temporary directory. */
 export async function startNats(o: StartNatsOptions = {}): Promise<TestNats> {
   const bin = await findNatsServer();
   if (bin === null) throw new Error('nats-server not found (install it, or set NATS_SERVER)');
   const storeDir = await mkdtemp(join(tmpdir(), 'tenks-nats-'));
   const timeoutMs = o.readyTimeoutMs ?? 10_000;
+  const host = o.host ?? '127.0.0.1';
   const argsFor = (port: number): string[] => [
     '-a',
-    '127.0.0.1',
+    host,
     '-p',
     String(port),
     ...(o.jetstream === false ? [] : ['-js', '-sd', storeDir]),
@@ -146,7 +149,7 @@ export async function startNats(o: StartNatsOptions = {}): Promise<TestNats> {
   const port = first.port;
   let stopped = false;
   return {
-    url: `nats://127.0.0.1:${port}`,
+    url: `nats://${host}:${port}`,
     port,
     storeDir,
     halt: async () => {

@@ -135,7 +135,7 @@ export interface LogLine {
   [key: string]: unknown;
 }
 
-/** The agent as a child process, with its JSON log lines. */
+/** A daemon (the agent by default, or the coordinator) as a child process, with its JSON log lines. */
 export class AgentProcess {
   readonly lines: LogLine[] = [];
   readonly stderr: string[] = [];
@@ -172,12 +172,21 @@ export class AgentProcess {
   }
 
   /** Writes `config` as YAML to `configFile` and spawns `node bin/tenks-agent.js --config configFile`. */
-  static async spawn(configFile: string, config: Record<string, unknown>): Promise<AgentProcess> {
+  static async spawn(
+    configFile: string,
+    config: Record<string, unknown>,
+    o: { bin?: string; netns?: string } = {},
+  ): Promise<AgentProcess> {
     await writeFile(configFile, stringify(config));
-    const child = spawn(process.execPath, [join(ROOT, 'bin/tenks-agent.js'), '--config', configFile], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const args = [join(ROOT, o.bin ?? 'bin/tenks-agent.js'), '--config', configFile];
+    // In a network namespace of the test's own: `ip netns exec NS node ...`.
+    const child =
+      o.netns === undefined
+        ? spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn('ip', ['netns', 'exec', o.netns, process.execPath, ...args], {
+            cwd: ROOT,
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
     return new AgentProcess(child);
   }
 
