@@ -756,9 +756,23 @@ export class NetworkPlane implements NicWiring {
       }
       const st = this.physnets.get(n.physnet);
       if (!st) return;
-      const base = { kind: 'veth', alias: null, mac: '', up: true, loopback: false };
-      v.links.set(sp, { ...base, name: sp, link: vp, master: st.bridgeType === 'linuxbridge' ? st.bridge : null });
-      v.links.set(vp, { ...base, name: vp, link: sp, master: null });
+      // The marks attach() set, so a later check() of this node recognises its own ports.
+      const marks: Marks = {
+        role: ROLE.switchPort,
+        cluster: spec.cluster,
+        node: spec.name,
+        nic: String(i),
+        physnet: n.physnet,
+      };
+      const base = { kind: 'veth', mac: '', up: true, loopback: false };
+      v.links.set(sp, {
+        ...base,
+        name: sp,
+        alias: aliasOf(marks),
+        link: vp,
+        master: st.bridgeType === 'linuxbridge' ? st.bridge : null,
+      });
+      v.links.set(vp, { ...base, name: vp, alias: aliasOf({ ...marks, role: ROLE.vmPort }), link: sp, master: null });
       if (st.bridgeType === 'openvswitch')
         v.ovsPorts.set(sp, {
           row: { name: sp, externalIds: {}, tag: null, datapathType: '', ports: [] },

@@ -163,6 +163,7 @@ export function physnetToPb(p: PhysnetState): pb.PhysnetStatus {
     bridgeMac: p.bridgeMac,
     bridgeType:
       p.bridgeType === 'openvswitch' ? pb.BridgeType.BRIDGE_TYPE_OPENVSWITCH : pb.BridgeType.BRIDGE_TYPE_LINUXBRIDGE,
+    clusters: [...p.clusters],
   });
 }
 

@@ -12,8 +12,19 @@ export interface NodeKey {
 /** Power actions tenksctl can ask for. */
 export type PowerVerb = 'on' | 'off' | 'soft_off' | 'reset' | 'nmi' | 'cycle';
 
+/** A physnet as an agent has it set up. */
+export interface HostPhysnet {
+  physnet: string;
+  device: string;
+  vlan: number;
+  bridgeType: 'openvswitch' | 'linuxbridge';
+  clusters: string[];
+}
+
 /** Calls to agents, by agent id. Each honours `signal` and rejects with a TenksError. */
 export interface AgentPort {
+  /** The physnets set up on the agent's host now. */
+  hostPhysnets(agent: string, signal?: AbortSignal): Promise<HostPhysnet[]>;
   listNodes(agent: string, cluster: string, includeSecrets: boolean, signal?: AbortSignal): Promise<ObservedNode[]>;
   ensureNode(
     agent: string,

@@ -80,12 +80,37 @@ export class AgentRegistry {
         this.apply(e);
         if (e.isUpdate || (e.delta ?? 0) === 0) markReady();
       }
-    })().catch((e: unknown) => {
-      this.o.log.error('agent heartbeat watch ended', { error: String(e) });
-    });
+    })()
+      .catch((e: unknown) => {
+        this.o.log.warn('agent heartbeat watch broke', { error: String(e) });
+      })
+      .finally(() => {
+        // Lost with a NATS restart: watch again (the heartbeats come back whole).
+        if (!this.closed) void this.rewatch();
+      });
     const fallback = setTimeout(markReady, 5_000);
     await ready;
     clearTimeout(fallback);
+  }
+
+  private closed = false;
+
+  private async rewatch(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      await new Promise((r) => setTimeout(r, Math.min(500 * 2 ** attempt, 5_000)));
+      if (this.isClosed()) return;
+      try {
+        await this.watch();
+        this.o.log.info('agent heartbeat watch resumed');
+        return;
+      } catch (e) {
+        if (attempt === 0) this.o.log.warn('agent heartbeat watch not resumed yet', { error: String(e) });
+      }
+    }
+  }
+
+  private isClosed(): boolean {
+    return this.closed;
   }
 
   private apply(e: KvWatchEntry): void {
@@ -172,6 +197,7 @@ export class AgentRegistry {
   }
 
   close(): void {
+    this.closed = true;
     this.stopWatch?.();
     for (const e of this.agents.values()) e.client?.close();
   }

@@ -95,7 +95,8 @@ export async function planCluster(
     placements,
     observed: obs.nodes,
     unreachable: obs.unreachable,
-    hostPhysnets: new Map(agents.map((a) => [a.id, a.heartbeat.physnets])),
+    // As the agents answered just now (heartbeats lag a moment behind a setup).
+    hostPhysnets: new Map(agents.map((a) => [a.id, obs.physnets.get(a.id) ?? a.heartbeat.physnets])),
     usedPorts,
     newUuid: deps.newUuid ?? randomUUID,
   });

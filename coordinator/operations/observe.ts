@@ -1,7 +1,7 @@
 /** Asks the agents what exists of a cluster: the observed half of every plan. */
 import { toTenksError, type Logger } from '../../common/index.js';
 import type { AgentRegistry } from '../agents/registry.js';
-import type { AgentPort } from '../agents/port.js';
+import type { AgentPort, HostPhysnet } from '../agents/port.js';
 import type { ObservedNode } from '../planner/index.js';
 import type { PlacementRecord } from '../state/records.js';
 
@@ -13,10 +13,12 @@ export interface Observation {
   unreachable: Set<string>;
   /** Why each unreachable agent is. */
   reasons: Map<string, string>;
+  /** Physnets each answering agent has set up now. */
+  physnets: Map<string, HostPhysnet[]>;
 }
 
 /**
- * Lists the cluster's nodes on every alive agent (a node may exist where no placement says, e.g.
+ * Lists the cluster's nodes and the host's physnets on every alive agent (a node may exist where no placement says, e.g.
  * after the state was lost), with BMC secrets so credential changes show.
  */
 export async function observeCluster(
@@ -30,6 +32,7 @@ export async function observeCluster(
   const nodes: ObservedNode[] = [];
   const unreachable = new Set<string>();
   const reasons = new Map<string, string>();
+  const physnets = new Map<string, HostPhysnet[]>();
   const holders = new Set([...placements.values()].map((p) => p.agent));
   const asked = registry.list().filter((a) => a.alive);
   for (const h of holders)
@@ -40,7 +43,12 @@ export async function observeCluster(
   await Promise.all(
     asked.map(async (a) => {
       try {
-        nodes.push(...(await port.listNodes(a.id, cluster, true, signal)));
+        const [listed, nets] = await Promise.all([
+          port.listNodes(a.id, cluster, true, signal),
+          port.hostPhysnets(a.id, signal),
+        ]);
+        nodes.push(...listed);
+        physnets.set(a.id, nets);
       } catch (e) {
         const err = toTenksError(e);
         log.warn('agent did not answer ListNodes', { agent: a.id, code: err.code, error: err.message });
@@ -50,5 +58,5 @@ export async function observeCluster(
     }),
   );
   nodes.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
-  return { nodes, unreachable, reasons };
+  return { nodes, unreachable, reasons, physnets };
 }

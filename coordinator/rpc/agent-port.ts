@@ -1,5 +1,5 @@
 /** The AgentPort over gRPC: the registry's client per agent, bounded per agent, mapped at the edge. */
-import { PowerAction } from '../../proto/gen/tenks/v1/types.pb.js';
+import { BridgeType, PowerAction } from '../../proto/gen/tenks/v1/types.pb.js';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { AgentPort, NodeKey, PowerVerb } from '../agents/port.js';
 import { bridgeTypeToPb, toAgentNodeSpec, toObservedNode } from './agent-mapping.js';
@@ -29,6 +29,18 @@ export class GrpcAgentPort implements AgentPort {
 
   private call<T>(agent: string, signal: AbortSignal | undefined, f: (api: AgentApi) => Promise<T>): Promise<T> {
     return this.registry.withAgent(agent, f, signal);
+  }
+
+  async hostPhysnets(agent: string, signal?: AbortSignal) {
+    const r = await this.call(agent, signal, (api) => api.hostInfo(signal ? { signal } : {}));
+    return (r.host?.physnets ?? []).map((p) => ({
+      physnet: p.physnet,
+      device: p.device,
+      vlan: p.vlan,
+      bridgeType:
+        p.bridgeType === BridgeType.BRIDGE_TYPE_LINUXBRIDGE ? ('linuxbridge' as const) : ('openvswitch' as const),
+      clusters: [...p.clusters],
+    }));
   }
 
   async listNodes(agent: string, cluster: string, includeSecrets: boolean, signal?: AbortSignal) {

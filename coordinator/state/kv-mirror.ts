@@ -18,6 +18,19 @@ export function isWrongRevision(e: unknown): boolean {
   return /wrong last sequence|key exists|10071/i.test(m);
 }
 
+/** A failed KV call: NATS is away or JetStream not ready (retrying later may help). */
+function unavailable(e: unknown, what: string): TenksError {
+  if (e instanceof TenksError) return e;
+  return new TenksError(
+    'UNAVAILABLE',
+    `NATS JetStream: ${what} failed: ${e instanceof Error ? e.message : String(e)}`,
+    {
+      cause: e,
+      hint: 'is nats-server running with JetStream? it may still be starting',
+    },
+  );
+}
+
 /** A watched copy of one bucket of JSON values. */
 export class KvMirror<T> {
   private readonly entries = new Map<string, Versioned<T>>();
@@ -53,9 +66,15 @@ export class KvMirror<T> {
         if (!e.isUpdate && (e.delta ?? 0) === 0) markReady();
         if (e.isUpdate) markReady();
       }
-    })().catch((e: unknown) => {
-      if (!this.stopped) this.log.error('KV watch ended', { bucket: status.bucket, error: String(e) });
-    });
+    })()
+      .catch((e: unknown) => {
+        if (!this.stopped) this.log.warn('KV watch broke', { bucket: status.bucket, error: String(e) });
+      })
+      .finally(() => {
+        // The server went away long enough to lose the watch: watch again (values come back whole;
+        // apply() keeps whatever is newer).
+        if (!this.stopped) void this.rewatch(status.bucket);
+      });
     // The initial values end with a delta of 0; should that never show (a marker expired between
     // the status and the watch), go on after a while with what arrived.
     const fallback = setTimeout(() => {
@@ -64,6 +83,25 @@ export class KvMirror<T> {
     }, 10_000);
     await initial;
     clearTimeout(fallback);
+  }
+
+  private async rewatch(bucket: string): Promise<void> {
+    for (let attempt = 0; !this.isStopped(); attempt++) {
+      await new Promise((r) => setTimeout(r, Math.min(500 * 2 ** attempt, 5_000)));
+      if (this.isStopped()) return;
+      try {
+        await this.watch();
+        this.log.info('KV watch resumed', { bucket });
+        return;
+      } catch (e) {
+        if (attempt === 0) this.log.warn('KV watch not resumed yet', { bucket, error: String(e) });
+      }
+    }
+  }
+
+  /** Read through a call: `stopped` changes while awaiting. */
+  private isStopped(): boolean {
+    return this.stopped;
   }
 
   private apply(e: KvEntry): void {
@@ -99,7 +137,9 @@ export class KvMirror<T> {
 
   /** Reads the key from the bucket itself (not the copy), e.g. before a compare-and-set. */
   async fetch(key: string): Promise<Versioned<T> | null> {
-    const e = await this.kv.get(key);
+    const e = await this.kv.get(key).catch((err: unknown) => {
+      throw unavailable(err, `reading '${key}'`);
+    });
     if (e?.operation !== 'PUT') {
       this.entries.delete(key);
       return null;
@@ -110,7 +150,9 @@ export class KvMirror<T> {
   }
 
   async put(key: string, value: T): Promise<number> {
-    const revision = await this.kv.put(key, encodeJson(value));
+    const revision = await this.kv.put(key, encodeJson(value)).catch((e: unknown) => {
+      throw unavailable(e, `writing '${key}'`);
+    });
     this.setLocal(key, value, revision);
     return revision;
   }
@@ -130,7 +172,7 @@ export class KvMirror<T> {
     } catch (e) {
       if (isWrongRevision(e))
         throw new TenksError('CONFLICT', `'${key}' changed while it was being updated`, { cause: e });
-      throw e;
+      throw unavailable(e, `writing '${key}'`);
     }
   }
 
@@ -140,7 +182,7 @@ export class KvMirror<T> {
     } catch (e) {
       if (isWrongRevision(e))
         throw new TenksError('CONFLICT', `'${key}' changed while it was being deleted`, { cause: e });
-      throw e;
+      throw unavailable(e, `deleting '${key}'`);
     }
     this.entries.delete(key);
   }

@@ -401,6 +401,14 @@ describe('node NICs on real QEMU guests', function () {
 
     const again = await client.ensure(node(name, [pa, pb]));
     assert.equal(again.changed, false);
+    // A changed spec is applied in place: the node keeps its ports (its own, not a stranger's) and MACs.
+    const bigger = await client.ensure({ ...node(name, [pa, pb]), memoryMb: again.node!.memoryMb + 64 });
+    assert.equal(bigger.changed, true);
+    assert.deepEqual(
+      bigger.node?.nics.map((x) => x.mac),
+      macs,
+    );
+    await client.ensure(node(name, [pa, pb]));
 
     // Both NICs reach their own physnet.
     const capA = await listening(a.capture, macs[0] ?? '', 90_000);

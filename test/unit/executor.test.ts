@@ -3,7 +3,7 @@ import { getEventListeners } from 'node:events';
 import { setImmediate as tick } from 'node:timers/promises';
 import { ErrorCode, TenksError, type ErrorCode as Code } from '../../common/index.js';
 import { compileClusterSpec, expandNodes, type BridgeType, type DesiredNode } from '../../common/spec/index.js';
-import type { AgentPort, NodeKey, PowerVerb } from '../../coordinator/agents/port.js';
+import type { AgentPort, HostPhysnet, NodeKey, PowerVerb } from '../../coordinator/agents/port.js';
 import { execute, RETRY, withRetry, type ExecuteHooks, type RetryPolicy } from '../../coordinator/executor/index.js';
 import {
   actionTarget,
@@ -157,6 +157,10 @@ class FakePort implements AgentPort {
 
   listNodes(): Promise<ObservedNode[]> {
     return Promise.reject(new Error('listNodes is not used by the executor'));
+  }
+
+  hostPhysnets(): Promise<HostPhysnet[]> {
+    return Promise.reject(new Error('hostPhysnets is not used by the executor'));
   }
 
   async ensureNode(

@@ -457,6 +457,8 @@ export interface PhysnetStatus {
   bridge: string;
   bridgeMac: string;
   bridgeType: BridgeType;
+  /** Clusters using the bridge (it stays while any does). */
+  clusters: string[];
 }
 
 /** What a hypervisor host has. */
@@ -2785,7 +2787,7 @@ export const PhysnetMapping: MessageFns<PhysnetMapping> = {
 };
 
 function createBasePhysnetStatus(): PhysnetStatus {
-  return { physnet: '', device: '', vlan: 0, bridge: '', bridgeMac: '', bridgeType: 0 };
+  return { physnet: '', device: '', vlan: 0, bridge: '', bridgeMac: '', bridgeType: 0, clusters: [] };
 }
 
 export const PhysnetStatus: MessageFns<PhysnetStatus> = {
@@ -2807,6 +2809,9 @@ export const PhysnetStatus: MessageFns<PhysnetStatus> = {
     }
     if (message.bridgeType !== 0) {
       writer.uint32(48).int32(message.bridgeType);
+    }
+    for (const v of message.clusters) {
+      writer.uint32(58).string(v!);
     }
     return writer;
   },
@@ -2872,6 +2877,14 @@ export const PhysnetStatus: MessageFns<PhysnetStatus> = {
             message.bridgeType = reader.int32() as any;
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.clusters.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2900,6 +2913,7 @@ export const PhysnetStatus: MessageFns<PhysnetStatus> = {
         : isSet(object.bridge_type)
           ? bridgeTypeFromJSON(object.bridge_type)
           : 0,
+      clusters: globalThis.Array.isArray(object?.clusters) ? object.clusters.map((e: any) => globalThis.String(e)) : [],
     };
   },
 
@@ -2923,6 +2937,9 @@ export const PhysnetStatus: MessageFns<PhysnetStatus> = {
     if (message.bridgeType !== 0) {
       obj.bridgeType = bridgeTypeToJSON(message.bridgeType);
     }
+    if (message.clusters?.length) {
+      obj.clusters = message.clusters;
+    }
     return obj;
   },
 
@@ -2937,6 +2954,7 @@ export const PhysnetStatus: MessageFns<PhysnetStatus> = {
     message.bridge = object.bridge ?? '';
     message.bridgeMac = object.bridgeMac ?? '';
     message.bridgeType = object.bridgeType ?? 0;
+    message.clusters = object.clusters?.map((e) => e) || [];
     return message;
   },
 };
