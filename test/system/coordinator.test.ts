@@ -166,6 +166,9 @@ describe('coordinator with two agents (qemu:///system, and test:///default in a 
     await ip('link', 'set', bridgeA, 'up');
     await ip('netns', 'exec', ns, 'ip', 'link', 'add', bridgeB, 'type', 'bridge');
     await ip('netns', 'exec', ns, 'ip', 'link', 'set', bridgeB, 'up');
+    // The same device name on both hosts, for an upstream-style file with one global physnet_mappings.
+    await ip('netns', 'exec', ns, 'ip', 'link', 'add', bridgeA, 'type', 'bridge');
+    await ip('netns', 'exec', ns, 'ip', 'link', 'set', bridgeA, 'up');
     await run('env', [
       `TENKS_SANS=IP:${nsIp},IP:${rootIp}`,
       'bash',
@@ -198,6 +201,7 @@ describe('coordinator with two agents (qemu:///system, and test:///default in a 
     await b.kill().catch(() => undefined);
     await nats.stop().catch(() => undefined);
     await cleanupLibvirt({ domainPart: prefix, pool });
+    await cleanupLibvirt({ domainPart: `up${tag}-` });
     await ip('link', 'del', bridgeA).catch(() => undefined);
     await ip('link', 'del', vethRoot).catch(() => undefined);
     await ip('netns', 'del', ns).catch(() => undefined);
@@ -354,6 +358,40 @@ describe('coordinator with two agents (qemu:///system, and test:///default in a 
       [...(await onA()), ...(await onB())].sort(),
       [0, 1, 2, 3].map((i) => `${prefix}${i}`),
     );
+  });
+
+  it('applies an upstream Tenks override file unchanged, then deletes it', async function () {
+    // Only upstream variables: no name (the cluster is "tenks"), one global physnet mapping. (A
+    // physnet is one per host: physnet1 is the other cluster's there, on another device.)
+    const upstream = [
+      'node_types:',
+      '  type0:',
+      '    memory_mb: 128',
+      '    vcpus: 1',
+      '    volumes:',
+      '      - capacity: 64MiB',
+      '    physical_networks:',
+      '      - upnet',
+      'specs:',
+      '  - type: type0',
+      '    count: 2',
+      `node_name_prefix: up${tag}-`,
+      'physnet_mappings:',
+      `  upnet: ${bridgeA}`,
+      'bridge_type: linuxbridge',
+      'default_boot_mode: bios',
+      'ipmi_username: admin',
+      'ipmi_password: password',
+      '',
+    ].join('\n');
+    const op = await finish(await api.apply(upstream, 'override.yml'));
+    assert.equal(op.state, OperationState.OPERATION_STATE_SUCCEEDED, JSON.stringify(op.results.filter((r) => !r.ok)));
+    const nodes = await api.getNodes('tenks');
+    assert.deepEqual(nodes.map((n) => n.name).sort(), [`up${tag}-0`, `up${tag}-1`]);
+    assert.equal((await api.plan(upstream, 'override.yml')).actions.length, 0);
+    const del = await finish(await api.deleteCluster('tenks'));
+    assert.equal(del.state, OperationState.OPERATION_STATE_SUCCEEDED, JSON.stringify(del.results.filter((r) => !r.ok)));
+    assert.deepEqual(await api.getNodes('tenks'), []);
   });
 
   it('deletes the cluster: nothing of it is left on either agent, in libvirt or in the state', async function () {
