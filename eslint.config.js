@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.scratch/', 'proto/gen/', 'agent/native/build/', 'eslint.config.js', 'bin/'] },
+  { ignores: ['node_modules/', '.scratch/', 'dist/', 'proto/gen/', 'agent/native/build/', 'eslint.config.js', 'bin/'] },
   eslint.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   ...tseslint.configs.stylisticTypeChecked,

@@ -27,3 +27,5 @@ if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ ! -f agent/nativ
   npm ci --no-audit --no-fund
   touch "$stamp"
 fi
+# tenksctl's bundle (esbuild, under a second); bin/tenksctl.js falls back to tsx when it is stale.
+npm run --silent build
