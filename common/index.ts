@@ -16,3 +16,4 @@ export * from './grpc/reflection.js';
 export { createWinstonLogger, type LoggerOptions } from './winston-logger.js';
 export * from './spec/index.js';
 export * from './nats/index.js';
+export * from './ironic/index.js';

@@ -48,6 +48,20 @@ export const coordinatorConfigSchema = z
       .string()
       .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/)
       .default(OPS_SUBJECT_PREFIX),
+    /**
+     * Where clusters with ironic_config / nova_flavors are enrolled: a clouds.yaml cloud (searched as
+     * OpenStack tools do; a spec's own `cloud` wins). Default: OS_CLOUD, else the OS_* variables.
+     */
+    openstack: z
+      .object({
+        cloud: z.string().min(1).optional(),
+        /** A clouds.yaml to read first (as OS_CLIENT_CONFIG_FILE). */
+        clouds_file: z.string().min(1).optional(),
+        /** Deadline of one OpenStack API call. Default 60. */
+        timeout_s: z.number().min(1).max(3600).default(60),
+      })
+      .strict()
+      .prefault({}),
     /** NATS URLs tenksctl should use for events (default: nats.servers). */
     advertise_nats: z.array(z.string()).optional(),
     /** `debug`, `info` (default), `warn`, `error`. */
@@ -74,6 +88,7 @@ export interface CoordinatorConfig {
   operationLeaseMs: number;
   eventsSubjectPrefix: string;
   advertiseNats: string[];
+  openstack: { cloud: string | null; cloudsFile: string | null; timeoutMs: number };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   shutdownGraceMs: number;
 }
@@ -105,6 +120,11 @@ export function compileCoordinatorConfig(raw: unknown): CoordinatorConfig {
     operationLeaseMs: c.operation_lease_s * 1000,
     eventsSubjectPrefix: c.events_subject_prefix,
     advertiseNats: c.advertise_nats ?? nats.servers,
+    openstack: {
+      cloud: c.openstack.cloud ?? null,
+      cloudsFile: c.openstack.clouds_file ?? null,
+      timeoutMs: c.openstack.timeout_s * 1000,
+    },
     logLevel: c.log_level,
     shutdownGraceMs: c.shutdown_grace_s * 1000,
   };

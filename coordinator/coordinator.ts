@@ -6,8 +6,9 @@ import { TenksError, type Logger } from '../common/index.js';
 import { CLUSTER_NAME_PATTERN } from '../common/spec/index.js';
 import type { AgentPort } from './agents/port.js';
 import type { AgentRegistry, AgentView } from './agents/registry.js';
+import type { OpenStackConnector } from './enrolment/index.js';
 import type { RetryPolicy } from './executor/index.js';
-import { compileSpec, planCluster, type FlowDeps } from './operations/flows.js';
+import { compileSpec, planCluster, previewEnrolment, type FlowDeps } from './operations/flows.js';
 import type { OperationRunner } from './operations/runner.js';
 import type { Plan } from './planner/index.js';
 import type { ClusterRecord, OperationRecord } from './state/records.js';
@@ -33,6 +34,8 @@ export interface CoordinatorParts {
   policy: RetryPolicy;
   natsUrls: string[];
   eventsSubjectPrefix: string;
+  /** How clouds are reached for enrolment. */
+  openstack?: OpenStackConnector;
   log: Logger;
 }
 
@@ -42,7 +45,14 @@ export class Coordinator {
 
   private get deps(): FlowDeps {
     const p = this.parts;
-    return { store: p.store, registry: p.registry, port: p.port, policy: p.policy, log: p.log };
+    return {
+      store: p.store,
+      registry: p.registry,
+      port: p.port,
+      policy: p.policy,
+      log: p.log,
+      ...(p.openstack ? { openstack: p.openstack } : {}),
+    };
   }
 
   info(): { coordinatorId: string; version: string; natsUrls: string[]; eventsSubjectPrefix: string } {
@@ -57,7 +67,9 @@ export class Coordinator {
   /** The actions an apply of this spec would take now (asks the agents; changes nothing). */
   async plan(specYaml: string, source: string, signal?: AbortSignal): Promise<Plan> {
     const { spec, warnings } = compileSpec(specYaml, source);
-    return (await planCluster(this.deps, spec, warnings, signal)).plan;
+    const planned = await planCluster(this.deps, spec, warnings, signal);
+    const enrolment = await previewEnrolment(this.deps, planned, signal);
+    return { ...planned.plan, actions: [...planned.plan.actions, ...enrolment] };
   }
 
   /** Starts an apply; the spec is validated first (INVALID_SPEC with every error, nothing started). */

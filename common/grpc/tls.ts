@@ -68,10 +68,10 @@ export function splitHostPort(address: string): { host: string; port: number } {
  */
 export function silenceIpServerNameWarning(): void {
   const original = process.emitWarning.bind(process) as (...a: unknown[]) => void;
-  process.emitWarning = ((warning: string | Error, ...args: unknown[]) => {
+  process.emitWarning = (warning: string | Error, ...args: unknown[]) => {
     const opt = args[0];
     const code = typeof opt === 'object' && opt !== null ? (opt as { code?: unknown }).code : args[1];
     if (code === 'DEP0123') return;
     original(warning, ...args);
-  });
+  };
 }

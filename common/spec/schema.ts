@@ -346,6 +346,21 @@ export const clusterSpecSchema = z
     deploy_ramdisk: z.string().min(1).nullish().describe('Ironic deploy ramdisk: Glance name/UUID or http(s) URL.'),
     deploy_kernel_uuid: z.string().min(1).nullish().meta({ deprecated: true }).describe('Old name of deploy_kernel.'),
     deploy_ramdisk_uuid: z.string().min(1).nullish().meta({ deprecated: true }).describe('Old name of deploy_ramdisk.'),
+    cloud: z
+      .string()
+      .min(1)
+      .nullish()
+      .describe(
+        'clouds.yaml cloud to enrol in (tenks). Default: the coordinator\'s openstack.cloud, else OS_CLOUD, else OS_* variables.',
+      ),
+    ironic_target_state: z
+      .enum(['enroll', 'manageable', 'available'])
+      .default('available')
+      .describe('Provision state enrolled nodes are brought to (tenks). Default available.'),
+    redfish_verify_ca: z
+      .union([z.boolean(), z.string().min(1)])
+      .nullish()
+      .describe("Ironic's redfish_verify_ca for Redfish nodes: true, false or a CA file. Default: Ironic's."),
     wait_for_placement: z
       .boolean()
       .default(true)

@@ -179,6 +179,12 @@ export interface ClusterSpec {
   deployRamdisk: string | null;
   /** Wait for Placement to show the resource class inventory after enrolment. */
   waitForPlacement: boolean;
+  /** clouds.yaml cloud to enrol in, or null for the coordinator's choice. */
+  cloud: string | null;
+  /** Provision state enrolled nodes end in. */
+  ironicTargetState: 'enroll' | 'manageable' | 'available';
+  /** Ironic's redfish_verify_ca for Redfish nodes, or null to leave it to Ironic. */
+  redfishVerifyCa: boolean | string | null;
   /** The libvirt pool the agents are expected to use (upstream `libvirt_pool_*`). */
   libvirtPool: { name: string; path: string; type: 'dir' | 'logical' };
   /** Console logs go to `<logDirectory>/libvirt/<node>-console.log`. */

@@ -54,6 +54,10 @@ async function run(a: Action, ctx: ExecuteContext): Promise<{ changes: string[];
       const r = await port.ensureNode(a.agent, a.request, signal);
       return { changes: r.changed ? r.changes : ['no change needed'], node: r.node };
     }
+    case 'enrol':
+    case 'unenrol':
+    case 'flavor':
+      throw new TenksError('INTERNAL', `${a.kind} is run by the enrolment stage, not the executor`);
   }
 }
 

@@ -3,11 +3,25 @@
  * flow is idempotent, so running it again (after a crash, on another coordinator) converges.
  */
 import { randomUUID } from 'node:crypto';
-import { TenksError, type Logger } from '../../common/index.js';
+import { TenksError, toTenksError, type Logger } from '../../common/index.js';
 import { expandNodes, parseClusterSpec, type ClusterSpec, type DesiredNode } from '../../common/spec/index.js';
 import type { AgentPort } from '../agents/port.js';
 import type { AgentRegistry } from '../agents/registry.js';
+import {
+  deleteFlavors,
+  describeFlavorChange,
+  diffFlavors,
+  enrolCluster,
+  isNoop,
+  planEnrolment,
+  enrolledNodes,
+  unenrolNodes,
+  wantsOpenStack,
+  type OpenStackConnector,
+  type StageProgress,
+} from '../enrolment/index.js';
 import { execute, type ExecuteHooks, type RetryPolicy } from '../executor/index.js';
+import type { OpenStackClients } from '../openstack/types.js';
 import { actionTarget, plan, type Action, type ObservedNode, type Plan } from '../planner/index.js';
 import { nodeDemand, schedule } from '../scheduler/index.js';
 import type { PlacementRecord, ResultRecord } from '../state/records.js';
@@ -22,6 +36,8 @@ export interface FlowDeps {
   port: AgentPort;
   policy: RetryPolicy;
   log: Logger;
+  /** How clouds are reached for enrolment (absent: enrolment is not configured). */
+  openstack?: OpenStackConnector;
   newUuid?: () => string;
 }
 
@@ -32,11 +48,45 @@ export interface ProgressSink {
   done: (r: ResultRecord) => void;
 }
 
+/** The enrolment stage's view of a progress sink: each enrolment step counts as an action. */
+function stageOf(progress: ProgressSink): StageProgress {
+  return {
+    started: (a) => {
+      progress.planned(1, []);
+      progress.hooks.started(a);
+    },
+    failed: progress.hooks.failed,
+    done: (r) => {
+      progress.done(r);
+    },
+    warn: (w) => {
+      progress.planned(0, [w]);
+    },
+  };
+}
+
+/** The cloud of a spec that enrols anything; throws when none is configured. */
+async function cloudFor(deps: FlowDeps, spec: ClusterSpec, signal?: AbortSignal): Promise<OpenStackClients> {
+  const os = deps.openstack ? await deps.openstack(spec.cloud, signal) : null;
+  if (!os)
+    throw new TenksError(
+      'INVALID_SPEC',
+      `cluster ${spec.name} enrols nodes (ironic_config / nova_flavors) but no cloud is configured`,
+      {
+        field: 'cloud',
+        hint: 'set cloud in the spec, openstack.cloud in the coordinator config, or OS_CLOUD / OS_* for the coordinator',
+      },
+    );
+  return os;
+}
+
 /** A compiled spec with its plan and what it was planned from. */
 export interface PlannedCluster {
   spec: ClusterSpec;
   desired: DesiredNode[];
   plan: Plan;
+  /** The cluster's nodes as the agents reported them for this plan. */
+  observed: ObservedNode[];
 }
 
 /** Parses and compiles a stored or submitted spec. */
@@ -101,7 +151,7 @@ export async function planCluster(
     newUuid: deps.newUuid ?? randomUUID,
   });
   p.warnings.unshift(...warnings);
-  return { spec, desired, plan: p };
+  return { spec, desired, plan: p, observed: obs.nodes };
 }
 
 function placementOf(
@@ -153,7 +203,7 @@ async function runPlan(
     failed: progress.hooks.failed,
     finished: async (a, out) => {
       if (a.kind === 'delete') await store.deletePlacement(cluster, a.name);
-      else if (a.kind !== 'setup_host' && a.kind !== 'teardown_host' && out.node) {
+      else if ('request' in a && out.node) {
         const next = placementOf(cluster, a.request.node, a.agent, out.node, a.request.uuid);
         const prev = store.placementsOf(cluster).get(next.node);
         const same =
@@ -182,8 +232,63 @@ export async function applyFlow(
 ): Promise<void> {
   const { spec, warnings } = compileSpec(specYaml, source);
   const planned = await planCluster(deps, spec, warnings, signal);
-  progress.planned(planned.plan.actions.length, planned.plan.warnings);
-  await runPlan(deps, spec.name, planned.plan, progress, signal);
+  let plan = planned.plan;
+  const enrols = wantsOpenStack(spec);
+  let os: OpenStackClients | null = null;
+  let osError: TenksError | null = null;
+  if (enrols) {
+    try {
+      os = await cloudFor(deps, spec, signal);
+    } catch (e) {
+      osError = toTenksError(e);
+    }
+  }
+  const stage = stageOf(progress);
+  // Nodes leaving the cluster leave Ironic first; one Ironic keeps (active, say) keeps its VM too.
+  const deletes = plan.actions.filter((a): a is Extract<Action, { kind: 'delete' }> => a.kind === 'delete');
+  if (os && deletes.length > 0) {
+    const out = await unenrolNodes(spec.name, deletes, os, false, stage, signal);
+    const kept = deletes.filter((d) => !out.has(d.name));
+    for (const k of kept)
+      progress.done({
+        node: k.name,
+        action: 'delete',
+        hypervisor: k.agent,
+        ok: false,
+        code: 'CONFLICT',
+        message: `not attempted: ${k.name} is still in Ironic`,
+        changes: [],
+      });
+    plan = { ...plan, actions: plan.actions.filter((a) => !(a.kind === 'delete' && !out.has(a.name))) };
+  }
+  progress.planned(plan.actions.length, plan.warnings);
+  await runPlan(deps, spec.name, plan, progress, signal);
+  if (enrols) {
+    if (osError) {
+      for (const n of planned.desired.filter((x) => x.ironicConfig !== null))
+        progress.done({
+          node: n.name,
+          action: 'enrol',
+          hypervisor: '',
+          ok: false,
+          code: osError.code,
+          message: osError.message,
+          changes: [],
+        });
+    } else if (os) {
+      // Facts for enrolment (MACs, switch ports, BMC endpoints) as the agents report them now.
+      const after = await observeCluster(
+        spec.name,
+        deps.store.placementsOf(spec.name),
+        deps.registry,
+        deps.port,
+        deps.log,
+        signal,
+      );
+      const observed = new Map(after.nodes.map((o) => [o.name, o]));
+      await enrolCluster(spec, planned.desired, observed, os, stage, deps.log, signal);
+    }
+  }
   // Placements of nodes that are gone from the spec and from every agent.
   const desired = new Set(planned.desired.map((n) => n.name));
   for (const [name, p] of deps.store.placementsOf(spec.name))
@@ -201,12 +306,41 @@ export async function deleteFlow(
   cluster: string,
   progress: ProgressSink,
   signal: AbortSignal,
+  force = false,
 ): Promise<void> {
   const placements = deps.store.placementsOf(cluster);
   const obs = await observeCluster(cluster, placements, deps.registry, deps.port, deps.log, signal);
+  // As upstream: flavors, then Ironic nodes, then VMs. Only a cluster whose spec enrols reaches a cloud.
+  const stored = deps.store.cluster(cluster)?.value.specYaml ?? '';
+  const spec = stored !== '' ? compileSpec(stored, `cluster ${cluster}`).spec : null;
+  let inIronic = new Set<string>();
+  if (spec && wantsOpenStack(spec)) {
+    const stage = stageOf(progress);
+    const os = await cloudFor(deps, spec, signal);
+    await deleteFlavors(cluster, os, stage, signal);
+    const enrolled = await enrolledNodes(cluster, os, signal);
+    const targets = [
+      ...obs.nodes.map((o) => ({ name: o.name, uuid: o.uuid, agent: o.agent })),
+      ...enrolled
+        .filter((n) => !obs.nodes.some((o) => o.uuid === n.uuid))
+        .map((n) => ({ name: n.name ?? n.uuid, uuid: n.uuid, agent: '' })),
+    ];
+    const out = await unenrolNodes(cluster, targets, os, force, stage, signal);
+    inIronic = new Set(targets.filter((t) => !out.has(t.name)).map((t) => t.name));
+  }
   const actions: Action[] = [];
   for (const o of obs.nodes)
-    actions.push({ kind: 'delete', agent: o.agent, name: o.name, uuid: o.uuid, changes: ['node deleted'] });
+    if (inIronic.has(o.name))
+      progress.done({
+        node: o.name,
+        action: 'delete',
+        hypervisor: o.agent,
+        ok: false,
+        code: 'CONFLICT',
+        message: `not attempted: ${o.name} is still in Ironic`,
+        changes: [],
+      });
+    else actions.push({ kind: 'delete', agent: o.agent, name: o.name, uuid: o.uuid, changes: ['node deleted'] });
   for (const [name, p] of placements)
     if (!obs.nodes.some((o) => o.name === name) && obs.unreachable.has(p.agent))
       actions.push({
@@ -216,23 +350,31 @@ export async function deleteFlow(
         uuid: p.uuid,
         changes: [`agent ${p.agent} is unreachable`],
       });
-  // Bridges: every alive agent is asked (setup may have happened where no node ended up).
+  // Bridges: every alive agent is asked (setup may have happened where no node ended up), except
+  // where nodes of the cluster stay.
+  const staying = new Set(obs.nodes.filter((o) => inIronic.has(o.name)).map((o) => o.agent));
   for (const a of deps.registry.list())
-    if (a.alive) actions.push({ kind: 'teardown_host', agent: a.id, changes: ['bridges removed'] });
+    if (a.alive && !staying.has(a.id))
+      actions.push({ kind: 'teardown_host', agent: a.id, changes: ['bridges removed'] });
   for (const agent of obs.unreachable) actions.push({ kind: 'teardown_host', agent, changes: ['bridges removed'] });
   const p: Plan = { cluster, actions, unchanged: 0, warnings: [...obs.reasons].map(([a, w]) => `agent ${a}: ${w}`) };
   progress.planned(actions.length, p.warnings);
   await runPlan(deps, cluster, p, progress, signal);
   // Placements of nodes no agent reported (and none unreachable) are stale.
   for (const [name, pl] of deps.store.placementsOf(cluster))
-    if (!obs.unreachable.has(pl.agent)) await deps.store.deletePlacement(cluster, name);
+    if (!obs.unreachable.has(pl.agent) && !inIronic.has(name)) await deps.store.deletePlacement(cluster, name);
 }
 
 /**
  * Teardown: every cluster tenks knows and every tenks node any agent reports, then every bridge
  * tenks made on every agent, so the hosts are as they were before tenks.
  */
-export async function teardownFlow(deps: FlowDeps, progress: ProgressSink, signal: AbortSignal): Promise<void> {
+export async function teardownFlow(
+  deps: FlowDeps,
+  progress: ProgressSink,
+  signal: AbortSignal,
+  force = false,
+): Promise<void> {
   const clusters = new Set(deps.store.clusters.values().map((c) => c.name));
   for (const p of deps.store.allPlacements()) clusters.add(p.cluster);
   const alive = deps.registry.list().filter((a) => a.alive);
@@ -248,7 +390,7 @@ export async function teardownFlow(deps: FlowDeps, progress: ProgressSink, signa
     hooks: progress.hooks,
     done: progress.done,
   };
-  for (const c of [...clusters].sort()) await deleteFlow(deps, c, counting, signal);
+  for (const c of [...clusters].sort()) await deleteFlow(deps, c, counting, signal, force);
   progress.planned(total + alive.length, warnings);
   const p: Plan = {
     cluster: '',
@@ -264,4 +406,49 @@ export async function teardownFlow(deps: FlowDeps, progress: ProgressSink, signa
     hooks: { ...progress.hooks, finished: () => Promise.resolve() },
   });
   for (const r of results) progress.done(r);
+}
+
+/**
+ * The Ironic and Nova steps an apply would take, for `plan` (nodes that do not exist yet are
+ * enrolled once they do). Connection problems become a warning: planning never fails on them.
+ */
+export async function previewEnrolment(
+  deps: FlowDeps,
+  planned: PlannedCluster,
+  signal?: AbortSignal,
+): Promise<Action[]> {
+  const { spec, plan } = planned;
+  if (!wantsOpenStack(spec)) return [];
+  const out: Action[] = [];
+  try {
+    const os = await cloudFor(deps, spec, signal);
+    const observed = new Map(planned.observed.map((o) => [o.name, o]));
+    const enrolled = os.ironic ? await enrolledNodes(spec.name, os, signal) : [];
+    for (const a of plan.actions)
+      if (a.kind === 'delete' && enrolled.some((n) => n.uuid === a.uuid || n.name === a.name))
+        out.push({ kind: 'unenrol', agent: a.agent, name: a.name, changes: ['deleted from Ironic (before its VM)'] });
+    for (const a of plan.actions)
+      if (a.kind === 'create' && a.request.node.ironicConfig !== null)
+        out.push({
+          kind: 'enrol',
+          agent: a.agent,
+          name: a.request.node.name,
+          changes: ['created in Ironic (once the node exists)'],
+        });
+    if (os.ironic)
+      for (const e of await planEnrolment(spec, planned.desired, observed, os, signal))
+        if (!isNoop(e.change))
+          out.push({ kind: 'enrol', agent: e.agent, name: e.node.name, changes: e.change.changes });
+    if (os.nova)
+      for (const c of diffFlavors(spec, await os.nova.listFlavors(signal)))
+        out.push({
+          kind: 'flavor',
+          agent: '',
+          name: c.kind === 'delete' ? c.old.name : c.want.name,
+          changes: [describeFlavorChange(c)],
+        });
+  } catch (e) {
+    plan.warnings.push(`enrolment not planned: ${toTenksError(e).message}`);
+  }
+  return out;
 }

@@ -278,8 +278,8 @@ export class OperationRunner {
     const signal = r.abort.signal;
     try {
       if (op.kind === 'apply') await applyFlow(this.o.deps, op.specYaml, op.source, progress, signal);
-      else if (op.kind === 'delete') await deleteFlow(this.o.deps, op.cluster, progress, signal);
-      else await teardownFlow(this.o.deps, progress, signal);
+      else if (op.kind === 'delete') await deleteFlow(this.o.deps, op.cluster, progress, signal, op.force);
+      else await teardownFlow(this.o.deps, progress, signal, op.force);
     } catch (e) {
       error = toTenksError(e);
     }

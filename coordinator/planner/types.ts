@@ -56,7 +56,10 @@ export type Action =
     }
   | { kind: 'create' | 'update' | 'replace' | 'bmc'; agent: string; request: NodeRequest; changes: string[] }
   | { kind: 'delete'; agent: string; name: string; uuid: string; changes: string[] }
-  | { kind: 'teardown_host'; agent: string; changes: string[] };
+  | { kind: 'teardown_host'; agent: string; changes: string[] }
+  /** Ironic and Nova steps (run by the enrolment stage, not the executor); `agent` of the node, or ''. */
+  | { kind: 'enrol' | 'unenrol'; agent: string; name: string; changes: string[] }
+  | { kind: 'flavor'; agent: ''; name: string; changes: string[] };
 
 /** The kinds of {@link Action}. */
 export type ActionKind = Action['kind'];
@@ -68,6 +71,9 @@ export function actionTarget(a: Action): string {
     case 'teardown_host':
       return a.agent;
     case 'delete':
+    case 'enrol':
+    case 'unenrol':
+    case 'flavor':
       return a.name;
     default:
       return a.request.node.name;

@@ -25,7 +25,7 @@ import { BootDevice, BootMode, PowerAction, PowerState, type NodeStatus } from '
 import { TenksError, toTenksError, unary, type Logger } from '../../common/index.js';
 import type { PowerVerb } from '../agents/port.js';
 import type { Coordinator } from '../coordinator.js';
-import type { Plan } from '../planner/index.js';
+import { actionTarget, type Plan } from '../planner/index.js';
 import type { OperationRecord, OperationStateName } from '../state/records.js';
 import { heartbeatToHostInfo } from './agent-mapping.js';
 
@@ -64,18 +64,10 @@ export function planToPb(p: Plan): PlanMsg {
     actions: p.actions.map((a) =>
       PlanAction.create({
         kind: a.kind,
-        node:
-          a.kind === 'delete'
-            ? a.name
-            : a.kind === 'setup_host' || a.kind === 'teardown_host'
-              ? ''
-              : a.request.node.name,
+        node: a.kind === 'setup_host' || a.kind === 'teardown_host' ? '' : actionTarget(a),
         hypervisor: a.agent,
         changes: a.changes,
-        nodeType:
-          a.kind === 'create' || a.kind === 'update' || a.kind === 'replace' || a.kind === 'bmc'
-            ? a.request.node.nodeType
-            : '',
+        nodeType: 'request' in a ? a.request.node.nodeType : '',
       }),
     ),
     warnings: p.warnings,

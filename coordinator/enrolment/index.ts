@@ -1,0 +1,5 @@
+/** Enrolment in Ironic and Nova flavors. */
+export * from './diff.js';
+export * from './enrol.js';
+export * from './flavors.js';
+export * from './stage.js';
