@@ -18,6 +18,7 @@ import {
 } from '../common/index.js';
 import type { CliSettings, Env } from './config.js';
 import { ExitCode, operationExitStatus } from './exit-codes.js';
+import { runExport } from './export.js';
 import { followOperation } from './follow.js';
 import { cliLogger } from './log.js';
 import { closeNats, connectEventsNats, subscribeOpEvents } from './nats-events.js';
@@ -74,6 +75,8 @@ export interface CoordinatorFlags {
   cluster?: string | undefined;
   force: boolean;
   showSecrets: boolean;
+  /** `export --format`. */
+  format?: string | undefined;
 }
 
 /** Coordinator commands, for the dispatcher in main.ts. */
@@ -89,6 +92,7 @@ export const COORDINATOR_COMMANDS = [
   'watch',
   'info',
   'cancel',
+  'export',
 ] as const;
 
 const POWER_ACTIONS: Record<string, PowerAction> = {
@@ -142,6 +146,8 @@ export async function runCoordinatorCommand(
       return info(ctx);
     case 'cancel':
       return cancel(ctx, args);
+    case 'export':
+      return runExport(ctx, args, flags);
     default:
       throw new TenksError('INVALID_SPEC', `unknown command '${command}' (see tenksctl --help)`, { field: 'COMMAND' });
   }

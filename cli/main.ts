@@ -41,6 +41,11 @@ commands (through the coordinator):
                                       or of all operations until Ctrl-C (-o json: one per line)
   cancel OPERATION_ID                 ask the coordinator to cancel an operation
   info                                coordinator id, version and NATS URLs
+  export CLUSTER --format ironic|bifrost|metal3 [--file OUT]
+                                      the cluster's nodes as a baremetal create file (ironic),
+                                      a Bifrost inventory or metal3 BareMetalHosts + Secrets;
+                                      BMC passwords included (--file writes it mode 0600);
+                                      -o does not apply
   version
 
   apply, delete and teardown show live progress on a terminal (plain lines otherwise) and end
@@ -210,6 +215,7 @@ async function main(argv: string[]): Promise<number> {
         physnet: { type: 'string', multiple: true },
         'bridge-type': { type: 'string' },
         'show-secrets': { type: 'boolean', default: false },
+        format: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -280,6 +286,7 @@ async function main(argv: string[]): Promise<number> {
           cluster: values.cluster,
           force: values.force,
           showSecrets: values['show-secrets'],
+          format: values.format,
         },
       );
     } finally {
