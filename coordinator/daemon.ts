@@ -4,6 +4,7 @@ import { connectNats, Lifecycle, startGrpcServer, TenksError, type GrpcServer, t
 import { AgentRegistry } from './agents/registry.js';
 import type { CoordinatorConfig } from './config.js';
 import { Coordinator } from './coordinator.js';
+import { openStackConnector } from './openstack-connector.js';
 import { NatsEventSink } from './operations/events.js';
 import { OperationRunner } from './operations/runner.js';
 import { GrpcAgentPort } from './rpc/agent-port.js';
@@ -64,10 +65,11 @@ export class CoordinatorDaemon {
       const port = new GrpcAgentPort(registry);
       const events = new NatsEventSink(nc, config.eventsSubjectPrefix, log);
       const policy = { attempts: config.retryAttempts, backoffMs: config.retryBackoffMs };
+      const openstack = openStackConnector(config.openstack, log);
       runner = new OperationRunner({
         coordinatorId: config.coordinatorId,
         leaseMs: config.operationLeaseMs,
-        deps: { store, registry, port, policy, log },
+        deps: { store, registry, port, policy, log, openstack },
         events,
         log,
       });
@@ -80,6 +82,7 @@ export class CoordinatorDaemon {
         policy,
         natsUrls: config.advertiseNats,
         eventsSubjectPrefix: config.eventsSubjectPrefix,
+        openstack,
         log,
       });
       const grpc = await startGrpcServer({

@@ -98,7 +98,9 @@ export async function unenrol(
         );
       await ironic.setMaintenance(n.uuid, true, 'deleted by tenks (--force)', signal);
     }
-    await ironic.deleteNode(n.uuid, signal);
+    await ironic.deleteNode(n.uuid, signal).catch((e: unknown) => {
+      if (!(e instanceof TenksError && e.code === 'NOT_FOUND')) throw e;
+    });
     return busy ? `deleted from Ironic (was ${n.provision_state}; --force)` : 'deleted from Ironic';
   } catch (e) {
     throw e instanceof TenksError && e.message.startsWith(`node ${name}`) ? e : withNode(name, e);

@@ -119,7 +119,10 @@ export function describeFlavorChange(c: FlavorChange): string {
 
 /** Makes one change. */
 export async function applyFlavorChange(nova: NovaApi, c: FlavorChange, signal?: AbortSignal): Promise<void> {
-  if (c.kind === 'delete' || c.kind === 'replace') await nova.deleteFlavor(c.old.id, signal);
+  if (c.kind === 'delete' || c.kind === 'replace')
+    await nova.deleteFlavor(c.old.id, signal).catch((e: unknown) => {
+      if (!(e instanceof TenksError && e.code === 'NOT_FOUND')) throw e;
+    });
   if (c.kind === 'create' || c.kind === 'replace') {
     const f = await nova.createFlavor(
       { name: c.want.name, ram: c.want.ram, vcpus: c.want.vcpus, disk: c.want.disk, isPublic: true },

@@ -118,6 +118,8 @@ export async function planEnrolment(
         ipmi: settings.ipmiAddress,
         redfish: settings.redfishAddress,
       });
+      // firmware_interface came with API 1.86; older servers refuse the field outright.
+      if (d.interfaces.firmware !== undefined && !ironic.supports('1.86')) delete d.interfaces.firmware;
       const cur = current.get(o.uuid) ?? null;
       const ports = cur ? await ironic.listPorts(cur.uuid, signal) : [];
       const change = diffEnrolment(
