@@ -169,6 +169,20 @@ function normalizeKeys(d: Dict): Dict {
   return out;
 }
 
+/**
+ * A whole clouds.yaml / secure.yaml: keys are normalized, but the names of clouds (and of
+ * public-clouds profiles) are kept as written, as openstacksdk looks them up verbatim.
+ */
+function normalizeDocument(d: Dict): Dict {
+  const out = normalizeKeys(d);
+  for (const [raw, v] of Object.entries(d)) {
+    const key = raw.replace(/-/g, '_');
+    if ((key === 'clouds' || key === 'public_clouds') && isDict(v))
+      out[key] = Object.fromEntries(Object.entries(v).map(([name, c]) => [name, isDict(c) ? normalizeKeys(c) : c]));
+  }
+  return out;
+}
+
 /** Deep merge of mappings; `b` wins. */
 function mergeDicts(a: Dict, b: Dict): Dict {
   const out: Dict = { ...a };
@@ -237,7 +251,7 @@ async function firstFile(
     const doc = parseConfigText(text, c.path);
     if (doc === null || doc === undefined) return { path: c.path, doc: {} };
     if (!isDict(doc)) throw fieldError(c.path, '(root)', "must be a mapping with a 'clouds' key");
-    return { path: c.path, doc: normalizeKeys(doc) };
+    return { path: c.path, doc: normalizeDocument(doc) };
   }
   return null;
 }

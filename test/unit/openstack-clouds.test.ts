@@ -182,6 +182,23 @@ describe('cloud selection', () => {
     assert.equal((await load(null)).name, 'lab');
   });
 
+  // Regression (fixed): keys were normalized `-` to `_` all the way down, cloud names included, so
+  // a cloud called `tenks-test` (which the openstack CLI finds) was 'not found (clouds: tenks_test)'.
+  it('keeps cloud names as written while normalizing their keys', async () => {
+    await put(
+      join(cwd, 'clouds.yaml'),
+      'clouds:\n  my-lab:\n    auth-type: none\n    baremetal-endpoint-override: http://lab:6385\n  my_lab2:\n    auth_type: none\n',
+    );
+    await put(join(cwd, 'secure.yaml'), 'clouds:\n  my-lab:\n    region-name: R1\n');
+    const c = await load('my-lab');
+    assert.equal(c.name, 'my-lab');
+    assert.equal(c.auth.type, 'none');
+    assert.equal(c.regionName, 'R1');
+    assert.equal(c.services.baremetal.endpointOverride, 'http://lab:6385');
+    const e = await rejection(load('my_lab'));
+    assert.match(e.message, /clouds: my-lab, my_lab2/);
+  });
+
   it('wants a choice when the file has several clouds', async () => {
     await put(join(cwd, 'clouds.yaml'), TWO);
     const e = await rejection(load(null));
