@@ -351,7 +351,7 @@ export const clusterSpecSchema = z
       .min(1)
       .nullish()
       .describe(
-        'clouds.yaml cloud to enrol in (tenks). Default: the coordinator\'s openstack.cloud, else OS_CLOUD, else OS_* variables.',
+        "clouds.yaml cloud to enrol in (tenks). Default: the coordinator's openstack.cloud, else OS_CLOUD, else OS_* variables.",
       ),
     ironic_target_state: z
       .enum(['enroll', 'manageable', 'available'])
