@@ -1,14 +1,22 @@
 import { TenksError } from './errors.js';
 
-/** Bounds how many tasks run at once (per agent, per libvirt connection). FIFO, abortable while waiting. */
+interface Waiter {
+  resolve: () => void;
+  reject: (e: unknown) => void;
+  signal: AbortSignal | undefined;
+  /** Cleared when the waiter is settled (by a slot or by its signal). */
+  live: boolean;
+}
+
+/**
+ * Bounds how many tasks run at once (per agent, per libvirt connection). FIFO, abortable while
+ * waiting. Thousands of waiters sharing one signal cost one abort listener, not one each.
+ */
 export class Semaphore {
   private active = 0;
-  private readonly waiting: {
-    resolve: () => void;
-    reject: (e: unknown) => void;
-    signal: AbortSignal | undefined;
-    onAbort: () => void;
-  }[] = [];
+  private queue: Waiter[] = [];
+  private head = 0;
+  private readonly bySignal = new Map<AbortSignal, { waiters: Set<Waiter>; onAbort: () => void }>();
 
   constructor(readonly limit: number) {
     if (!Number.isInteger(limit) || limit < 1)
@@ -25,6 +33,13 @@ export class Semaphore {
     }
   }
 
+  /** Tasks waiting for a slot. */
+  get pending(): number {
+    let n = 0;
+    for (let i = this.head; i < this.queue.length; i++) if (this.queue[i]?.live) n++;
+    return n;
+  }
+
   private acquire(signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(abortError(signal));
     if (this.active < this.limit) {
@@ -32,26 +47,63 @@ export class Semaphore {
       return Promise.resolve();
     }
     return new Promise((resolve, reject) => {
-      const entry = {
-        resolve,
-        reject,
-        signal,
-        onAbort: () => {
-          const i = this.waiting.indexOf(entry);
-          if (i >= 0) this.waiting.splice(i, 1);
-          reject(abortError(signal));
-        },
-      };
-      signal?.addEventListener('abort', entry.onAbort, { once: true });
-      this.waiting.push(entry);
+      const w: Waiter = { resolve, reject, signal, live: true };
+      this.queue.push(w);
+      if (signal) this.watch(signal, w);
     });
   }
 
+  private watch(signal: AbortSignal, w: Waiter): void {
+    let group = this.bySignal.get(signal);
+    if (!group) {
+      const waiters = new Set<Waiter>();
+      const onAbort = (): void => {
+        this.bySignal.delete(signal);
+        for (const x of waiters) {
+          x.live = false;
+          x.reject(abortError(signal));
+        }
+      };
+      group = { waiters, onAbort };
+      this.bySignal.set(signal, group);
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    group.waiters.add(w);
+  }
+
+  private unwatch(w: Waiter): void {
+    if (!w.signal) return;
+    const group = this.bySignal.get(w.signal);
+    if (!group) return;
+    group.waiters.delete(w);
+    if (group.waiters.size === 0) {
+      this.bySignal.delete(w.signal);
+      w.signal.removeEventListener('abort', group.onAbort);
+    }
+  }
+
+  private next(): Waiter | undefined {
+    while (this.head < this.queue.length) {
+      const w = this.queue[this.head++];
+      if (w?.live) {
+        if (this.head > 1024 && this.head * 2 > this.queue.length) {
+          this.queue = this.queue.slice(this.head);
+          this.head = 0;
+        }
+        return w;
+      }
+    }
+    this.queue = [];
+    this.head = 0;
+    return undefined;
+  }
+
   private release(): void {
-    const next = this.waiting.shift();
-    if (next) {
-      next.signal?.removeEventListener('abort', next.onAbort);
-      next.resolve();
+    const w = this.next();
+    if (w) {
+      w.live = false;
+      this.unwatch(w);
+      w.resolve();
     } else {
       this.active--;
     }
@@ -88,4 +140,45 @@ export class KeyedMutex {
       if (this.tails.get(key) === tail) this.tails.delete(key);
     }
   }
+}
+
+const subscribers = new WeakMap<AbortSignal, { fns: Set<() => void>; fire: () => void }>();
+
+/**
+ * Calls `fn` when `signal` aborts; returns the unsubscribe function. Every subscriber of one signal
+ * shares a single listener, so thousands of calls under one operation's signal stay cheap (an
+ * EventTarget walks its whole listener list on each add and remove). On a signal that has already
+ * aborted, `fn` runs on the next microtask.
+ */
+export function onAbort(signal: AbortSignal | undefined, fn: () => void): () => void {
+  if (!signal) return () => undefined;
+  if (signal.aborted) {
+    let live = true;
+    queueMicrotask(() => {
+      if (live) fn();
+    });
+    return () => {
+      live = false;
+    };
+  }
+  let group = subscribers.get(signal);
+  if (!group) {
+    const fns = new Set<() => void>();
+    const fire = (): void => {
+      subscribers.delete(signal);
+      for (const f of fns) f();
+    };
+    group = { fns, fire };
+    subscribers.set(signal, group);
+    signal.addEventListener('abort', fire, { once: true });
+  }
+  const mine = group;
+  mine.fns.add(fn);
+  return () => {
+    // The shared listener goes once nobody is subscribed, so a finished operation leaves none.
+    if (mine.fns.delete(fn) && mine.fns.size === 0 && subscribers.get(signal) === mine) {
+      subscribers.delete(signal);
+      signal.removeEventListener('abort', mine.fire);
+    }
+  };
 }

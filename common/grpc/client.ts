@@ -7,7 +7,7 @@ import {
   type ServiceError,
 } from '@grpc/grpc-js';
 import { TenksError } from '../errors.js';
-import { abortError } from '../semaphore.js';
+import { abortError, onAbort } from '../semaphore.js';
 import { fromWireError } from './errors.js';
 import { clientCredentials, isLoopbackHost, splitHostPort, type TlsFiles } from './tls.js';
 
@@ -63,10 +63,9 @@ export function unaryCall<Res>(peer: string, start: Starter<Res>, o: UnaryOption
   if (o.signal?.aborted) return Promise.reject(abortError(o.signal));
   return new Promise<Res>((resolve, reject) => {
     let call: ClientUnaryCall | null = null;
-    const onAbort = (): void => call?.cancel();
-    o.signal?.addEventListener('abort', onAbort, { once: true });
+    const off = onAbort(o.signal, () => call?.cancel());
     call = start(new Metadata(), { deadline: Date.now() + o.timeoutMs }, (err, res) => {
-      o.signal?.removeEventListener('abort', onAbort);
+      off();
       if (err) {
         if (o.signal?.aborted) reject(abortError(o.signal));
         else reject(fromWireError(err, peer));

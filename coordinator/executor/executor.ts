@@ -16,6 +16,8 @@ export interface ExecuteHooks {
   /** Runs before the action counts as done (e.g. to record the node's placement). */
   finished: (a: Action, outcome: { changes: string[]; node: ObservedNode | null }) => Promise<void>;
   failed: (a: Action, e: TenksError, retrying: boolean) => void;
+  /** Each action's result as soon as it is known, so progress is reported while the plan runs. */
+  done?: (r: ResultRecord) => void;
 }
 
 /** Everything {@link execute} needs. */
@@ -82,6 +84,10 @@ function result(a: Action, ok: boolean, changes: string[], e: TenksError | null)
 export async function execute(plan: Plan, ctx: ExecuteContext): Promise<ResultRecord[]> {
   const results: ResultRecord[] = [];
   const blocked = new Map<string, TenksError>();
+  const record = (r: ResultRecord): void => {
+    results.push(r);
+    ctx.hooks.done?.(r);
+  };
 
   const one = async (a: Action): Promise<void> => {
     // Node changes need the host's bridges; deletions and teardown do not.
@@ -93,11 +99,11 @@ export async function execute(plan: Plan, ctx: ExecuteContext): Promise<ResultRe
         `not attempted: host setup of ${a.agent} failed: ${hostFailure.message}`,
       );
       ctx.hooks.failed(a, e, false);
-      results.push(result(a, false, [], e));
+      record(result(a, false, [], e));
       return;
     }
     if (ctx.signal.aborted) {
-      results.push(result(a, false, [], new TenksError('CANCELLED', 'not attempted: the operation was cancelled')));
+      record(result(a, false, [], new TenksError('CANCELLED', 'not attempted: the operation was cancelled')));
       return;
     }
     ctx.hooks.started(a);
@@ -111,7 +117,7 @@ export async function execute(plan: Plan, ctx: ExecuteContext): Promise<ResultRe
         },
       );
       await ctx.hooks.finished(a, out);
-      results.push(result(a, true, out.changes, null));
+      record(result(a, true, out.changes, null));
     } catch (err) {
       const e =
         aborted(ctx.signal) && !(isTenksError(err) && err.code !== 'CANCELLED')
@@ -119,7 +125,7 @@ export async function execute(plan: Plan, ctx: ExecuteContext): Promise<ResultRe
           : toTenksError(err);
       if (a.kind === 'setup_host') blocked.set(a.agent, e);
       ctx.hooks.failed(a, e, false);
-      results.push(result(a, false, [], e));
+      record(result(a, false, [], e));
     }
   };
 

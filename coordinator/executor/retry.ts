@@ -2,7 +2,7 @@
  * Which failed agent calls are tried again, and why. One table, keyed by tenks error code: every
  * other decision in the executor follows it.
  */
-import { abortError, type ErrorCode, isTenksError, TenksError } from '../../common/index.js';
+import { abortError, type ErrorCode, onAbort, isTenksError, TenksError } from '../../common/index.js';
 
 /** Whether a code is worth another attempt, with the reason beside it. */
 export const RETRY: Readonly<Record<ErrorCode, { retry: boolean; why: string }>> = {
@@ -52,15 +52,14 @@ export async function withRetry<T>(
       onRetry(err, attempt);
       const delay = Math.min(policy.backoffMs * 2 ** (attempt - 1), 10_000);
       await new Promise<void>((resolve) => {
-        const onAbort = (): void => {
-          clearTimeout(t);
-          resolve();
-        };
         const t = setTimeout(() => {
-          signal.removeEventListener('abort', onAbort);
+          off();
           resolve();
         }, delay);
-        signal.addEventListener('abort', onAbort, { once: true });
+        const off = onAbort(signal, () => {
+          clearTimeout(t);
+          resolve();
+        });
       });
     }
   }

@@ -201,11 +201,12 @@ async function runPlan(
   const hooks: ExecuteHooks = {
     started: progress.hooks.started,
     failed: progress.hooks.failed,
+    done: progress.done,
     finished: async (a, out) => {
       if (a.kind === 'delete') await store.deletePlacement(cluster, a.name);
       else if ('request' in a && out.node) {
         const next = placementOf(cluster, a.request.node, a.agent, out.node, a.request.uuid);
-        const prev = store.placementsOf(cluster).get(next.node);
+        const prev = store.placement(cluster, next.node);
         const same =
           prev?.agent === next.agent &&
           prev.uuid === next.uuid &&
@@ -218,8 +219,7 @@ async function runPlan(
       }
     },
   };
-  const results = await execute(p, { port: deps.port, cluster, policy: deps.policy, signal, hooks });
-  for (const r of results) progress.done(r);
+  await execute(p, { port: deps.port, cluster, policy: deps.policy, signal, hooks });
 }
 
 /** Apply: bring the cluster to its spec. */
@@ -319,16 +319,18 @@ export async function deleteFlow(
     const os = await cloudFor(deps, spec, signal);
     await deleteFlavors(cluster, os, stage, signal);
     const enrolled = await enrolledNodes(cluster, os, signal);
+    const observedUuids = new Set(obs.nodes.map((o) => o.uuid));
     const targets = [
       ...obs.nodes.map((o) => ({ name: o.name, uuid: o.uuid, agent: o.agent })),
       ...enrolled
-        .filter((n) => !obs.nodes.some((o) => o.uuid === n.uuid))
+        .filter((n) => !observedUuids.has(n.uuid))
         .map((n) => ({ name: n.name ?? n.uuid, uuid: n.uuid, agent: '' })),
     ];
     const out = await unenrolNodes(cluster, targets, os, force, stage, signal);
     inIronic = new Set(targets.filter((t) => !out.has(t.name)).map((t) => t.name));
   }
   const actions: Action[] = [];
+  const reported = new Set(obs.nodes.map((o) => o.name));
   for (const o of obs.nodes)
     if (inIronic.has(o.name))
       progress.done({
@@ -342,7 +344,7 @@ export async function deleteFlow(
       });
     else actions.push({ kind: 'delete', agent: o.agent, name: o.name, uuid: o.uuid, changes: ['node deleted'] });
   for (const [name, p] of placements)
-    if (!obs.nodes.some((o) => o.name === name) && obs.unreachable.has(p.agent))
+    if (!reported.has(name) && obs.unreachable.has(p.agent))
       actions.push({
         kind: 'delete',
         agent: p.agent,
@@ -398,14 +400,13 @@ export async function teardownFlow(
     unchanged: 0,
     warnings: [],
   };
-  const results = await execute(p, {
+  await execute(p, {
     port: deps.port,
     cluster: '',
     policy: deps.policy,
     signal,
-    hooks: { ...progress.hooks, finished: () => Promise.resolve() },
+    hooks: { ...progress.hooks, done: progress.done, finished: () => Promise.resolve() },
   });
-  for (const r of results) progress.done(r);
 }
 
 /**

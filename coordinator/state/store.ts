@@ -67,6 +67,11 @@ export class StateStore {
     return new Map(this.placements.withPrefix(`${cluster}.`).map(([, v]) => [v.value.node, v.value]));
   }
 
+  /** One node's placement, by key (no scan). */
+  placement(cluster: string, node: string): PlacementRecord | undefined {
+    return this.placements.get(placementKey(cluster, node))?.value;
+  }
+
   /** Every placement of every cluster. */
   allPlacements(): PlacementRecord[] {
     return this.placements.values();

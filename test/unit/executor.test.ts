@@ -398,6 +398,20 @@ describe('execute', () => {
     ]);
   });
 
+  it('reports each result through the done hook as it happens, after the finished hook', async () => {
+    const hooks = new Hooks();
+    const done: string[] = [];
+    const withDone = Object.assign(hooks, {
+      done: (r: ResultRecord) => {
+        done.push(`${r.node} ${r.ok}`);
+        hooks.log.push(`done ${r.node}`);
+      },
+    });
+    const r = await exec(planOf(setup('a1'), node('create', 'a1', 'tk0')), { hooks: withDone });
+    assert.deepEqual(done, ['a1 true', 'tk0 true']);
+    assert.deepEqual(r.hooks.log, ['started a1', 'finished a1', 'done a1', 'started tk0', 'finished tk0', 'done tk0']);
+  });
+
   it('counts an action whose finished hook fails as failed', async () => {
     const hooks = new Hooks();
     hooks.finishedError = new Error('kv write failed');

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { setImmediate as tick } from 'node:timers/promises';
 import { TenksError } from '../../common/errors.js';
-import { abortError, KeyedMutex, Semaphore, throwIfAborted } from '../../common/semaphore.js';
+import { abortError, KeyedMutex, onAbort, Semaphore, throwIfAborted } from '../../common/semaphore.js';
 
 /** A promise with its resolve function. */
 function gate(): { promise: Promise<void>; open: () => void } {
@@ -205,5 +206,84 @@ describe('KeyedMutex', () => {
     first.open();
     await Promise.all([p1, p2]);
     assert.equal(secondRan, true);
+  });
+});
+
+describe('Semaphore with many waiters on one signal', () => {
+  it('adds one abort listener however many wait, and rejects them all on abort', async () => {
+    const sem = new Semaphore(1);
+    const ac = new AbortController();
+    let adds = 0;
+    const add = ac.signal.addEventListener.bind(ac.signal);
+    ac.signal.addEventListener = (...args: Parameters<typeof add>) => {
+      adds++;
+      add(...args);
+    };
+    const hold = gate();
+    const running = sem.run(() => hold.promise, ac.signal);
+    const waiting = Array.from({ length: 1000 }, () => sem.run(() => Promise.resolve(), ac.signal));
+    await settle();
+    assert.equal(adds, 1);
+    assert.equal(sem.pending, 1000);
+    ac.abort();
+    const out = await Promise.allSettled(waiting);
+    assert.ok(out.every((r) => r.status === 'rejected' && (r.reason as TenksError).code === 'CANCELLED'));
+    assert.equal(sem.pending, 0);
+    hold.open();
+    await running;
+    assert.equal(await sem.run(() => Promise.resolve(7)), 7);
+  });
+
+  it('forgets settled waiters so later aborts reach only those still waiting', async () => {
+    const sem = new Semaphore(1);
+    const first = new AbortController();
+    const second = new AbortController();
+    const hold = gate();
+    const running = sem.run(() => hold.promise);
+    const a = sem.run(() => Promise.resolve('a'), first.signal);
+    const b = sem.run(() => Promise.resolve('b'), second.signal);
+    const c = sem.run(() => Promise.resolve('c'), first.signal);
+    second.abort();
+    await assert.rejects(b, (e: unknown) => e instanceof TenksError && e.code === 'CANCELLED');
+    hold.open();
+    await running;
+    assert.deepEqual(await Promise.all([a, c]), ['a', 'c']);
+    first.abort();
+    assert.equal(sem.pending, 0);
+  });
+});
+
+describe('onAbort', () => {
+  it('runs every live subscriber once and none that unsubscribed', () => {
+    const ac = new AbortController();
+    const seen: number[] = [];
+    const offs = [1, 2, 3].map((n) => onAbort(ac.signal, () => seen.push(n)));
+    offs[1]?.();
+    ac.abort();
+    ac.abort();
+    assert.deepEqual(seen, [1, 3]);
+    assert.doesNotThrow(() => {
+      onAbort(undefined, () => seen.push(9))();
+    });
+  });
+});
+
+describe('onAbort listeners', () => {
+  it('shares one listener among subscribers and removes it when the last one leaves', () => {
+    const ac = new AbortController();
+    const offs = Array.from({ length: 50 }, () => onAbort(ac.signal, () => undefined));
+    assert.equal(getEventListeners(ac.signal, 'abort').length, 1);
+    for (const off of offs) off();
+    assert.equal(getEventListeners(ac.signal, 'abort').length, 0);
+  });
+
+  it('calls a subscriber of an already aborted signal on the next microtask', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    let called = 0;
+    onAbort(ac.signal, () => called++);
+    assert.equal(called, 0);
+    await settle();
+    assert.equal(called, 1);
   });
 });
