@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+. scripts/lib.sh
+# The OpenStack tests run a real standalone Ironic (21.4, API 1.82) and Nova API from Debian.
+ensure_packages_nostart ironic-api ironic-conductor python3-ironicclient python3-openstackclient nova-api
 
 npm run --silent proto:check
 node_modules/.bin/tsc --noEmit

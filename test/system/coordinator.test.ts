@@ -20,7 +20,6 @@ import {
   cleanupLibvirt,
   clientCredentials,
   domainNames,
-  makeCerts,
   run,
   suffix,
   virsh,
@@ -38,6 +37,9 @@ describe('coordinator with two agents (qemu:///system, and test:///default in a 
   const vethNs = `tkn${tag}`;
   const bridgeA = `tka${tag}`;
   const bridgeB = `tkb${tag}`;
+  // Unique per run: a physnet's tenks bridge (tb-<physnet>) is host-wide.
+  const physnet = `pn${tag}`;
+  const upnet = `up${tag}`;
   const net = `10.${randomInt(200, 250)}.${randomInt(1, 250)}`;
   const rootIp = `${net}.1`;
   const nsIp = `${net}.2`;
@@ -58,11 +60,11 @@ describe('coordinator with two agents (qemu:///system, and test:///default in a 
       name: cluster,
       bridge_type: 'linuxbridge',
       hypervisors: {
-        [agentA]: { physnet_mappings: { physnet1: bridgeA } },
-        [agentB]: { physnet_mappings: { physnet1: bridgeB } },
+        [agentA]: { physnet_mappings: { [physnet]: bridgeA } },
+        [agentB]: { physnet_mappings: { [physnet]: bridgeB } },
       },
       node_types: {
-        small: { memory_mb: memoryMb, vcpus: 1, volumes: [{ capacity: '64MiB' }], physical_networks: ['physnet1'] },
+        small: { memory_mb: memoryMb, vcpus: 1, volumes: [{ capacity: '64MiB' }], physical_networks: [physnet] },
       },
       specs: [{ type: 'small', count, node_name_prefix: prefix, ironic_config: undefined }],
       default_boot_mode: 'bios',
@@ -179,10 +181,11 @@ describe('coordinator with two agents (qemu:///system, and test:///default in a 
       'client',
     ]);
     nats = await startNats({ host: rootIp });
-    coordPort = 17000 + randomInt(0, 2000);
     a = await startA();
     b = await startB();
+    // The first start binds port 0; restarts take the same port back, so clients keep their address.
     coord = await startCoordinator();
+    coordPort = await coord.listeningPort();
     const creds = await clientCredentials(join(dir, 'pki'));
     api = new CoordinatorApi(`127.0.0.1:${coordPort}`, creds, {}, 60_000);
     apiB = new AgentApi(`${nsIp}:17443`, creds, {}, 60_000);
@@ -207,7 +210,7 @@ describe('coordinator with two agents (qemu:///system, and test:///default in a 
     await ip('netns', 'del', ns).catch(() => undefined);
     // What agent A made for the cluster in the root namespace (if teardown did not run).
     for (const l of (await ip('-o', 'link').catch(() => '')).split('\n'))
-      if (l.includes(`physnet1`) && l.includes(tag))
+      if (l.includes(tag) && /: t[a-z]-/.test(l))
         await ip('link', 'del', l.split(':')[1]?.trim() ?? '').catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   });
@@ -216,8 +219,9 @@ describe('coordinator with two agents (qemu:///system, and test:///default in a 
     const agents = (await api.getAgents()).filter((x) => x.id === agentA || x.id === agentB);
     assert.equal(agents.length, 2);
     const b0 = agents.find((x) => x.id === agentB);
-    assert.equal(b0?.address, `${nsIp}:17443`);
-    assert.ok((b0?.host?.cpus ?? 0) > 0);
+    assert.ok(b0 !== undefined, 'agent B is listed');
+    assert.equal(b0.address, `${nsIp}:17443`);
+    assert.ok(b0.host !== undefined && b0.host.cpus > 0, JSON.stringify(b0.host));
     assert.equal(agents.find((x) => x.id === agentA)?.host?.libvirtUri, 'qemu:///system');
   });
 
@@ -362,7 +366,7 @@ describe('coordinator with two agents (qemu:///system, and test:///default in a 
 
   it('applies an upstream Tenks override file unchanged, then deletes it', async function () {
     // Only upstream variables: no name (the cluster is "tenks"), one global physnet mapping. (A
-    // physnet is one per host: physnet1 is the other cluster's there, on another device.)
+    // physnet is one per host: the test's first physnet is the other cluster's there, on another device.)
     const upstream = [
       'node_types:',
       '  type0:',
@@ -371,13 +375,13 @@ describe('coordinator with two agents (qemu:///system, and test:///default in a 
       '    volumes:',
       '      - capacity: 64MiB',
       '    physical_networks:',
-      '      - upnet',
+      `      - ${upnet}`,
       'specs:',
       '  - type: type0',
       '    count: 2',
       `node_name_prefix: up${tag}-`,
       'physnet_mappings:',
-      `  upnet: ${bridgeA}`,
+      `  ${upnet}: ${bridgeA}`,
       'bridge_type: linuxbridge',
       'default_boot_mode: bios',
       'ipmi_username: admin',
@@ -403,9 +407,10 @@ describe('coordinator with two agents (qemu:///system, and test:///default in a 
     assert.ok(!(await api.getClusters()).some((c) => c.name === cluster));
     // The tenks bridges of the cluster are gone on both hosts; the test's own bridges remain.
     const rootLinks = await ip('-o', 'link');
-    assert.ok(!/tb-physnet1/.test(rootLinks) || !rootLinks.includes(`master ${bridgeA}`));
+    assert.ok(!rootLinks.includes(`tb-${physnet}`), rootLinks);
+    assert.ok(!rootLinks.includes(`tb-${upnet}`), rootLinks);
     const nsLinks = await ip('netns', 'exec', ns, 'ip', '-o', 'link');
-    assert.ok(!nsLinks.includes('tb-physnet1'), nsLinks);
+    assert.ok(!nsLinks.includes(`tb-${physnet}`), nsLinks);
     assert.ok(nsLinks.includes(bridgeB));
   });
 });

@@ -214,6 +214,16 @@ export class AgentProcess {
     }
   }
 
+  /**
+   * The port the coordinator bound (its config says `listen: 127.0.0.1:0`), from its
+   * `coordinator listening` log line (needs log_level info or lower).
+   */
+  async listeningPort(timeoutMs = 60_000): Promise<number> {
+    const l = await this.waitForLine((x) => x.message === 'coordinator listening', timeoutMs);
+    assert.ok(typeof l.port === 'number' && l.port > 0, `no port in ${JSON.stringify(l)}`);
+    return l.port;
+  }
+
   /** Sends `signal` and waits for the exit; rejects after `timeoutMs`. */
   async stop(
     signal: NodeJS.Signals,

@@ -1,0 +1,538 @@
+/**
+ * Enrolment against a REAL standalone Ironic 21.4 and Nova API (test/helpers/openstack.ts), with a
+ * real agent on qemu:///system behind tenks' BMCs, driven through a real coordinator and NATS. A
+ * counting proxy in front of Ironic tells how many writes each apply made.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, request, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { CoordinatorApi } from '../../common/index.js';
+import { OperationState, type Operation } from '../../proto/gen/tenks/v1/coordinator.pb.js';
+import { startNats, type TestNats } from '../integration/helpers-nats.js';
+import {
+  IRONIC_LATEST,
+  openstackPrerequisites,
+  startIronic,
+  startNova,
+  writeClouds,
+  type TestIronic,
+  type TestNova,
+} from '../helpers/openstack.js';
+import { AgentProcess, cleanupLibvirt, clientCredentials, domState, run, suffix, virsh, waitUntil } from './helpers.js';
+
+const ip = (...args: string[]): Promise<string> => run('ip', args);
+
+interface Logged {
+  method: string;
+  path: string;
+  body: string;
+  /** For node DELETEs: whether the node's domain still existed then. */
+  domainExisted?: boolean;
+}
+
+/** A proxy to Ironic that records every request. */
+async function countingProxy(
+  target: string,
+  onDelete: (path: string) => boolean,
+): Promise<{ url: string; log: Logged[]; close: () => Promise<void> }> {
+  const t = new URL(target);
+  const log: Logged[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const entry: Logged = { method: req.method ?? 'GET', path: req.url ?? '/', body: body.toString() };
+      if (entry.method === 'DELETE' && /^\/v1\/nodes\/[^/]+$/.test(entry.path))
+        entry.domainExisted = onDelete(entry.path);
+      log.push(entry);
+      const up = request(
+        {
+          host: t.hostname,
+          port: t.port,
+          path: req.url,
+          method: req.method,
+          headers: { ...req.headers, host: t.host },
+        },
+        (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        },
+      );
+      up.on('error', (e) => {
+        res.writeHead(502);
+        res.end(String(e));
+      });
+      up.end(body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const a = server.address();
+  return {
+    url: `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`,
+    log,
+    close: () =>
+      new Promise<void>((r) =>
+        server.close(() => {
+          r();
+        }),
+      ),
+  };
+}
+
+describe('enrolment in a real Ironic and Nova (ipmi and redfish nodes on real QEMU)', function () {
+  const tag = suffix().slice(0, 6);
+  const cluster = `ir-${tag}`;
+  const prefix = `ir${tag}-`;
+  const bridge = `tki${tag}`;
+  // Unique per run: the tenks bridge tb-<physnet> is host-wide, and other suites use physnet1.
+  const physnet = `pn${tag}`;
+  const pool = `tenks-ir-${tag}`;
+  let skip: string | null = null;
+  let dir: string;
+  let nats: TestNats;
+  let ironic: TestIronic;
+  let nova: TestNova;
+  let proxy: Awaited<ReturnType<typeof countingProxy>>;
+  let agent: AgentProcess;
+  let coord: AgentProcess;
+  let api: CoordinatorApi;
+  let apiReady = false;
+  const stops: (() => Promise<unknown>)[] = [];
+  const writes = (): Logged[] => proxy.log.filter((l) => l.method !== 'GET');
+
+  const spec = (o: { ipmiCount?: number; traits?: string[]; properties?: Record<string, unknown> } = {}): string =>
+    stringify({
+      name: cluster,
+      bridge_type: 'linuxbridge',
+      physnet_mappings: { [physnet]: bridge },
+      node_types: {
+        small: {
+          memory_mb: 128,
+          vcpus: 1,
+          volumes: [{ capacity: '1GiB' }],
+          physical_networks: [physnet],
+          boot_mode: 'bios',
+        },
+      },
+      specs: [
+        {
+          type: 'small',
+          count: o.ipmiCount ?? 1,
+          node_name_prefix: `${prefix}i`,
+          ironic_driver: 'ipmi',
+          ironic_config: {
+            resource_class: 'baremetal',
+            traits: o.traits ?? ['CUSTOM_TENKS'],
+            properties: o.properties ?? { vendor: 'tenks' },
+            boot_interface: 'pxe',
+            deploy_interface: 'ramdisk',
+            network_interface: 'noop',
+          },
+        },
+        {
+          type: 'small',
+          count: 1,
+          node_name_prefix: `${prefix}r`,
+          ironic_driver: 'redfish',
+          ironic_config: { resource_class: 'baremetal', boot_interface: 'pxe', network_interface: 'noop' },
+        },
+      ],
+      nova_flavors: [
+        { resource_class: 'baremetal', node_type: 'small', name: `bm-${tag}`, required_traits: ['CUSTOM_TENKS'] },
+      ],
+      ipmi_username: 'admin',
+      ipmi_password: 'ipmi-pw-1',
+      wait_for_placement: true,
+      cloud: 'tenks-test',
+    });
+
+  const ironicGet = async <T>(path: string): Promise<T> => {
+    const r = await fetch(`${ironic.url}${path}`, { headers: IRONIC_LATEST });
+    assert.equal(r.status, 200, `GET ${path}: ${await r.clone().text()}`);
+    return (await r.json()) as T;
+  };
+  const ironicPut = async (path: string, body: unknown): Promise<void> => {
+    const r = await fetch(`${ironic.url}${path}`, {
+      method: 'PUT',
+      headers: { ...IRONIC_LATEST, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    assert.ok(r.status < 300, `PUT ${path}: ${r.status} ${await r.text()}`);
+  };
+  const ironicPatch = async (path: string, ops: unknown): Promise<void> => {
+    const r = await fetch(`${ironic.url}${path}`, {
+      method: 'PATCH',
+      headers: { ...IRONIC_LATEST, 'Content-Type': 'application/json' },
+      body: JSON.stringify(ops),
+    });
+    assert.ok(r.status < 300, `PATCH ${path}: ${r.status} ${await r.text()}`);
+  };
+  interface INode {
+    uuid: string;
+    name: string;
+    driver: string;
+    provision_state: string;
+    target_provision_state: string | null;
+    power_state: string | null;
+    target_power_state: string | null;
+    traits: string[];
+    properties: Record<string, unknown>;
+    last_error: string | null;
+  }
+  const ourNodes = async (): Promise<INode[]> =>
+    (await ironicGet<{ nodes: INode[] }>('/v1/nodes/detail')).nodes
+      .filter((n) => n.name.startsWith(prefix))
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
+  const waitNode = async (
+    name: string,
+    ok: (n: INode) => boolean,
+    what: string,
+    timeoutMs = 120_000,
+  ): Promise<INode> => {
+    let last: INode | null = null;
+    await waitUntil(
+      `${name}: ${what}`,
+      async () => {
+        last = await ironicGet<INode>(`/v1/nodes/${name}`);
+        return ok(last);
+      },
+      timeoutMs,
+    ).catch((e: unknown) => {
+      throw new Error(`${String(e)}: last ${JSON.stringify(last)}`);
+    });
+    return last as unknown as INode;
+  };
+  async function finish(op: Operation, timeoutMs = 300_000): Promise<Operation> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const o = await api.getOperation(op.id);
+      if (o.state >= OperationState.OPERATION_STATE_SUCCEEDED) return o;
+      if (Date.now() > end) assert.fail(`operation ${op.id} did not end`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  const applied = async (text: string): Promise<Operation> => {
+    const op = await finish(await api.apply(text, 'spec.yaml'));
+    assert.equal(op.state, OperationState.OPERATION_STATE_SUCCEEDED, JSON.stringify(op.results.filter((r) => !r.ok)));
+    return op;
+  };
+
+  before(async function () {
+    const pre = await openstackPrerequisites();
+    skip = [pre.ironic, pre.nova, pre.clients].filter((x) => x !== null).join('; ') || null;
+    if (skip !== null) {
+      console.log(`      skipping Ironic system test: ${skip}`);
+      this.skip();
+    }
+    dir = await mkdtemp(join(tmpdir(), 'tenks-ir-'));
+    await run('chmod', ['711', dir]);
+    await ip('link', 'add', bridge, 'type', 'bridge');
+    await ip('link', 'set', bridge, 'up');
+    const [n, i, v] = await Promise.allSettled([startNats(), startIronic({ syncPowerStateIntervalS: 5 }), startNova()]);
+    for (const r of [n, i, v]) if (r.status === 'fulfilled') stops.push(() => r.value.stop());
+    for (const r of [n, i, v]) if (r.status === 'rejected') throw r.reason;
+    if (n.status !== 'fulfilled' || i.status !== 'fulfilled' || v.status !== 'fulfilled') return;
+    [nats, ironic, nova] = [n.value, i.value, v.value];
+    proxy = await countingProxy(ironic.url, (path) => {
+      // When Ironic is asked to delete a node, the VM must still be there.
+      const uuid = path.split('/').pop() ?? '';
+      try {
+        execFileSync('virsh', ['-c', 'qemu:///system', 'domuuid', uuid], { stdio: 'ignore' });
+        return true;
+      } catch {
+        return execFileSync('virsh', ['-c', 'qemu:///system', 'list', '--all', '--uuid'], {
+          encoding: 'utf8',
+        }).includes(uuid);
+      }
+    });
+    stops.push(() => proxy.close());
+
+    const clouds = await writeClouds(dir, { ironicUrl: proxy.url, novaUrl: nova.url });
+    await run('bash', [
+      join(process.cwd(), 'deploy/make-certs.sh'),
+      join(dir, 'pki'),
+      'agent',
+      'coordinator',
+      'client',
+    ]);
+    const tls = (name: string) => ({
+      ca_file: join(dir, 'pki/ca.pem'),
+      cert_file: join(dir, `pki/${name}.pem`),
+      key_file: join(dir, `pki/${name}-key.pem`),
+    });
+    agent = await AgentProcess.spawn(join(dir, 'agent.yaml'), {
+      agent_id: `ag-${tag}`,
+      listen: '127.0.0.1:0',
+      tls: tls('agent'),
+      libvirt_uri: 'qemu:///system',
+      storage: { pool_name: pool, pool_path: join(dir, 'pool') },
+      log_directory: join(dir, 'log'),
+      state_dir: join(dir, 'state'),
+      bmc: { listen_address: '127.0.0.1', ipmi_port_range_start: 0, ipmi_port_range_end: 0, redfish_port: 0 },
+      nats: { servers: nats.url },
+      heartbeat_interval_s: 0.5,
+      log_level: 'warn',
+    });
+    stops.push(() => agent.kill());
+
+    coord = await AgentProcess.spawn(
+      join(dir, 'coordinator.yaml'),
+      {
+        coordinator_id: `c-${tag}`,
+        listen: '127.0.0.1:0',
+        tls: tls('coordinator'),
+        nats: { servers: nats.url },
+        openstack: { clouds_file: clouds },
+        log_level: 'info',
+      },
+      { bin: 'bin/tenks-coordinator.js' },
+    );
+    stops.push(() => coord.kill());
+
+    const port = await coord.listeningPort();
+    api = new CoordinatorApi(`127.0.0.1:${port}`, await clientCredentials(join(dir, 'pki')), {}, 60_000);
+    apiReady = true;
+    await waitUntil(
+      'the agent alive at the coordinator',
+      async () => (await api.getAgents().catch(() => [])).some((a) => a.id === `ag-${tag}` && a.alive),
+      90_000,
+    );
+  });
+
+  after(async function () {
+    if (skip !== null) return;
+    if (apiReady) {
+      await api
+        .deleteCluster(cluster, true)
+        .then((op) => finish(op).catch(() => undefined))
+        .catch(() => undefined);
+      api.close();
+    }
+    // What before() started, last first.
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    await cleanupLibvirt({ domainPart: prefix, pool });
+    for (const l of [`tb-${physnet}`, `ts-${physnet}`, bridge]) await ip('link', 'del', l).catch(() => undefined);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('enrols an ipmi and a redfish node to available, with ports and a flavor', async function () {
+    const op = await applied(spec());
+    assert.ok(op.results.some((r) => r.action === 'enrol' && r.ok));
+    const nodes = await ourNodes();
+    assert.deepEqual(
+      nodes.map((n) => [n.name, n.driver, n.provision_state]),
+      [
+        [`${prefix}i0`, 'ipmi', 'available'],
+        [`${prefix}r0`, 'redfish', 'available'],
+      ],
+    );
+    const ipmiNode = nodes[0]!;
+    assert.deepEqual(ipmiNode.traits, ['CUSTOM_TENKS']);
+    assert.equal(ipmiNode.properties.vendor, 'tenks');
+    assert.equal(ipmiNode.properties.memory_mb, 128);
+    const tenksNodes = await api.getNodes(cluster);
+    for (const n of nodes) {
+      const ports = (
+        await ironicGet<{
+          ports: { address: string; physical_network: string; local_link_connection: Record<string, string> }[];
+        }>(`/v1/ports/detail?node=${n.uuid}`)
+      ).ports;
+      const t = tenksNodes.find((x) => x.name === n.name)!;
+      assert.equal(n.uuid, t.uuid, 'the Ironic node has the VM UUID');
+      assert.deepEqual(
+        ports.map((p) => p.address),
+        [t.nics[0]!.mac],
+      );
+      assert.equal(ports[0]!.physical_network, physnet);
+      assert.deepEqual(ports[0]!.local_link_connection, {
+        switch_id: t.nics[0]!.bridgeMac,
+        switch_info: t.nics[0]!.bridge,
+        port_id: t.nics[0]!.switchPort,
+      });
+    }
+    const flavors = (await (await fetch(`${nova.computeUrl}/flavors/detail`, { headers: nova.headers })).json()) as {
+      flavors: { id: string; name: string; ram: number; disk: number }[];
+    };
+    const f = flavors.flavors.find((x) => x.name === `bm-${tag}`);
+    assert.ok(f, 'flavor created');
+    assert.deepEqual([f.ram, f.disk], [128, 2]);
+    const specs = (await (
+      await fetch(`${nova.computeUrl}/flavors/${f.id}/os-extra_specs`, { headers: nova.headers })
+    ).json()) as { extra_specs: Record<string, string> };
+    assert.deepEqual(specs.extra_specs, {
+      'resources:CUSTOM_BAREMETAL': '1',
+      'resources:VCPU': '0',
+      'resources:MEMORY_MB': '0',
+      'resources:DISK_GB': '0',
+      'trait:CUSTOM_TENKS': 'required',
+      'tenks:cluster': cluster,
+    });
+  });
+
+  it('lets Ironic power each node on and off through tenks BMCs; libvirt agrees', async function () {
+    for (const n of await ourNodes()) {
+      await ironicPut(`/v1/nodes/${n.uuid}/states/power`, { target: 'power on' });
+      await waitNode(n.name, (x) => x.power_state === 'power on' && x.target_power_state === null, 'powered on');
+      assert.equal(await domState(n.name), 'running');
+      await ironicPut(`/v1/nodes/${n.uuid}/states/power`, { target: 'power off' });
+      await waitNode(n.name, (x) => x.power_state === 'power off' && x.target_power_state === null, 'powered off');
+      await waitUntil(`${n.name} off in libvirt`, async () => (await domState(n.name)) === 'shut off');
+    }
+  });
+
+  it("puts Ironic's boot device into the domain definition", async function () {
+    for (const n of await ourNodes()) {
+      await ironicPut(`/v1/nodes/${n.uuid}/management/boot_device`, { boot_device: 'disk', persistent: true });
+      const xml = await virsh('dumpxml', '--inactive', n.name);
+      assert.equal(/<boot dev='(\w+)'\/>/.exec(xml)?.[1], 'hd', `${n.name} boots from disk first`);
+      const bd = await ironicGet<{ boot_device: string }>(`/v1/nodes/${n.uuid}/management/boot_device`);
+      assert.equal(bd.boot_device, 'disk');
+      await ironicPut(`/v1/nodes/${n.uuid}/management/boot_device`, { boot_device: 'pxe', persistent: true });
+    }
+  });
+
+  it('deploys the ipmi node to active with the ramdisk interface and back to available', async function () {
+    await writeFile(join(ironic.imagesDir, 'vmlinuz'), 'kernel');
+    await writeFile(join(ironic.imagesDir, 'initrd'), 'initrd');
+    const n = `${prefix}i0`;
+    await ironicPatch(`/v1/nodes/${n}`, [
+      {
+        op: 'add',
+        path: '/instance_info',
+        value: { kernel: `file://${ironic.imagesDir}/vmlinuz`, ramdisk: `file://${ironic.imagesDir}/initrd` },
+      },
+    ]);
+    await ironicPut(`/v1/nodes/${n}/states/provision`, { target: 'active' });
+    await waitNode(n, (x) => x.provision_state === 'active' && x.target_provision_state === null, 'active', 180_000);
+    assert.equal(await domState(n), 'running', 'Ironic booted the node');
+    await ironicPut(`/v1/nodes/${n}/states/provision`, { target: 'deleted' });
+    await waitNode(
+      n,
+      (x) => x.provision_state === 'available' && x.target_provision_state === null,
+      'available again',
+      180_000,
+    );
+    await waitUntil(`${n} off after undeploy`, async () => (await domState(n)) === 'shut off', 60_000);
+    // Undeploy leaves instance_info behind; clear it so the spec's nodes are as tenks made them.
+    await ironicPatch(`/v1/nodes/${n}`, [{ op: 'remove', path: '/instance_info' }]);
+  });
+
+  it('makes no Ironic write on a re-apply', async function () {
+    const before = writes().length;
+    const op = await applied(spec());
+    assert.deepEqual(writes().slice(before), [], 'no POST/PATCH/PUT/DELETE');
+    assert.ok(!op.results.some((r) => r.action === 'enrol'), JSON.stringify(op.results));
+  });
+
+  it('patches only what changed when traits and properties change', async function () {
+    const before = writes().length;
+    await applied(spec({ traits: ['CUSTOM_TENKS', 'CUSTOM_GOLD'], properties: { vendor: 'acme' } }));
+    const w = writes().slice(before);
+    const i0 = (await ourNodes())[0]!;
+    assert.deepEqual(w.map((x) => `${x.method} ${x.path}`).sort(), [
+      `PATCH /v1/nodes/${i0.uuid}`,
+      `PUT /v1/nodes/${i0.uuid}/traits`,
+    ]);
+    const ops = JSON.parse(w.find((x) => x.method === 'PATCH')!.body) as { path: string }[];
+    assert.deepEqual(
+      ops.map((o) => o.path),
+      ['/properties/vendor'],
+    );
+    assert.deepEqual((await ourNodes())[0]!.traits.sort(), ['CUSTOM_GOLD', 'CUSTOM_TENKS']);
+  });
+
+  it('takes a node out of Ironic before deleting its VM when the spec shrinks', async function () {
+    await applied(spec({ ipmiCount: 2, traits: ['CUSTOM_TENKS', 'CUSTOM_GOLD'], properties: { vendor: 'acme' } }));
+    assert.equal((await ourNodes()).length, 3);
+    await applied(spec({ ipmiCount: 1, traits: ['CUSTOM_TENKS', 'CUSTOM_GOLD'], properties: { vendor: 'acme' } }));
+    const del = proxy.log.filter((l) => l.method === 'DELETE' && l.path.startsWith('/v1/nodes/'));
+    assert.equal(del.length, 1);
+    assert.equal(del[0]!.domainExisted, true, 'the VM was still there when Ironic deleted the node');
+    assert.deepEqual(
+      (await ourNodes()).map((n) => n.name),
+      [`${prefix}i0`, `${prefix}r0`],
+    );
+    assert.ok(!(await virsh('list', '--all', '--name')).includes(`${prefix}i1`));
+  });
+
+  it('reports enrolment errors clearly: bad Nova credentials, unreachable Ironic', async function () {
+    // A non-admin noauth2 token: Nova refuses flavor writes.
+    const bad = join(dir, 'bad');
+    await run('mkdir', ['-p', bad]);
+    const cloudsBad = stringify({
+      clouds: {
+        'tenks-test': {
+          auth_type: 'admin_token',
+          auth: { token: 'demo:demo', endpoint: nova.url },
+          baremetal_endpoint_override: 'http://127.0.0.1:9',
+          compute_endpoint_override: `${nova.url}/v2.1`,
+        },
+      },
+    });
+    await writeFile(join(bad, 'clouds.yaml'), cloudsBad);
+    // Run a second coordinator (same state) reading the bad clouds file for one apply.
+    const port = 19900 + Math.floor(Math.random() * 90);
+    const c2 = await AgentProcess.spawn(
+      join(dir, 'coordinator2.yaml'),
+      {
+        coordinator_id: `c2-${tag}`,
+        listen: `127.0.0.1:${port}`,
+        tls: {
+          ca_file: join(dir, 'pki/ca.pem'),
+          cert_file: join(dir, 'pki/coordinator.pem'),
+          key_file: join(dir, 'pki/coordinator-key.pem'),
+        },
+        nats: { servers: nats.url },
+        openstack: { clouds_file: join(bad, 'clouds.yaml') },
+        log_level: 'warn',
+      },
+      { bin: 'bin/tenks-coordinator.js' },
+    );
+    const api2 = new CoordinatorApi(`127.0.0.1:${port}`, await clientCredentials(join(dir, 'pki')), {}, 60_000);
+    try {
+      await waitUntil(
+        'the second coordinator',
+        async () => (await api2.getAgents().catch(() => [])).length > 0,
+        60_000,
+      );
+      const op = await api2.apply(spec({ traits: ['CUSTOM_TENKS'] }), 'spec.yaml');
+      const end = await (async () => {
+        for (;;) {
+          const o = await api2.getOperation(op.id);
+          if (o.state >= OperationState.OPERATION_STATE_SUCCEEDED) return o;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      })();
+      assert.equal(end.state, OperationState.OPERATION_STATE_FAILED);
+      const enrol = end.results.filter((r) => r.action === 'enrol');
+      assert.ok(enrol.length > 0 && enrol.every((r) => !r.ok && r.errorCode === 'UNAVAILABLE'), JSON.stringify(enrol));
+      assert.match(enrol[0]!.errorMessage, /127\.0\.0\.1:9/);
+      const fl = end.results.filter((r) => r.action === 'flavor' && !r.ok);
+      assert.ok(
+        fl.length === 0 || fl.every((r) => r.errorCode === 'PERMISSION' || r.errorCode === 'UNAVAILABLE'),
+        JSON.stringify(fl),
+      );
+    } finally {
+      api2.close();
+      await c2.kill();
+    }
+  });
+
+  it('tears down: flavors gone, Ironic empty of the cluster, then the VMs', async function () {
+    const op = await finish(await api.deleteCluster(cluster));
+    assert.equal(op.state, OperationState.OPERATION_STATE_SUCCEEDED, JSON.stringify(op.results.filter((r) => !r.ok)));
+    assert.deepEqual(await ourNodes(), []);
+    const flavors = (await (await fetch(`${nova.computeUrl}/flavors/detail`, { headers: nova.headers })).json()) as {
+      flavors: { name: string }[];
+    };
+    assert.ok(!flavors.flavors.some((f) => f.name === `bm-${tag}`));
+    assert.ok(!(await virsh('list', '--all', '--name')).includes(prefix));
+    for (const d of proxy.log.filter((l) => l.method === 'DELETE' && l.path.startsWith('/v1/nodes/')))
+      assert.equal(d.domainExisted, true);
+  });
+});
