@@ -1,0 +1,616 @@
+/**
+ * bench:scale — the coordinator at scale: 1,000 then 10,000 nodes over 10 agents.
+ *
+ *   npm run bench:scale [-- --agents 10 --small 1000 --large 10000 --volume-mib 32 \
+ *     --ports-per-agent 1200 --nofile 65536 --timeout-s 600 --schedule-repeat 5 --cpu-prof DIR]
+ *
+ * Setup (not timed): one nats-server with JetStream, one tenks-coordinator and `--agents` tenks-agents,
+ * each its own process (so each agent has its own in-memory `test:///default` hypervisor), talking
+ * mTLS (deploy/make-certs.sh). Every node has an IPMI BMC: each agent gets its own IPMI port range
+ * of `--ports-per-agent` ports (non-overlapping, below the ephemeral range, free when chosen) and
+ * redfish_port 0; the agents' open-files limit is raised to `--nofile` (`ulimit -n` in a bash
+ * wrapper) for the UDP sockets. Nodes have no NICs (no host networking), 64 MiB, 1 vCPU, BIOS and
+ * one `--volume-mib` qcow2 volume (0: none). test:///default reports a small host, so the spec's
+ * scheduler allocation ratios are computed from the inventory the agents report, so that
+ * (small + large) / agents nodes fit on each with 20 % to spare.
+ *
+ * Measured:
+ * - `schedule_10000_s`: the pure scheduler, in this process: `schedule()` of `--large` new nodes
+ *   (compileClusterSpec + expandNodes + nodeDemand done before, timed apart as
+ *   `compile_expand_10000_s`) onto the inventory the real agents report (median of
+ *   `--schedule-repeat` runs after a warm-up; `schedule_10000_with_1000_placed_s`: with the small
+ *   cluster's nodes already placed, as in the apply below).
+ * - `apply_1000_s`, `noop_1000_s`, `apply_10000_s`, `noop_10000_s`, `teardown_10000_s`,
+ *   `teardown_1000_s`: wall clock from the Apply (DeleteCluster) RPC to the operation's end, through
+ *   CoordinatorApi (common/) in this process; the end is the `operation_done` event on NATS
+ *   (subscribed before the call), confirmed by GetOperation (polled every 2 s, as tenksctl does,
+ *   which also records how actions_done advances). `*_op_s`: start to finish as the coordinator
+ *   recorded it; `timeline_s` (from the operation's own events): when it was planned (observe,
+ *   schedule, plan), when the first step started (new placements recorded), when the last step was
+ *   reported finished, done. `noop_1000_tenksctl_s`: the no-op through `tenksctl apply` (a process,
+ *   as a user; median of 3).
+ *   The small cluster stays while the large one is applied (11,000 nodes at the peak).
+ * - Checks: every operation succeeded (so 0 failed actions), apply has one action per node, a
+ *   no-op has none, and the sum of ListNodes over the agents (asked directly) is the node count,
+ *   0 after teardown.
+ * - Per process and phase: CPU seconds (/proc/<pid>/stat, user + system) of the coordinator, the
+ *   agents (sum and busiest) and nats-server; peak RSS (VmHWM) of each; agents' open fds. That
+ *   tells where the time goes.
+ * If an operation does not end within `--timeout-s`, it is cancelled and its key is null, with
+ * what it had done in `*_progress`.
+ *
+ * Progress on stderr; the LAST stdout line is one JSON object. Everything started is stopped and
+ * removed at the end, on failure and on Ctrl-C.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { stringify } from 'yaml';
+import {
+  AgentApi,
+  asOpEvent,
+  channelOptions,
+  compileClusterSpec,
+  connectNats,
+  decodeJson,
+  expandNodes,
+  nullLogger,
+  silenceIpServerNameWarning,
+} from '../common/index.js';
+import { nodeDemand, schedule, type HostInventory, type PlacedNode } from '../coordinator/scheduler/index.js';
+import { OperationState, type Agent, type Operation } from '../proto/gen/tenks/v1/coordinator.pb.js';
+import {
+  CpuMeter,
+  daemonWarnings,
+  ensureBundle,
+  freeUdpRanges,
+  makePki,
+  median,
+  nofileLimit,
+  openFds,
+  round,
+  run,
+  sayer,
+  sleep,
+  Stack,
+  startAgent,
+  startCoordinator,
+  startNats,
+  statusMb,
+  tenksctl,
+  waitForAgents,
+  writeConfig,
+  type Coordinator,
+  type Daemon,
+} from './lib-stack.js';
+
+const { values } = parseArgs({
+  options: {
+    agents: { type: 'string', default: '10' },
+    small: { type: 'string', default: '1000' },
+    large: { type: 'string', default: '10000' },
+    'volume-mib': { type: 'string', default: '32' },
+    'ports-per-agent': { type: 'string', default: '1200' },
+    nofile: { type: 'string', default: '65536' },
+    'timeout-s': { type: 'string', default: '600' },
+    'schedule-repeat': { type: 'string', default: '5' },
+    'cpu-prof': { type: 'string' },
+  },
+  strict: true,
+});
+const AGENTS = Number(values.agents);
+const SMALL = Number(values.small);
+const LARGE = Number(values.large);
+const VOLUME_MIB = Number(values['volume-mib']);
+const PORTS = Number(values['ports-per-agent']);
+const NOFILE = Number(values.nofile);
+const TIMEOUT_MS = Number(values['timeout-s']) * 1000;
+const SCHEDULE_REPEAT = Number(values['schedule-repeat']);
+const CPU_PROF = values['cpu-prof'];
+for (const [name, v, min] of [
+  ['--agents', AGENTS, 1],
+  ['--small', SMALL, 1],
+  ['--large', LARGE, 1],
+  ['--volume-mib', VOLUME_MIB, 0],
+  ['--ports-per-agent', PORTS, 1],
+  ['--nofile', NOFILE, 1024],
+  ['--timeout-s', TIMEOUT_MS, 1000],
+  ['--schedule-repeat', SCHEDULE_REPEAT, 1],
+] as const)
+  if (!Number.isInteger(v) || v < min) throw new Error(`${name} must be an integer >= ${min}`);
+if ((SMALL + LARGE) / AGENTS > PORTS)
+  throw new Error(`--ports-per-agent ${PORTS} cannot hold ${(SMALL + LARGE) / AGENTS} IPMI nodes per agent`);
+
+const TARGETS = { schedule_10000_s: 1, apply_1000_s: 60, noop_1000_s: 5 };
+const MiB = 1024 * 1024;
+const NODE_MB = 64;
+
+const say = sayer('bench:scale');
+const tag = randomBytes(3).toString('hex');
+const password = randomBytes(6).toString('hex');
+const agentIds = Array.from({ length: AGENTS }, (_, k) => `scale-${tag}-${String(k).padStart(2, '0')}`);
+
+silenceIpServerNameWarning();
+
+/** Scheduler ratios so that `perAgent` nodes fit on the smallest reported host, 20 % to spare. */
+function ratiosFor(agents: readonly Agent[], perAgent: number): Record<string, number> {
+  const want = perAgent * 1.2;
+  let cpu = 1;
+  let ram = 1;
+  let disk = 1;
+  for (const a of agents) {
+    const h = a.host;
+    if (!h) throw new Error(`agent ${a.id} reports no host`);
+    cpu = Math.max(cpu, want / Math.max(1, h.cpus));
+    ram = Math.max(ram, (want * NODE_MB * MiB + 512 * MiB) / Math.max(1, h.memoryBytes));
+    const pool = h.pool;
+    if (VOLUME_MIB > 0 && pool)
+      disk = Math.max(disk, (want * VOLUME_MIB * MiB) / Math.max(1, Math.min(pool.capacityBytes, pool.availableBytes)));
+  }
+  const up = (x: number): number => Math.min(1000, Math.ceil(x * 10) / 10);
+  return { cpu_allocation_ratio: up(cpu), ram_allocation_ratio: up(ram), disk_allocation_ratio: up(disk) };
+}
+
+/** The cluster spec (as parsed YAML): `count` tiny IPMI nodes named `<prefix><i>`. */
+function specObject(
+  cluster: string,
+  count: number,
+  prefix: string,
+  ratios: Record<string, number>,
+): Record<string, unknown> {
+  return {
+    name: cluster,
+    default_ironic_driver: 'ipmi',
+    default_boot_mode: 'bios',
+    ipmi_username: 'admin',
+    ipmi_password: password,
+    node_types: {
+      tiny: {
+        memory_mb: NODE_MB,
+        vcpus: 1,
+        volumes: VOLUME_MIB > 0 ? [{ capacity: `${VOLUME_MIB}MiB` }] : [],
+      },
+    },
+    specs: [{ type: 'tiny', count, node_name_prefix: prefix }],
+    scheduler: { strategy: 'spread', ...ratios },
+  };
+}
+
+/** The pure scheduler on the agents' real inventory: median seconds of `schedule()`. */
+function benchScheduler(
+  agents: readonly Agent[],
+  ratios: Record<string, number>,
+): { scheduleS: number; runsS: number[]; withPlacedS: number; compileExpandS: number; hosts: number } {
+  const inventory: HostInventory[] = agents.map((a) => ({
+    id: a.id,
+    cpus: a.host?.cpus ?? 0,
+    memoryBytes: a.host?.memoryBytes ?? 0,
+    poolCapacityBytes: a.host?.pool?.capacityBytes ?? 0,
+    poolAvailableBytes: a.host?.pool?.availableBytes ?? 0,
+    physnets: [],
+    bmcPortsFree: PORTS,
+    alive: true,
+  }));
+  const t = performance.now();
+  const { spec } = compileClusterSpec(specObject(`sched-${tag}`, LARGE, 'sb', ratios), 'scale-10000.yaml');
+  const demands = expandNodes(spec).map(nodeDemand);
+  const compileExpandS = (performance.now() - t) / 1000;
+  if (demands.length !== LARGE) throw new Error(`expandNodes gave ${demands.length} nodes, expected ${LARGE}`);
+  const once = (current: PlacedNode[]): number => {
+    const t0 = performance.now();
+    const r = schedule({ cluster: spec.name, nodes: demands, hosts: inventory, current, options: spec.scheduler });
+    const s = (performance.now() - t0) / 1000;
+    if (r.assignments.length !== LARGE) throw new Error('schedule placed a wrong number of nodes');
+    return s;
+  };
+  once([]);
+  const runsS = Array.from({ length: SCHEDULE_REPEAT }, () => once([]));
+  const placed: PlacedNode[] = Array.from({ length: SMALL }, (_, i) => ({
+    cluster: 'other',
+    name: `sa${i}`,
+    hostId: agents[i % agents.length]?.id ?? '',
+    memoryMb: NODE_MB,
+    vcpus: 1,
+    diskBytes: VOLUME_MIB * MiB,
+  }));
+  const withPlaced = Array.from({ length: SCHEDULE_REPEAT }, () => once(placed));
+  return { scheduleS: median(runsS), runsS, withPlacedS: median(withPlaced), compileExpandS, hosts: inventory.length };
+}
+
+/** How one operation went. */
+interface OpOutcome {
+  /** Wall clock from the RPC to the end; null when it did not end in time. */
+  s: number | null;
+  /** As the coordinator recorded it (started to finished). */
+  opS: number | null;
+  state: string;
+  actionsTotal: number;
+  actionsDone: number;
+  results: number;
+  failedResults: number;
+  /** [seconds since the call, actions_done] from the GetOperation polls. */
+  progress: [number, number][];
+  /**
+   * Seconds from the operation's start (coordinator clock, from its events): planned (observe,
+   * schedule, plan), first step started (after recording new placements), last step reported
+   * finished, done.
+   */
+  timeline: Record<string, number | null>;
+  cpu: Record<string, number>;
+  op: Operation | null;
+}
+
+const STATE_NAMES: Record<number, string> = {
+  [OperationState.OPERATION_STATE_PENDING]: 'pending',
+  [OperationState.OPERATION_STATE_RUNNING]: 'running',
+  [OperationState.OPERATION_STATE_SUCCEEDED]: 'succeeded',
+  [OperationState.OPERATION_STATE_FAILED]: 'failed',
+  [OperationState.OPERATION_STATE_CANCELLED]: 'cancelled',
+};
+
+const stack = await Stack.create('tenks-bench-scale-');
+stack.closeOnSignals(say);
+const result: Record<string, unknown> = {
+  agents: AGENTS,
+  libvirt_uri: 'test:///default',
+  small_nodes: SMALL,
+  large_nodes: LARGE,
+  node: { memory_mb: NODE_MB, vcpus: 1, nics: 0, volume_mib: VOLUME_MIB, boot_mode: 'bios', bmc: 'ipmi' },
+  client: 'CoordinatorApi (common/) in the bench process; end = operation_done NATS event, confirmed by GetOperation',
+  transport: 'mTLS (deploy/make-certs.sh) on 127.0.0.1',
+  targets_s: TARGETS,
+};
+let failed = false;
+
+try {
+  say('npm run --silent build (dist/tenksctl.mjs)');
+  await run('npm', ['run', '--silent', 'build'], 120_000);
+
+  // ---- Setup.
+  const t0 = performance.now();
+  const ranges = await freeUdpRanges(AGENTS, PORTS);
+  const pki = await makePki(stack);
+  const nats = await startNats(stack);
+  const coordinator: Coordinator = await startCoordinator(stack, nats, pki, {
+    ...(CPU_PROF !== undefined ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] } : {}),
+    callTimeoutMs: 300_000,
+  });
+  const agents: Daemon[] = [];
+  for (const [k, id] of agentIds.entries()) {
+    const range = ranges[k];
+    if (!range) throw new Error('no port range');
+    agents.push(
+      await startAgent(stack, nats, pki, {
+        id,
+        libvirtUri: 'test:///default',
+        poolName: `tenks-scale-${k}`,
+        ipmi: range,
+        nofile: NOFILE,
+        ...(CPU_PROF !== undefined && k === 0 ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] } : {}),
+      }),
+    );
+  }
+  await waitForAgents(coordinator, agents, agentIds);
+  const inventory = (await coordinator.api.getAgents()).filter((a) => agentIds.includes(a.id));
+  const agentApis = new Map<string, AgentApi>();
+  const creds = await pki.clientCredentials();
+  for (const a of inventory)
+    agentApis.set(a.id, new AgentApi(a.address, creds, channelOptions({ address: a.address, tls: null }), 300_000));
+  stack.onCleanup('agent clients', () => {
+    for (const c of agentApis.values()) c.close();
+    return Promise.resolve();
+  });
+  const ratios = ratiosFor(inventory, (SMALL + LARGE) / AGENTS);
+  const h0 = inventory[0]?.host;
+  Object.assign(result, {
+    setup_s: round((performance.now() - t0) / 1000, 2),
+    host_per_agent: h0
+      ? {
+          cpus: h0.cpus,
+          memory_gib: round(h0.memoryBytes / 1024 ** 3, 2),
+          pool_gib: round((h0.pool?.capacityBytes ?? 0) / 1024 ** 3, 1),
+        }
+      : null,
+    scheduler_ratios: ratios,
+    ipmi_port_ranges: ranges.map((r) => `${r.start}-${r.end}`),
+    agent_nofile_limit: await nofileLimit(agents[0]?.pid ?? 0),
+  });
+  say(
+    `setup: ${AGENTS} agents alive in ${String(result.setup_s)} s; host per agent ${JSON.stringify(result.host_per_agent)}; ratios ${JSON.stringify(ratios)}; IPMI ranges ${ranges[0]?.start}-${ranges[ranges.length - 1]?.end}; agent open-files limit ${String(result.agent_nofile_limit)}`,
+  );
+
+  // ---- The pure scheduler.
+  const sched = benchScheduler(inventory, ratios);
+  Object.assign(result, {
+    schedule_10000_s: round(sched.scheduleS, 4),
+    schedule_10000_runs_s: sched.runsS.map((x) => round(x, 4)),
+    schedule_10000_with_1000_placed_s: round(sched.withPlacedS, 4),
+    compile_expand_10000_s: round(sched.compileExpandS, 4),
+  });
+  say(
+    `scheduler: ${LARGE} nodes on ${sched.hosts} hosts in ${round(sched.scheduleS, 4)} s (runs ${sched.runsS.map((x) => round(x, 4)).join(', ')}); with ${SMALL} placed ${round(sched.withPlacedS, 4)} s; compile+expand ${round(sched.compileExpandS, 4)} s`,
+  );
+
+  // ---- Operations through the coordinator.
+  const nc: NatsConnection = await connectNats(
+    { servers: [nats.url], tls: null, user: null, password: null, token: null, credsFile: null, replicas: 1 },
+    { name: 'bench:scale', log: nullLogger },
+  );
+  stack.onCleanup('bench NATS connection', () => nc.close());
+  const doneEvents = new Map<string, () => void>();
+  const seenDone = new Set<string>();
+  /** Coordinator times (ms) of each operation's milestones, from its events. */
+  const milestones = new Map<string, { planned?: number; firstStep?: number; lastFinished?: number; done?: number }>();
+  const sub = nc.subscribe('tenks.ops.*.events');
+  void (async () => {
+    for await (const m of sub) {
+      const ev = asOpEvent(decodeJson(m.data));
+      if (ev === null) continue;
+      const ms = milestones.get(ev.op) ?? {};
+      milestones.set(ev.op, ms);
+      if (ev.type === 'operation_started') ms.planned ??= ev.timeMs;
+      else if (ev.type === 'step_started') ms.firstStep ??= ev.timeMs;
+      else if (ev.type === 'step_finished') ms.lastFinished = ev.timeMs;
+      if (ev.type !== 'operation_done') continue;
+      ms.done = ev.timeMs;
+      seenDone.add(ev.op);
+      doneEvents.get(ev.op)?.();
+    }
+  })().catch((e: unknown) => {
+    // Ends of operations still show through GetOperation polls.
+    say(`NATS event subscription ended: ${String(e)}`);
+  });
+  await nc.flush();
+
+  const pids = (): Map<string, number> => {
+    const m = new Map<string, number>([
+      ['coordinator', coordinator.daemon.pid],
+      ['nats', nats.daemon.pid],
+    ]);
+    for (const [k, a] of agents.entries()) m.set(`agent${k}`, a.pid);
+    return m;
+  };
+  const meter = new CpuMeter(pids);
+  const summarize = (cpu: Record<string, number>): Record<string, number> => {
+    const agentCpu = Object.entries(cpu)
+      .filter(([k]) => k.startsWith('agent'))
+      .map(([, v]) => v);
+    return {
+      coordinator: cpu.coordinator ?? 0,
+      agents_sum: round(
+        agentCpu.reduce((s, v) => s + v, 0),
+        2,
+      ),
+      agents_max: round(Math.max(0, ...agentCpu), 2),
+      nats: cpu.nats ?? 0,
+    };
+  };
+
+  const operate = async (what: string, start: () => Promise<Operation>): Promise<OpOutcome> => {
+    await meter.mark();
+    const t = performance.now();
+    const started = await start();
+    const id = started.id;
+    const ended = new Promise<void>((resolve) => {
+      if (seenDone.has(id)) resolve();
+      doneEvents.set(id, resolve);
+    });
+    const progress: [number, number][] = [];
+    let op: Operation = started;
+    let endS: number | null = null;
+    const deadline = t + TIMEOUT_MS;
+    // Set by the event's callback: a holder, so the checks below are not narrowed away.
+    const event: { at: number | null } = { at: null };
+    void ended.then(() => (event.at = performance.now()));
+    for (;;) {
+      const wait = Math.max(0, Math.min(2000, deadline - performance.now()));
+      await Promise.race([ended, sleep(wait)]);
+      op = await coordinator.api.getOperation(id, { timeoutMs: 60_000 });
+      progress.push([round((performance.now() - t) / 1000, 1), op.actionsDone]);
+      if (op.state >= OperationState.OPERATION_STATE_SUCCEEDED) {
+        endS = ((event.at ?? performance.now()) - t) / 1000;
+        break;
+      }
+      if (event.at !== null) await sleep(100);
+      if (performance.now() > deadline) {
+        say(
+          `${what}: not done after ${TIMEOUT_MS / 1000} s (${op.actionsDone}/${op.actionsTotal} actions): cancelling`,
+        );
+        await coordinator.api.cancelOperation(id).catch(() => undefined);
+        for (let i = 0; i < 120; i++) {
+          op = await coordinator.api.getOperation(id, { timeoutMs: 60_000 });
+          if (op.state >= OperationState.OPERATION_STATE_SUCCEEDED) break;
+          await sleep(1000);
+        }
+        break;
+      }
+    }
+    doneEvents.delete(id);
+    const cpu = await meter.since();
+    const opS = op.finishedUnixMs > 0 && op.startedUnixMs > 0 ? (op.finishedUnixMs - op.startedUnixMs) / 1000 : null;
+    const ms = milestones.get(id) ?? {};
+    const since = (x: number | undefined): number | null =>
+      x === undefined || op.startedUnixMs <= 0 ? null : round((x - op.startedUnixMs) / 1000);
+    const out: OpOutcome = {
+      timeline: {
+        planned: since(ms.planned),
+        first_step: since(ms.firstStep),
+        last_step_finished: since(ms.lastFinished),
+        done: since(ms.done),
+      },
+      s: endS,
+      opS,
+      state: STATE_NAMES[op.state] ?? String(op.state),
+      actionsTotal: op.actionsTotal,
+      actionsDone: op.actionsDone,
+      results: op.results.length,
+      failedResults: op.results.filter((r) => !r.ok).length,
+      progress,
+      cpu,
+      op,
+    };
+    const c = summarize(cpu);
+    say(
+      `${what}: ${out.state} in ${endS === null ? 'n/a' : round(endS)} s (coordinator's record ${opS === null ? 'n/a' : round(opS)} s), ` +
+        `${out.actionsDone}/${out.actionsTotal} actions, ${out.failedResults} failed; CPU s: coordinator ${c.coordinator}, agents ${c.agents_sum} (busiest ${c.agents_max}), nats ${c.nats}; ` +
+        `timeline s: ${JSON.stringify(out.timeline)}`,
+    );
+    return out;
+  };
+
+  const expectOk = (what: string, o: OpOutcome, actions: number | null): void => {
+    if (o.state !== 'succeeded') {
+      const firstFailed = o.op?.results.find((r) => !r.ok);
+      throw new Error(
+        `${what}: operation ${o.state}: ${o.op?.errorCode ?? ''} ${o.op?.errorMessage ?? ''} ${firstFailed ? `first failed: ${firstFailed.node} ${firstFailed.errorCode} ${firstFailed.errorMessage}` : ''}`,
+      );
+    }
+    if (actions !== null && o.actionsTotal !== actions)
+      throw new Error(`${what}: ${o.actionsTotal} actions, expected ${actions}`);
+  };
+
+  const countNodes = async (cluster: string): Promise<{ total: number; perAgent: number[] }> => {
+    const perAgent = await Promise.all(
+      [...agentApis.values()].map(
+        async (c) => (await c.listNodes(cluster, false, { timeoutMs: 120_000 })).nodes.length,
+      ),
+    );
+    return { total: perAgent.reduce((s, n) => s + n, 0), perAgent };
+  };
+
+  const expectNodes = async (what: string, cluster: string, want: number): Promise<number[]> => {
+    const c = await countNodes(cluster);
+    if (c.total !== want) throw new Error(`${what}: the agents list ${c.total} nodes of ${cluster}, expected ${want}`);
+    say(`${what}: the agents list ${c.total} nodes (${c.perAgent.join(' + ')})`);
+    return c.perAgent;
+  };
+
+  const phases: Record<string, unknown> = {};
+  const keep = (key: string, o: OpOutcome): void => {
+    phases[key] = {
+      s: o.s === null ? null : round(o.s),
+      op_s: o.opS === null ? null : round(o.opS),
+      state: o.state,
+      actions_total: o.actionsTotal,
+      actions_done: o.actionsDone,
+      cpu_s: summarize(o.cpu),
+      timeline_s: o.timeline,
+      actions_done_by_poll: o.progress,
+    };
+    result[`${key}_s`] = o.s === null || o.state !== 'succeeded' ? null : round(o.s);
+  };
+  const rssNow = async (): Promise<Record<string, number>> => {
+    const agentHwm = await Promise.all(agents.map((a) => statusMb(a.pid, 'VmHWM')));
+    return {
+      coordinator_hwm: await statusMb(coordinator.daemon.pid, 'VmHWM'),
+      agents_hwm_max: Math.max(...agentHwm),
+      nats_hwm: await statusMb(nats.daemon.pid, 'VmHWM'),
+      agents_fds_max: Math.max(...agents.map((a) => openFds(a.pid))),
+    };
+  };
+
+  const small = `scale-${tag}-small`;
+  const large = `scale-${tag}-large`;
+  const smallYaml = stringify(specObject(small, SMALL, 'sa', ratios));
+  const largeYaml = stringify(specObject(large, LARGE, 'sb', ratios));
+
+  // 1,000 nodes.
+  let o = await operate(`apply ${SMALL}`, () => coordinator.api.apply(smallYaml, 'scale-small.yaml'));
+  expectOk(`apply ${SMALL}`, o, SMALL);
+  keep(`apply_${SMALL}`, o);
+  const smallSpread = await expectNodes(`apply ${SMALL}`, small, SMALL);
+  o = await operate(`no-op re-apply ${SMALL}`, () => coordinator.api.apply(smallYaml, 'scale-small.yaml'));
+  expectOk(`no-op ${SMALL}`, o, 0);
+  keep(`noop_${SMALL}`, o);
+  await expectNodes(`no-op ${SMALL}`, small, SMALL);
+  result[`rss_mb_after_${SMALL}`] = await rssNow();
+
+  // The same no-op through tenksctl, as a user runs it.
+  const ctlConfig = await writeConfig(stack, 'tenksctl', {
+    coordinator: coordinator.address,
+    ...pki.files('client'),
+    nats: nats.url,
+  });
+  const smallFile = join(stack.dir, 'scale-small.yaml');
+  await writeFile(smallFile, smallYaml);
+  const ctlRuns: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    await ensureBundle(say);
+    const ctl = await tenksctl(['apply', '-f', smallFile, '-o', 'json'], { TENKS_CONFIG: ctlConfig });
+    if (ctl.code !== 0) throw new Error(`tenksctl apply (no-op) exited ${String(ctl.code)}: ${ctl.stderr}`);
+    const ctlOp = JSON.parse(ctl.stdout) as { state?: string; actions_total?: number };
+    if (ctlOp.state !== 'succeeded' || ctlOp.actions_total !== 0)
+      throw new Error(`tenksctl apply (no-op): ${ctl.stdout.slice(0, 500)}`);
+    if (!ctl.bundle) say('WARNING: tenksctl ran through tsx (sources changed under the bundle)');
+    ctlRuns.push(ctl.seconds);
+  }
+  result[`noop_${SMALL}_tenksctl_s`] = round(median(ctlRuns));
+  result[`noop_${SMALL}_tenksctl_runs_s`] = ctlRuns.map((x) => round(x));
+  say(`no-op re-apply ${SMALL} through tenksctl: ${ctlRuns.map((x) => round(x)).join(', ')} s`);
+
+  // 10,000 nodes (the 1,000 stay).
+  o = await operate(`apply ${LARGE}`, () => coordinator.api.apply(largeYaml, 'scale-large.yaml'));
+  keep(`apply_${LARGE}`, o);
+  let largeDone = o.state === 'succeeded';
+  if (largeDone) {
+    expectOk(`apply ${LARGE}`, o, LARGE);
+    phases[`apply_${LARGE}_spread`] = await expectNodes(`apply ${LARGE}`, large, LARGE);
+    result[`rss_mb_after_${LARGE}`] = await rssNow();
+    const t = performance.now();
+    const listed = await coordinator.api
+      .getNodes(large, '', false, { timeoutMs: 120_000 })
+      .then((n) => `${n.length} nodes`)
+      .catch((e: unknown) => `failed: ${e instanceof Error ? e.message : String(e)}`);
+    result[`get_nodes_${LARGE}`] = { result: listed, s: round((performance.now() - t) / 1000) };
+    say(`GetNodes of the ${LARGE}-node cluster through the coordinator: ${listed}`);
+    o = await operate(`no-op re-apply ${LARGE}`, () => coordinator.api.apply(largeYaml, 'scale-large.yaml'));
+    keep(`noop_${LARGE}`, o);
+    if (o.state === 'succeeded') expectOk(`no-op ${LARGE}`, o, 0);
+  } else {
+    result[`apply_${LARGE}_progress`] = {
+      state: o.state,
+      actions_done: o.actionsDone,
+      actions_total: o.actionsTotal,
+      nodes_on_agents: (await countNodes(large).catch(() => null))?.total ?? null,
+    };
+    result[`noop_${LARGE}_s`] = null;
+    largeDone = false;
+  }
+
+  o = await operate(`delete ${LARGE}`, () => coordinator.api.deleteCluster(large));
+  keep(`teardown_${LARGE}`, o);
+  expectOk(`delete ${LARGE}`, o, null);
+  await expectNodes(`delete ${LARGE}`, large, 0);
+  o = await operate(`delete ${SMALL}`, () => coordinator.api.deleteCluster(small));
+  keep(`teardown_${SMALL}`, o);
+  expectOk(`delete ${SMALL}`, o, null);
+  await expectNodes(`delete ${SMALL}`, small, 0);
+
+  const final = await rssNow();
+  Object.assign(result, {
+    coordinator_rss_mb: final.coordinator_hwm,
+    agents_rss_mb_max: final.agents_hwm_max,
+    nats_rss_mb: final.nats_hwm,
+    agents_rss_mb: await Promise.all(agents.map((a) => statusMb(a.pid, 'VmHWM'))),
+    small_spread: smallSpread,
+    phases,
+    targets_met: {
+      schedule_10000_s: sched.scheduleS < TARGETS.schedule_10000_s,
+      apply_1000_s: typeof result[`apply_${SMALL}_s`] === 'number' && (result[`apply_${SMALL}_s`] as number) < 60,
+      noop_1000_s: typeof result[`noop_${SMALL}_s`] === 'number' && (result[`noop_${SMALL}_s`] as number) < 5,
+    },
+  });
+} catch (e) {
+  failed = true;
+  result.error = e instanceof Error ? e.message : String(e);
+  say(`FAILED: ${String(result.error)}`);
+  for (const d of stack.daemons) say(d.tail(1500));
+  process.exitCode = 1;
+} finally {
+  result.daemon_warnings = daemonWarnings(stack.daemons);
+  await stack.close(say);
+}
+if (!failed) say('done: everything started was stopped and removed');
+console.log(JSON.stringify(result));
