@@ -164,9 +164,9 @@ export class NetworkPlane implements NicWiring {
     this.view = null;
   }
 
-  /** Rebuilds the physnet table from the marks on the host's bridges. */
-  async load(): Promise<void> {
-    const v = await this.hostView(true);
+  /** Rebuilds the physnet table from the marks on the host's bridges (from `view` when given). */
+  async load(view?: HostView): Promise<void> {
+    const v = view ?? (await this.hostView(true));
     const physnets = new Map<string, PhysnetState>();
     for (const l of v.links.values()) {
       const m = marksFromAlias(l.alias);
@@ -315,8 +315,8 @@ export class NetworkPlane implements NicWiring {
     o: CallOptions = {},
   ): Promise<HostChange> {
     return this.hostLock.run('host', async () => {
-      await this.load();
       const v = await this.hostView(true);
+      await this.load(v);
       const errors = this.validate(bridgeType, mappings, v);
       if (errors.length > 0) throw invalidSpec(errors, 'fix physnet_mappings for this host');
       const changes: string[] = [];
@@ -324,8 +324,11 @@ export class NetworkPlane implements NicWiring {
         const kind = this.sourceKind(v, m.device) as SourceKind;
         changes.push(...(await this.ensurePhysnet(cluster, bridgeType, m, kind, v, o)));
       }
-      this.invalidate();
-      await this.load();
+      // Read back what changed (bridge MACs come from the kernel); nothing changed, nothing to read.
+      if (changes.length > 0) {
+        this.invalidate();
+        await this.load();
+      }
       if (changes.length > 0) this.o.log.info('physnets set up', { cluster, changes: changes.length });
       return { changed: changes.length > 0, changes };
     });
@@ -589,8 +592,8 @@ export class NetworkPlane implements NicWiring {
   /** Removes the physnets of `cluster` (every cluster when empty) that no other cluster uses, and its node ports. */
   async teardown(cluster: string, o: CallOptions = {}): Promise<HostChange> {
     return this.hostLock.run('host', async () => {
-      await this.load();
       const v = await this.hostView(true);
+      await this.load(v);
       const changes: string[] = [];
       // Node ports of the cluster first (their VMs should be gone already).
       const ports = new Set<string>();
@@ -629,6 +632,7 @@ export class NetworkPlane implements NicWiring {
             await this.o.links.batch([ipLine.alias(st.bridge, aliasOf(marks))], o.signal);
           else await this.apply({ ip: [], ovs: [['set', 'bridge', st.bridge, ...externalIdsOf(marks)]] }, o);
           changes.push(`bridge ${st.bridge}: cluster ${cluster} removed (still used by ${remaining.join(', ')})`);
+          st.clusters = remaining;
           continue;
         }
         changes.push(...(await this.removePhysnet(st, v, o)));
@@ -636,8 +640,8 @@ export class NetworkPlane implements NicWiring {
         if (st.vlan > 0 && ![...this.physnets.values()].some((p) => p.device === st.device && p.vlan > 0))
           changes.push(...(await this.removeTrunk(st.device, v, o)));
       }
-      this.invalidate();
-      await this.load();
+      // The physnet table is already up to date (removed or narrowed above): no read-back needed.
+      if (changes.length > 0) this.invalidate();
       if (changes.length > 0) this.o.log.info('physnets torn down', { cluster, changes: changes.length });
       return { changed: changes.length > 0, changes };
     });
@@ -677,11 +681,10 @@ export class NetworkPlane implements NicWiring {
       }
       if (bridgeMarks?.srcdown === '1') ops.ip.push(ipLine.down(st.device));
     }
-    // OVS port deletions first: a veth end must leave OVS before the link goes.
-    if (ops.ovs.length > 0) await this.apply({ ip: [], ovs: ops.ovs }, o);
-    await this.o.links.batch(ops.ip, o.signal);
-    if (st.bridgeType === 'linuxbridge') await this.o.links.batch([ipLine.del(st.bridge)], o.signal);
-    else await this.apply({ ip: [], ovs: [['--if-exists', 'del-br', st.bridge]] }, o);
+    // One OVS transaction, then one ip batch: a veth end must leave OVS before the link goes.
+    if (st.bridgeType === 'linuxbridge') ops.ip.push(ipLine.del(st.bridge));
+    else ops.ovs.push(['--if-exists', 'del-br', st.bridge]);
+    await this.apply({ ovsFirst: ops.ovs, ip: ops.ip, ovs: [] }, o);
     changes.push(`bridge ${st.bridge} removed`);
     return changes;
   }
@@ -893,6 +896,7 @@ export class NetworkPlane implements NicWiring {
   }
 
   async detach(spec: NodeSpec, _o: CallOptions = {}): Promise<string[]> {
+    if (spec.nics.length === 0) return [];
     const v = await this.hostView();
     const ops: Ops = { ovsFirst: [], ip: [], ipDelete: [], ovs: [] };
     const removed: string[] = [];

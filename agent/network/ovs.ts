@@ -16,6 +16,19 @@ export interface OvsRow {
 
 type OvsJsonValue = string | number | ['map', [string, string][]] | ['set', unknown[]] | ['uuid', string];
 
+/** The `list Port` command (and its columns) of every Port read. */
+const PORT_LIST = ['--columns=_uuid,name,external_ids,tag', 'list', 'Port'];
+
+/** Port rows of one `--format=json --data=json list Port` document. */
+function portRowsOf(json: string): { uuid: string; row: OvsRow }[] {
+  const doc = JSON.parse(json) as { data: OvsJsonValue[][] };
+  return doc.data.map((r) => {
+    const uuid = Array.isArray(r[0]) ? String(r[0][1]) : String(r[0]);
+    const tag = typeof r[3] === 'number' ? r[3] : null;
+    return { uuid, row: { name: String(r[1]), externalIds: toMap(r[2]), tag, datapathType: '', ports: [] } };
+  });
+}
+
 function toMap(v: OvsJsonValue | undefined): Record<string, string> {
   if (Array.isArray(v) && v[0] === 'map') return Object.fromEntries(v[1]);
   return {};
@@ -73,6 +86,7 @@ export class Ovs {
 
   /** Every bridge with its ports, and every port row. */
   async bridgesAndPorts(): Promise<{ bridges: OvsRow[]; ports: OvsRow[] }> {
+    // One ovs-vsctl, one OVSDB snapshot: both tables, one JSON document per line.
     const out = await run(
       this.vsctl,
       [
@@ -82,14 +96,17 @@ export class Ovs {
         '--columns=_uuid,name,external_ids,datapath_type,ports',
         'list',
         'Bridge',
+        '--',
+        ...PORT_LIST,
       ],
       {
         timeoutMs: 60_000,
       },
     );
-    const ports = await this.portRows();
+    const [bridgeDoc = '', portDoc = ''] = out.split('\n').filter((l) => l.trim() !== '');
+    const ports = portRowsOf(portDoc);
     const byUuid = new Map(ports.map((p) => [p.uuid, p.row.name]));
-    const doc = JSON.parse(out) as { data: OvsJsonValue[][] };
+    const doc = JSON.parse(bridgeDoc) as { data: OvsJsonValue[][] };
     const bridges = doc.data.map((r): OvsRow => {
       const portSet = r[4];
       const uuids: string[] =
@@ -115,19 +132,10 @@ export class Ovs {
   }
 
   private async portRows(): Promise<{ uuid: string; row: OvsRow }[]> {
-    const out = await run(
-      this.vsctl,
-      ['--timeout=30', '--format=json', '--data=json', '--columns=_uuid,name,external_ids,tag', 'list', 'Port'],
-      {
-        timeoutMs: 60_000,
-      },
-    );
-    const doc = JSON.parse(out) as { data: OvsJsonValue[][] };
-    return doc.data.map((r) => {
-      const uuid = Array.isArray(r[0]) ? String(r[0][1]) : String(r[0]);
-      const tag = typeof r[3] === 'number' ? r[3] : null;
-      return { uuid, row: { name: String(r[1]), externalIds: toMap(r[2]), tag, datapathType: '', ports: [] } };
+    const out = await run(this.vsctl, ['--timeout=30', '--format=json', '--data=json', ...PORT_LIST], {
+      timeoutMs: 60_000,
     });
+    return portRowsOf(out);
   }
 
   /** Every port. */
