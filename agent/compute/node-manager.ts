@@ -617,8 +617,15 @@ export class NodeManager {
       }
       await this.hv.undefineDomain(d.name, o);
       removed.push(`domain ${d.name}`);
-      for (const v of d.metadata.ownedVolumes) if (await this.storage.deleteVolume(v, o)) removed.push(`volume ${v}`);
-      if (this.wiring) removed.push(...(await this.wiring.detach(d.metadata.spec, o)));
+      // Volumes and switch ports are independent once the domain is gone: remove them together.
+      const spec = d.metadata.spec;
+      const [volumes, ports] = await Promise.all([
+        Promise.all(
+          d.metadata.ownedVolumes.map(async (v) => ((await this.storage.deleteVolume(v, o)) ? [`volume ${v}`] : [])),
+        ),
+        this.wiring ? this.wiring.detach(spec, o) : Promise.resolve([]),
+      ]);
+      removed.push(...volumes.flat(), ...ports);
       this.log.info('node deleted', { cluster: d.metadata.cluster, node: d.name });
       return { existed: true, removed };
     });
