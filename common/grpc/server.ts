@@ -54,9 +54,11 @@ export function unary<Req, Res>(
 ): (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void {
   return (call, callback) => {
     const { ctx, done } = contextOf(call);
+    const t0 = performance.now();
     handler(call.request, ctx).then(
       (res) => {
         done();
+        log.debug('call', { method, ms: Math.round((performance.now() - t0) * 10) / 10 });
         callback(null, res);
       },
       (e: unknown) => {
