@@ -505,7 +505,7 @@ export async function waitForAgents(c: Coordinator, agents: readonly Daemon[], i
   }
 }
 
-/** True when dist/tenksctl.mjs is newer than every source, i.e. bin/tenksctl.js runs the bundle (its own rule). */
+/** True when dist/tenksctl.cjs is newer than every source, i.e. bin/tenksctl.js runs the bundle (its own rule). */
 export function bundleFresh(): boolean {
   const newest = (dir: string): number => {
     let t = 0;
@@ -517,7 +517,7 @@ export function bundleFresh(): boolean {
     return t;
   };
   try {
-    const built = statSync(join(REPO, 'dist/tenksctl.mjs')).mtimeMs;
+    const built = statSync(join(REPO, 'dist/tenksctl.cjs')).mtimeMs;
     return (
       process.env.TENKS_NO_BUNDLE === undefined &&
       ['cli', 'common', 'proto/gen'].every((d) => newest(join(REPO, d)) <= built) &&
@@ -531,7 +531,7 @@ export function bundleFresh(): boolean {
 /** `npm run --silent build` unless the bundle is fresh (sources edited meanwhile make it stale). */
 export async function ensureBundle(say: (l: string) => void): Promise<void> {
   if (bundleFresh()) return;
-  say('building dist/tenksctl.mjs (npm run --silent build)');
+  say('building dist/tenksctl.cjs (npm run --silent build)');
   await run('npm', ['run', '--silent', 'build'], 120_000);
 }
 

@@ -193,7 +193,7 @@ const result: Record<string, unknown> = {
 let failed = false;
 
 try {
-  say('npm run --silent build (dist/tenksctl.mjs, so tenksctl starts from the bundle)');
+  say('npm run --silent build (dist/tenksctl.cjs, so tenksctl starts from the bundle)');
   await run('npm', ['run', '--silent', 'build'], 120_000);
 
   // ---- Setup (not part of the figures).

@@ -265,7 +265,7 @@ const result: Record<string, unknown> = {
 let failed = false;
 
 try {
-  say('npm run --silent build (dist/tenksctl.mjs)');
+  say('npm run --silent build (dist/tenksctl.cjs)');
   await run('npm', ['run', '--silent', 'build'], 120_000);
 
   // ---- Setup.

@@ -302,4 +302,6 @@ async function main(argv: string[]): Promise<number> {
 }
 
 silenceIpServerNameWarning();
-process.exitCode = await main(process.argv.slice(2));
+void main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});
