@@ -2,21 +2,22 @@ import { TenksError } from './errors.js';
 
 interface Waiter {
   resolve: () => void;
-  reject: (e: unknown) => void;
-  signal: AbortSignal | undefined;
   /** Cleared when the waiter is settled (by a slot or by its signal). */
   live: boolean;
+  /** Unsubscribes from the signal. */
+  off: () => void;
 }
 
 /**
  * Bounds how many tasks run at once (per agent, per libvirt connection). FIFO, abortable while
- * waiting. Thousands of waiters sharing one signal cost one abort listener, not one each.
+ * waiting. Waiters subscribe through {@link onAbort}: thousands of them on one operation's signal,
+ * across every semaphore, cost that signal a single listener.
  */
 export class Semaphore {
   private active = 0;
   private queue: Waiter[] = [];
   private head = 0;
-  private readonly bySignal = new Map<AbortSignal, { waiters: Set<Waiter>; onAbort: () => void }>();
+  private waiting = 0;
 
   constructor(readonly limit: number) {
     if (!Number.isInteger(limit) || limit < 1)
@@ -35,9 +36,7 @@ export class Semaphore {
 
   /** Tasks waiting for a slot. */
   get pending(): number {
-    let n = 0;
-    for (let i = this.head; i < this.queue.length; i++) if (this.queue[i]?.live) n++;
-    return n;
+    return this.waiting;
   }
 
   private acquire(signal?: AbortSignal): Promise<void> {
@@ -47,39 +46,16 @@ export class Semaphore {
       return Promise.resolve();
     }
     return new Promise((resolve, reject) => {
-      const w: Waiter = { resolve, reject, signal, live: true };
+      const w: Waiter = { resolve, live: true, off: () => undefined };
+      w.off = onAbort(signal, () => {
+        if (!w.live) return;
+        w.live = false;
+        this.waiting--;
+        reject(abortError(signal));
+      });
       this.queue.push(w);
-      if (signal) this.watch(signal, w);
+      this.waiting++;
     });
-  }
-
-  private watch(signal: AbortSignal, w: Waiter): void {
-    let group = this.bySignal.get(signal);
-    if (!group) {
-      const waiters = new Set<Waiter>();
-      const onAbort = (): void => {
-        this.bySignal.delete(signal);
-        for (const x of waiters) {
-          x.live = false;
-          x.reject(abortError(signal));
-        }
-      };
-      group = { waiters, onAbort };
-      this.bySignal.set(signal, group);
-      signal.addEventListener('abort', onAbort, { once: true });
-    }
-    group.waiters.add(w);
-  }
-
-  private unwatch(w: Waiter): void {
-    if (!w.signal) return;
-    const group = this.bySignal.get(w.signal);
-    if (!group) return;
-    group.waiters.delete(w);
-    if (group.waiters.size === 0) {
-      this.bySignal.delete(w.signal);
-      w.signal.removeEventListener('abort', group.onAbort);
-    }
   }
 
   private next(): Waiter | undefined {
@@ -102,7 +78,8 @@ export class Semaphore {
     const w = this.next();
     if (w) {
       w.live = false;
-      this.unwatch(w);
+      this.waiting--;
+      w.off();
       w.resolve();
     } else {
       this.active--;

@@ -287,3 +287,20 @@ describe('onAbort listeners', () => {
     assert.equal(called, 1);
   });
 });
+
+// Regression (fixed): each agent's semaphore added its own listener to the operation's signal, so
+// an apply over 10 agents put 11 on it and Node printed MaxListenersExceededWarning.
+describe('Semaphores of many agents', () => {
+  it('share one listener on a signal, and leave none once their waiters are served', async () => {
+    const ac = new AbortController();
+    const holds = Array.from({ length: 12 }, () => gate());
+    const sems = holds.map(() => new Semaphore(1));
+    const running = sems.map((s, i) => s.run(() => holds[i]?.promise ?? Promise.resolve()));
+    const queued = sems.map((s) => s.run(() => Promise.resolve(), ac.signal));
+    await settle();
+    assert.equal(getEventListeners(ac.signal, 'abort').length, 1);
+    for (const h of holds) h.open();
+    await Promise.all([...running, ...queued]);
+    assert.equal(getEventListeners(ac.signal, 'abort').length, 0);
+  });
+});
