@@ -8,6 +8,7 @@ import { desiredIronicNode, type DeployImages, type NodeFacts } from '../../comm
 import { hostSettings, type ClusterSpec, type DesiredNode } from '../../common/spec/index.js';
 import { bmcFor, type Action, type ObservedNode } from '../planner/index.js';
 import type { IronicApi, IronicNode, OpenStackClients } from '../openstack/types.js';
+import { resultOf } from '../executor/index.js';
 import type { ResultRecord } from '../state/records.js';
 import { diffEnrolment, isNoop, type EnrolChange } from './diff.js';
 import { applyEnrolment, ownedBy, unenrol } from './enrol.js';
@@ -31,6 +32,24 @@ const CONCURRENCY = 8;
 const PLACEMENT_WAIT_MS = 10 * 60_000;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Runs one step: started, then done with the changes `work` resolves, or failed and done. */
+async function step(a: Action, progress: StageProgress, work: () => Promise<string[]>): Promise<void> {
+  progress.started(a);
+  try {
+    progress.done(resultOf(a, true, await work(), null));
+  } catch (e) {
+    const err = toTenksError(e);
+    progress.failed(a, err, false);
+    progress.done(resultOf(a, false, [], err));
+  }
+}
+
+/** The failed result of the whole flavor step (Nova could not be listed). */
+function flavorsFailed(progress: StageProgress, e: unknown): void {
+  const a: Action = { kind: 'flavor', agent: '', name: 'nova_flavors', changes: [] };
+  progress.done(resultOf(a, false, [], toTenksError(e)));
+}
 
 /** True when a spec enrols anything (nodes with ironic_config, or flavors). */
 export function wantsOpenStack(spec: ClusterSpec): boolean {
@@ -156,15 +175,7 @@ export async function enrolCluster(
       for (const n of desired.filter((x) => x.ironicConfig !== null)) {
         const a: Action = { kind: 'enrol', agent: observed.get(n.name)?.agent ?? '', name: n.name, changes: [] };
         progress.failed(a, err, false);
-        progress.done({
-          node: n.name,
-          action: 'enrol',
-          hypervisor: a.agent,
-          ok: false,
-          code: err.code,
-          message: err.message,
-          changes: [],
-        });
+        progress.done(resultOf(a, false, [], err));
       }
       return;
     }
@@ -175,31 +186,10 @@ export async function enrolCluster(
       CONCURRENCY,
       async (p) => {
         const a: Action = { kind: 'enrol', agent: p.agent, name: p.node.name, changes: p.change.changes };
-        progress.started(a);
-        try {
+        await step(a, progress, async () => {
           await applyEnrolment(ironic, p.node.name, p.uuid, p.change, signal);
-          progress.done({
-            node: p.node.name,
-            action: 'enrol',
-            hypervisor: p.agent,
-            ok: true,
-            code: '',
-            message: '',
-            changes: p.change.changes,
-          });
-        } catch (e) {
-          const err = toTenksError(e);
-          progress.failed(a, err, false);
-          progress.done({
-            node: p.node.name,
-            action: 'enrol',
-            hypervisor: p.agent,
-            ok: false,
-            code: err.code,
-            message: err.message,
-            changes: [],
-          });
-        }
+          return p.change.changes;
+        });
       },
     );
   await syncFlavors(spec, os, progress, signal);
@@ -236,15 +226,7 @@ export async function syncFlavors(
   if (!os.nova) {
     const err = new TenksError('UNAVAILABLE', `cloud ${os.cloud} has no compute (Nova) service for nova_flavors`);
     for (const f of spec.novaFlavors)
-      progress.done({
-        node: f.name,
-        action: 'flavor',
-        hypervisor: '',
-        ok: false,
-        code: err.code,
-        message: err.message,
-        changes: [],
-      });
+      progress.done(resultOf({ kind: 'flavor', agent: '', name: f.name, changes: [] }, false, [], err));
     return;
   }
   const nova = os.nova;
@@ -252,39 +234,17 @@ export async function syncFlavors(
   try {
     changes = diffFlavors(spec, await nova.listFlavors(signal));
   } catch (e) {
-    const err = toTenksError(e);
-    progress.done({
-      node: 'nova_flavors',
-      action: 'flavor',
-      hypervisor: '',
-      ok: false,
-      code: err.code,
-      message: err.message,
-      changes: [],
-    });
+    flavorsFailed(progress, e);
     return;
   }
   for (const c of changes) {
     const name = c.kind === 'delete' ? c.old.name : c.want.name;
     const line = describeFlavorChange(c);
     const a: Action = { kind: 'flavor', agent: '', name, changes: [line] };
-    progress.started(a);
-    try {
+    await step(a, progress, async () => {
       await applyFlavorChange(nova, c, signal);
-      progress.done({ node: name, action: 'flavor', hypervisor: '', ok: true, code: '', message: '', changes: [line] });
-    } catch (e) {
-      const err = toTenksError(e);
-      progress.failed(a, err, false);
-      progress.done({
-        node: name,
-        action: 'flavor',
-        hypervisor: '',
-        ok: false,
-        code: err.code,
-        message: err.message,
-        changes: [],
-      });
-    }
+      return [line];
+    });
   }
 }
 
@@ -311,17 +271,8 @@ export async function unenrolNodes(
     current = await ironicNodes(ironic, signal);
   } catch (e) {
     const err = toTenksError(e);
-    for (const n of nodes) {
-      progress.done({
-        node: n.name,
-        action: 'unenrol',
-        hypervisor: n.agent,
-        ok: false,
-        code: err.code,
-        message: err.message,
-        changes: [],
-      });
-    }
+    for (const n of nodes)
+      progress.done(resultOf({ kind: 'unenrol', agent: n.agent, name: n.name, changes: [] }, false, [], err));
     return gone;
   }
   const byName = new Map(
@@ -333,32 +284,11 @@ export async function unenrolNodes(
       return;
     }
     const a: Action = { kind: 'unenrol', agent: n.agent, name: n.name, changes: ['deleted from Ironic'] };
-    progress.started(a);
-    try {
+    await step(a, progress, async () => {
       const what = await unenrol(ironic, cluster, n.name, n.uuid, force, signal);
       gone.add(n.name);
-      progress.done({
-        node: n.name,
-        action: 'unenrol',
-        hypervisor: n.agent,
-        ok: true,
-        code: '',
-        message: '',
-        changes: [what],
-      });
-    } catch (e) {
-      const err = toTenksError(e);
-      progress.failed(a, err, false);
-      progress.done({
-        node: n.name,
-        action: 'unenrol',
-        hypervisor: n.agent,
-        ok: false,
-        code: err.code,
-        message: err.message,
-        changes: [],
-      });
-    }
+      return [what];
+    });
   });
   return gone;
 }
@@ -376,45 +306,15 @@ export async function deleteFlavors(
   try {
     mine = ownedFlavors(cluster, await nova.listFlavors(signal));
   } catch (e) {
-    const err = toTenksError(e);
-    progress.done({
-      node: 'nova_flavors',
-      action: 'flavor',
-      hypervisor: '',
-      ok: false,
-      code: err.code,
-      message: err.message,
-      changes: [],
-    });
+    flavorsFailed(progress, e);
     return;
   }
   for (const f of mine) {
     const a: Action = { kind: 'flavor', agent: '', name: f.name, changes: [`flavor ${f.name}: deleted`] };
-    progress.started(a);
-    try {
+    await step(a, progress, async () => {
       await nova.deleteFlavor(f.id, signal);
-      progress.done({
-        node: f.name,
-        action: 'flavor',
-        hypervisor: '',
-        ok: true,
-        code: '',
-        message: '',
-        changes: a.changes,
-      });
-    } catch (e) {
-      const err = toTenksError(e);
-      progress.failed(a, err, false);
-      progress.done({
-        node: f.name,
-        action: 'flavor',
-        hypervisor: '',
-        ok: false,
-        code: err.code,
-        message: err.message,
-        changes: [],
-      });
-    }
+      return a.changes;
+    });
   }
 }
 

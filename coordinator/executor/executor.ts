@@ -68,7 +68,8 @@ function aborted(signal: AbortSignal): boolean {
   return signal.aborted;
 }
 
-function result(a: Action, ok: boolean, changes: string[], e: TenksError | null): ResultRecord {
+/** The result record of action `a` (its target, kind and agent), ok or failed with `e`. */
+export function resultOf(a: Action, ok: boolean, changes: string[], e: TenksError | null): ResultRecord {
   return {
     node: actionTarget(a),
     action: a.kind,
@@ -99,11 +100,11 @@ export async function execute(plan: Plan, ctx: ExecuteContext): Promise<ResultRe
         `not attempted: host setup of ${a.agent} failed: ${hostFailure.message}`,
       );
       ctx.hooks.failed(a, e, false);
-      record(result(a, false, [], e));
+      record(resultOf(a, false, [], e));
       return;
     }
     if (ctx.signal.aborted) {
-      record(result(a, false, [], new TenksError('CANCELLED', 'not attempted: the operation was cancelled')));
+      record(resultOf(a, false, [], new TenksError('CANCELLED', 'not attempted: the operation was cancelled')));
       return;
     }
     ctx.hooks.started(a);
@@ -117,7 +118,7 @@ export async function execute(plan: Plan, ctx: ExecuteContext): Promise<ResultRe
         },
       );
       await ctx.hooks.finished(a, out);
-      record(result(a, true, out.changes, null));
+      record(resultOf(a, true, out.changes, null));
     } catch (err) {
       const e =
         aborted(ctx.signal) && !(isTenksError(err) && err.code !== 'CANCELLED')
@@ -125,7 +126,7 @@ export async function execute(plan: Plan, ctx: ExecuteContext): Promise<ResultRe
           : toTenksError(err);
       if (a.kind === 'setup_host') blocked.set(a.agent, e);
       ctx.hooks.failed(a, e, false);
-      record(result(a, false, [], e));
+      record(resultOf(a, false, [], e));
     }
   };
 
