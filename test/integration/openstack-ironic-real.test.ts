@@ -1,89 +1,16 @@
 /**
  * The Ironic adapter against a real standalone Ironic (Debian's `ironic` package: API and
- * conductor in one process, noauth, sqlite, no RPC), started in a temp dir on a free port and
+ * conductor in one process, noauth, sqlite, no RPC), started by test/helpers/openstack.ts and
  * stopped afterwards: version negotiation, lists, a fake-hardware node through enrol → manage →
  * provide, ports, traits, maintenance, and Ironic's real error bodies. Skipped, saying why, when
  * Ironic is not installed.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { nullLogger, TenksError } from '../../common/index.js';
 import { connectOpenStack, type OpenStackConnection } from '../../coordinator/openstack/index.js';
-
-const execFileAsync = promisify(execFile);
-const IRONIC = '/usr/bin/ironic';
-const DBSYNC = '/usr/bin/ironic-dbsync';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => {
-        resolve(typeof a === 'object' && a !== null ? a.port : 0);
-      });
-    });
-  });
-}
-
-function ironicConf(lab: string, port: number): string {
-  return `[DEFAULT]
-auth_strategy = noauth
-rpc_transport = none
-host = 127.0.0.1
-my_ip = 127.0.0.1
-state_path = ${lab}/state
-tempdir = ${lab}/tmp
-pybasedir = /usr/lib/python3/dist-packages/ironic
-enabled_hardware_types = ipmi,fake-hardware
-enabled_bios_interfaces = fake,no-bios
-enabled_boot_interfaces = fake,pxe
-enabled_console_interfaces = fake,no-console
-enabled_deploy_interfaces = fake,ramdisk,direct
-enabled_inspect_interfaces = fake,no-inspect
-enabled_management_interfaces = fake,ipmitool,noop
-enabled_network_interfaces = noop
-enabled_power_interfaces = fake,ipmitool
-enabled_raid_interfaces = fake,no-raid
-enabled_rescue_interfaces = fake,no-rescue
-enabled_storage_interfaces = fake,noop
-enabled_vendor_interfaces = fake,no-vendor
-default_network_interface = noop
-[api]
-host_ip = 127.0.0.1
-port = ${port}
-api_workers = 1
-[conductor]
-automated_clean = false
-sync_power_state_interval = 60
-force_power_state_during_sync = false
-[database]
-connection = sqlite:///${lab}/ironic.db
-[dhcp]
-dhcp_provider = none
-[pxe]
-tftp_root = ${lab}/tftp
-tftp_master_path = ${lab}/tftp_master
-[deploy]
-http_root = ${lab}/http
-http_url = http://127.0.0.1:8088
-fast_track = false
-[oslo_concurrency]
-lock_path = ${lab}/locks
-[oslo_messaging_notifications]
-driver = noop
-[oslo_policy]
-enforce_scope = false
-enforce_new_defaults = false
-`;
-}
+import { openstackPrerequisites, startIronic, type TestIronic } from '../helpers/openstack.js';
 
 async function rejection(p: Promise<unknown>): Promise<TenksError> {
   try {
@@ -99,40 +26,19 @@ describe('OpenStack adapters against a real Ironic', function () {
   this.timeout(60_000);
   let lab = '';
   let url = '';
-  let ironic: ChildProcess | null = null;
+  let ironic: TestIronic | null = null;
   let conn: OpenStackConnection | null = null;
 
   before(async function () {
-    if (!existsSync(IRONIC) || !existsSync(DBSYNC)) {
-      console.log(`      (skipped: ${IRONIC} is not installed; apt-get install ironic-api ironic-conductor)`);
+    const missing = (await openstackPrerequisites()).ironic;
+    if (missing !== null) {
+      console.log(`      (skipped: ${missing})`);
       this.skip();
     }
-    lab = await mkdtemp(join(tmpdir(), 'tenks-ironic-'));
-    for (const d of ['state', 'tmp', 'tftp', 'tftp_master', 'http', 'locks']) await mkdir(join(lab, d));
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    const conf = join(lab, 'ironic.conf');
-    await writeFile(conf, ironicConf(lab, port));
-    await execFileAsync(DBSYNC, ['--config-file', conf, 'create_schema'], { cwd: lab });
-    const log = await open(join(lab, 'ironic.log'), 'w');
-    // Its own process group, so stopping it stops every child it forks.
-    ironic = spawn(IRONIC, ['--config-file', conf], { cwd: lab, detached: true, stdio: ['ignore', log.fd, log.fd] });
-    await log.close();
-    const deadline = Date.now() + 40_000;
-    for (;;) {
-      try {
-        const r = await fetch(`${url}/v1/conductors`, { headers: { 'X-OpenStack-Ironic-API-Version': 'latest' } });
-        const body = (await r.json()) as { conductors?: { alive?: boolean }[] };
-        if (body.conductors?.some((c) => c.alive === true)) break;
-      } catch {
-        // not listening yet
-      }
-      if (ironic.exitCode !== null || Date.now() > deadline) {
-        const tail = (await readFile(join(lab, 'ironic.log'), 'utf8')).split('\n').slice(-15).join('\n');
-        assert.fail(`ironic did not come up:\n${tail}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 300));
-    }
+    this.timeout(120_000);
+    ironic = await startIronic({ syncPowerStateIntervalS: 60 });
+    lab = ironic.dir;
+    url = ironic.url;
     await writeFile(
       join(lab, 'clouds.yaml'),
       `clouds:\n  standalone:\n    auth_type: none\n    auth:\n      endpoint: ${url}\n  capped:\n    auth_type: none\n    baremetal_endpoint_override: ${url}/v1\n    baremetal_api_version: "1.60"\n`,
@@ -145,17 +51,7 @@ describe('OpenStack adapters against a real Ironic', function () {
 
   after(async () => {
     conn?.close();
-    const p = ironic;
-    if (p?.pid !== undefined && p.exitCode === null) {
-      const exited = new Promise((resolve) => p.once('exit', resolve));
-      process.kill(-p.pid, 'SIGTERM');
-      const t = setTimeout(() => {
-        if (p.pid !== undefined && p.exitCode === null) process.kill(-p.pid, 'SIGKILL');
-      }, 5000);
-      await exited;
-      clearTimeout(t);
-    }
-    if (lab !== '') await rm(lab, { recursive: true, force: true });
+    await ironic?.stop();
   });
 
   it('negotiates 1.82 (or the configured cap) and lists', async () => {
