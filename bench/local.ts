@@ -41,12 +41,12 @@ import { stringify } from 'yaml';
 import { silenceIpServerNameWarning } from '../common/index.js';
 import {
   CpuMeter,
-  daemonWarnings,
   ensureBundle,
   makePki,
   median,
   pidOf,
   round,
+  runBench,
   run,
   sayer,
   Stack,
@@ -190,9 +190,7 @@ const result: Record<string, unknown> = {
   upstream_tenks_s: UPSTREAM,
   targets_s: TARGETS,
 };
-let failed = false;
-
-try {
+await runBench(stack, say, result, async () => {
   say('npm run --silent build (dist/tenksctl.cjs, so tenksctl starts from the bundle)');
   await run('npm', ['run', '--silent', 'build'], 120_000);
 
@@ -336,15 +334,4 @@ try {
   result.speedup_vs_upstream = Object.fromEntries(
     Object.entries(UPSTREAM).map(([k, v]) => [k, typeof result[k] === 'number' ? round(v / result[k], 1) : null]),
   );
-} catch (e) {
-  failed = true;
-  result.error = e instanceof Error ? e.message : String(e);
-  say(`FAILED: ${String(result.error)}`);
-  for (const d of stack.daemons) say(d.tail(1500));
-  process.exitCode = 1;
-} finally {
-  result.daemon_warnings = daemonWarnings(stack.daemons);
-  await stack.close(say);
-}
-if (!failed) say('done: everything started was stopped and removed');
-console.log(JSON.stringify(result));
+});
