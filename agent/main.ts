@@ -3,10 +3,9 @@ import { compileAgentConfig } from './config.js';
 import { AgentDaemon } from './daemon.js';
 import {
   createWinstonLogger,
-  isTenksError,
   onShutdownSignals,
   readYamlFile,
-  toTenksError,
+  runDaemonMain,
   silenceIpServerNameWarning,
 } from '../common/index.js';
 
@@ -62,13 +61,4 @@ async function main(): Promise<void> {
 }
 
 silenceIpServerNameWarning();
-main().catch((e: unknown) => {
-  const err = toTenksError(e);
-  const fields = {
-    code: err.code,
-    ...(err.field ? { field: err.field } : {}),
-    ...(err.hint ? { hint: err.hint } : {}),
-  };
-  process.stderr.write(`tenks-agent: ${err.message} (${JSON.stringify(fields)})\n`);
-  process.exitCode = isTenksError(e) && e.code === 'INVALID_SPEC' ? 2 : 1;
-});
+runDaemonMain('tenks-agent', main);

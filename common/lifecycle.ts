@@ -1,3 +1,4 @@
+import { isTenksError, toTenksError } from './errors.js';
 import type { Logger } from './logger.js';
 
 /** Daemon lifecycle states. */
@@ -59,4 +60,21 @@ export function onShutdownSignals(log: Logger, drain: (signal: string) => Promis
   };
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
+}
+
+/**
+ * Runs a daemon's `main`; a failure to start is one line on stderr (`<name>: message ({code,
+ * field, hint})`) and exit status 2 for bad configuration (INVALID_SPEC), else 1.
+ */
+export function runDaemonMain(name: string, main: () => Promise<void>): void {
+  main().catch((e: unknown) => {
+    const err = toTenksError(e);
+    const fields = {
+      code: err.code,
+      ...(err.field ? { field: err.field } : {}),
+      ...(err.hint ? { hint: err.hint } : {}),
+    };
+    process.stderr.write(`${name}: ${err.message} (${JSON.stringify(fields)})\n`);
+    process.exitCode = isTenksError(e) && e.code === 'INVALID_SPEC' ? 2 : 1;
+  });
 }

@@ -2,10 +2,9 @@
 import { parseArgs } from 'node:util';
 import {
   createWinstonLogger,
-  isTenksError,
   onShutdownSignals,
   readYamlFile,
-  toTenksError,
+  runDaemonMain,
   silenceIpServerNameWarning,
 } from '../common/index.js';
 import { compileCoordinatorConfig } from './config.js';
@@ -51,13 +50,4 @@ async function main(): Promise<void> {
 }
 
 silenceIpServerNameWarning();
-main().catch((e: unknown) => {
-  const err = toTenksError(e);
-  const fields = {
-    code: err.code,
-    ...(err.field ? { field: err.field } : {}),
-    ...(err.hint ? { hint: err.hint } : {}),
-  };
-  process.stderr.write(`tenks-coordinator: ${err.message} (${JSON.stringify(fields)})\n`);
-  process.exitCode = isTenksError(e) && e.code === 'INVALID_SPEC' ? 2 : 1;
-});
+runDaemonMain('tenks-coordinator', main);
