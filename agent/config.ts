@@ -1,6 +1,13 @@
 import { hostname, networkInterfaces } from 'node:os';
 import { z } from 'zod';
-import { compile, compileNatsSettings, invalidSpec, natsConfigObject, type NatsSettings } from '../common/index.js';
+import {
+  compile,
+  compileNatsSettings,
+  HOST_PORT,
+  invalidSpec,
+  natsConfigObject,
+  type NatsSettings,
+} from '../common/index.js';
 
 /** Agent configuration file (YAML, snake_case). Every option and its default is documented here and in README. */
 export const agentConfigSchema = z
@@ -11,7 +18,7 @@ export const agentConfigSchema = z
       .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'use letters, digits, _ . -')
       .default(hostname()),
     /** gRPC listen address. Default `0.0.0.0:7443`. */
-    listen: z.string().default('0.0.0.0:7443'),
+    listen: z.string().regex(HOST_PORT, 'must be host:port ([v6]:port for IPv6)').default('0.0.0.0:7443'),
     /** Address the coordinator should dial (default: the listen address, with this host's name for 0.0.0.0). */
     advertise_address: z.string().optional(),
     /** mTLS identity: required unless `insecure_loopback` is set and `listen` is on loopback. */

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import {
   compile,
   compileNatsSettings,
+  HOST_PORT,
   invalidSpec,
   natsConfigSchema,
   OPS_SUBJECT_PREFIX,
@@ -22,7 +23,7 @@ export const coordinatorConfigSchema = z
       .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'use letters, digits, _ . -')
       .default(hostname()),
     /** gRPC listen address for tenksctl. Default `0.0.0.0:7442`. */
-    listen: z.string().default('0.0.0.0:7442'),
+    listen: z.string().regex(HOST_PORT, 'must be host:port ([v6]:port for IPv6)').default('0.0.0.0:7442'),
     /** mTLS identity of the gRPC server, and (unless agent_tls is set) of the coordinator towards agents. */
     tls: tlsSchema.optional(),
     /** Client identity towards agents, when it differs from `tls`. */

@@ -54,9 +54,12 @@ export function isLoopbackHost(host: string): boolean {
   return false;
 }
 
+/** `host:port` or `[v6]:port`. */
+export const HOST_PORT = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/;
+
 /** Splits `host:port` / `[v6]:port`. */
 export function splitHostPort(address: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address);
+  const m = HOST_PORT.exec(address);
   if (!m) throw new TenksError('INVALID_SPEC', `'${address}' is not host:port`, { field: 'listen' });
   return { host: m[1] ?? m[2] ?? '', port: Number(m[3]) };
 }

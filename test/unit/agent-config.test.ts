@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { advertiseFor, compileAgentConfig } from '../../agent/config.js';
+import { compileCoordinatorConfig } from '../../coordinator/config.js';
 import { TenksError } from '../../common/errors.js';
 
 function configError(raw: unknown): TenksError {
@@ -15,6 +16,20 @@ function configError(raw: unknown): TenksError {
 }
 
 describe('compileAgentConfig', () => {
+  // Regression (fixed): a bad listen address was found only when the gRPC server started, after
+  // libvirt, the network plane and the Redfish server were already up.
+  it('refuses a listen address that is not host:port, before starting anything', () => {
+    for (const listen of ['nope', '0.0.0.0', ':7443', '::1:7443']) {
+      const e = configError({ listen });
+      assert.equal(e.details[0]?.field, 'listen', listen);
+    }
+    assert.equal(compileAgentConfig({ listen: '[::1]:7443', insecure_loopback: true }).listen, '[::1]:7443');
+    assert.throws(
+      () => compileCoordinatorConfig({ listen: 'nope', insecure_loopback: true }),
+      (e: unknown) => e instanceof TenksError && e.details[0]?.field === 'listen',
+    );
+  });
+
   it('refuses an IPMI port range that ends before it starts', () => {
     const e = configError({ bmc: { ipmi_port_range_start: 7000, ipmi_port_range_end: 6000 } });
     assert.equal(e.details[0]?.field, 'bmc.ipmi_port_range_end');
