@@ -2,7 +2,7 @@
  * The agents the coordinator knows: their heartbeats (the `tenks-agents` KV bucket, watched),
  * whether they are alive, and one gRPC client plus one concurrency limit per agent.
  */
-import type { KV, KvWatchEntry } from '@nats-io/kv';
+import type { KvWatchEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
   AgentApi,
@@ -18,6 +18,7 @@ import {
   type TlsFiles,
 } from '../../common/index.js';
 import { Kvm } from '@nats-io/kv';
+import { followBucket, type BucketFollower } from '../state/kv-watch.js';
 
 /** Options of the registry. */
 export interface RegistryOptions {
@@ -51,66 +52,24 @@ interface Entry {
 /** Known agents, kept current by their heartbeats. */
 export class AgentRegistry {
   private readonly agents = new Map<string, Entry>();
-  private stopWatch: (() => void) | null = null;
+  private follower: BucketFollower | null = null;
 
-  private constructor(
-    private readonly kv: KV,
-    private readonly o: RegistryOptions,
-  ) {}
+  private constructor(private readonly o: RegistryOptions) {}
 
   /** Loads the heartbeats in the bucket, then follows new ones. */
   static async start(nc: NatsConnection, o: RegistryOptions): Promise<AgentRegistry> {
     const kv = await new Kvm(nc).create(BUCKETS.agents, { history: 1, ttl: 3_600_000, replicas: o.replicas });
-    const r = new AgentRegistry(kv, o);
-    await r.watch();
+    const r = new AgentRegistry(o);
+    r.follower = followBucket(kv, {
+      apply: (e) => {
+        r.apply(e);
+      },
+      what: 'agent heartbeat watch',
+      log: o.log,
+      readyFallback: { ms: 5_000, warn: false },
+    });
+    await r.follower.ready;
     return r;
-  }
-
-  private async watch(): Promise<void> {
-    const status = await this.kv.status();
-    let markReady: () => void = () => undefined;
-    const ready = new Promise<void>((res) => (markReady = res));
-    if (status.values === 0) markReady();
-    const it = await this.kv.watch();
-    this.stopWatch = () => {
-      it.stop();
-    };
-    void (async () => {
-      for await (const e of it) {
-        this.apply(e);
-        if (e.isUpdate || (e.delta ?? 0) === 0) markReady();
-      }
-    })()
-      .catch((e: unknown) => {
-        this.o.log.warn('agent heartbeat watch broke', { error: String(e) });
-      })
-      .finally(() => {
-        // Lost with a NATS restart: watch again (the heartbeats come back whole).
-        if (!this.closed) void this.rewatch();
-      });
-    const fallback = setTimeout(markReady, 5_000);
-    await ready;
-    clearTimeout(fallback);
-  }
-
-  private closed = false;
-
-  private async rewatch(): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      await new Promise((r) => setTimeout(r, Math.min(500 * 2 ** attempt, 5_000)));
-      if (this.isClosed()) return;
-      try {
-        await this.watch();
-        this.o.log.info('agent heartbeat watch resumed');
-        return;
-      } catch (e) {
-        if (attempt === 0) this.o.log.warn('agent heartbeat watch not resumed yet', { error: String(e) });
-      }
-    }
-  }
-
-  private isClosed(): boolean {
-    return this.closed;
   }
 
   private apply(e: KvWatchEntry): void {
@@ -197,8 +156,7 @@ export class AgentRegistry {
   }
 
   close(): void {
-    this.closed = true;
-    this.stopWatch?.();
+    this.follower?.stop();
     for (const e of this.agents.values()) e.client?.close();
   }
 }

@@ -5,6 +5,7 @@
  */
 import type { KV, KvEntry } from '@nats-io/kv';
 import { decodeJson, encodeJson, TenksError, type Logger } from '../../common/index.js';
+import { followBucket, type BucketFollower } from './kv-watch.js';
 
 /** A value and the bucket revision it was stored at. */
 export interface Versioned<T> {
@@ -34,74 +35,26 @@ function unavailable(e: unknown, what: string): TenksError {
 /** A watched copy of one bucket of JSON values. */
 export class KvMirror<T> {
   private readonly entries = new Map<string, Versioned<T>>();
-  private readyPromise: Promise<void>;
-  private stopped = false;
-  private stopWatch: (() => void) | null = null;
+  private readonly follower: BucketFollower;
 
   constructor(
     readonly kv: KV,
     private readonly parse: (v: unknown) => T | null,
     private readonly log: Logger,
   ) {
-    this.readyPromise = this.watch();
+    this.follower = followBucket(kv, {
+      apply: (e) => {
+        this.apply(e);
+      },
+      what: 'KV watch',
+      log,
+      readyFallback: { ms: 10_000, warn: true },
+    });
   }
 
   /** Resolves once the copy holds every value that was in the bucket when it started. */
   ready(): Promise<void> {
-    return this.readyPromise;
-  }
-
-  private async watch(): Promise<void> {
-    const status = await this.kv.status();
-    let markReady: () => void = () => undefined;
-    const initial = new Promise<void>((r) => (markReady = r));
-    if (status.values === 0) markReady();
-    const it = await this.kv.watch();
-    this.stopWatch = () => {
-      it.stop();
-    };
-    void (async () => {
-      for await (const e of it) {
-        this.apply(e);
-        if (!e.isUpdate && (e.delta ?? 0) === 0) markReady();
-        if (e.isUpdate) markReady();
-      }
-    })()
-      .catch((e: unknown) => {
-        if (!this.stopped) this.log.warn('KV watch broke', { bucket: status.bucket, error: String(e) });
-      })
-      .finally(() => {
-        // The server went away long enough to lose the watch: watch again (values come back whole;
-        // apply() keeps whatever is newer).
-        if (!this.stopped) void this.rewatch(status.bucket);
-      });
-    // The initial values end with a delta of 0; should that never show (a marker expired between
-    // the status and the watch), go on after a while with what arrived.
-    const fallback = setTimeout(() => {
-      this.log.warn('KV copy: initial values took long; going on', { bucket: status.bucket });
-      markReady();
-    }, 10_000);
-    await initial;
-    clearTimeout(fallback);
-  }
-
-  private async rewatch(bucket: string): Promise<void> {
-    for (let attempt = 0; !this.isStopped(); attempt++) {
-      await new Promise((r) => setTimeout(r, Math.min(500 * 2 ** attempt, 5_000)));
-      if (this.isStopped()) return;
-      try {
-        await this.watch();
-        this.log.info('KV watch resumed', { bucket });
-        return;
-      } catch (e) {
-        if (attempt === 0) this.log.warn('KV watch not resumed yet', { bucket, error: String(e) });
-      }
-    }
-  }
-
-  /** Read through a call: `stopped` changes while awaiting. */
-  private isStopped(): boolean {
-    return this.stopped;
+    return this.follower.ready;
   }
 
   private apply(e: KvEntry): void {
@@ -193,7 +146,6 @@ export class KvMirror<T> {
   }
 
   stop(): void {
-    this.stopped = true;
-    this.stopWatch?.();
+    this.follower.stop();
   }
 }
