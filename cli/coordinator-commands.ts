@@ -21,7 +21,7 @@ import { ExitCode, operationExitStatus } from './exit-codes.js';
 import { runExport } from './export.js';
 import { followOperation } from './follow.js';
 import { cliLogger } from './log.js';
-import { closeNats, connectEventsNats, subscribeOpEvents } from './nats-events.js';
+import { closeNats, connectEventsNats, subscribeOpEvents, type EventSource } from './nats-events.js';
 import { emit, table, type OutputFormat } from './output.js';
 import { planJson, renderPlan } from './plan-render.js';
 import {
@@ -276,6 +276,15 @@ async function connectForEvents(ctx: CoordinatorContext, note: (l: string) => vo
   }
 }
 
+/** Follow's event source: `op`'s events on the NATS connection `natsP` resolves with. */
+function opEvents(natsP: Promise<NatsAttempt>, op: Operation): () => Promise<EventSource> {
+  return async () => {
+    const n = await natsP;
+    if (!n.ok) throw n.error;
+    return subscribeOpEvents(n.nc, op.eventsSubject || opEventsSubject(op.id, n.prefix));
+  };
+}
+
 /** Closes the connection unless following already did (it owns it once subscribed). */
 async function releaseNats(natsP: Promise<NatsAttempt>): Promise<void> {
   const n = await natsP;
@@ -326,11 +335,7 @@ async function runOperation(
   );
   const result = await followOperation(op, {
     api: await ctx.api(),
-    events: async () => {
-      const n = await natsP;
-      if (!n.ok) throw n.error;
-      return subscribeOpEvents(n.nc, op.eventsSubject || opEventsSubject(op.id, n.prefix));
-    },
+    events: opEvents(natsP, op),
     view,
     interrupt: ctx.interrupt,
     hardStop: ctx.hardStop,
@@ -510,11 +515,7 @@ async function watchOne(ctx: CoordinatorContext, id: string): Promise<number> {
   }
   const result = await followOperation(op, {
     api,
-    events: async () => {
-      const n = await natsP;
-      if (!n.ok) throw n.error;
-      return subscribeOpEvents(n.nc, op.eventsSubject || opEventsSubject(op.id, n.prefix));
-    },
+    events: opEvents(natsP, op),
     view,
     interrupt: ctx.interrupt,
     hardStop: ctx.hardStop,
