@@ -11,12 +11,13 @@
  * before (the coordinator, whose address tenksctl needs up front).
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { statSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundleIsFresh } from '../bin/bundle.js';
 import { promisify } from 'node:util';
 import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { stringify } from 'yaml';
@@ -505,32 +506,9 @@ export async function waitForAgents(c: Coordinator, agents: readonly Daemon[], i
   }
 }
 
-/** True when dist/tenksctl.cjs is newer than every source, i.e. bin/tenksctl.js runs the bundle (its own rule). */
-export function bundleFresh(): boolean {
-  const newest = (dir: string): number => {
-    let t = 0;
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) t = Math.max(t, newest(p));
-      else if (e.name.endsWith('.ts')) t = Math.max(t, statSync(p).mtimeMs);
-    }
-    return t;
-  };
-  try {
-    const built = statSync(join(REPO, 'dist/tenksctl.cjs')).mtimeMs;
-    return (
-      process.env.TENKS_NO_BUNDLE === undefined &&
-      ['cli', 'common', 'proto/gen'].every((d) => newest(join(REPO, d)) <= built) &&
-      statSync(join(REPO, 'package-lock.json')).mtimeMs <= built
-    );
-  } catch {
-    return false;
-  }
-}
-
 /** `npm run --silent build` unless the bundle is fresh (sources edited meanwhile make it stale). */
 export async function ensureBundle(say: (l: string) => void): Promise<void> {
-  if (bundleFresh()) return;
+  if (bundleIsFresh()) return;
   say('building dist/tenksctl.cjs (npm run --silent build)');
   await run('npm', ['run', '--silent', 'build'], 120_000);
 }
@@ -548,7 +526,7 @@ export interface CtlRun {
 
 /** Runs `node bin/tenksctl.js ARGS` with `env`, timing it wall-clock from spawn to exit. */
 export function tenksctl(args: readonly string[], env: Record<string, string>, timeoutMs = 600_000): Promise<CtlRun> {
-  const bundle = bundleFresh();
+  const bundle = bundleIsFresh();
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
     const child = spawn(process.execPath, [join(REPO, 'bin/tenksctl.js'), ...args], {

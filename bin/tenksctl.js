@@ -4,36 +4,11 @@
 // tree never runs stale code. The bundle is compiled through a V8 code cache kept beside it
 // (dist/tenksctl.cjs.cache, written by the first run and whenever V8 rejects it), which saves
 // most of the ~90 ms it takes to compile 2.7 MB of JavaScript on every start.
-import { readdirSync, readFileSync, statSync, writeFileSync, renameSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync, renameSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { Script } from 'node:vm';
-
-const root = new URL('..', import.meta.url).pathname;
-const bundle = join(root, 'dist/tenksctl.cjs');
-
-function newest(dir) {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) t = Math.max(t, newest(p));
-    else if (e.name.endsWith('.ts')) t = Math.max(t, statSync(p).mtimeMs);
-  }
-  return t;
-}
-
-function isFresh() {
-  if (process.env.TENKS_NO_BUNDLE !== undefined) return false;
-  try {
-    const built = statSync(bundle).mtimeMs;
-    return (
-      ['cli', 'common', 'proto/gen'].every((d) => newest(join(root, d)) <= built) &&
-      statSync(join(root, 'package-lock.json')).mtimeMs <= built
-    );
-  } catch {
-    return false;
-  }
-}
+import { BUNDLE as bundle, bundleIsFresh } from './bundle.js';
 
 function runBundle() {
   const cacheFile = `${bundle}.cache`;
@@ -65,7 +40,7 @@ function runBundle() {
   script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, dirname(bundle));
 }
 
-if (isFresh()) {
+if (bundleIsFresh()) {
   runBundle();
 } else {
   const { register } = await import('tsx/esm/api');
