@@ -63,7 +63,7 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,6 +71,7 @@ import { parseArgs } from 'node:util';
 import { credentials } from '@grpc/grpc-js';
 import { BootMode, NodeSpec, type NodeStatus } from '../proto/gen/tenks/v1/types.pb.js';
 import { AgentApi } from '../common/index.js';
+import { freePort } from '../test/helpers/net.js';
 
 const { values } = parseArgs({
   options: {
@@ -228,20 +229,6 @@ async function settledRssKb(pid: number, pauseMs = 2000, samples = 3, everyMs = 
   return min;
 }
 
-function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => {
-        if (a && typeof a === 'object') resolve(a.port);
-        else reject(new Error('no port'));
-      });
-    });
-  });
-}
-
 /**
  * One Chrome DevTools Protocol call over the inspector's WebSocket (a minimal client: Node 20 has
  * no WebSocket global). Used to force a full GC in the agent before reading its RSS.
@@ -354,7 +341,7 @@ async function agentMemory(a: Agent): Promise<AgentMemory> {
 }
 
 async function startAgent(dir: string, name: string): Promise<Agent> {
-  const port = await freeTcpPort();
+  const port = await freePort();
   const config = {
     listen: `127.0.0.1:${port}`,
     insecure_loopback: true,

@@ -13,7 +13,6 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +21,7 @@ import { promisify } from 'node:util';
 import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { stringify } from 'yaml';
 import { channelOptions, CoordinatorApi } from '../common/index.js';
+import { freePort } from '../test/helpers/net.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -58,21 +58,6 @@ export async function run(file: string, args: readonly string[], timeoutMs = 60_
     const stderr = err.stderr?.trim() ?? '';
     throw new Error(`${file} ${args.join(' ')} failed: ${stderr !== '' ? stderr : err.message}`, { cause: e });
   }
-}
-
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => {
-        if (a !== null && typeof a === 'object') resolve(a.port);
-        else reject(new Error('no port'));
-      });
-    });
-  });
 }
 
 /** UDP ports bound on this host now (any address), from /proc/net/udp{,6}. */
@@ -401,7 +386,7 @@ export async function startCoordinator(
   pki: Pki,
   o: { extra?: Record<string, unknown>; nodeArgs?: readonly string[]; callTimeoutMs?: number } = {},
 ): Promise<Coordinator> {
-  const port = await freeTcpPort();
+  const port = await freePort();
   const address = `127.0.0.1:${port}`;
   const file = await writeConfig(stack, 'coordinator', {
     coordinator_id: 'bench-coordinator',

@@ -14,7 +14,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,6 +22,7 @@ import { SetupHostRequest } from '../proto/gen/tenks/v1/agent.pb.js';
 import { BootMode, BridgeType, NicSpec, NodeSpec, PhysnetMapping, VolumeSpec } from '../proto/gen/tenks/v1/types.pb.js';
 import { AgentApi } from '../common/index.js';
 import { names } from '../agent/network/names.js';
+import { freePort } from '../test/helpers/net.js';
 
 const { values } = parseArgs({
   options: {
@@ -94,19 +94,6 @@ function ensureOvs(): void {
   say('Open vSwitch is not answering; starting it with ovs-ctl');
   sh('/usr/share/openvswitch/scripts/ovs-ctl', ['start']);
   if (!ovsRunning()) throw new Error('Open vSwitch did not start (ovs-vsctl show fails)');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => {
-        if (a && typeof a === 'object') resolve(a.port);
-        else reject(new Error('no port'));
-      });
-    });
-  });
 }
 
 interface Running {

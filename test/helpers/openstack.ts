@@ -67,10 +67,10 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { constants, rmSync } from 'node:fs';
 import { access, mkdir, mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { freePort } from './net.js';
 
 /** A running test Ironic. */
 export interface TestIronic {
@@ -193,21 +193,6 @@ export async function openstackPrerequisites(): Promise<{
     nova: why(await missing([BIN.novaApi, BIN.novaManage, NOVA_PASTE]), 'nova-api'),
     clients: why(await missing([BIN.baremetal, BIN.openstack]), 'python3-ironicclient python3-openstackclient'),
   };
-}
-
-/** A TCP port that was free a moment ago (there is a small window before the service binds it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      s.close(() => {
-        resolve(port);
-      });
-    });
-  });
 }
 
 function run(bin: string, args: readonly string[], cwd: string, timeoutMs: number): Promise<void> {

@@ -11,13 +11,13 @@ import { TenksError } from '../../common/errors.js';
 import { NodeEventType, type WatchEventsResponse } from '../../proto/gen/tenks/v1/agent.pb.js';
 import { BootMode, PowerAction, PowerState, type NodeSpec } from '../../proto/gen/tenks/v1/types.pb.js';
 import { AgentClient, nodeSpec, volume } from '../helpers/agent.js';
+import { freePort } from '../helpers/net.js';
 import {
   AgentProcess,
   cleanupLibvirt,
   clientCredentials,
   domainNames,
   domState,
-  freePort,
   makeCerts,
   run,
   SERVER_NAME,

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
@@ -98,21 +97,6 @@ export async function cleanupLibvirt(o: { domainPart: string; pool?: string }): 
     }
   }
   return removed;
-}
-
-/** A TCP port that was free a moment ago (bound on 127.0.0.1:0, then closed). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => {
-        if (addr !== null && typeof addr === 'object') resolve(addr.port);
-        else reject(new Error('no port'));
-      });
-    });
-  });
 }
 
 /** Makes a CA and certificates `names` in `dir` with deploy/make-certs.sh. */

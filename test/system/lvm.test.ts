@@ -7,7 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentClient, nodeSpec, volume } from '../helpers/agent.js';
-import { AgentProcess, cleanupLibvirt, freePort, run, SYSTEM_URI, suffix } from './helpers.js';
+import { freePort } from '../helpers/net.js';
+import { AgentProcess, cleanupLibvirt, run, SYSTEM_URI, suffix } from './helpers.js';
 
 /** Why LVM cannot be used on this host, or null when it can. */
 async function lvmUnusable(): Promise<string | null> {
