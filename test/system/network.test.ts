@@ -158,7 +158,8 @@ describe('physnets on the host (Linux bridge and OVS)', function () {
   });
 
   after(async function () {
-    await client.teardownHost('').catch(() => undefined);
+    // Only this test's cluster: '' would remove every tenks bridge on the host, a user's lab's too.
+    await client.teardownHost(cluster).catch(() => undefined);
     client.close();
     await agent.stop();
     await run_('virsh', ['-c', URI, 'pool-destroy', `tenks-net-${run}`]);
