@@ -101,12 +101,27 @@ export async function planCluster(
   spec: ClusterSpec,
   specWarnings: string[],
   signal?: AbortSignal,
+  o: { waitForAgents: boolean } = { waitForAgents: false },
 ): Promise<PlannedCluster> {
   const desired = expandNodes(spec);
   const placements = deps.store.placementsOf(spec.name);
+  // An agent holding nodes of the cluster that is restarting right now is waited for, so its nodes
+  // are observed rather than planned blind; so is every allowed agent when none is alive.
+  const allowed = spec.hypervisors ? Object.keys(spec.hypervisors) : null;
+  if (o.waitForAgents) {
+    await deps.registry.awaitKnown(
+      [...placements.values()].map((p) => p.agent),
+      signal,
+    );
+    const candidates = deps.registry.list().filter((a) => allowed === null || allowed.includes(a.id));
+    if (desired.length > 0 && !candidates.some((a) => a.alive))
+      await deps.registry.awaitAny(
+        candidates.map((a) => a.id),
+        signal,
+      );
+  }
   const obs = await observeCluster(spec.name, placements, deps.registry, deps.port, deps.log, signal);
   const agents = deps.registry.list();
-  const allowed = spec.hypervisors ? Object.keys(spec.hypervisors) : null;
   const warnings = [...specWarnings];
   if (allowed)
     for (const id of allowed)
@@ -231,7 +246,7 @@ export async function applyFlow(
   signal: AbortSignal,
 ): Promise<void> {
   const { spec, warnings } = compileSpec(specYaml, source);
-  const planned = await planCluster(deps, spec, warnings, signal);
+  const planned = await planCluster(deps, spec, warnings, signal, { waitForAgents: true });
   let plan = planned.plan;
   const enrols = wantsOpenStack(spec);
   let os: OpenStackClients | null = null;
