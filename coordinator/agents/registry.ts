@@ -74,7 +74,7 @@ export class AgentRegistry {
       },
       what: 'agent heartbeat watch',
       log: o.log,
-      readyFallback: { ms: 5_000, warn: false },
+      stallMs: 5_000,
     });
     await r.follower.ready;
     return r;

@@ -48,7 +48,7 @@ export class KvMirror<T> {
       },
       what: 'KV watch',
       log,
-      readyFallback: { ms: 10_000, warn: true },
+      stallMs: 10_000,
     });
   }
 
