@@ -38,7 +38,7 @@ function entry(key: string, revision: number, delta: number, isUpdate = false): 
     isUpdate,
     rawHeaders: undefined,
     string: () => '',
-    json: <T>() => ({}) as T,
+    json: () => ({}),
   } as unknown as KvWatchEntry;
 }
 
