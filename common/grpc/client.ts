@@ -56,6 +56,8 @@ export interface UnaryOptions {
   /** Deadline from now. */
   timeoutMs: number;
   signal?: AbortSignal;
+  /** Request metadata to send (e.g. a fencing token). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 type Starter<Res> = (
@@ -73,7 +75,9 @@ export function unaryCall<Res>(peer: string, start: Starter<Res>, o: UnaryOption
   return new Promise<Res>((resolve, reject) => {
     let call: ClientUnaryCall | null = null;
     const off = onAbort(o.signal, () => call?.cancel());
-    call = start(new Metadata(), { deadline: Date.now() + o.timeoutMs }, (err, res) => {
+    const md = new Metadata();
+    for (const [k, v] of Object.entries(o.headers ?? {})) md.set(k, v);
+    call = start(md, { deadline: Date.now() + o.timeoutMs }, (err, res) => {
       off();
       if (err) {
         if (o.signal?.aborted) reject(abortError(o.signal));
