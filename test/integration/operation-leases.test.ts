@@ -44,11 +44,20 @@ class RecordingPort implements AgentPort {
     private readonly coordinator: string,
     private readonly calls: CallRecord[],
     private readonly stallMs: number,
+    /** A node the agent "loses" right after creating it, as if removed behind tenks' back. */
+    private readonly loses: string | null,
     private readonly fence = '',
   ) {}
 
   withFence(fence: string): AgentPort {
-    return new RecordingPort(this.inner.withFence(fence), this.coordinator, this.calls, this.stallMs, fence);
+    return new RecordingPort(
+      this.inner.withFence(fence),
+      this.coordinator,
+      this.calls,
+      this.stallMs,
+      this.loses,
+      fence,
+    );
   }
 
   private async record<T>(
@@ -88,7 +97,12 @@ class RecordingPort implements AgentPort {
     return this.inner.listNodes(agent, cluster, includeSecrets, signal);
   }
   ensureNode(agent: string, request: NodeRequest, signal?: AbortSignal) {
-    return this.record('ensureNode', request.node.name, signal, (s) => this.inner.ensureNode(agent, request, s));
+    return this.record('ensureNode', request.node.name, signal, async (s) => {
+      const r = await this.inner.ensureNode(agent, request, s);
+      if (request.node.name === this.loses)
+        await this.inner.deleteNode(agent, { cluster: request.node.cluster, name: request.node.name, uuid: '' }, s);
+      return r;
+    });
   }
   deleteNode(agent: string, node: NodeKey, signal?: AbortSignal) {
     return this.record('deleteNode', node.name, signal, (s) => this.inner.deleteNode(agent, node, s));
@@ -134,7 +148,13 @@ describe('operation leases over real NATS', function () {
 
   async function coordinator(
     id: string,
-    o: { recovery: boolean; stallMs?: number; wallClockMs?: () => number; agentTimeoutMs?: number },
+    o: {
+      recovery: boolean;
+      stallMs?: number;
+      wallClockMs?: () => number;
+      agentTimeoutMs?: number;
+      loses?: string;
+    },
   ): Promise<Coord> {
     const nc = await connect({ servers: nats.url, name: id, reconnect: false });
     const store = await StateStore.open(nc, 1, log);
@@ -147,7 +167,7 @@ describe('operation leases over real NATS', function () {
       replicas: 1,
       log,
     });
-    const port = new RecordingPort(new GrpcAgentPort(registry), id, calls, o.stallMs ?? 0);
+    const port = new RecordingPort(new GrpcAgentPort(registry), id, calls, o.stallMs ?? 0, o.loses ?? null);
     const runner = new OperationRunner({
       coordinatorId: id,
       leaseMs: LEASE_MS,
@@ -316,6 +336,16 @@ describe('operation leases over real NATS', function () {
     assert.equal(done.state, 'succeeded');
     assert.equal(done.owner, a.id, 'nobody took it over');
     assert.ok(!done.warnings.some((w) => w.includes('resumed')), done.warnings.join('\n'));
+  });
+
+  it('does not call an apply succeeded when the agents do not report the declared cluster afterwards', async function () {
+    const cluster = newCluster();
+    const a = await coordinator(`a-${tag}`, { recovery: true, loses: `${cluster}-1` });
+    const done = await ended(a, (await start(a, cluster, 2)).id);
+    assert.equal(done.state, 'failed');
+    const verify = done.results.find((r) => r.action === 'verify');
+    assert.ok(verify, JSON.stringify(done.results));
+    assert.match(verify.message, new RegExp(`create ${cluster}-1`));
   });
 
   it('ends, rather than resumes, an operation that never took its cluster', async function () {
