@@ -34,7 +34,7 @@ export { AgentServiceService };
 
 /** The AgentService gRPC implementation: maps messages to domain calls and back, nothing more. */
 export function agentService(agent: Agent, log: Logger): AgentServiceServer {
-  const fences = new Fences();
+  const fences = new Fences(log);
   return {
     getHostInfo: unary(log, 'GetHostInfo', async () => {
       const { facts, pool, nodeCount } = await agent.hostInfo();

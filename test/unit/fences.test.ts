@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Fences } from '../../agent/fences.js';
-import { compareFence, formatFence, parseFence, TenksError } from '../../common/index.js';
+import { compareFence, formatFence, nullLogger, parseFence, TenksError } from '../../common/index.js';
 
 describe('fencing tokens', function () {
   it('orders tokens by epoch, then sequence', function () {
@@ -20,7 +20,7 @@ describe('fencing tokens', function () {
   });
 
   it('admits the newest claim per cluster and refuses older ones', function () {
-    const f = new Fences();
+    const f = new Fences(nullLogger);
     f.admit('lab', '10.5');
     f.admit('lab', '10.5');
     f.admit('lab', '10.7');
