@@ -3,6 +3,7 @@
  * interval with what the coordinator needs to schedule onto this host. Cheap facts (free memory,
  * BMC ports) are fresh in every heartbeat; costlier ones (node count, pool) every few.
  */
+import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import {
@@ -36,6 +37,8 @@ export async function agentsBucket(nc: NatsConnection, replicas: number): Promis
 
 /** Publishes the agent's heartbeat until stopped. */
 export class Heartbeat {
+  /** This process's run, announced in every heartbeat. */
+  private readonly instance = randomBytes(8).toString('hex');
   private timer: NodeJS.Timeout | null = null;
   private beats = 0;
   private slow: { nodeCount: number; pool: AgentHeartbeat['pool'] } | null = null;
@@ -131,6 +134,7 @@ export class Heartbeat {
         redfishUrl: bmc.redfishUrl,
       },
       nodeCount: this.slow.nodeCount,
+      instance: this.instance,
       state,
       timeMs: Date.now(),
       intervalMs: this.o.intervalMs,

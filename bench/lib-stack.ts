@@ -140,6 +140,7 @@ export class Daemon {
   /** Distinct warnings seen in the output, with counts (at most 100 kinds). */
   readonly warnings = new Map<string, number>();
   readonly exited: Promise<void>;
+  private readonly lineListeners: ((line: string) => void)[] = [];
 
   constructor(
     readonly name: string,
@@ -151,6 +152,7 @@ export class Daemon {
       const lines = (this.partial + text).split('\n');
       this.partial = lines.pop() ?? '';
       for (const l of lines) {
+        for (const f of this.lineListeners) f(l);
         const w = warningOf(l);
         if (w !== null && (this.warnings.has(w) || this.warnings.size < 100))
           this.warnings.set(w, (this.warnings.get(w) ?? 0) + 1);
@@ -164,6 +166,11 @@ export class Daemon {
         resolve();
       });
     });
+  }
+
+  /** Calls `fn` with every later line of output (the kept tail is bounded; this is not). */
+  onLine(fn: (line: string) => void): void {
+    this.lineListeners.push(fn);
   }
 
   get pid(): number {
@@ -337,6 +344,86 @@ export async function startNats(stack: Stack, o: { args?: readonly string[] } = 
   }
 }
 
+/** A NATS cluster of JetStream servers on 127.0.0.1, each its own process. */
+export interface NatsCluster {
+  servers: { daemon: Daemon; url: string; name: string }[];
+  /** Every client URL, for `nats.servers`. */
+  urls: string[];
+  /** Starts server `i` again (after a kill) on its ports and store. */
+  restart(i: number): Promise<void>;
+}
+
+function waitNatsReady(d: Daemon, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  return (async () => {
+    for (;;) {
+      const out = d.output();
+      const port = /Listening for client connections on [^\s]*:(\d+)/.exec(out)?.[1];
+      if (port !== undefined && out.includes('Server is ready')) return Number(port);
+      if (!d.alive || Date.now() > deadline) throw new Error(`nats-server did not start:\n${d.tail()}`);
+      await sleep(50);
+    }
+  })();
+}
+
+/**
+ * `size` nats-servers with JetStream clustered on 127.0.0.1 (cluster `tenks`): client ports picked
+ * by the servers themselves, route ports free a moment before, stores in the stack's dir.
+ */
+export async function startNatsCluster(stack: Stack, size = 3): Promise<NatsCluster> {
+  const routePorts: number[] = [];
+  for (let i = 0; i < size; i++) routePorts.push(await freePort());
+  const routes = routePorts.map((p) => `nats://127.0.0.1:${String(p)}`).join(',');
+  const clientPorts: number[] = new Array<number>(size).fill(-1);
+  const launch = (i: number): Daemon =>
+    stack.spawn(`nats-server n${String(i)}`, NATS_SERVER, [
+      '-a',
+      '127.0.0.1',
+      '-p',
+      String(clientPorts[i]),
+      '-n',
+      `n${String(i)}`,
+      '-js',
+      '-sd',
+      join(stack.dir, `nats-n${String(i)}`),
+      '--cluster_name',
+      'tenks',
+      '--cluster',
+      `nats://127.0.0.1:${String(routePorts[i])}`,
+      '--routes',
+      routes,
+    ]);
+  const servers: NatsCluster['servers'] = [];
+  for (let i = 0; i < size; i++) {
+    const d = launch(i);
+    servers.push({ daemon: d, url: '', name: `n${String(i)}` });
+  }
+  for (let i = 0; i < size; i++) {
+    const s = servers[i] as NatsCluster['servers'][number];
+    clientPorts[i] = await waitNatsReady(s.daemon, 30_000);
+    s.url = `nats://127.0.0.1:${String(clientPorts[i])}`;
+  }
+  // JetStream answers only once the servers have elected a metadata leader.
+  const deadline = Date.now() + 30_000;
+  while (!servers.some((s) => s.daemon.output().includes('metadata leader'))) {
+    if (Date.now() > deadline)
+      throw new Error(
+        `the NATS cluster elected no JetStream leader:\n${servers.map((s) => s.daemon.tail(800)).join('\n')}`,
+      );
+    await sleep(100);
+  }
+  return {
+    servers,
+    urls: servers.map((s) => s.url),
+    restart: async (i) => {
+      const s = servers[i] as NatsCluster['servers'][number];
+      if (s.daemon.alive) await s.daemon.stop();
+      s.daemon = launch(i);
+      await waitNatsReady(s.daemon, 30_000);
+    },
+  };
+}
+
 /** mTLS files made by deploy/make-certs.sh (one `agent` certificate shared by every agent, as the system tests do). */
 export interface Pki {
   dir: string;
@@ -384,11 +471,20 @@ export async function startCoordinator(
   stack: Stack,
   nats: Nats,
   pki: Pki,
-  o: { extra?: Record<string, unknown>; nodeArgs?: readonly string[]; callTimeoutMs?: number } = {},
+  o: {
+    extra?: Record<string, unknown>;
+    nodeArgs?: readonly string[];
+    callTimeoutMs?: number;
+    /** Config file and process name, for stacks with several coordinators. Default `coordinator`. */
+    name?: string;
+    /** Listen on this port (a restart keeps its address). Default: a free one. */
+    port?: number;
+  } = {},
 ): Promise<Coordinator> {
-  const port = await freePort();
+  const name = o.name ?? 'coordinator';
+  const port = o.port ?? (await freePort());
   const address = `127.0.0.1:${port}`;
-  const file = await writeConfig(stack, 'coordinator', {
+  const file = await writeConfig(stack, name, {
     coordinator_id: 'bench-coordinator',
     listen: address,
     tls: pki.files('coordinator'),
@@ -397,7 +493,7 @@ export async function startCoordinator(
     shutdown_grace_s: 2,
     ...o.extra,
   });
-  const d = stack.spawn('tenks-coordinator', process.execPath, [
+  const d = stack.spawn(`tenks-${name}`, process.execPath, [
     ...(o.nodeArgs ?? []),
     join(REPO, 'bin/tenks-coordinator.js'),
     '--config',

@@ -34,6 +34,11 @@ export const coordinatorConfigSchema = z
     nats: natsConfigSchema,
     /** An agent is dead after this long without a heartbeat. Default 10. */
     agent_timeout_s: z.number().min(1).max(600).default(10),
+    /**
+     * How long an operation waits for an agent that is not alive (no recent heartbeat) before its
+     * actions there fail UNAVAILABLE: a restarting agent is used as soon as it is back. Default 30.
+     */
+    agent_wait_s: z.number().min(0).max(3600).default(30),
     /** Calls in flight to one agent at once. Default 16. */
     agent_concurrency: z.number().int().min(1).max(1024).default(16),
     /** Deadline of one agent call. Default 120. */
@@ -82,6 +87,7 @@ export interface CoordinatorConfig {
   insecureLoopback: boolean;
   nats: NatsSettings;
   agentTimeoutMs: number;
+  agentWaitMs: number;
   agentConcurrency: number;
   callTimeoutMs: number;
   retryAttempts: number;
@@ -114,6 +120,7 @@ export function compileCoordinatorConfig(raw: unknown): CoordinatorConfig {
     insecureLoopback: c.insecure_loopback,
     nats,
     agentTimeoutMs: c.agent_timeout_s * 1000,
+    agentWaitMs: c.agent_wait_s * 1000,
     agentConcurrency: c.agent_concurrency,
     callTimeoutMs: c.call_timeout_s * 1000,
     retryAttempts: c.retry_attempts,

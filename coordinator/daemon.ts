@@ -59,6 +59,7 @@ export class CoordinatorDaemon {
         tls: config.agentTls,
         callTimeoutMs: config.callTimeoutMs,
         concurrency: config.agentConcurrency,
+        waitMs: config.agentWaitMs,
         replicas: config.nats.replicas,
         log,
       });

@@ -27,12 +27,14 @@ import {
   toNodeRef,
   toRawNodeSpec,
 } from './mapping.js';
-import { TenksError, serverStream, unary, type Logger } from '../../common/index.js';
+import { FENCE_METADATA_KEY, TenksError, serverStream, unary, type Logger } from '../../common/index.js';
+import { Fences } from '../fences.js';
 
 export { AgentServiceService };
 
 /** The AgentService gRPC implementation: maps messages to domain calls and back, nothing more. */
 export function agentService(agent: Agent, log: Logger): AgentServiceServer {
+  const fences = new Fences(log);
   return {
     getHostInfo: unary(log, 'GetHostInfo', async () => {
       const { facts, pool, nodeCount } = await agent.hostInfo();
@@ -47,6 +49,7 @@ export function agentService(agent: Agent, log: Logger): AgentServiceServer {
       });
     }),
     ensureNode: unary(log, 'EnsureNode', async (req, ctx) => {
+      fences.admit(req.node?.cluster ?? '', ctx.header(FENCE_METADATA_KEY));
       const r = await agent.nodes.ensure(toRawNodeSpec(req.node), { signal: ctx.signal, dryRun: req.dryRun });
       const b = req.node?.bmc;
       let changed = r.changed;
@@ -72,6 +75,7 @@ export function agentService(agent: Agent, log: Logger): AgentServiceServer {
       });
     }),
     deleteNode: unary(log, 'DeleteNode', async (req, ctx) => {
+      fences.admit(req.node?.cluster ?? '', ctx.header(FENCE_METADATA_KEY));
       const ref = toNodeRef(req.node);
       // The BMC goes first, so nothing can power the node on while it is being removed.
       const node = await agent.nodes.get(ref, { signal: ctx.signal }).catch(() => null);
@@ -105,6 +109,7 @@ export function agentService(agent: Agent, log: Logger): AgentServiceServer {
       return GetBmcInfoResponse.create({ bmc: bmcToPb(agent.bmc.info(n.uuid, req.includeSecrets)) });
     }),
     setupHost: unary(log, 'SetupHost', async (req, ctx) => {
+      fences.admit(req.cluster, ctx.header(FENCE_METADATA_KEY));
       const bridgeType = bridgeTypeFromPb(req.bridgeType);
       if (bridgeType === null)
         throw new TenksError('INVALID_SPEC', `unknown bridge type ${String(req.bridgeType)}`, { field: 'bridge_type' });
@@ -123,6 +128,7 @@ export function agentService(agent: Agent, log: Logger): AgentServiceServer {
       });
     }),
     teardownHost: unary(log, 'TeardownHost', async (req, ctx) => {
+      fences.admit(req.cluster, ctx.header(FENCE_METADATA_KEY));
       const r = await agent.network.teardown(req.cluster, { signal: ctx.signal });
       return TeardownHostResponse.create({ changed: r.changed, removed: r.changes });
     }),

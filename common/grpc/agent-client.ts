@@ -15,13 +15,16 @@ import {
   type WatchEventsResponse,
 } from '../../proto/gen/tenks/v1/agent.pb.js';
 import type { NodeRef, NodeSpec, PowerAction } from '../../proto/gen/tenks/v1/types.pb.js';
-import { unaryCall } from './client.js';
+import { FENCE_METADATA_KEY } from '../fence.js';
+import { unaryCall, type UnaryOptions } from './client.js';
 
 /** Per-call options. */
 export interface AgentCallOptions {
   /** Deadline from now; default the client's. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Fencing token of the operation making the call (see common/fence.ts). */
+  fence?: string;
 }
 
 /**
@@ -40,8 +43,12 @@ export class AgentApi {
     this.raw = new AgentServiceClient(address, creds, channelOptions);
   }
 
-  private opts(o: AgentCallOptions | undefined): { timeoutMs: number; signal?: AbortSignal } {
-    return { timeoutMs: o?.timeoutMs ?? this.defaultTimeoutMs, ...(o?.signal ? { signal: o.signal } : {}) };
+  private opts(o: AgentCallOptions | undefined): UnaryOptions {
+    return {
+      timeoutMs: o?.timeoutMs ?? this.defaultTimeoutMs,
+      ...(o?.signal ? { signal: o.signal } : {}),
+      ...(o?.fence !== undefined ? { headers: { [FENCE_METADATA_KEY]: o.fence } } : {}),
+    };
   }
 
   private get peer(): string {

@@ -32,10 +32,19 @@ export async function dialCredentials(o: DialOptions): Promise<ChannelCredential
   return credentials.createInsecure();
 }
 
+/**
+ * Reconnect backoff of a channel. grpc-js's default grows to 120 s, longer than any retry budget
+ * here: a daemon that restarted would stay unreachable through that channel for minutes. Between
+ * tenks daemons a reconnect attempt is one TCP handshake, so trying every second costs nothing.
+ */
+export const RECONNECT_BACKOFF = { initialMs: 200, maxMs: 1_000 } as const;
+
 /** Channel options for a dial. */
 export function channelOptions(o: DialOptions): Record<string, string | number> {
   return {
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    'grpc.initial_reconnect_backoff_ms': RECONNECT_BACKOFF.initialMs,
+    'grpc.max_reconnect_backoff_ms': RECONNECT_BACKOFF.maxMs,
     ...(o.serverName === undefined
       ? {}
       : { 'grpc.ssl_target_name_override': o.serverName, 'grpc.default_authority': o.serverName }),
@@ -47,6 +56,8 @@ export interface UnaryOptions {
   /** Deadline from now. */
   timeoutMs: number;
   signal?: AbortSignal;
+  /** Request metadata to send (e.g. a fencing token). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 type Starter<Res> = (
@@ -64,7 +75,9 @@ export function unaryCall<Res>(peer: string, start: Starter<Res>, o: UnaryOption
   return new Promise<Res>((resolve, reject) => {
     let call: ClientUnaryCall | null = null;
     const off = onAbort(o.signal, () => call?.cancel());
-    call = start(new Metadata(), { deadline: Date.now() + o.timeoutMs }, (err, res) => {
+    const md = new Metadata();
+    for (const [k, v] of Object.entries(o.headers ?? {})) md.set(k, v);
+    call = start(md, { deadline: Date.now() + o.timeoutMs }, (err, res) => {
       off();
       if (err) {
         if (o.signal?.aborted) reject(abortError(o.signal));

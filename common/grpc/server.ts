@@ -15,6 +15,8 @@ export interface CallContext {
   signal: AbortSignal;
   /** Address of the peer, for logs. */
   peer: string;
+  /** The first value of a request metadata key, or null. */
+  header(key: string): string | null;
 }
 
 function contextOf(call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>): {
@@ -38,7 +40,14 @@ function contextOf(call: ServerUnaryCall<unknown, unknown> | ServerWritableStrea
     timer.unref();
   }
   return {
-    ctx: { signal: ac.signal, peer: call.getPeer() },
+    ctx: {
+      signal: ac.signal,
+      peer: call.getPeer(),
+      header: (key) => {
+        const v = call.metadata.get(key)[0];
+        return typeof v === 'string' ? v : null;
+      },
+    },
     done: () => {
       if (timer) clearTimeout(timer);
       call.removeListener('cancelled', onCancel);

@@ -41,6 +41,12 @@ export interface AgentHeartbeat {
     redfishUrl: string;
   };
   nodeCount: number;
+  /**
+   * Random per agent process start: a new value tells the coordinator the agent restarted, so a
+   * connection to its previous run (maybe in reconnect backoff) is dropped. Absent from agents
+   * older than this field.
+   */
+  instance?: string;
   /** `running`, or `stopping` in its last heartbeat before it shuts down. */
   state: 'running' | 'stopping';
   /** When this heartbeat was sent (agent clock) and how often they come. */

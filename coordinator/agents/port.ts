@@ -23,6 +23,11 @@ export interface HostPhysnet {
 
 /** Calls to agents, by agent id. Each honours `signal` and rejects with a TenksError. */
 export interface AgentPort {
+  /**
+   * The same calls, each carrying an operation's fencing token (common/fence.ts): agents refuse
+   * them (CONFLICT) once a newer claim on the cluster has reached them.
+   */
+  withFence(fence: string): AgentPort;
   /** The physnets set up on the agent's host now. */
   hostPhysnets(agent: string, signal?: AbortSignal): Promise<HostPhysnet[]>;
   listNodes(agent: string, cluster: string, includeSecrets: boolean, signal?: AbortSignal): Promise<ObservedNode[]>;

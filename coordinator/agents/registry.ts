@@ -11,6 +11,7 @@ import {
   channelOptions,
   decodeJson,
   dialCredentials,
+  onAbort,
   Semaphore,
   TenksError,
   type AgentHeartbeat,
@@ -29,6 +30,11 @@ export interface RegistryOptions {
   callTimeoutMs: number;
   /** Calls in flight to one agent at once. */
   concurrency: number;
+  /**
+   * How long a call to an agent that is not alive waits for its next heartbeat before it fails
+   * UNAVAILABLE: an agent restarting (a crash, an upgrade) is back within seconds.
+   */
+  waitMs: number;
   replicas: number;
   log: Logger;
 }
@@ -53,6 +59,8 @@ interface Entry {
 export class AgentRegistry {
   private readonly agents = new Map<string, Entry>();
   private follower: BucketFollower | null = null;
+  /** Callers waiting for a heartbeat of an agent, by agent id. */
+  private readonly waiters = new Map<string, Set<() => void>>();
 
   private constructor(private readonly o: RegistryOptions) {}
 
@@ -66,7 +74,7 @@ export class AgentRegistry {
       },
       what: 'agent heartbeat watch',
       log: o.log,
-      readyFallback: { ms: 5_000, warn: false },
+      stallMs: 5_000,
     });
     await r.follower.ready;
     return r;
@@ -90,16 +98,56 @@ export class AgentRegistry {
     if (!cur) {
       this.agents.set(hb.id, { heartbeat: hb, seenMs, client: null, limit: new Semaphore(this.o.concurrency) });
       this.o.log.info('agent seen', { agent: hb.id, address: hb.address });
+      this.wake(hb.id);
       return;
     }
-    if (cur.heartbeat.address !== hb.address) {
-      cur.client?.close();
-      cur.client = null;
-    }
     const wasAlive = this.isAlive(cur);
+    const restarted = hb.instance !== cur.heartbeat.instance;
     cur.heartbeat = hb;
     cur.seenMs = seenMs;
-    if (!wasAlive && this.isAlive(cur)) this.o.log.info('agent alive again', { agent: hb.id });
+    const revived = !wasAlive && this.isAlive(cur);
+    // A channel to the agent's previous run may sit in reconnect backoff or hold a dead
+    // connection: a fresh one connects at once.
+    if (cur.client && (cur.client.address !== hb.address || restarted || revived)) {
+      cur.client.close();
+      cur.client = null;
+    }
+    if (restarted) this.o.log.info('agent restarted', { agent: hb.id });
+    else if (revived) this.o.log.info('agent alive again', { agent: hb.id });
+    this.wake(hb.id);
+  }
+
+  private wake(id: string): void {
+    const w = this.waiters.get(id);
+    if (!w) return;
+    this.waiters.delete(id);
+    for (const f of w) f();
+  }
+
+  /**
+   * Resolves once agent `id` is alive (at once when it is), or when `timeoutMs` passed or
+   * `signal` aborted; says whether it is alive then.
+   */
+  async waitAlive(id: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    const end = Date.now() + timeoutMs;
+    while (!this.alive(id)) {
+      const left = end - Date.now();
+      if (left <= 0 || signal?.aborted === true) return false;
+      await new Promise<void>((resolve) => {
+        let set = this.waiters.get(id);
+        if (!set) this.waiters.set(id, (set = new Set()));
+        const done = (): void => {
+          clearTimeout(timer);
+          off();
+          set.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, left);
+        const off = onAbort(signal, done);
+        set.add(done);
+      });
+    }
+    return true;
   }
 
   private isAlive(e: Entry): boolean {
@@ -147,8 +195,30 @@ export class AgentRegistry {
     return e.client;
   }
 
-  /** Runs `task` within the agent's concurrency limit. */
+  /**
+   * Waits (in parallel, each up to the registry's `waitMs`) for those of `ids` that are known but
+   * not alive, e.g. the agents holding a cluster's nodes, before planning around them.
+   */
+  async awaitKnown(ids: Iterable<string>, signal?: AbortSignal): Promise<void> {
+    const waiting = [...new Set(ids)].filter((id) => this.agents.has(id) && !this.alive(id));
+    await Promise.all(waiting.map((id) => this.waitAlive(id, this.o.waitMs, signal)));
+  }
+
+  /** Waits (up to the registry's `waitMs`) until any of `ids` is alive. */
+  async awaitAny(ids: readonly string[], signal?: AbortSignal): Promise<void> {
+    if (ids.length === 0 || ids.some((id) => this.alive(id))) return;
+    const stop = new AbortController();
+    const both = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    await Promise.race(ids.map((id) => this.waitAlive(id, this.o.waitMs, both)));
+    stop.abort();
+  }
+
+  /**
+   * Runs `task` within the agent's concurrency limit. An agent that is not alive is waited for (up
+   * to the registry's `waitMs`), so a call made while it restarts goes through once it is back.
+   */
   async withAgent<T>(id: string, task: (api: AgentApi) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (!this.alive(id) && this.agents.has(id)) await this.waitAlive(id, this.o.waitMs, signal);
     const api = await this.client(id);
     const e = this.agents.get(id);
     if (!e) throw new TenksError('UNAVAILABLE', `agent '${id}' went away`);
@@ -157,6 +227,7 @@ export class AgentRegistry {
 
   close(): void {
     this.follower?.stop();
+    for (const id of [...this.waiters.keys()]) this.wake(id);
     for (const e of this.agents.values()) e.client?.close();
   }
 }

@@ -101,12 +101,27 @@ export async function planCluster(
   spec: ClusterSpec,
   specWarnings: string[],
   signal?: AbortSignal,
+  o: { waitForAgents: boolean } = { waitForAgents: false },
 ): Promise<PlannedCluster> {
   const desired = expandNodes(spec);
   const placements = deps.store.placementsOf(spec.name);
+  // An agent holding nodes of the cluster that is restarting right now is waited for, so its nodes
+  // are observed rather than planned blind; so is every allowed agent when none is alive.
+  const allowed = spec.hypervisors ? Object.keys(spec.hypervisors) : null;
+  if (o.waitForAgents) {
+    await deps.registry.awaitKnown(
+      [...placements.values()].map((p) => p.agent),
+      signal,
+    );
+    const candidates = deps.registry.list().filter((a) => allowed === null || allowed.includes(a.id));
+    if (desired.length > 0 && !candidates.some((a) => a.alive))
+      await deps.registry.awaitAny(
+        candidates.map((a) => a.id),
+        signal,
+      );
+  }
   const obs = await observeCluster(spec.name, placements, deps.registry, deps.port, deps.log, signal);
   const agents = deps.registry.list();
-  const allowed = spec.hypervisors ? Object.keys(spec.hypervisors) : null;
   const warnings = [...specWarnings];
   if (allowed)
     for (const id of allowed)
@@ -227,11 +242,19 @@ export async function applyFlow(
   deps: FlowDeps,
   specYaml: string,
   source: string,
-  progress: ProgressSink,
+  outer: ProgressSink,
   signal: AbortSignal,
 ): Promise<void> {
+  let failures = 0;
+  const progress: ProgressSink = {
+    ...outer,
+    done: (r) => {
+      if (!r.ok) failures++;
+      outer.done(r);
+    },
+  };
   const { spec, warnings } = compileSpec(specYaml, source);
-  const planned = await planCluster(deps, spec, warnings, signal);
+  const planned = await planCluster(deps, spec, warnings, signal, { waitForAgents: true });
   let plan = planned.plan;
   const enrols = wantsOpenStack(spec);
   let os: OpenStackClients | null = null;
@@ -298,6 +321,33 @@ export async function applyFlow(
       !planned.plan.actions.some((a) => actionTarget(a) === name && a.kind === 'delete')
     )
       await deps.store.deletePlacement(spec.name, name);
+  if (failures === 0) await verifyConverged(deps, spec, progress, signal);
+}
+
+/**
+ * An apply that found nothing failing still only succeeds when the agents now report the declared
+ * cluster: planned again from what they say, nothing is left to do. (Something else may have
+ * changed the nodes meanwhile; an agent may have lost them.)
+ */
+async function verifyConverged(
+  deps: FlowDeps,
+  spec: ClusterSpec,
+  progress: ProgressSink,
+  signal: AbortSignal,
+): Promise<void> {
+  const left = (await planCluster(deps, spec, [], signal)).plan.actions;
+  if (left.length === 0) return;
+  const shown = left.slice(0, 5).map((a) => `${a.kind} ${actionTarget(a)} (${a.changes.join('; ')})`);
+  progress.planned(1, []);
+  progress.done({
+    node: spec.name,
+    action: 'verify',
+    hypervisor: '',
+    ok: false,
+    code: 'CONFLICT',
+    message: `after the apply the agents do not report the declared cluster; still to do: ${shown.join(', ')}${left.length > 5 ? ` and ${String(left.length - 5)} more` : ''}`,
+    changes: [],
+  });
 }
 
 /** Delete one cluster: its nodes, then its bridges on every agent that has them, then its placements. */

@@ -1,11 +1,30 @@
 /**
  * Operations: records in the `tenks-operations` bucket, the cluster locks they hold (compare-and-set
  * on the cluster record), their lease, their progress and their events. An operation whose owner
- * stopped renewing its lease (a crashed or restarted coordinator) is taken over and run again from
+ * stopped renewing its lease (a crashed or partitioned coordinator) is taken over and run again from
  * a fresh plan: every flow converges from any starting state.
+ *
+ * Leases are fenced:
+ * - taking a free cluster is one compare-and-set of its record; taking one whose holder's lease
+ *   expired first marks the holder failed (a compare-and-set of the holder's record), so the holder
+ *   cannot also be resumed; resuming an operation is one compare-and-set of its record, and only
+ *   for an operation that holds its cluster;
+ * - expiry is judged by how long a record stayed at one revision on the judge's own clock, never
+ *   by times other hosts wrote;
+ * - an owner that could not renew for a whole lease stops its operation itself, before anyone may
+ *   judge it expired;
+ * - every agent call carries the claim's fencing token (common/fence.ts), so calls of a stale owner
+ *   still in flight are refused by agents that already saw the new one.
  */
 import { randomBytes } from 'node:crypto';
-import { isTenksError, TenksError, toTenksError, type Logger, type OperationKind } from '../../common/index.js';
+import {
+  formatFence,
+  isTenksError,
+  TenksError,
+  toTenksError,
+  type Logger,
+  type OperationKind,
+} from '../../common/index.js';
 import { actionTarget, type Action } from '../planner/index.js';
 import { isFinished, type ClusterRecord, type OperationRecord, type ResultRecord } from '../state/records.js';
 import type { Versioned } from '../state/kv-mirror.js';
@@ -23,15 +42,31 @@ export interface RunnerOptions {
   deps: FlowDeps;
   events: EventSink;
   log: Logger;
+  /** Wall clock for the times written in records (tests skew it); never used to judge a lease. */
+  wallClockMs?: () => number;
 }
 
 interface Running {
   op: OperationRecord;
   revision: number;
+  /** Fencing token of this claim, sent with every agent call. */
+  fence: string;
   abort: AbortController;
   done: Promise<void>;
   dirty: boolean;
+  /** The operation is no longer ours: taken over, or our lease ran out. Nothing more is written. */
   lost: boolean;
+  /** Stops the operation when the lease was not renewed in time. */
+  leaseTimer: NodeJS.Timeout | null;
+}
+
+/**
+ * How much longer than a lease others wait before they judge it expired: the owner stops after one
+ * lease without renewal, measured from before its last write; a judge measures from after it saw
+ * that write, so even equal durations are safe, and the margin covers timer and scheduling delays.
+ */
+function takeoverMarginMs(leaseMs: number): number {
+  return Math.max(1_000, Math.round(leaseMs / 5));
 }
 
 /** A new operation id: sortable by time, unique without coordination. */
@@ -51,7 +86,22 @@ export class OperationRunner {
     return this.o.deps.store;
   }
 
-  /** Takes over abandoned operations now and then every half lease. */
+  private wall(): number {
+    return (this.o.wallClockMs ?? Date.now)();
+  }
+
+  /** The fencing token of a claim made by the write that gave `revision`. */
+  private fenceOf(revision: number): string {
+    return formatFence({ epoch: this.store.epoch, sequence: revision });
+  }
+
+  /** Whether an unfinished operation's owner let its lease run out, as seen on this clock. */
+  private expired(v: Versioned<OperationRecord>): boolean {
+    const leaseMs = v.value.leaseMs ?? this.o.leaseMs;
+    return this.store.operations.unchangedForMs(v.value.id, v.revision) > leaseMs + takeoverMarginMs(leaseMs);
+  }
+
+  /** Takes over abandoned operations now and then every third of a lease, and renews ours as often. */
   startRecovery(): void {
     void this.recover();
     this.timer = setInterval(
@@ -74,7 +124,8 @@ export class OperationRunner {
     o: { specYaml: string; source: string; force: boolean },
   ): Promise<OperationRecord> {
     if (this.closed) throw new TenksError('UNAVAILABLE', 'the coordinator is shutting down');
-    const now = Date.now();
+    const now = this.wall();
+    const sentAt = performance.now();
     const op: OperationRecord = {
       version: 1,
       id: newOperationId(),
@@ -85,6 +136,7 @@ export class OperationRunner {
       source: o.source,
       force: o.force,
       owner: this.o.coordinatorId,
+      leaseMs: this.o.leaseMs,
       leaseUntilMs: now + this.o.leaseMs,
       startedMs: now,
       finishedMs: 0,
@@ -112,7 +164,7 @@ export class OperationRunner {
       await this.store.operations.delete(op.id).catch(() => undefined);
       throw e;
     }
-    this.launch(op, revision, clusters);
+    this.launch(op, revision, clusters, sentAt);
     return op;
   }
 
@@ -122,12 +174,22 @@ export class OperationRunner {
       const holder = cur?.value.operationId ?? null;
       if (holder !== null && holder !== op.id) {
         const h = await this.store.operations.fetch(holder);
-        if (h && !isFinished(h.value.state) && h.value.leaseUntilMs > Date.now())
-          throw new TenksError(
-            'CONFLICT',
-            `cluster '${cluster}' is being changed by operation ${holder} (${h.value.kind}, started ${new Date(h.value.startedMs).toISOString()} by ${h.value.owner})`,
-            { hint: `wait for it (tenksctl watch ${holder}) or cancel it (tenksctl cancel ${holder})` },
-          );
+        if (h && !isFinished(h.value.state)) {
+          if (!this.expired(h))
+            throw new TenksError(
+              'CONFLICT',
+              `cluster '${cluster}' is being changed by operation ${holder} (${h.value.kind}, started ${new Date(h.value.startedMs).toISOString()} by ${h.value.owner})`,
+              { hint: `wait for it (tenksctl watch ${holder}) or cancel it (tenksctl cancel ${holder})` },
+            );
+          // Its owner is gone: it is marked failed before the cluster changes hands, so it cannot
+          // also be resumed. If its record moved meanwhile, it is alive after all: look again.
+          try {
+            await this.abandon(h, `cluster '${cluster}' was taken over by operation ${op.id}`);
+          } catch (e) {
+            if (isTenksError(e) && e.code === 'CONFLICT') continue;
+            throw e;
+          }
+        }
       }
       const base: ClusterRecord = cur?.value ?? {
         version: 1,
@@ -142,7 +204,7 @@ export class OperationRunner {
       const next: ClusterRecord = {
         ...base,
         operationId: op.id,
-        updatedMs: Date.now(),
+        updatedMs: this.wall(),
         ...(op.kind === 'apply' ? { specYaml: op.specYaml, source: op.source } : {}),
       };
       try {
@@ -154,6 +216,33 @@ export class OperationRunner {
       }
     }
     throw new TenksError('CONFLICT', `cluster '${cluster}' keeps changing; try again`);
+  }
+
+  /**
+   * Ends an operation whose owner stopped renewing its lease: failed, with why. A compare-and-set
+   * at the revision judged expired: CONFLICT when the owner (or anyone) wrote it since.
+   */
+  private async abandon(h: Versioned<OperationRecord>, why: string): Promise<void> {
+    const ended: OperationRecord = {
+      ...h.value,
+      state: 'failed',
+      finishedMs: this.wall(),
+      errorCode: 'UNAVAILABLE',
+      errorMessage: `abandoned: coordinator ${h.value.owner} stopped renewing its lease; ${why}`,
+    };
+    await this.store.operations.compareAndSet(h.value.id, ended, h.revision);
+    this.o.log.warn('operation abandoned by its owner marked failed', { op: h.value.id, owner: h.value.owner, why });
+    this.o.events.publish({
+      op: ended.id,
+      cluster: ended.cluster,
+      type: 'operation_done',
+      state: 'failed',
+      succeeded: ended.succeeded,
+      failed: ended.failed,
+      code: 'UNAVAILABLE',
+      message: ended.errorMessage,
+      timeMs: Date.now(),
+    });
   }
 
   private async unlock(
@@ -175,7 +264,7 @@ export class OperationRunner {
               operationId: null,
               lastOperationId: op.id,
               lastOperationState: state,
-              updatedMs: Date.now(),
+              updatedMs: this.wall(),
             },
             cur.revision,
           );
@@ -186,23 +275,49 @@ export class OperationRunner {
     }
   }
 
-  private launch(op: OperationRecord, revision: number, clusters: string[]): void {
+  /** Runs `op`, claimed by the write that gave `revision`, sent at `sentAt` (this clock). */
+  private launch(op: OperationRecord, revision: number, clusters: string[], sentAt: number): void {
     const r: Running = {
       op,
       revision,
+      fence: this.fenceOf(revision),
       abort: new AbortController(),
       done: Promise.resolve(),
       dirty: false,
       lost: false,
+      leaseTimer: null,
     };
     this.running.set(op.id, r);
+    this.renewed(r, sentAt);
     r.done = this.run(r, clusters)
       .catch((e: unknown) => {
         this.o.log.error('operation runner failed', { op: op.id, error: String(e) });
       })
       .finally(() => {
+        if (r.leaseTimer) clearTimeout(r.leaseTimer);
         this.running.delete(op.id);
       });
+  }
+
+  /** A write of the record sent at `sentAt` succeeded: the lease holds for a lease from then. */
+  private renewed(r: Running, sentAt: number): void {
+    if (r.leaseTimer) clearTimeout(r.leaseTimer);
+    const leaseMs = r.op.leaseMs ?? this.o.leaseMs;
+    r.leaseTimer = setTimeout(
+      () => {
+        this.loseLease(r, `its lease was not renewed for ${leaseMs} ms`);
+      },
+      Math.max(0, leaseMs - (performance.now() - sentAt)),
+    );
+    r.leaseTimer.unref();
+  }
+
+  /** Stops an operation that is no longer ours; whoever holds it now finishes it. */
+  private loseLease(r: Running, why: string): void {
+    if (r.lost || isFinished(r.op.state)) return;
+    r.lost = true;
+    this.o.log.error('operation stopped: no longer held by this coordinator', { op: r.op.id, why });
+    r.abort.abort(new TenksError('CANCELLED', `this coordinator no longer holds the operation: ${why}`));
   }
 
   private sink(r: Running): ProgressSink {
@@ -276,15 +391,16 @@ export class OperationRunner {
     const progress = this.sink(r);
     let error: TenksError | null = null;
     const signal = r.abort.signal;
+    const deps: FlowDeps = { ...this.o.deps, port: this.o.deps.port.withFence(r.fence) };
     try {
-      if (op.kind === 'apply') await applyFlow(this.o.deps, op.specYaml, op.source, progress, signal);
-      else if (op.kind === 'delete') await deleteFlow(this.o.deps, op.cluster, progress, signal, op.force);
-      else await teardownFlow(this.o.deps, progress, signal, op.force);
+      if (op.kind === 'apply') await applyFlow(deps, op.specYaml, op.source, progress, signal);
+      else if (op.kind === 'delete') await deleteFlow(deps, op.cluster, progress, signal, op.force);
+      else await teardownFlow(deps, progress, signal, op.force);
     } catch (e) {
       error = toTenksError(e);
     }
     if (r.lost) {
-      this.o.log.warn('operation taken over by another coordinator', { op: op.id });
+      this.o.log.warn('operation left to the coordinator that holds it now', { op: op.id });
       return;
     }
     if (this.closed && signal.aborted && !op.cancelRequested) {
@@ -302,10 +418,16 @@ export class OperationRunner {
       op.errorCode = 'CANCELLED';
       op.errorMessage = 'cancelled';
     }
-    op.finishedMs = Date.now();
-    await this.persist(r).catch((e: unknown) => {
-      this.o.log.error('final operation state not saved', { op: op.id, error: String(e) });
-    });
+    op.finishedMs = this.wall();
+    const saved = await this.persist(r).then(
+      () => !r.lost,
+      (e: unknown) => {
+        // The record still says running: its lease runs out and it is run again from a fresh plan.
+        this.o.log.error('operation result not saved; it will be resumed', { op: op.id, error: String(e) });
+        return false;
+      },
+    );
+    if (!saved) return;
     const remove = op.kind !== 'apply' && op.state === 'succeeded';
     for (const c of clusters) await this.unlock(c, op, op.state, remove).catch(() => undefined);
     this.o.events.publish({
@@ -329,19 +451,25 @@ export class OperationRunner {
 
   /** Writes the record (renewing the lease); learns of cancellation and of losing the operation. */
   private async persist(r: Running): Promise<void> {
-    for (let attempt = 0; attempt < 5; attempt++) {
+    for (let attempt = 0; attempt < 5 && !r.lost; attempt++) {
       const op = r.op;
-      if (!isFinished(op.state)) op.leaseUntilMs = Date.now() + this.o.leaseMs;
+      if (!isFinished(op.state)) op.leaseUntilMs = this.wall() + (op.leaseMs ?? this.o.leaseMs);
+      const sentAt = performance.now();
       try {
         r.revision = await this.store.operations.compareAndSet(op.id, op, r.revision);
         r.dirty = false;
+        if (!isFinished(op.state)) this.renewed(r, sentAt);
         return;
       } catch (e) {
         if (!(isTenksError(e) && e.code === 'CONFLICT')) throw e;
         const cur = await this.store.operations.fetch(op.id);
-        if (cur?.value.owner !== this.o.coordinatorId) {
-          r.lost = true;
-          r.abort.abort(new TenksError('CANCELLED', 'another coordinator took the operation over'));
+        if (cur?.value.owner !== this.o.coordinatorId || isFinished(cur.value.state)) {
+          this.loseLease(
+            r,
+            cur
+              ? `operation ${op.id} was ${isFinished(cur.value.state) ? `ended (${cur.value.errorMessage})` : `taken over by ${cur.value.owner}`}`
+              : `operation ${op.id} was deleted`,
+          );
           return;
         }
         if (cur.value.cancelRequested && !op.cancelRequested) {
@@ -366,59 +494,74 @@ export class OperationRunner {
     }
   }
 
-  /** Runs again every unfinished operation whose owner is this coordinator (restarted) or whose lease ran out. */
+  /**
+   * Runs again every unfinished operation whose lease ran out (its coordinator died, restarted or
+   * lost NATS), from a fresh plan. One that does not hold its cluster (its coordinator died while
+   * taking it) never ran: it is ended instead.
+   */
   async recover(): Promise<void> {
     if (this.closed) return;
     for (const v of this.store.operations.values()) {
       if (isFinished(v.state) || this.running.has(v.id)) continue;
-      const mine = v.owner === this.o.coordinatorId;
-      if (!mine && v.leaseUntilMs > Date.now()) continue;
+      const seen = this.store.operations.get(v.id);
+      if (!seen || !this.expired(seen)) continue;
       const cur: Versioned<OperationRecord> | null = await this.store.operations.fetch(v.id).catch(() => null);
-      if (!cur || isFinished(cur.value.state) || this.running.has(v.id)) continue;
-      if (cur.value.owner !== this.o.coordinatorId && cur.value.leaseUntilMs > Date.now()) continue;
-      const prev = cur.value.owner;
-      const op: OperationRecord = {
-        ...cur.value,
-        owner: this.o.coordinatorId,
-        leaseUntilMs: Date.now() + this.o.leaseMs,
-        results: [],
-        succeeded: 0,
-        failed: 0,
-        actionsTotal: 0,
-        actionsDone: 0,
-        warnings: [
-          ...cur.value.warnings,
-          `resumed by ${this.o.coordinatorId} (was ${prev}) at ${new Date().toISOString()}`,
-        ],
-      };
-      let revision: number;
-      try {
-        revision = await this.store.operations.compareAndSet(op.id, op, cur.revision);
-      } catch {
-        continue; // another coordinator took it first
-      }
-      this.o.log.warn('resuming an interrupted operation', {
-        op: op.id,
-        kind: op.kind,
-        cluster: op.cluster,
-        previousOwner: prev,
+      if (!cur || isFinished(cur.value.state) || this.running.has(v.id) || !this.expired(cur)) continue;
+      await this.resume(cur).catch((e: unknown) => {
+        this.o.log.warn('interrupted operation not resumed', { op: v.id, error: String(e) });
       });
-      const clusters =
-        op.kind === 'teardown'
-          ? this.store.clusters
-              .values()
-              .filter((c) => c.operationId === op.id)
-              .map((c) => c.name)
-          : [op.cluster];
-      if (op.cancelRequested) {
-        op.state = 'cancelled';
-        op.finishedMs = Date.now();
-        await this.store.operations.compareAndSet(op.id, op, revision).catch(() => undefined);
-        for (const c of clusters) await this.unlock(c, op, 'cancelled', false).catch(() => undefined);
-        continue;
-      }
-      this.launch(op, revision, clusters);
     }
+  }
+
+  private async resume(cur: Versioned<OperationRecord>): Promise<void> {
+    const prev = cur.value;
+    const held: string[] = [];
+    const candidates =
+      prev.kind === 'teardown'
+        ? this.store.clusters
+            .values()
+            .filter((c) => c.operationId === prev.id)
+            .map((c) => c.name)
+        : [prev.cluster];
+    for (const c of candidates) if ((await this.store.clusters.fetch(c))?.value.operationId === prev.id) held.push(c);
+    if (prev.state === 'pending' || (prev.kind !== 'teardown' && held.length === 0)) {
+      await this.abandon(cur, 'it never held its cluster');
+      for (const c of held) await this.unlock(c, prev, 'failed', false).catch(() => undefined);
+      return;
+    }
+    const sentAt = performance.now();
+    const op: OperationRecord = {
+      ...prev,
+      owner: this.o.coordinatorId,
+      leaseMs: this.o.leaseMs,
+      leaseUntilMs: this.wall() + this.o.leaseMs,
+      results: [],
+      succeeded: 0,
+      failed: 0,
+      actionsTotal: 0,
+      actionsDone: 0,
+      warnings: [
+        ...prev.warnings,
+        `resumed by ${this.o.coordinatorId} (was ${prev.owner}) at ${new Date().toISOString()}`,
+      ],
+    };
+    if (prev.cancelRequested) {
+      op.state = 'cancelled';
+      op.finishedMs = this.wall();
+      await this.store.operations.compareAndSet(op.id, op, cur.revision);
+      for (const c of held) await this.unlock(c, op, 'cancelled', false).catch(() => undefined);
+      return;
+    }
+    // The one write that makes the operation ours; it fails when its owner renewed after all or
+    // someone else took it first.
+    const revision = await this.store.operations.compareAndSet(op.id, op, cur.revision);
+    this.o.log.warn('resuming an interrupted operation', {
+      op: op.id,
+      kind: op.kind,
+      cluster: op.cluster,
+      previousOwner: prev.owner,
+    });
+    this.launch(op, revision, held, sentAt);
   }
 
   /** Asks an operation to stop: at once when it runs here, through its record otherwise. */

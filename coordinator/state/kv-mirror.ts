@@ -35,6 +35,12 @@ function unavailable(e: unknown, what: string): TenksError {
 /** A watched copy of one bucket of JSON values. */
 export class KvMirror<T> {
   private readonly entries = new Map<string, Versioned<T>>();
+  /**
+   * When (this process's monotonic clock) each key's current revision was first seen here. Leases
+   * are judged by how long a record stayed unchanged on one clock, never by comparing times written
+   * by other hosts.
+   */
+  private readonly seenAt = new Map<string, number>();
   private readonly follower: BucketFollower;
 
   constructor(
@@ -48,7 +54,7 @@ export class KvMirror<T> {
       },
       what: 'KV watch',
       log,
-      readyFallback: { ms: 10_000, warn: true },
+      stallMs: 10_000,
     });
   }
 
@@ -60,7 +66,7 @@ export class KvMirror<T> {
   private apply(e: KvEntry): void {
     if (e.operation !== 'PUT') {
       const cur = this.entries.get(e.key);
-      if (!cur || cur.revision <= e.revision) this.entries.delete(e.key);
+      if (!cur || cur.revision <= e.revision) this.forget(e.key);
       return;
     }
     const cur = this.entries.get(e.key);
@@ -71,6 +77,23 @@ export class KvMirror<T> {
       return;
     }
     this.entries.set(e.key, { value: v, revision: e.revision });
+    this.seenAt.set(e.key, performance.now());
+  }
+
+  private forget(key: string): void {
+    this.entries.delete(key);
+    this.seenAt.delete(key);
+  }
+
+  /**
+   * How long (ms, this process's clock) `key` has stayed at `revision` as seen here; 0 when the
+   * copy holds another revision. A restarted process has seen everything just now.
+   */
+  unchangedForMs(key: string, revision: number): number {
+    const cur = this.entries.get(key);
+    const at = this.seenAt.get(key);
+    if (cur?.revision !== revision || at === undefined) return 0;
+    return performance.now() - at;
   }
 
   get(key: string): Versioned<T> | undefined {
@@ -94,7 +117,7 @@ export class KvMirror<T> {
       throw unavailable(err, `reading '${key}'`);
     });
     if (e?.operation !== 'PUT') {
-      this.entries.delete(key);
+      this.forget(key);
       return null;
     }
     this.apply(e);
@@ -137,12 +160,15 @@ export class KvMirror<T> {
         throw new TenksError('CONFLICT', `'${key}' changed while it was being deleted`, { cause: e });
       throw unavailable(e, `deleting '${key}'`);
     }
-    this.entries.delete(key);
+    this.forget(key);
   }
 
   private setLocal(key: string, value: T, revision: number): void {
     const cur = this.entries.get(key);
-    if (!cur || cur.revision < revision) this.entries.set(key, { value, revision });
+    if (!cur || cur.revision < revision) {
+      this.entries.set(key, { value, revision });
+      this.seenAt.set(key, performance.now());
+    }
   }
 
   stop(): void {

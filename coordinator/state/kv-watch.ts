@@ -14,10 +14,11 @@ export interface FollowOptions {
   what: string;
   log: Logger;
   /**
-   * Go on after this long even when the end of the initial values never shows (a marker expired
-   * between the status and the watch), with what arrived; `warn` says so in the log.
+   * A first watch whose initial values have not all arrived after this long is started again (the
+   * end of them can fail to show, e.g. when a value expired between the status and the watch).
+   * The follower is never ready with part of the bucket.
    */
-  readyFallback: { ms: number; warn: boolean };
+  stallMs: number;
 }
 
 /** A bucket being followed. */
@@ -33,16 +34,21 @@ export function followBucket(kv: KV, o: FollowOptions): BucketFollower {
   let stopWatch: (() => void) | null = null;
   const isStopped = (): boolean => stopped;
 
+  /** Starts a watch; resolves once its initial values are in, rejects when it stalls before. */
   const watch = async (): Promise<void> => {
-    const status = await kv.status();
-    const fields = { bucket: status.bucket };
     let markReady: () => void = () => undefined;
     const initial = new Promise<void>((r) => (markReady = r));
-    if (status.values === 0) markReady();
     const it = await kv.watch();
     stopWatch = () => {
       it.stop();
     };
+    const status = await kv.status();
+    const fields = { bucket: status.bucket };
+    // Nothing in the bucket now means nothing was pending when the watch began: values put since
+    // arrive as updates.
+    if (status.values === 0) markReady();
+    let ready = false;
+    void initial.then(() => (ready = true));
     void (async () => {
       for await (const e of it) {
         o.apply(e);
@@ -54,14 +60,36 @@ export function followBucket(kv: KV, o: FollowOptions): BucketFollower {
         if (!isStopped()) o.log.warn(`${o.what} broke`, { ...fields, error: String(e) });
       })
       .finally(() => {
-        if (!isStopped()) void rewatch(fields);
+        if (!isStopped() && ready) void rewatch(fields);
       });
-    const fallback = setTimeout(() => {
-      if (o.readyFallback.warn) o.log.warn(`${o.what}: initial values took long; going on`, fields);
-      markReady();
-    }, o.readyFallback.ms);
-    await initial;
-    clearTimeout(fallback);
+    let stall: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      stall = setTimeout(() => {
+        reject(new Error(`the initial values did not all arrive within ${o.stallMs} ms`));
+      }, o.stallMs);
+    });
+    try {
+      await Promise.race([initial, stalled]);
+    } catch (e) {
+      it.stop();
+      throw e;
+    } finally {
+      clearTimeout(stall);
+    }
+  };
+
+  /** The first watch, started again until it has loaded the bucket (or the follower stops). */
+  const first = async (): Promise<void> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await watch();
+        return;
+      } catch (e) {
+        if (isStopped()) return;
+        o.log.warn(`${o.what}: not loaded yet; watching again`, { attempt, error: String(e) });
+        await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** attempt, 5_000)));
+      }
+    }
   };
 
   const rewatch = async (fields: Record<string, unknown>): Promise<void> => {
@@ -79,7 +107,7 @@ export function followBucket(kv: KV, o: FollowOptions): BucketFollower {
   };
 
   return {
-    ready: watch(),
+    ready: first(),
     stop: () => {
       stopped = true;
       stopWatch?.();

@@ -63,8 +63,15 @@ export interface OperationRecord {
   specYaml: string;
   source: string;
   force: boolean;
-  /** Coordinator running it, and until when that claim holds unless renewed. */
+  /** Coordinator running it. */
   owner: string;
+  /**
+   * The owner's lease: it renews the record at least every third of `leaseMs`, and stops the
+   * operation itself when it could not for `leaseMs`. Others judge expiry by how long the record
+   * stayed unchanged on their own clock (absent in older records: their own lease setting).
+   */
+  leaseMs?: number;
+  /** Until when the owner's claim holds unless renewed, by the owner's clock: for people, never compared. */
   leaseUntilMs: number;
   startedMs: number;
   finishedMs: number;

@@ -29,6 +29,11 @@ export class StateStore {
     readonly clusters: KvMirror<ClusterRecord>,
     readonly placements: KvMirror<PlacementRecord>,
     readonly operations: KvMirror<OperationRecord>,
+    /**
+     * When the operations bucket was created (ms, the NATS server's clock): the epoch of fencing
+     * tokens, so a bucket made again after its state was lost issues tokens after every old one.
+     */
+    readonly epoch: number,
   ) {}
 
   /** Opens (creating when missing) the buckets and loads them. */
@@ -49,10 +54,17 @@ export class StateStore {
       });
     }
     const [c, p, o] = buckets;
+    const epoch = await o.status().then(
+      (st) => Date.parse(st.streamInfo.created),
+      (e: unknown) => {
+        throw new TenksError('UNAVAILABLE', `cannot read the operations bucket: ${(e as Error).message}`, { cause: e });
+      },
+    );
     const store = new StateStore(
       new KvMirror(c, record<ClusterRecord>(['name', 'specYaml']), log),
       new KvMirror(p, record<PlacementRecord>(['cluster', 'node', 'agent', 'uuid']), log),
       new KvMirror(o, record<OperationRecord>(['id', 'cluster', 'kind', 'state']), log),
+      Number.isFinite(epoch) ? epoch : 0,
     );
     await Promise.all([store.clusters.ready(), store.placements.ready(), store.operations.ready()]);
     return store;

@@ -21,6 +21,7 @@ import {
   clientCredentials,
   domainNames,
   run,
+  type LogLine,
   suffix,
   virsh,
   waitUntil,
@@ -88,7 +89,8 @@ describe('coordinator with two agents (qemu:///system, and test:///default in a 
     bmc: { listen_address: '127.0.0.1', ipmi_port_range_start: 0, ipmi_port_range_end: 0, redfish_port: 0 },
     nats: { servers: nats.url },
     heartbeat_interval_s: 0.5,
-    log_level: 'warn',
+    // Node creations are counted from the agents' own log lines.
+    log_level: 'info',
   });
   const startA = async (): Promise<AgentProcess> => {
     const p = await AgentProcess.spawn(
@@ -321,13 +323,40 @@ describe('coordinator with two agents (qemu:///system, and test:///default in a 
     assert.equal((await api.plan(spec(8, 256), 'spec.yaml')).actions.length, 0);
   });
 
-  it('resumes an apply when the coordinator is killed mid-apply and restarted', async function () {
+  it('resumes the same operation when the coordinator is killed mid-apply; no node is created twice', async function () {
+    /** Per node of the cluster: how often the agents logged its creation and its update, from line `from`. */
+    const agentLog = (p: AgentProcess, from: number): LogLine[] => p.lines.slice(from);
+    const [fromA, fromB] = [a.lines.length, b.lines.length];
+    const counts = (): Map<string, { created: number; updated: number }> => {
+      const out = new Map<string, { created: number; updated: number }>();
+      for (const l of [...agentLog(a, fromA), ...agentLog(b, fromB)]) {
+        if (l.cluster !== cluster || typeof l.node !== 'string') continue;
+        const c = out.get(l.node) ?? { created: 0, updated: 0 };
+        if (l.message === 'node created') c.created++;
+        if (l.message === 'node updated') c.updated++;
+        out.set(l.node, c);
+      }
+      return out;
+    };
     const op = await api.apply(spec(12, 256), 'spec.yaml');
+    // Mid-apply: some of the four new nodes exist, not all of them yet.
+    await waitUntil('a first node created', async () => Promise.resolve(counts().size > 0), 60_000);
     await coord.stop('SIGKILL', 10_000);
     coord = await startCoordinator();
     const end = await finish(op, 120_000);
-    assert.notEqual(end.state, OperationState.OPERATION_STATE_RUNNING);
-    await applied(12, 256);
+    assert.equal(
+      end.state,
+      OperationState.OPERATION_STATE_SUCCEEDED,
+      `${end.errorMessage} ${JSON.stringify(end.results.filter((r) => !r.ok))}`,
+    );
+    assert.ok(
+      end.warnings.some((w) => w.startsWith(`resumed by c-${tag}`)),
+      `the restarted coordinator resumed it: ${end.warnings.join('; ')}`,
+    );
+    const added = [8, 9, 10, 11].map((i) => `${prefix}${i}`);
+    const seen = counts();
+    assert.deepEqual([...seen.keys()].sort(), [...added].sort(), 'only the new nodes were touched');
+    for (const name of added) assert.deepEqual(seen.get(name), { created: 1, updated: 0 }, `${name} was created once`);
     assert.equal((await onA()).length + (await onB()).length, 12);
     assert.equal((await api.plan(spec(12, 256), 'spec.yaml')).actions.length, 0);
   });

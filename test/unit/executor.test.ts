@@ -136,6 +136,10 @@ class FakePort implements AgentPort {
   /** Whether ensureNode reports a change. */
   changed = true;
 
+  withFence(): AgentPort {
+    return this;
+  }
+
   on(method: Call['method'], target: string, script: Script): this {
     this.scripts.set(`${method} ${target}`, script);
     return this;

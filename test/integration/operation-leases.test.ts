@@ -1,0 +1,386 @@
+/**
+ * Operation leases against a real nats-server: several coordinators' operation runners in this
+ * process, each with its own NATS connection, state copy and agent registry, driving a real agent
+ * (libvirt's test:///default) over gRPC. A coordinator cut off from NATS stands for one that is
+ * partitioned or paused; a call held back before it is sent stands for one still on the wire.
+ */
+import assert from 'node:assert/strict';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { stringify } from 'yaml';
+import { isTenksError, nullLogger, TenksError, type Logger } from '../../common/index.js';
+import type { AgentPort, NodeKey, PowerVerb } from '../../coordinator/agents/port.js';
+import { AgentRegistry } from '../../coordinator/agents/registry.js';
+import { NatsEventSink } from '../../coordinator/operations/events.js';
+import { OperationRunner } from '../../coordinator/operations/runner.js';
+import type { NodeRequest } from '../../coordinator/planner/index.js';
+import { GrpcAgentPort } from '../../coordinator/rpc/agent-port.js';
+import type { OperationRecord } from '../../coordinator/state/records.js';
+import { StateStore } from '../../coordinator/state/store.js';
+import { startTestAgent, type TestAgent } from '../helpers/agent.js';
+import { startNats, type TestNats } from './helpers-nats.js';
+
+const LEASE_MS = 2_000;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** One agent call as a coordinator made it. */
+interface CallRecord {
+  coordinator: string;
+  fence: string;
+  method: string;
+  target: string;
+  startMs: number;
+  endMs: number;
+  /** '' when the agent did it, else the error code. */
+  code: string;
+}
+
+/**
+ * Records every mutating call; with `stallMs`, holds each one back that long before sending it,
+ * deaf to cancellation, as a request already on the wire is.
+ */
+class RecordingPort implements AgentPort {
+  constructor(
+    private readonly inner: AgentPort,
+    private readonly coordinator: string,
+    private readonly calls: CallRecord[],
+    private readonly stallMs: number,
+    /** A node the agent "loses" right after creating it, as if removed behind tenks' back. */
+    private readonly loses: string | null,
+    private readonly fence = '',
+  ) {}
+
+  withFence(fence: string): AgentPort {
+    return new RecordingPort(
+      this.inner.withFence(fence),
+      this.coordinator,
+      this.calls,
+      this.stallMs,
+      this.loses,
+      fence,
+    );
+  }
+
+  private async record<T>(
+    method: string,
+    target: string,
+    signal: AbortSignal | undefined,
+    f: (s?: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const rec: CallRecord = {
+      coordinator: this.coordinator,
+      fence: this.fence,
+      method,
+      target,
+      startMs: Date.now(),
+      endMs: 0,
+      code: '',
+    };
+    this.calls.push(rec);
+    try {
+      if (this.stallMs > 0) {
+        await sleep(this.stallMs);
+        return await f();
+      }
+      return await f(signal);
+    } catch (e) {
+      rec.code = isTenksError(e) ? e.code : 'INTERNAL';
+      throw e;
+    } finally {
+      rec.endMs = Date.now();
+    }
+  }
+
+  hostPhysnets(agent: string, signal?: AbortSignal) {
+    return this.inner.hostPhysnets(agent, signal);
+  }
+  listNodes(agent: string, cluster: string, includeSecrets: boolean, signal?: AbortSignal) {
+    return this.inner.listNodes(agent, cluster, includeSecrets, signal);
+  }
+  ensureNode(agent: string, request: NodeRequest, signal?: AbortSignal) {
+    return this.record('ensureNode', request.node.name, signal, async (s) => {
+      const r = await this.inner.ensureNode(agent, request, s);
+      if (request.node.name === this.loses)
+        await this.inner.deleteNode(agent, { cluster: request.node.cluster, name: request.node.name, uuid: '' }, s);
+      return r;
+    });
+  }
+  deleteNode(agent: string, node: NodeKey, signal?: AbortSignal) {
+    return this.record('deleteNode', node.name, signal, (s) => this.inner.deleteNode(agent, node, s));
+  }
+  setupHost(
+    agent: string,
+    cluster: string,
+    bridgeType: Parameters<AgentPort['setupHost']>[2],
+    physnets: Parameters<AgentPort['setupHost']>[3],
+    signal?: AbortSignal,
+  ) {
+    return this.record('setupHost', agent, signal, (s) =>
+      this.inner.setupHost(agent, cluster, bridgeType, physnets, s),
+    );
+  }
+  teardownHost(agent: string, cluster: string, signal?: AbortSignal) {
+    return this.record('teardownHost', agent, signal, (s) => this.inner.teardownHost(agent, cluster, s));
+  }
+  setPower(agent: string, node: NodeKey, action: PowerVerb, signal?: AbortSignal) {
+    return this.inner.setPower(agent, node, action, signal);
+  }
+}
+
+/** The parts of one coordinator that run operations. */
+interface Coord {
+  id: string;
+  nc: NatsConnection;
+  store: StateStore;
+  runner: OperationRunner;
+  close(): Promise<void>;
+}
+
+describe('operation leases over real NATS', function () {
+  this.timeout(60_000);
+  const tag = Math.random().toString(36).slice(2, 7);
+  const agentId = `lease-${tag}`;
+  let nats: TestNats;
+  let agent: TestAgent;
+  const coords: Coord[] = [];
+  const calls: CallRecord[] = [];
+  let n = 0;
+  const log: Logger = nullLogger;
+
+  async function coordinator(
+    id: string,
+    o: {
+      recovery: boolean;
+      stallMs?: number;
+      wallClockMs?: () => number;
+      agentTimeoutMs?: number;
+      loses?: string;
+    },
+  ): Promise<Coord> {
+    const nc = await connect({ servers: nats.url, name: id, reconnect: false });
+    const store = await StateStore.open(nc, 1, log);
+    const registry = await AgentRegistry.start(nc, {
+      timeoutMs: o.agentTimeoutMs ?? 3_000,
+      tls: null,
+      callTimeoutMs: 30_000,
+      concurrency: 16,
+      waitMs: 2_000,
+      replicas: 1,
+      log,
+    });
+    const port = new RecordingPort(new GrpcAgentPort(registry), id, calls, o.stallMs ?? 0, o.loses ?? null);
+    const runner = new OperationRunner({
+      coordinatorId: id,
+      leaseMs: LEASE_MS,
+      deps: { store, registry, port, policy: { attempts: 2, backoffMs: 100 }, log },
+      events: new NatsEventSink(nc, 'tenks.ops', log),
+      log,
+      ...(o.wallClockMs ? { wallClockMs: o.wallClockMs } : {}),
+    });
+    if (o.recovery) runner.startRecovery();
+    const c: Coord = {
+      id,
+      nc,
+      store,
+      runner,
+      close: async () => {
+        await runner.close(0);
+        registry.close();
+        store.stop();
+        await nc.close().catch(() => undefined);
+      },
+    };
+    coords.push(c);
+    while (!registry.alive(agentId)) await sleep(50);
+    return c;
+  }
+
+  const spec = (cluster: string, count: number): string =>
+    stringify({
+      name: cluster,
+      node_types: { small: { memory_mb: 64, vcpus: 1, volumes: [{ capacity: '16MiB' }], physical_networks: [] } },
+      specs: [{ type: 'small', count, node_name_prefix: `${cluster}-` }],
+      default_boot_mode: 'bios',
+      ipmi_username: 'admin',
+      ipmi_password: 'secret-pw',
+    });
+  const newCluster = (): string => `l${tag}${String(n++)}`;
+  const start = (c: Coord, cluster: string, count: number) =>
+    c.runner.start('apply', cluster, { specYaml: spec(cluster, count), source: 'spec.yaml', force: false });
+  const nodesOf = async (cluster: string): Promise<string[]> =>
+    (await agent.daemon.agent.nodes.list(cluster)).map((x) => x.name).sort();
+
+  async function ended(c: Coord, id: string, timeoutMs = 30_000): Promise<OperationRecord> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const op = (await c.store.operations.fetch(id))?.value;
+      if (op && ['succeeded', 'failed', 'cancelled'].includes(op.state)) return op;
+      if (Date.now() > end) assert.fail(`operation ${id} did not end: ${JSON.stringify(op)}`);
+      await sleep(100);
+    }
+  }
+
+  before(async function () {
+    nats = await startNats();
+    agent = await startTestAgent({
+      agent_id: agentId,
+      libvirt_uri: 'test:///default',
+      storage: { pool_name: `tenks-lease-${tag}` },
+      nats: { servers: nats.url },
+      heartbeat_interval_s: 0.5,
+    });
+  });
+
+  afterEach(async function () {
+    for (const c of coords.splice(0)) await c.close();
+  });
+
+  after(async function () {
+    for (const name of (await agent.daemon.agent.nodes.list('')).map((x) => x.name))
+      if (name.startsWith(`l${tag}`)) await agent.daemon.agent.nodes.delete({ cluster: '', name, uuid: '' });
+    await agent.stop();
+    await nats.stop();
+  });
+
+  it('gives a cluster to exactly one of two coordinators taking it at once', async function () {
+    const [a, b] = [
+      await coordinator(`a-${tag}`, { recovery: true }),
+      await coordinator(`b-${tag}`, { recovery: true }),
+    ];
+    const cluster = newCluster();
+    const results = await Promise.allSettled([start(a, cluster, 2), start(b, cluster, 2)]);
+    const won = results.filter((r): r is PromiseFulfilledResult<OperationRecord> => r.status === 'fulfilled');
+    const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    assert.equal(won.length, 1);
+    assert.equal((lost[0]?.reason as TenksError).code, 'CONFLICT');
+    const op = won[0]?.value as OperationRecord;
+    assert.equal((await ended(a, op.id)).state, 'succeeded');
+    assert.deepEqual(await nodesOf(cluster), [`${cluster}-0`, `${cluster}-1`]);
+  });
+
+  it('lets an owner cut off from NATS stop by itself; another coordinator resumes the same operation to success', async function () {
+    const a = await coordinator(`a-${tag}`, { recovery: true, stallMs: 1_500 });
+    const cluster = newCluster();
+    const op = await start(a, cluster, 3);
+    while (!calls.some((x) => x.coordinator === a.id && x.target.startsWith(`${cluster}-`))) await sleep(20);
+    const cutAt = Date.now();
+    await a.nc.close();
+    const b = await coordinator(`b-${tag}`, { recovery: true });
+    // The owner stops within its lease (its runner no longer has the operation).
+    while (
+      a.runner.get(op.id)?.state === 'running' &&
+      (a.runner as unknown as { running: Map<string, unknown> }).running.has(op.id)
+    ) {
+      assert.ok(Date.now() - cutAt < LEASE_MS + 1_000, 'the cut-off owner stopped within its lease');
+      await sleep(50);
+    }
+    const done = await ended(b, op.id);
+    assert.equal(done.state, 'succeeded', JSON.stringify(done));
+    assert.equal(done.owner, b.id);
+    assert.ok(
+      done.warnings.some((w) => w.includes(`resumed by ${b.id}`)),
+      done.warnings.join('\n'),
+    );
+    assert.deepEqual(
+      await nodesOf(cluster),
+      [0, 1, 2].map((i) => `${cluster}-${String(i)}`),
+    );
+  });
+
+  it('marks a holder whose lease ran out failed before its cluster is taken; its late calls are refused', async function () {
+    // A's calls are held back 6 s, deaf to cancellation: they reach the agent long after A lost.
+    // Cut off from NATS, A would soon think the agent dead and send nothing: it keeps believing.
+    const a = await coordinator(`a-${tag}`, { recovery: false, stallMs: 6_000, agentTimeoutMs: 60_000 });
+    const cluster = newCluster();
+    const first = await start(a, cluster, 3);
+    while (!calls.some((x) => x.coordinator === a.id && x.target.startsWith(`${cluster}-`))) await sleep(20);
+    await a.nc.close();
+    const c = await coordinator(`c-${tag}`, { recovery: false });
+    // While A's lease may still hold (on C's clock), C is refused, naming A's operation.
+    await assert.rejects(
+      c.runner.start('delete', cluster, { specYaml: '', source: '', force: false }),
+      (e: TenksError) => e.code === 'CONFLICT' && e.message.includes(first.id),
+    );
+    let del: OperationRecord | null = null;
+    while (del === null) {
+      await sleep(200);
+      del = await c.runner.start('delete', cluster, { specYaml: '', source: '', force: false }).catch((e: unknown) => {
+        if (isTenksError(e) && e.code === 'CONFLICT') return null;
+        throw e;
+      });
+    }
+    const abandoned = (await c.store.operations.fetch(first.id))?.value;
+    assert.equal(abandoned?.state, 'failed');
+    assert.match(abandoned.errorMessage, /stopped renewing its lease/);
+    assert.equal((await ended(c, del.id)).state, 'succeeded');
+    // A's held-back creates arrive now: the agent has seen C's newer claim and refuses them all.
+    const mine = (x: CallRecord): boolean => x.coordinator === a.id && x.target.startsWith(`${cluster}-`);
+    while (calls.some((x) => mine(x) && x.endMs === 0)) await sleep(100);
+    const late = calls.filter((x) => mine(x) && x.method === 'ensureNode');
+    assert.ok(late.length > 0);
+    for (const x of late) assert.equal(x.code, 'CONFLICT', JSON.stringify(x));
+    assert.deepEqual(await nodesOf(cluster), [], 'nothing came back after the delete');
+  });
+
+  it('never compares clocks of different hosts: an owner whose clock is an hour behind keeps its operation', async function () {
+    const a = await coordinator(`a-${tag}`, {
+      recovery: true,
+      stallMs: 4_000,
+      wallClockMs: () => Date.now() - 3_600_000,
+    });
+    const b = await coordinator(`b-${tag}`, { recovery: true });
+    const cluster = newCluster();
+    const op = await start(a, cluster, 2);
+    await sleep(LEASE_MS * 2);
+    await assert.rejects(start(b, cluster, 2), (e: TenksError) => e.code === 'CONFLICT');
+    const done = await ended(a, op.id);
+    assert.equal(done.state, 'succeeded');
+    assert.equal(done.owner, a.id, 'nobody took it over');
+    assert.ok(!done.warnings.some((w) => w.includes('resumed')), done.warnings.join('\n'));
+  });
+
+  it('does not call an apply succeeded when the agents do not report the declared cluster afterwards', async function () {
+    const cluster = newCluster();
+    const a = await coordinator(`a-${tag}`, { recovery: true, loses: `${cluster}-1` });
+    const done = await ended(a, (await start(a, cluster, 2)).id);
+    assert.equal(done.state, 'failed');
+    const verify = done.results.find((r) => r.action === 'verify');
+    assert.ok(verify, JSON.stringify(done.results));
+    assert.match(verify.message, new RegExp(`create ${cluster}-1`));
+  });
+
+  it('ends, rather than resumes, an operation that never took its cluster', async function () {
+    const b = await coordinator(`b-${tag}`, { recovery: true });
+    const cluster = newCluster();
+    // As a coordinator that died between writing its operation and taking the cluster leaves it.
+    const ghost: OperationRecord = {
+      version: 1,
+      id: `op-ghost-${tag}`,
+      cluster,
+      kind: 'apply',
+      state: 'pending',
+      specYaml: spec(cluster, 1),
+      source: 'spec.yaml',
+      force: false,
+      owner: 'ghost',
+      leaseMs: 500,
+      leaseUntilMs: 0,
+      startedMs: Date.now(),
+      finishedMs: 0,
+      results: [],
+      succeeded: 0,
+      failed: 0,
+      actionsTotal: 0,
+      actionsDone: 0,
+      errorCode: '',
+      errorMessage: '',
+      warnings: [],
+      cancelRequested: false,
+    };
+    await b.store.operations.compareAndSet(ghost.id, ghost, null);
+    const done = await ended(b, ghost.id);
+    assert.equal(done.state, 'failed');
+    assert.match(done.errorMessage, /never held its cluster/);
+    assert.deepEqual(await nodesOf(cluster), []);
+    assert.ok(!calls.some((x) => x.target.startsWith(cluster)));
+  });
+});
