@@ -106,6 +106,9 @@ tls:
   key_file: $etc/pki/coordinator-key.pem
 nats:
   servers: nats://127.0.0.1:$nats_port
+# Seals the secrets of the specs kept in NATS; created on first start. Another coordinator on this
+# NATS needs a copy of it.
+secrets_key_file: $state/coordinator-secrets.key
 EOF
 if [ ! -f "$etc/agent.yaml" ] || ! grep -q '^nats:' "$etc/agent.yaml"; then
   cat >"$etc/agent.yaml" <<EOF

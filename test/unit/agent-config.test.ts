@@ -30,6 +30,19 @@ describe('compileAgentConfig', () => {
     );
   });
 
+  it('coordinator: the secrets key file defaults beside the rest of the tenks state', () => {
+    const c = compileCoordinatorConfig({ insecure_loopback: true });
+    assert.equal(c.secretsKeyFile, '/var/lib/tenks/coordinator-secrets.key');
+    assert.equal(
+      compileCoordinatorConfig({ insecure_loopback: true, secrets_key_file: '/srv/k' }).secretsKeyFile,
+      '/srv/k',
+    );
+    assert.throws(
+      () => compileCoordinatorConfig({ insecure_loopback: true, secrets_key_file: '' }),
+      (e: unknown) => e instanceof TenksError && e.details[0]?.field === 'secrets_key_file',
+    );
+  });
+
   it('refuses an IPMI port range that ends before it starts', () => {
     const e = configError({ bmc: { ipmi_port_range_start: 7000, ipmi_port_range_end: 6000 } });
     assert.equal(e.details[0]?.field, 'bmc.ipmi_port_range_end');
