@@ -86,7 +86,8 @@ if [ "${1:-}" = --teardown ]; then
 fi
 
 bash scripts/setup.sh
-mkdir -p "$etc" "$state/nats" "$run" "$logs"
+# $state/images: where node images go (the agent's default allowed_image_dirs, with /var/lib/libvirt/images).
+mkdir -p "$etc" "$state/nats" "$state/images" "$run" "$logs"
 bash deploy/make-certs.sh "$etc/pki" agent coordinator client >/dev/null
 
 # Configuration files: written once, left alone when they exist (they are the user's to edit).

@@ -68,6 +68,7 @@ describe('compileAgentConfig', () => {
         redfishTls: false,
         defaultUsername: 'admin',
       },
+      allowedImageDirs: ['/var/lib/tenks/images', '/var/lib/libvirt/images'],
       stateDir: '/var/lib/tenks',
       logDirectory: '/var/log/tenks',
       logLevel: 'info',
@@ -79,6 +80,14 @@ describe('compileAgentConfig', () => {
     assert.deepEqual(compileAgentConfig(undefined), want);
     assert.deepEqual(compileAgentConfig(null), want);
     assert.deepEqual(compileAgentConfig({ storage: {} }), want);
+  });
+
+  it('refuses image directories that are not absolute', () => {
+    const [d] = configError({ allowed_image_dirs: ['/srv/images', 'images'] }).details;
+    assert.ok(d);
+    assert.equal(d.field, 'allowed_image_dirs[1]');
+    assert.match(d.message, /absolute/);
+    assert.deepEqual(compileAgentConfig({ allowed_image_dirs: [] }).allowedImageDirs, []);
   });
 
   it('refuses Redfish over HTTPS without the agent certificate', () => {
@@ -106,6 +115,7 @@ describe('compileAgentConfig', () => {
         redfish_tls: true,
         default_username: 'root',
       },
+      allowed_image_dirs: ['/srv/images'],
       state_dir: '/tmp/state',
       log_directory: '/tmp/logs',
       log_level: 'debug',
@@ -132,6 +142,7 @@ describe('compileAgentConfig', () => {
         redfishTls: true,
         defaultUsername: 'root',
       },
+      allowedImageDirs: ['/srv/images'],
       stateDir: '/tmp/state',
       logDirectory: '/tmp/logs',
       logLevel: 'debug',
