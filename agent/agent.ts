@@ -5,6 +5,7 @@ import { BmcManager } from './bmc/index.js';
 import { IpLinks, NetworkPlane, Ovs } from './network/index.js';
 import type { Logger } from '../common/index.js';
 import {
+  HostPathPolicy,
   LibvirtHypervisor,
   LibvirtStorage,
   NodeManager,
@@ -88,6 +89,10 @@ export class Agent {
         logDirectory: config.logDirectory,
         log,
         wiring: network,
+        hostPaths: new HostPathPolicy({
+          imageDirs: config.allowedImageDirs,
+          poolDir: config.storage.poolType === 'dir' ? config.storage.poolPath : null,
+        }),
       });
       const redfishTls =
         config.bmc.redfishTls && config.tls

@@ -9,6 +9,9 @@ import {
   type NatsSettings,
 } from '../common/index.js';
 
+/** Where node images may come from unless configured: tenks' own image directory and libvirt's. */
+export const DEFAULT_IMAGE_DIRS = ['/var/lib/tenks/images', '/var/lib/libvirt/images'] as const;
+
 /** Agent configuration file (YAML, snake_case). Every option and its default is documented here and in README. */
 export const agentConfigSchema = z
   .object({
@@ -72,6 +75,15 @@ export const agentConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Absolute directories whose files node volumes may use as `image`, `backing_image` or
+     * `existing` (after symlinks and `..` are resolved); other host paths are refused. Pool volumes
+     * named without a leading slash are not host paths. Default `/var/lib/tenks/images` and
+     * `/var/lib/libvirt/images`.
+     */
+    allowed_image_dirs: z
+      .array(z.string().startsWith('/', 'must be an absolute directory'))
+      .default([...DEFAULT_IMAGE_DIRS]),
     /** Agent state (BMC credentials, mode 0600). Default `/var/lib/tenks`. */
     state_dir: z.string().min(1).default('/var/lib/tenks'),
     /** Console logs under `<log_directory>/libvirt/`. Default `/var/log/tenks`. */
@@ -115,6 +127,8 @@ export interface AgentConfig {
     redfishTls: boolean;
     defaultUsername: string;
   };
+  /** Directories node volumes may take host files from. */
+  allowedImageDirs: string[];
   stateDir: string;
   logDirectory: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -157,6 +171,7 @@ export function compileAgentConfig(raw: unknown): AgentConfig {
       redfishTls: c.bmc.redfish_tls,
       defaultUsername: c.bmc.default_username,
     },
+    allowedImageDirs: c.allowed_image_dirs,
     stateDir: c.state_dir,
     logDirectory: c.log_directory,
     logLevel: c.log_level,

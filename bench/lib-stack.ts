@@ -489,6 +489,7 @@ export async function startCoordinator(
     listen: address,
     tls: pki.files('coordinator'),
     nats: { servers: nats.url },
+    secrets_key_file: join(stack.dir, 'coordinator-secrets.key'),
     log_level: 'warn',
     shutdown_grace_s: 2,
     ...o.extra,

@@ -365,10 +365,10 @@ async function get(ctx: CoordinatorContext, args: string[], flags: CoordinatorFl
     case 'clusters':
     case 'cluster': {
       noMoreArgs(args, 1, `get ${what}`);
-      const cs = await api.getClusters(callOpts(ctx));
+      const cs = await api.getClusters(flags.showSecrets, callOpts(ctx));
       emit(
         ctx.format,
-        cs.map((c) => clusterJson(c, flags.showSecrets)),
+        cs.map((c) => clusterJson(c)),
         () => table(cs, clusterColumns),
       );
       return ExitCode.OK;

@@ -459,12 +459,13 @@ export async function runExport(ctx: ExportContext, args: readonly string[], fla
   const format = parseExportFormat(flags.format);
   const api = await ctx.api();
   const opts = { timeoutMs: ctx.settings.timeoutMs, signal: ctx.interrupt };
-  const c = (await api.getClusters(opts)).find((x) => x.name === cluster);
+  // The export holds BMC passwords: it asks for the specs with their secrets.
+  const c = (await api.getClusters(true, opts)).find((x) => x.name === cluster);
   if (!c)
     throw new TenksError('NOT_FOUND', `cluster '${cluster}' not found`, { hint: 'tenksctl get clusters lists them' });
   if (c.specYaml === '')
     throw new TenksError('UNAVAILABLE', `the coordinator sent no spec for cluster '${cluster}'`, {
-      hint: 'is an apply of it still starting? tenksctl get clusters --show-secrets shows the spec',
+      hint: 'is an apply of it still starting? tenksctl get clusters -o yaml shows the spec',
     });
   const { spec } = parseClusterSpec(c.specYaml, `cluster ${cluster} (as stored by the coordinator)`);
   const statuses = await api.getNodes(cluster, '', true, opts);

@@ -29,7 +29,8 @@ commands (through the coordinator):
   delete CLUSTER [--force]            remove a cluster: nodes, BMCs, enrolment, flavors, bridges
   teardown [--force]                  remove every cluster and all host setup tenks made
                                       (--force: also nodes Ironic reports in use)
-  get clusters                        declared clusters (--show-secrets adds their spec YAML)
+  get clusters [--show-secrets]       declared clusters (-o json|yaml: with their spec, whose
+                                      secrets the coordinator redacts unless --show-secrets)
   get nodes [NAME] [--cluster C] [--show-secrets]
                                       nodes; BMC passwords only with --show-secrets
   get agents                          agents (hypervisors), alive or not
@@ -89,7 +90,7 @@ global options (flags > environment > config file > defaults):
                        (file output:, default table); with json, stdout holds only JSON
                        and errors go to stderr as {"error":{"code","message"}}
   --timeout SECONDS    per-call deadline (default 120)
-  --show-secrets       include BMC passwords in node output
+  --show-secrets       ask for BMC passwords (nodes) and spec secrets (clusters)
   --debug              print stacks and causes on errors, and debug logs
 
 exit codes: 0 ok, 1 internal, 2 invalid input, 3 not found, 4 conflict/exists,

@@ -67,8 +67,8 @@ export function operationJson(op: Operation): Record<string, unknown> {
   };
 }
 
-/** A cluster as JSON/YAML output; the spec (which may hold BMC passwords) only with secrets. */
-export function clusterJson(c: Cluster, includeSpec: boolean): Record<string, unknown> {
+/** A cluster as JSON/YAML output; the coordinator redacted the secrets of its spec unless asked for them. */
+export function clusterJson(c: Cluster): Record<string, unknown> {
   return {
     name: c.name,
     node_count: c.nodeCount,
@@ -77,7 +77,7 @@ export function clusterJson(c: Cluster, includeSpec: boolean): Record<string, un
     last_operation_id: c.lastOperationId,
     last_operation_state: opStateName(c.lastOperationState),
     updated_unix_ms: c.updatedUnixMs,
-    ...(includeSpec ? { spec_yaml: c.specYaml } : {}),
+    spec_yaml: c.specYaml,
   };
 }
 

@@ -12,6 +12,9 @@ import {
   type TlsFiles,
 } from '../common/index.js';
 
+/** Where the secrets key lives unless configured: beside the rest of tenks' state on the host. */
+export const DEFAULT_SECRETS_KEY_FILE = '/var/lib/tenks/coordinator-secrets.key';
+
 const tlsSchema = z.object({ ca_file: z.string(), cert_file: z.string(), key_file: z.string() }).strict();
 
 /** The config file. Every option and its default is documented here and in the README. */
@@ -32,6 +35,12 @@ export const coordinatorConfigSchema = z
     insecure_loopback: z.boolean().default(false),
     /** NATS: agent heartbeats, state (JetStream KV) and progress events. */
     nats: natsConfigSchema,
+    /**
+     * Key (32 random bytes, base64) sealing the secrets of stored cluster specs (AES-256-GCM), created
+     * with mode 0600 on first start when missing. Every coordinator sharing a NATS must hold the same
+     * key. Default `/var/lib/tenks/coordinator-secrets.key`.
+     */
+    secrets_key_file: z.string().min(1).default(DEFAULT_SECRETS_KEY_FILE),
     /** An agent is dead after this long without a heartbeat. Default 10. */
     agent_timeout_s: z.number().min(1).max(600).default(10),
     /**
@@ -86,6 +95,8 @@ export interface CoordinatorConfig {
   agentTls: TlsFiles | null;
   insecureLoopback: boolean;
   nats: NatsSettings;
+  /** Key file sealing the secrets of stored specs. */
+  secretsKeyFile: string;
   agentTimeoutMs: number;
   agentWaitMs: number;
   agentConcurrency: number;
@@ -119,6 +130,7 @@ export function compileCoordinatorConfig(raw: unknown): CoordinatorConfig {
     agentTls: c.agent_tls ? files(c.agent_tls) : c.tls ? files(c.tls) : null,
     insecureLoopback: c.insecure_loopback,
     nats,
+    secretsKeyFile: c.secrets_key_file,
     agentTimeoutMs: c.agent_timeout_s * 1000,
     agentWaitMs: c.agent_wait_s * 1000,
     agentConcurrency: c.agent_concurrency,

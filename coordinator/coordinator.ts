@@ -3,7 +3,7 @@
  * answer questions about clusters and agents. No protobuf here.
  */
 import { TenksError, type Logger } from '../common/index.js';
-import { CLUSTER_NAME_PATTERN } from '../common/spec/index.js';
+import { CLUSTER_NAME_PATTERN, redactSpecSecrets } from '../common/spec/index.js';
 import type { AgentPort } from './agents/port.js';
 import type { AgentRegistry, AgentView } from './agents/registry.js';
 import type { OpenStackConnector } from './enrolment/index.js';
@@ -11,6 +11,7 @@ import type { RetryPolicy } from './executor/index.js';
 import { compileSpec, planCluster, previewEnrolment, type FlowDeps } from './operations/flows.js';
 import type { OperationRunner } from './operations/runner.js';
 import type { Plan } from './planner/index.js';
+import { sealSpec, unsealSpec, type SecretBox } from './secrets/index.js';
 import type { ClusterRecord, OperationRecord } from './state/records.js';
 import type { StateStore } from './state/store.js';
 
@@ -19,7 +20,10 @@ export const COORDINATOR_VERSION = '0.2.0';
 
 /** A cluster as reported. */
 export interface ClusterView {
+  /** As stored (its spec's secrets sealed). */
   record: ClusterRecord;
+  /** The spec as submitted, or with every secret redacted (see {@link Coordinator.clusters}). */
+  specYaml: string;
   nodeCount: number;
   agents: string[];
 }
@@ -32,6 +36,8 @@ export interface CoordinatorParts {
   port: AgentPort;
   runner: OperationRunner;
   policy: RetryPolicy;
+  /** Seals the secrets of the specs it stores, and opens them. */
+  secrets: SecretBox;
   natsUrls: string[];
   eventsSubjectPrefix: string;
   /** How clouds are reached for enrolment. */
@@ -50,6 +56,7 @@ export class Coordinator {
       registry: p.registry,
       port: p.port,
       policy: p.policy,
+      secrets: p.secrets,
       log: p.log,
       ...(p.openstack ? { openstack: p.openstack } : {}),
     };
@@ -72,10 +79,14 @@ export class Coordinator {
     return { ...planned.plan, actions: [...planned.plan.actions, ...enrolment] };
   }
 
-  /** Starts an apply; the spec is validated first (INVALID_SPEC with every error, nothing started). */
+  /**
+   * Starts an apply; the spec is validated first (INVALID_SPEC with every error, nothing started).
+   * The operation and the cluster keep the spec with its secrets sealed.
+   */
   async apply(specYaml: string, source: string): Promise<OperationRecord> {
     const { spec } = compileSpec(specYaml, source);
-    return this.parts.runner.start('apply', spec.name, { specYaml, source, force: false });
+    const sealed = sealSpec(this.parts.secrets, specYaml, source);
+    return this.parts.runner.start('apply', spec.name, { specYaml: sealed, source, force: false });
   }
 
   async deleteCluster(name: string, force: boolean): Promise<OperationRecord> {
@@ -90,7 +101,11 @@ export class Coordinator {
     return this.parts.runner.start('teardown', '', { specYaml: '', source: '', force });
   }
 
-  clusters(): ClusterView[] {
+  /**
+   * Every cluster with its spec: as submitted when `includeSecrets`, else with each secret replaced by
+   * a marker. PERMISSION when a secret was sealed under another coordinator's key.
+   */
+  clusters(includeSecrets: boolean): ClusterView[] {
     const s = this.parts.store;
     const names = new Set([...s.clusters.values().map((c) => c.name), ...s.allPlacements().map((p) => p.cluster)]);
     return [...names].sort().map((name) => {
@@ -105,7 +120,15 @@ export class Coordinator {
         lastOperationState: null,
         updatedMs: 0,
       };
-      return { record, nodeCount: placements.length, agents: [...new Set(placements.map((p) => p.agent))].sort() };
+      const source = `cluster ${name}`;
+      return {
+        record,
+        specYaml: includeSecrets
+          ? unsealSpec(this.parts.secrets, record.specYaml, source)
+          : redactSpecSecrets(record.specYaml, source),
+        nodeCount: placements.length,
+        agents: [...new Set(placements.map((p) => p.agent))].sort(),
+      };
     });
   }
 

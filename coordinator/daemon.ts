@@ -9,6 +9,7 @@ import { NatsEventSink } from './operations/events.js';
 import { OperationRunner } from './operations/runner.js';
 import { GrpcAgentPort } from './rpc/agent-port.js';
 import { coordinatorService, CoordinatorServiceService } from './rpc/coordinator-service.js';
+import { openSecretBox } from './secrets/index.js';
 import { StateStore } from './state/store.js';
 
 /** How long a starting coordinator keeps trying to reach NATS. */
@@ -48,6 +49,8 @@ export class CoordinatorDaemon {
 
   static async start(config: CoordinatorConfig, log: Logger): Promise<CoordinatorDaemon> {
     const lifecycle = new Lifecycle('tenks-coordinator', log);
+    // Before NATS: a coordinator that could not open the specs it stores must not start taking work.
+    const secrets = await openSecretBox(config.secretsKeyFile, log);
     const nc = await connectWithRetry(config, log);
     let store: StateStore | null = null;
     let registry: AgentRegistry | null = null;
@@ -70,7 +73,7 @@ export class CoordinatorDaemon {
       runner = new OperationRunner({
         coordinatorId: config.coordinatorId,
         leaseMs: config.operationLeaseMs,
-        deps: { store, registry, port, policy, log, openstack },
+        deps: { store, registry, port, policy, secrets, log, openstack },
         events,
         log,
       });
@@ -81,6 +84,7 @@ export class CoordinatorDaemon {
         port,
         runner,
         policy,
+        secrets,
         natsUrls: config.advertiseNats,
         eventsSubjectPrefix: config.eventsSubjectPrefix,
         openstack,

@@ -86,7 +86,8 @@ if [ "${1:-}" = --teardown ]; then
 fi
 
 bash scripts/setup.sh
-mkdir -p "$etc" "$state/nats" "$run" "$logs"
+# $state/images: where node images go (the agent's default allowed_image_dirs, with /var/lib/libvirt/images).
+mkdir -p "$etc" "$state/nats" "$state/images" "$run" "$logs"
 bash deploy/make-certs.sh "$etc/pki" agent coordinator client >/dev/null
 
 # Configuration files: written once, left alone when they exist (they are the user's to edit).
@@ -106,6 +107,9 @@ tls:
   key_file: $etc/pki/coordinator-key.pem
 nats:
   servers: nats://127.0.0.1:$nats_port
+# Seals the secrets of the specs kept in NATS; created on first start. Another coordinator on this
+# NATS needs a copy of it.
+secrets_key_file: $state/coordinator-secrets.key
 EOF
 if [ ! -f "$etc/agent.yaml" ] || ! grep -q '^nats:' "$etc/agent.yaml"; then
   cat >"$etc/agent.yaml" <<EOF

@@ -32,6 +32,7 @@ export {
   type LibvirtHypervisorOptions,
 } from './hypervisor-libvirt.js';
 export { LibvirtStorage, type LibvirtStorageOptions } from './storage-libvirt.js';
+export { HostPathPolicy, resolveHostPath, type HostPathPolicyOptions } from './host-paths.js';
 export { FakeHypervisor } from './hypervisor-fake.js';
 export { FakeStorage } from './storage-fake.js';
 export { DEFAULT_FIRMWARE } from './hypervisor.js';

@@ -15,6 +15,7 @@ import {
   type Hypervisor,
   type NodeMetadata,
 } from './hypervisor.js';
+import type { HostPathPolicy } from './host-paths.js';
 import { compileNodeSpec, specHash, type RawNodeSpec } from './node-spec.js';
 import type { Storage } from './storage.js';
 import type {
@@ -74,6 +75,8 @@ export interface NodeManagerOptions {
   log: Logger;
   /** Networking plane; null while the host has none, in which case nodes with NICs are refused. */
   wiring?: NicWiring | null;
+  /** Which host files volumes may use; checked before an ensure touches anything. */
+  hostPaths: HostPathPolicy;
 }
 
 /** What a BMC may change in a node's firmware settings (absent fields stay as they are). */
@@ -358,6 +361,8 @@ export class NodeManager {
 
   private async ensureLocked(spec: NodeSpec, o: CallOptions & { dryRun?: boolean }): Promise<EnsureResult> {
     throwIfAborted(o.signal);
+    // Even an unchanged node: what it was allowed to use before may no longer be allowed.
+    await this.o.hostPaths.check(spec);
     const existing = await this.hv.getDomain(spec.name, o);
     await this.checkOwnership(spec, existing, o);
     const hash = specHash(spec);

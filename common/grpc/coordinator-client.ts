@@ -103,11 +103,11 @@ export class CoordinatorApi {
     return this.need(r.operation, 'operation');
   }
 
-  /** Every declared cluster. */
-  async getClusters(o?: CoordinatorCallOptions): Promise<Cluster[]> {
+  /** Every declared cluster; the secrets in their specs are redacted by the coordinator unless `includeSecrets`. */
+  async getClusters(includeSecrets = false, o?: CoordinatorCallOptions): Promise<Cluster[]> {
     const r = await unaryCall<GetClustersResponse>(
       this.peer,
-      (m, c, cb) => this.raw.getClusters({}, m, c, cb),
+      (m, c, cb) => this.raw.getClusters({ includeSecrets }, m, c, cb),
       this.opts(o),
     );
     return r.clusters;

@@ -64,7 +64,14 @@ export function unary<Req, Res>(
   return (call, callback) => {
     const { ctx, done } = contextOf(call);
     const t0 = performance.now();
-    handler(call.request, ctx).then(
+    let pending: Promise<Res>;
+    try {
+      pending = handler(call.request, ctx);
+    } catch (e) {
+      // A handler that throws before returning its promise: grpc-js would answer UNKNOWN.
+      pending = Promise.reject(e instanceof Error ? e : new TenksError('INTERNAL', String(e)));
+    }
+    pending.then(
       (res) => {
         done();
         log.debug('call', { method, ms: Math.round((performance.now() - t0) * 10) / 10 });

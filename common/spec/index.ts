@@ -10,6 +10,10 @@
  *   generated from it (`npx tsx scripts/gen-schema.ts`) for editors.
  * - Errors: every problem at once, each with its path, in one INVALID_SPEC error. Passwords are never
  *   echoed.
+ * - Secrets (secrets.ts): `ipmi_password`, `redfish_password`, and any key whose name says it holds a
+ *   secret (`*password*`, `*token*`, ...) at any depth, with what aliases of them point at. One
+ *   definition for everyone: the coordinator seals them in what it stores and redacts them in what it
+ *   reports, and validation errors never show them.
  * - Unknown keys (unknown-keys.ts): at the top level, in node types and in volumes, keys tenks does
  *   not know are warnings (upstream and Ansible variables are common there), except near misses of
  *   keys tenks uses (`memroy_mb`), which are errors with "did you mean". Elsewhere unknown keys are
@@ -35,5 +39,14 @@ export { parseClusterSpec, loadClusterSpecFile } from './load.js';
 export { clusterJsonSchema, CLUSTER_SCHEMA_PATH } from './json-schema.js';
 export { clusterSpecSchema, IRONIC_INTERFACES, type RawClusterSpec } from './schema.js';
 export { defaultSchedulerSpec } from './scheduler-spec.js';
+export {
+  isSecretKey,
+  redactSpecSecrets,
+  replaceSpecSecrets,
+  specSecrets,
+  REDACTED,
+  SECRET_SPEC_FIELDS,
+  type SpecSecret,
+} from './secrets.js';
 export { NAME_PATTERN, CLUSTER_NAME_PATTERN, MAX_CLUSTER_NODES, NODE_PLACEHOLDER } from './rules.js';
 export type * from './types.js';

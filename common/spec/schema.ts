@@ -120,21 +120,24 @@ export const volumeSchema = z
       .string()
       .min(1)
       .optional()
-      .describe('Absolute path of an image file on each hypervisor, copied into the volume.'),
+      .describe(
+        "Absolute path of an image file on each hypervisor, copied into the volume; it must lie in the agent's allowed_image_dirs.",
+      ),
     backing_image: z
       .string()
       .min(1)
       .optional()
       .describe(
-        'Copy-on-write backing image: an absolute path, or (as upstream) the name of a volume in the libvirt pool ' +
-          '(libvirt_pool_path + name; dir pools only).',
+        "Copy-on-write backing image: an absolute path (in the agent's allowed_image_dirs), or (as upstream) the name " +
+          'of a volume in the libvirt pool (libvirt_pool_path + name; dir pools only).',
       ),
     existing: z
       .string()
       .min(1)
       .optional()
       .describe(
-        'tenks extension: use an existing pool volume (name) or file/block device (absolute path); never deleted. ' +
+        "tenks extension: use an existing pool volume (name) or file/block device (absolute path, in the agent's " +
+          'allowed_image_dirs); never deleted. ' +
           "'{node}' is replaced by the node name; without it the node type may make at most one node.",
       ),
     name: z

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { fieldPath } from '../config.js';
 import type { FieldError } from '../errors.js';
 import { didYouMean } from './did-you-mean.js';
+import { isSecretKey } from './secrets.js';
 import { unknownKeyMessage } from './unknown-keys.js';
 
 /** A path in the raw spec. */
@@ -49,7 +50,7 @@ function issueErrors(issue: z.core.$ZodIssue, base: SpecPath, schema: z.ZodType)
   const path = [...base, ...(issue.path as (string | number)[])];
   const field = fieldPath('', path);
   // Secrets never appear in errors: a password's value is described by its type only.
-  const secret = /password/i.test(String(path.at(-1) ?? ''));
+  const secret = isSecretKey(String(path.at(-1) ?? ''));
   const given = 'input' in issue ? issue.input : undefined;
   const input = secret && given !== undefined ? Symbol('secret') : given;
   switch (issue.code) {

@@ -24,6 +24,7 @@ import { execute, type ExecuteHooks, type RetryPolicy } from '../executor/index.
 import type { OpenStackClients } from '../openstack/types.js';
 import { actionTarget, plan, type Action, type ObservedNode, type Plan } from '../planner/index.js';
 import { nodeDemand, schedule } from '../scheduler/index.js';
+import { unsealSpec, type SecretBox } from '../secrets/index.js';
 import type { PlacementRecord, ResultRecord } from '../state/records.js';
 import type { StateStore } from '../state/store.js';
 import { currentOf, hostsOf } from './inventory.js';
@@ -35,6 +36,8 @@ export interface FlowDeps {
   registry: AgentRegistry;
   port: AgentPort;
   policy: RetryPolicy;
+  /** Opens the secrets of stored specs. */
+  secrets: SecretBox;
   log: Logger;
   /** How clouds are reached for enrolment (absent: enrolment is not configured). */
   openstack?: OpenStackConnector;
@@ -237,10 +240,10 @@ async function runPlan(
   await execute(p, { port: deps.port, cluster, policy: deps.policy, signal, hooks });
 }
 
-/** Apply: bring the cluster to its spec. */
+/** Apply: bring the cluster to its spec (`sealedSpecYaml` as stored, its secrets sealed). */
 export async function applyFlow(
   deps: FlowDeps,
-  specYaml: string,
+  sealedSpecYaml: string,
   source: string,
   outer: ProgressSink,
   signal: AbortSignal,
@@ -253,7 +256,7 @@ export async function applyFlow(
       outer.done(r);
     },
   };
-  const { spec, warnings } = compileSpec(specYaml, source);
+  const { spec, warnings } = compileSpec(unsealSpec(deps.secrets, sealedSpecYaml, source), source);
   const planned = await planCluster(deps, spec, warnings, signal, { waitForAgents: true });
   let plan = planned.plan;
   const enrols = wantsOpenStack(spec);
@@ -361,7 +364,7 @@ export async function deleteFlow(
   const placements = deps.store.placementsOf(cluster);
   const obs = await observeCluster(cluster, placements, deps.registry, deps.port, deps.log, signal);
   // As upstream: flavors, then Ironic nodes, then VMs. Only a cluster whose spec enrols reaches a cloud.
-  const stored = deps.store.cluster(cluster)?.value.specYaml ?? '';
+  const stored = unsealSpec(deps.secrets, deps.store.cluster(cluster)?.value.specYaml ?? '', `cluster ${cluster}`);
   const spec = stored !== '' ? compileSpec(stored, `cluster ${cluster}`).spec : null;
   let inIronic = new Set<string>();
   if (spec && wantsOpenStack(spec)) {

@@ -137,14 +137,14 @@ export function coordinatorService(
     teardown: unary(log, 'Teardown', async (req) =>
       TeardownResponse.create({ operation: op(await c.teardown(req.force)) }),
     ),
-    getClusters: unary(log, 'GetClusters', () =>
+    getClusters: unary(log, 'GetClusters', (req) =>
       Promise.resolve(
         GetClustersResponse.create({
-          clusters: c.clusters().map((v) =>
+          clusters: c.clusters(req.includeSecrets).map((v) =>
             Cluster.create({
               name: v.record.name,
               nodeCount: v.nodeCount,
-              specYaml: v.record.specYaml,
+              specYaml: v.specYaml,
               operationId: v.record.operationId ?? '',
               updatedUnixMs: v.record.updatedMs,
               agents: v.agents,

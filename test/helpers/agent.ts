@@ -35,6 +35,8 @@ export async function startTestAgent(raw: Record<string, unknown>): Promise<Test
     insecure_loopback: raw.tls === undefined,
     log_directory: join(dir, 'log'),
     state_dir: join(dir, 'state'),
+    // Volume images of tests go in <dir>/images; nothing else on the host is reachable.
+    allowed_image_dirs: [join(dir, 'images')],
     bmc: { listen_address: '127.0.0.1', ipmi_port_range_start: 0, ipmi_port_range_end: 0, redfish_port: 0 },
     ...raw,
     storage: { pool_path: join(dir, 'pool'), ...(raw.storage as object | undefined) },

@@ -1,7 +1,9 @@
 /** Bad node specs over gRPC: each is refused with the offending field named, and nothing is created. */
 import assert from 'node:assert/strict';
+import { mkdir, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Connection } from '../../agent/native/index.js';
-import type { ErrorCode } from '../../common/errors.js';
+import type { ErrorCode, TenksError } from '../../common/errors.js';
 import type { BootMode, NodeSpec } from '../../proto/gen/tenks/v1/types.pb.js';
 import { AgentClient, nodeSpec, startTestAgent, volume, type TestAgent } from '../helpers/agent.js';
 import {
@@ -41,7 +43,7 @@ describe('agent refuses bad node specs (test driver)', function () {
   });
 
   /** Ensures `spec`, expects `code` naming `field`, then checks the cluster and pool are still empty. */
-  async function refused(spec: NodeSpec, code: ErrorCode, field: string): Promise<void> {
+  async function refused(spec: NodeSpec, code: ErrorCode, field: string): Promise<TenksError> {
     assert.ok(client && conn);
     const err = await rejectsWith(client.ensure(spec, 20_000), code);
     assert.ok(
@@ -54,6 +56,7 @@ describe('agent refuses bad node specs (test driver)', function () {
     );
     assert.deepEqual(await domainNames(conn, spec.name), []);
     assert.deepEqual(await poolVolumeNames(conn, pool), []);
+    return err;
   }
 
   it('a capacity with an unknown unit', async function () {
@@ -93,15 +96,35 @@ describe('agent refuses bad node specs (test driver)', function () {
   });
 
   it('an image that does not exist', async function () {
+    assert.ok(agent);
     await refused(
       nodeSpec({
         cluster,
         name,
-        volumes: [volume({ capacity: '1GiB', image: '/nonexistent/x.qcow2' }), volume({ capacity: '1GiB' })],
+        volumes: [
+          volume({ capacity: '1GiB', image: join(agent.dir, 'images', 'x.qcow2') }),
+          volume({ capacity: '1GiB' }),
+        ],
       }),
       'INVALID_SPEC',
       'node.volumes[0].image',
     );
+  });
+
+  it('host files outside allowed_image_dirs, directly, through a symlink or through ..', async function () {
+    assert.ok(agent);
+    const images = join(agent.dir, 'images');
+    await mkdir(images, { recursive: true });
+    await symlink('/etc', join(images, 'etc'));
+    for (const [vol, field] of [
+      [volume({ capacity: '1GiB', image: '/etc/shadow' }), 'node.volumes[0].image'],
+      [volume({ capacity: '1GiB', image: join(images, 'etc', 'shadow') }), 'node.volumes[0].image'],
+      [volume({ capacity: '1GiB', backingImage: `${images}/../state/x.qcow2` }), 'node.volumes[0].backing_image'],
+      [volume({ existing: '/dev/sda' }), 'node.volumes[0].existing'],
+    ] as const) {
+      const err = await refused(nodeSpec({ cluster, name, volumes: [vol] }), 'PERMISSION', field);
+      assert.ok(err.message.includes(images), `names the allowed directory: ${err.message}`);
+    }
   });
 
   it('a node name already used in another cluster', async function () {

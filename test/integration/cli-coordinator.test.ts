@@ -25,6 +25,7 @@ import { encodeJson, opEventsSubject, type OpEvent } from '../../common/nats/ind
 import { expandNodes, parseClusterSpec } from '../../common/spec/index.js';
 import {
   Agent,
+  Cluster,
   CoordinatorServiceService,
   NodeResult,
   Operation,
@@ -105,7 +106,16 @@ class FakeCoordinator {
         operation: this.startOperation(r.cluster, 'delete', ['tk0']),
       })),
       teardown: this.unary('teardown', () => ({ operation: this.startOperation('', 'teardown', []) })),
-      getClusters: this.unary('getClusters', () => ({ clusters: [] })),
+      getClusters: this.unary('getClusters', (r: { includeSecrets: boolean }) => ({
+        clusters: [
+          Cluster.fromPartial({
+            name: 'lab1',
+            nodeCount: 2,
+            agents: ['hv1'],
+            specYaml: `name: lab1\nipmi_password: ${r.includeSecrets ? 's3cret-spec' : '<redacted>'}\n`,
+          }),
+        ],
+      })),
       getNodes: this.unary('getNodes', (r: { cluster: string; name: string; includeSecrets: boolean }) => ({
         nodes: this.nodes
           .filter((n) => (r.cluster === '' || n.cluster === r.cluster) && (r.name === '' || n.name === r.name))
@@ -638,6 +648,22 @@ describe('tenksctl with a coordinator (fake coordinator, real NATS, CLI as a chi
     assert.equal(first.bmc.ipmi.password, 's3cret-ipmi');
     assert.equal(first.bmc.redfish.password, 's3cret-rf');
     assert.equal((coord().called('getNodes').at(-1) as { includeSecrets: boolean }).includeSecrets, true);
+  });
+
+  it('get clusters shows the spec as the coordinator sends it: secrets only when --show-secrets asks for them', async () => {
+    const hidden = await cli(['-o', 'yaml', 'get', 'clusters']).done;
+    assert.equal(hidden.code, 0, hidden.stderr);
+    assert.equal((coord().called('getClusters').at(-1) as { includeSecrets: boolean }).includeSecrets, false);
+    assert.match(hidden.stdout, /ipmi_password: <redacted>/);
+    assert.ok(!hidden.stdout.includes('s3cret'));
+    const shown = await cli(['-o', 'json', 'get', 'clusters', '--show-secrets']).done;
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.equal((coord().called('getClusters').at(-1) as { includeSecrets: boolean }).includeSecrets, true);
+    const [c] = JSON.parse(shown.stdout) as { name: string; spec_yaml: string }[];
+    assert.equal(c?.spec_yaml, 'name: lab1\nipmi_password: s3cret-spec\n');
+    const table = await cli(['get', 'clusters']).done;
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^lab1\s+2\s+hv1\s/m);
   });
 
   it('describe node shows endpoints with hidden credentials, and asks for --cluster when the name is ambiguous', async () => {

@@ -5,6 +5,7 @@
  * partitioned or paused; a call held back before it is sent stands for one still on the wire.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { stringify } from 'yaml';
 import { isTenksError, nullLogger, TenksError, type Logger } from '../../common/index.js';
@@ -16,6 +17,7 @@ import type { NodeRequest } from '../../coordinator/planner/index.js';
 import { GrpcAgentPort } from '../../coordinator/rpc/agent-port.js';
 import type { OperationRecord } from '../../coordinator/state/records.js';
 import { StateStore } from '../../coordinator/state/store.js';
+import { SecretBox, sealSpec } from '../../coordinator/secrets/index.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
 import { startNats, type TestNats } from './helpers-nats.js';
 
@@ -145,6 +147,8 @@ describe('operation leases over real NATS', function () {
   const calls: CallRecord[] = [];
   let n = 0;
   const log: Logger = nullLogger;
+  // Coordinators sharing NATS share one secrets key, as deployed.
+  const secrets = new SecretBox(randomBytes(32), 'test secrets key');
 
   async function coordinator(
     id: string,
@@ -171,7 +175,7 @@ describe('operation leases over real NATS', function () {
     const runner = new OperationRunner({
       coordinatorId: id,
       leaseMs: LEASE_MS,
-      deps: { store, registry, port, policy: { attempts: 2, backoffMs: 100 }, log },
+      deps: { store, registry, port, policy: { attempts: 2, backoffMs: 100 }, log, secrets },
       events: new NatsEventSink(nc, 'tenks.ops', log),
       log,
       ...(o.wallClockMs ? { wallClockMs: o.wallClockMs } : {}),
@@ -205,7 +209,11 @@ describe('operation leases over real NATS', function () {
     });
   const newCluster = (): string => `l${tag}${String(n++)}`;
   const start = (c: Coord, cluster: string, count: number) =>
-    c.runner.start('apply', cluster, { specYaml: spec(cluster, count), source: 'spec.yaml', force: false });
+    c.runner.start('apply', cluster, {
+      specYaml: sealSpec(secrets, spec(cluster, count)),
+      source: 'spec.yaml',
+      force: false,
+    });
   const nodesOf = async (cluster: string): Promise<string[]> =>
     (await agent.daemon.agent.nodes.list(cluster)).map((x) => x.name).sort();
 

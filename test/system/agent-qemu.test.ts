@@ -3,7 +3,7 @@
  * nodes with blank and image volumes, power, idempotence, UEFI NVRAM, lifecycle events, bad input, SIGTERM.
  */
 import assert from 'node:assert/strict';
-import { access, chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { access, chmod, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClientReadableStream } from '@grpc/grpc-js';
@@ -142,6 +142,7 @@ describe('tenks-agent on qemu:///system (child process, mTLS)', function () {
       storage: { pool_name: pool, pool_path: join(dir, 'pool') },
       log_directory: join(dir, 'log'),
       state_dir: join(dir, 'state'),
+      allowed_image_dirs: [join(dir, 'images')],
       bmc: { listen_address: '127.0.0.1', ipmi_port_range_start: 0, ipmi_port_range_end: 0, redfish_port: 0 },
       shutdown_grace_s: GRACE_S,
     });
@@ -336,7 +337,10 @@ describe('tenks-agent on qemu:///system (child process, mTLS)', function () {
         nodeSpec({
           cluster,
           name,
-          volumes: [volume({ capacity: '1GiB' }), volume({ image: join(dir, 'no-such.qcow2'), capacity: '1GiB' })],
+          volumes: [
+            volume({ capacity: '1GiB' }),
+            volume({ image: join(dir, 'images', 'no-such.qcow2'), capacity: '1GiB' }),
+          ],
         }),
         60_000,
       )
@@ -350,6 +354,35 @@ describe('tenks-agent on qemu:///system (child process, mTLS)', function () {
       err.details.some((d) => d.field === 'node.volumes[1].image'),
       JSON.stringify(err.details),
     );
+    assert.ok(!(await domainNames()).includes(name), 'a domain was defined');
+    assert.deepEqual(await volumeNames(pool), []);
+    assert.equal((await c().list(cluster)).nodes.length, 0);
+  });
+
+  it('refuses host files outside allowed_image_dirs (PERMISSION), through a symlink too, creating nothing', async function () {
+    const name = `${tag}-escape`;
+    const link = join(dir, 'images', 'escape.qcow2');
+    await symlink('/etc/shadow', link);
+    try {
+      for (const [vol, field] of [
+        [volume({ image: '/etc/shadow', capacity: '1GiB' }), 'node.volumes[1].image'],
+        [volume({ image: link, capacity: '1GiB' }), 'node.volumes[1].image'],
+        [volume({ existing: '/dev/sda' }), 'node.volumes[1].existing'],
+      ] as const) {
+        const err = await c()
+          .ensure(nodeSpec({ cluster, name, volumes: [volume({ capacity: '1GiB' }), vol] }), 60_000)
+          .then(
+            () => assert.fail('the ensure succeeded'),
+            (e: unknown) => e,
+          );
+        assert.ok(err instanceof TenksError, String(err));
+        assert.equal(err.code, 'PERMISSION', err.message);
+        assert.equal(err.field, field);
+        assert.ok(err.message.includes(join(dir, 'images')), err.message);
+      }
+    } finally {
+      await rm(link, { force: true });
+    }
     assert.ok(!(await domainNames()).includes(name), 'a domain was defined');
     assert.deepEqual(await volumeNames(pool), []);
     assert.equal((await c().list(cluster)).nodes.length, 0);

@@ -119,6 +119,8 @@ describe('coordinator with two agents (qemu:///system, and test:///default in a 
           key_file: join(dir, 'pki/coordinator-key.pem'),
         },
         nats: { servers: nats.url },
+        // In the test's directory, so the restarted coordinator opens what the first one sealed.
+        secrets_key_file: join(dir, 'coordinator-secrets.key'),
         agent_timeout_s: 3,
         retry_backoff_s: 0.3,
         operation_lease_s: 3,

@@ -295,6 +295,7 @@ describe('enrolment in a real Ironic and Nova (ipmi and redfish nodes on real QE
         listen: '127.0.0.1:0',
         tls: tls('coordinator'),
         nats: { servers: nats.url },
+        secrets_key_file: join(dir, 'coordinator-secrets.key'),
         openstack: { clouds_file: clouds },
         log_level: 'info',
       },
@@ -484,6 +485,8 @@ describe('enrolment in a real Ironic and Nova (ipmi and redfish nodes on real QE
           key_file: join(dir, 'pki/coordinator-key.pem'),
         },
         nats: { servers: nats.url },
+        // Coordinators sharing NATS share the key: each opens what the other sealed.
+        secrets_key_file: join(dir, 'coordinator-secrets.key'),
         openstack: { clouds_file: join(d, 'clouds.yaml') },
         log_level: 'info',
       },

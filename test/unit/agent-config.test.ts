@@ -30,6 +30,19 @@ describe('compileAgentConfig', () => {
     );
   });
 
+  it('coordinator: the secrets key file defaults beside the rest of the tenks state', () => {
+    const c = compileCoordinatorConfig({ insecure_loopback: true });
+    assert.equal(c.secretsKeyFile, '/var/lib/tenks/coordinator-secrets.key');
+    assert.equal(
+      compileCoordinatorConfig({ insecure_loopback: true, secrets_key_file: '/srv/k' }).secretsKeyFile,
+      '/srv/k',
+    );
+    assert.throws(
+      () => compileCoordinatorConfig({ insecure_loopback: true, secrets_key_file: '' }),
+      (e: unknown) => e instanceof TenksError && e.details[0]?.field === 'secrets_key_file',
+    );
+  });
+
   it('refuses an IPMI port range that ends before it starts', () => {
     const e = configError({ bmc: { ipmi_port_range_start: 7000, ipmi_port_range_end: 6000 } });
     assert.equal(e.details[0]?.field, 'bmc.ipmi_port_range_end');
@@ -55,6 +68,7 @@ describe('compileAgentConfig', () => {
         redfishTls: false,
         defaultUsername: 'admin',
       },
+      allowedImageDirs: ['/var/lib/tenks/images', '/var/lib/libvirt/images'],
       stateDir: '/var/lib/tenks',
       logDirectory: '/var/log/tenks',
       logLevel: 'info',
@@ -66,6 +80,14 @@ describe('compileAgentConfig', () => {
     assert.deepEqual(compileAgentConfig(undefined), want);
     assert.deepEqual(compileAgentConfig(null), want);
     assert.deepEqual(compileAgentConfig({ storage: {} }), want);
+  });
+
+  it('refuses image directories that are not absolute', () => {
+    const [d] = configError({ allowed_image_dirs: ['/srv/images', 'images'] }).details;
+    assert.ok(d);
+    assert.equal(d.field, 'allowed_image_dirs[1]');
+    assert.match(d.message, /absolute/);
+    assert.deepEqual(compileAgentConfig({ allowed_image_dirs: [] }).allowedImageDirs, []);
   });
 
   it('refuses Redfish over HTTPS without the agent certificate', () => {
@@ -93,6 +115,7 @@ describe('compileAgentConfig', () => {
         redfish_tls: true,
         default_username: 'root',
       },
+      allowed_image_dirs: ['/srv/images'],
       state_dir: '/tmp/state',
       log_directory: '/tmp/logs',
       log_level: 'debug',
@@ -119,6 +142,7 @@ describe('compileAgentConfig', () => {
         redfishTls: true,
         defaultUsername: 'root',
       },
+      allowedImageDirs: ['/srv/images'],
       stateDir: '/tmp/state',
       logDirectory: '/tmp/logs',
       logLevel: 'debug',

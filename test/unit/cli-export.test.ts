@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { parseExportFormat, renderExport, runExport, type ExportContext } from '../../cli/export.js';
-import { TenksError, parseClusterSpec, type ClusterSpec, type CoordinatorApi } from '../../common/index.js';
+import {
+  TenksError,
+  parseClusterSpec,
+  redactSpecSecrets,
+  type ClusterSpec,
+  type CoordinatorApi,
+} from '../../common/index.js';
 import { Cluster } from '../../proto/gen/tenks/v1/coordinator.pb.js';
 import { NodeStatus } from '../../proto/gen/tenks/v1/types.pb.js';
 
@@ -385,17 +391,28 @@ describe('tenksctl export', function () {
   });
 
   describe('the command', function () {
-    function ctx(clusters: Cluster[], tty: boolean): { ctx: ExportContext; out: string[]; err: string[] } {
+    function ctx(
+      clusters: Cluster[],
+      tty: boolean,
+    ): { ctx: ExportContext; out: string[]; err: string[]; asked: boolean[] } {
       const out: string[] = [];
       const err: string[] = [];
+      const asked: boolean[] = [];
       const api = {
-        getClusters: () => Promise.resolve(clusters),
+        // As the coordinator: spec secrets only when asked for.
+        getClusters: (secrets: boolean) => {
+          asked.push(secrets);
+          return Promise.resolve(
+            secrets ? clusters : clusters.map((c) => ({ ...c, specYaml: redactSpecSecrets(c.specYaml) })),
+          );
+        },
         getNodes: (cluster: string, _name: string, secrets: boolean) =>
           Promise.resolve(secrets ? STATUSES.filter((s) => s.cluster === cluster) : []),
       } as unknown as CoordinatorApi;
       return {
         out,
         err,
+        asked,
         ctx: {
           api: () => Promise.resolve(api),
           settings: { timeoutMs: 1000 },
@@ -412,6 +429,7 @@ describe('tenksctl export', function () {
       assert.equal(await runExport(c.ctx, ['lab1'], { format: 'bifrost' }), 0);
       assert.deepEqual(Object.keys(JSON.parse(c.out.join('')) as object), ['tk0', 'tk1', 'rf0']);
       assert.ok(c.err.some((l) => l.includes('BMC credentials')));
+      assert.deepEqual(c.asked, [true], 'the spec is asked for with its secrets');
     });
 
     it('does not warn when stdout is not a terminal', async function () {

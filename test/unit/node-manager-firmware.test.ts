@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { TenksError } from '../../common/errors.js';
 import { nullLogger } from '../../common/logger.js';
+import { HostPathPolicy } from '../../agent/compute/host-paths.js';
 import { FakeHypervisor } from '../../agent/compute/hypervisor-fake.js';
 import { NodeManager } from '../../agent/compute/node-manager.js';
 import { rawNodeSpec, rawVolume, type RawNodeSpec } from '../../agent/compute/node-spec.js';
@@ -35,7 +36,14 @@ describe('NodeManager firmware and virtual media', function () {
     hv = new FakeHypervisor(facts);
     storage = new FakeStorage();
     storage.images.set('/tmp/boot.iso', { format: 'raw', virtualBytes: 4096 });
-    nodes = new NodeManager({ hypervisor: hv, storage, facts, logDirectory: '/log', log: nullLogger });
+    nodes = new NodeManager({
+      hypervisor: hv,
+      storage,
+      facts,
+      logDirectory: '/log',
+      log: nullLogger,
+      hostPaths: new HostPathPolicy({ imageDirs: [], poolDir: null }),
+    });
     await nodes.ensure(spec());
   });
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { TenksError, type ErrorCode } from '../../common/errors.js';
 import { nullLogger } from '../../common/logger.js';
 import type { CallOptions } from '../../agent/compute/hypervisor.js';
+import { HostPathPolicy } from '../../agent/compute/host-paths.js';
 import { FakeHypervisor } from '../../agent/compute/hypervisor-fake.js';
 import { NodeManager, type NicWiring } from '../../agent/compute/node-manager.js';
 import { rawNodeSpec, rawVolume, type RawNodeSpec } from '../../agent/compute/node-spec.js';
@@ -31,7 +32,13 @@ function hostFacts(fields: Partial<HostFacts> = {}): HostFacts {
 /** FakeStorage that records volume creations and can fail deletions. */
 class RecordingStorage extends FakeStorage {
   readonly created: string[] = [];
+  readonly inspected: string[] = [];
   readonly failDelete = new Set<string>();
+
+  override inspectImage(path: string): ReturnType<FakeStorage['inspectImage']> {
+    this.inspected.push(path);
+    return super.inspectImage(path);
+  }
 
   override createVolume(v: VolumeCreate): Promise<VolumeInfo> {
     this.created.push(v.name);
@@ -90,6 +97,7 @@ function setup(facts: Partial<HostFacts> = {}, wiring: NicWiring | null = null) 
     logDirectory: '/var/log/tenks',
     log: nullLogger,
     wiring,
+    hostPaths: new HostPathPolicy({ imageDirs: ['/img', '/srv', '/dev'], poolDir: null }),
   });
   return { hv, storage, nm };
 }
@@ -376,6 +384,25 @@ describe('NodeManager', () => {
       assert.deepEqual([...storage.volumes.keys()], ['n2-vol0']);
     });
 
+    it('refuses host paths outside the allowed directories (PERMISSION) before looking at anything', async () => {
+      const { hv, storage, nm } = setup();
+      storage.images.set('/etc/shadow', { format: 'raw', virtualBytes: 4096 });
+      const e = await rejectsWith(
+        nm.ensure(spec({ volumes: [rawVolume({ image: '/etc/shadow' }), rawVolume({ capacity: '1GiB' })] })),
+        'PERMISSION',
+        'node.volumes[0].image',
+      );
+      assert.match(e.message, /allowed_image_dirs: \/img, \/srv, \/dev/);
+      await rejectsWith(
+        nm.ensure(spec({ volumes: [rawVolume({ existing: '/srv/../etc/passwd', format: 'raw' })] }), { dryRun: true }),
+        'PERMISSION',
+        'node.volumes[0].existing',
+      );
+      assert.deepEqual(hv.calls, []);
+      assert.deepEqual(storage.inspected, [], 'not even whether the file exists');
+      assert.deepEqual(storage.created, []);
+    });
+
     it('refuses an image that does not exist, creating nothing', async () => {
       const { hv, storage, nm } = setup();
       const e = await rejectsWith(
@@ -490,7 +517,7 @@ describe('NodeManager', () => {
         nm.ensure(
           spec({
             cpuMode: 'host-passthrough',
-            volumes: [rawVolume({ image: '/nope' })],
+            volumes: [rawVolume({ image: '/img/nope' })],
             nics: [{ physnet: 'p', mac: '' }],
           }),
         ),

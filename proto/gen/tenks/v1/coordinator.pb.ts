@@ -206,6 +206,10 @@ export interface TeardownResponse {
 export interface Cluster {
   name: string;
   nodeCount: number;
+  /**
+   * The spec as last applied; every secret in it (BMC passwords, ...) reads "<redacted>" unless the
+   * request asked for secrets.
+   */
   specYaml: string;
   /** Operation currently running on this cluster, if any. */
   operationId: string;
@@ -217,7 +221,10 @@ export interface Cluster {
   lastOperationState: OperationState;
 }
 
-export interface GetClustersRequest {}
+export interface GetClustersRequest {
+  /** Return each spec with its secrets (BMC passwords, ...) as written; otherwise they are redacted. */
+  includeSecrets: boolean;
+}
 
 export interface GetClustersResponse {
   clusters: Cluster[];
@@ -2026,11 +2033,14 @@ export const Cluster: MessageFns<Cluster> = {
 };
 
 function createBaseGetClustersRequest(): GetClustersRequest {
-  return {};
+  return { includeSecrets: false };
 }
 
 export const GetClustersRequest: MessageFns<GetClustersRequest> = {
-  encode(_: GetClustersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: GetClustersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.includeSecrets !== false) {
+      writer.uint32(8).bool(message.includeSecrets);
+    }
     return writer;
   },
 
@@ -2047,6 +2057,14 @@ export const GetClustersRequest: MessageFns<GetClustersRequest> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.includeSecrets = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2059,20 +2077,30 @@ export const GetClustersRequest: MessageFns<GetClustersRequest> = {
     }
   },
 
-  fromJSON(_: any): GetClustersRequest {
-    return {};
+  fromJSON(object: any): GetClustersRequest {
+    return {
+      includeSecrets: isSet(object.includeSecrets)
+        ? globalThis.Boolean(object.includeSecrets)
+        : isSet(object.include_secrets)
+          ? globalThis.Boolean(object.include_secrets)
+          : false,
+    };
   },
 
-  toJSON(_: GetClustersRequest): unknown {
+  toJSON(message: GetClustersRequest): unknown {
     const obj: any = {};
+    if (message.includeSecrets !== false) {
+      obj.includeSecrets = message.includeSecrets;
+    }
     return obj;
   },
 
   create(base?: DeepPartial<GetClustersRequest>): GetClustersRequest {
     return GetClustersRequest.fromPartial(base ?? {});
   },
-  fromPartial(_: DeepPartial<GetClustersRequest>): GetClustersRequest {
+  fromPartial(object: DeepPartial<GetClustersRequest>): GetClustersRequest {
     const message = createBaseGetClustersRequest();
+    message.includeSecrets = object.includeSecrets ?? false;
     return message;
   },
 };

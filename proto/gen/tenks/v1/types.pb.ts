@@ -279,7 +279,11 @@ export interface NodeRef {
   uuid: string;
 }
 
-/** One disk of a node. At most one of image, backing_image and existing is set; none means a blank volume. */
+/**
+ * One disk of a node. At most one of image, backing_image and existing is set; none means a blank volume.
+ * Host paths must lie in the agent's allowed_image_dirs (after symlinks and ".." are resolved), else
+ * the ensure fails with PERMISSION before anything is touched.
+ */
 export interface VolumeSpec {
   /** Volume name suffix (default "vol<index>"); the libvirt volume is "<node>-<name>". */
   name: string;
