@@ -1,6 +1,7 @@
 /** A running coordinator: NATS, state, agent registry, operations and the gRPC server, with a lifecycle. */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats, Lifecycle, startGrpcServer, TenksError, type GrpcServer, type Logger } from '../common/index.js';
+import type { AgentPort } from './agents/port.js';
 import { AgentRegistry } from './agents/registry.js';
 import type { CoordinatorConfig } from './config.js';
 import { Coordinator } from './coordinator.js';
@@ -31,6 +32,12 @@ async function connectWithRetry(config: CoordinatorConfig, log: Logger): Promise
   }
 }
 
+/** What {@link CoordinatorDaemon.start} takes beside the config. */
+export interface CoordinatorStartOptions {
+  /** Wraps the agent port every flow calls through (tests watch or fence agent calls with it). */
+  wrapAgentPort?: (port: AgentPort) => AgentPort;
+}
+
 /** The coordinator process, in-process for tests or from main.ts. */
 export class CoordinatorDaemon {
   private constructor(
@@ -46,7 +53,11 @@ export class CoordinatorDaemon {
     return this.grpc.port;
   }
 
-  static async start(config: CoordinatorConfig, log: Logger): Promise<CoordinatorDaemon> {
+  static async start(
+    config: CoordinatorConfig,
+    log: Logger,
+    o: CoordinatorStartOptions = {},
+  ): Promise<CoordinatorDaemon> {
     const lifecycle = new Lifecycle('tenks-coordinator', log);
     const nc = await connectWithRetry(config, log);
     let store: StateStore | null = null;
@@ -62,7 +73,8 @@ export class CoordinatorDaemon {
         replicas: config.nats.replicas,
         log,
       });
-      const port = new GrpcAgentPort(registry);
+      const grpcPort = new GrpcAgentPort(registry);
+      const port = o.wrapAgentPort ? o.wrapAgentPort(grpcPort) : grpcPort;
       const events = new NatsEventSink(nc, config.eventsSubjectPrefix, log);
       const policy = { attempts: config.retryAttempts, backoffMs: config.retryBackoffMs };
       const openstack = openStackConnector(config.openstack, log);
