@@ -81,7 +81,7 @@ export class CoordinatorDaemon {
       runner = new OperationRunner({
         coordinatorId: config.coordinatorId,
         leaseMs: config.operationLeaseMs,
-        deps: { store, registry, port, policy, log, openstack },
+        deps: { store, registry, port, policy, log, openstack, cloudCheckTimeoutMs: config.openstack.timeoutMs },
         events,
         log,
       });
@@ -95,6 +95,7 @@ export class CoordinatorDaemon {
         natsUrls: config.advertiseNats,
         eventsSubjectPrefix: config.eventsSubjectPrefix,
         openstack,
+        cloudCheckTimeoutMs: config.openstack.timeoutMs,
         log,
       });
       const grpc = await startGrpcServer({
