@@ -85,6 +85,15 @@ function cloudName(l: CloudLeftovers): string {
   return l.cloud === null ? 'its cloud' : `cloud ${l.cloud}`;
 }
 
+/**
+ * The warning of a forced delete whose cloud answered but kept these nodes (it refused to delete
+ * them, or stopped answering): their VMs go anyway, and they stay in Ironic.
+ */
+export function stuckInIronicWarning(cluster: string, nodes: readonly { name: string; uuid: string }[]): string {
+  const l: CloudLeftovers = { cluster, cloud: null, ironicNodes: [...nodes], flavors: [] };
+  return `cluster ${cluster}: left in Ironic, not deleted there (see the failed unenrol steps), their VMs deleted anyway (--force): ${ironicPart(l)}`;
+}
+
 /** The warnings of a forced delete: what stays in the cloud, one line per service. */
 export function leftoverWarnings(p: CloudProblem): string[] {
   const l = p.leftovers;

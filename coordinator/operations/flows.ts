@@ -23,12 +23,19 @@ import {
 } from '../enrolment/index.js';
 import { execute, type ExecuteHooks, type RetryPolicy } from '../executor/index.js';
 import { DEFAULT_OPENSTACK_TIMEOUT_MS } from '../openstack/index.js';
-import type { OpenStackClients } from '../openstack/types.js';
+import type { IronicNode, OpenStackClients } from '../openstack/types.js';
 import { actionTarget, plan, type Action, type ObservedNode, type Plan } from '../planner/index.js';
 import { nodeDemand, schedule } from '../scheduler/index.js';
 import type { PlacementRecord, ResultRecord } from '../state/records.js';
 import type { StateStore } from '../state/store.js';
-import { cloudLeftovers, cloudRefusal, leftoverWarnings, nothingLeft, type CloudProblem } from './cloud-leftovers.js';
+import {
+  cloudLeftovers,
+  cloudRefusal,
+  leftoverWarnings,
+  nothingLeft,
+  stuckInIronicWarning,
+  type CloudProblem,
+} from './cloud-leftovers.js';
 import { currentOf, hostsOf } from './inventory.js';
 import { observeCluster, type Observation } from './observe.js';
 
@@ -333,11 +340,18 @@ async function removeCluster(
   force: boolean,
 ): Promise<void> {
   const { cluster, placements, obs, os } = d;
+  const warnings = [...[...obs.reasons].map(([a, w]) => `agent ${a}: ${w}`), ...d.warnings];
   let inIronic = new Set<string>();
   if (os) {
     const stage = stageOf(progress);
     await deleteFlavors(cluster, os, stage, signal);
-    const enrolled = await enrolledNodes(cluster, os, signal);
+    let enrolled: IronicNode[] = [];
+    try {
+      enrolled = await enrolledNodes(cluster, os, signal);
+    } catch (e) {
+      // With --force the VMs go even so; unenrolNodes records why each node stays in Ironic.
+      if (!force || signal.aborted) throw e;
+    }
     const observedUuids = new Set(obs.nodes.map((o) => o.uuid));
     const targets = [
       ...obs.nodes.map((o) => ({ name: o.name, uuid: o.uuid, agent: o.agent })),
@@ -346,7 +360,10 @@ async function removeCluster(
         .map((n) => ({ name: n.name ?? n.uuid, uuid: n.uuid, agent: '' })),
     ];
     const out = await unenrolNodes(cluster, targets, os, force, stage, signal);
-    inIronic = new Set(targets.filter((t) => !out.has(t.name)).map((t) => t.name));
+    const stuck = targets.filter((t) => !out.has(t.name));
+    // Ironic answered the check but kept these (a reader-only role, say): --force still deletes their VMs.
+    if (force && stuck.length > 0) warnings.push(stuckInIronicWarning(cluster, stuck));
+    else inIronic = new Set(stuck.map((t) => t.name));
   }
   const actions: Action[] = [];
   const reported = new Set(obs.nodes.map((o) => o.name));
@@ -378,7 +395,6 @@ async function removeCluster(
     if (a.alive && !staying.has(a.id))
       actions.push({ kind: 'teardown_host', agent: a.id, changes: ['bridges removed'] });
   for (const agent of obs.unreachable) actions.push({ kind: 'teardown_host', agent, changes: ['bridges removed'] });
-  const warnings = [...[...obs.reasons].map(([a, w]) => `agent ${a}: ${w}`), ...d.warnings];
   const p: Plan = { cluster, actions, unchanged: 0, warnings };
   progress.planned(actions.length, p.warnings);
   await runPlan(deps, cluster, p, progress, signal);
@@ -391,7 +407,8 @@ async function removeCluster(
  * Delete one cluster: its flavors and Ironic nodes (when its spec enrols), its nodes, then its
  * bridges on every agent that has them, then its placements. When its cloud cannot be used and
  * something of it may be there, fails naming it, having deleted nothing, unless `force`: then the
- * rest goes and the warnings name what stays in the cloud.
+ * rest goes and the warnings name what stays in the cloud. A node Ironic keeps keeps its VM,
+ * unless `force` (then a warning names it).
  */
 export async function deleteFlow(
   deps: FlowDeps,

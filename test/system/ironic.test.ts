@@ -35,22 +35,32 @@ interface Logged {
   domainExisted?: boolean;
 }
 
-/** A proxy to Ironic that records every request. */
+/** A proxy to Ironic that records every request; with `refuseNodeDeletes`, answers node DELETEs 403 itself. */
 async function countingProxy(
   target: string,
   onDelete: (path: string) => boolean,
-): Promise<{ url: string; log: Logged[]; close: () => Promise<void> }> {
+): Promise<{ url: string; log: Logged[]; refuseNodeDeletes: boolean; close: () => Promise<void> }> {
   const t = new URL(target);
   const log: Logged[] = [];
+  const state = { refuseNodeDeletes: false };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       const entry: Logged = { method: req.method ?? 'GET', path: req.url ?? '/', body: body.toString() };
-      if (entry.method === 'DELETE' && /^\/v1\/nodes\/[^/]+$/.test(entry.path))
-        entry.domainExisted = onDelete(entry.path);
+      const nodeDelete = entry.method === 'DELETE' && /^\/v1\/nodes\/[^/]+$/.test(entry.path);
+      if (nodeDelete) entry.domainExisted = onDelete(entry.path);
       log.push(entry);
+      if (nodeDelete && state.refuseNodeDeletes) {
+        // As Ironic answers a role that may read nodes but not delete them.
+        const faultstring = 'Access was denied to the following resource: baremetal:node:delete';
+        res.writeHead(403, { 'Content-Type': 'application/json' });
+        res.end(
+          JSON.stringify({ error_message: JSON.stringify({ faultstring, faultcode: 'Client', debuginfo: null }) }),
+        );
+        return;
+      }
       const up = request(
         {
           host: t.hostname,
@@ -76,6 +86,12 @@ async function countingProxy(
   return {
     url: `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`,
     log,
+    get refuseNodeDeletes() {
+      return state.refuseNodeDeletes;
+    },
+    set refuseNodeDeletes(on: boolean) {
+      state.refuseNodeDeletes = on;
+    },
     close: () =>
       new Promise<void>((r) =>
         server.close(() => {
@@ -659,5 +675,38 @@ describe('enrolment in a real Ironic and Nova (ipmi and redfish nodes on real QE
     };
     for (const f of flavors.flavors.filter((x) => x.name === `bm-${tag}`))
       await fetch(`${nova.computeUrl}/flavors/${f.id}`, { method: 'DELETE', headers: nova.headers });
+  });
+
+  it('with --force, deletes the VMs of nodes Ironic refuses to delete (a reader-only role), naming them', async function () {
+    await applied(spec());
+    const nodes = await ourNodes();
+    assert.equal(nodes.length, 2);
+    proxy.refuseNodeDeletes = true;
+    try {
+      const kept = await finish(await api.deleteCluster(cluster));
+      assert.equal(kept.state, OperationState.OPERATION_STATE_FAILED);
+      assert.deepEqual(
+        failures(kept, 'unenrol').map((f) => f.code),
+        ['PERMISSION', 'PERMISSION'],
+        JSON.stringify(kept.results),
+      );
+      const domains = await virsh('list', '--all', '--name');
+      for (const n of nodes) assert.ok(domains.includes(n.name), `${n.name} kept without --force`);
+
+      const forced = await finish(await api.deleteCluster(cluster, true));
+      assert.equal(forced.state, OperationState.OPERATION_STATE_FAILED, 'the refused unenrol steps are failures');
+      assert.equal(failures(forced, 'unenrol').length, 2, JSON.stringify(forced.results));
+      const warned = forced.warnings.join('\n');
+      assert.match(warned, /left in Ironic, not deleted there .*their VMs deleted anyway \(--force\)/);
+      for (const n of nodes) assert.ok(warned.includes(`${n.name} (${n.uuid})`), warned);
+      assert.ok(!(await virsh('list', '--all', '--name')).includes(prefix), 'the VMs are gone');
+      assert.equal((await ourNodes()).length, 2, 'still in Ironic, as the warning says');
+    } finally {
+      proxy.refuseNodeDeletes = false;
+    }
+    // The cluster is still known (the operation failed): a later delete finishes the job in Ironic.
+    const done = await finish(await api.deleteCluster(cluster));
+    assert.equal(done.state, OperationState.OPERATION_STATE_SUCCEEDED, JSON.stringify(done.results));
+    assert.deepEqual(await ourNodes(), []);
   });
 });

@@ -10,6 +10,7 @@ import {
   cloudRefusal,
   leftoverWarnings,
   nothingLeft,
+  stuckInIronicWarning,
 } from '../../coordinator/operations/cloud-leftovers.js';
 import type { ObservedNode } from '../../coordinator/planner/index.js';
 import type { PlacementRecord } from '../../coordinator/state/records.js';
@@ -290,6 +291,13 @@ describe('what a delete leaves in a cloud it cannot use', () => {
       `cluster lab: its cloud could not be used (UNAVAILABLE: ${unreachable.message}); left in Ironic, not deleted there: node bm0 (u-0)`,
       `cluster lab: its cloud could not be used (UNAVAILABLE: ${unreachable.message}); left in Nova, not deleted there: flavor bm.small`,
     ]);
+  });
+
+  it('names the nodes a reachable Ironic kept when --force deleted their VMs', () => {
+    assert.equal(
+      stuckInIronicWarning('lab', [{ name: 'bm0', uuid: 'u-0' }]),
+      'cluster lab: left in Ironic, not deleted there (see the failed unenrol steps), their VMs deleted anyway (--force): node bm0 (u-0)',
+    );
   });
 
   it('counts beyond a hundred names and says how to find the rest', () => {
