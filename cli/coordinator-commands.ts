@@ -345,6 +345,12 @@ async function runOperation(
   const p = result.progress;
   if (ctx.format === 'table') ctx.stdout.write(summaryLines(p, useColor(ctx.stdout, ctx.env)).join('\n') + '\n');
   else emit(ctx.format, operationJson(p.current), () => '');
+  // Warnings the operation added on its way (what a forced delete left in the cloud, say).
+  const shown = new Set([...alreadyWarned, ...op.warnings]);
+  warn(
+    ctx,
+    p.current.warnings.filter((w) => !shown.has(w)),
+  );
   if (result.interrupted) return ExitCode.CANCELLED;
   if (!p.ended) return ExitCode.INTERNAL;
   return operationExitStatus(

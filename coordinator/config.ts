@@ -72,7 +72,7 @@ export const coordinatorConfigSchema = z
         cloud: z.string().min(1).optional(),
         /** A clouds.yaml to read first (as OS_CLIENT_CONFIG_FILE). */
         clouds_file: z.string().min(1).optional(),
-        /** Deadline of one OpenStack API call. Default 60. */
+        /** Deadline of one OpenStack API call, and of a whole cloud check (apply, plan, delete). Default 60. */
         timeout_s: z.number().min(1).max(3600).default(60),
       })
       .strict()

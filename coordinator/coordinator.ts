@@ -8,7 +8,7 @@ import type { AgentPort } from './agents/port.js';
 import type { AgentRegistry, AgentView } from './agents/registry.js';
 import type { OpenStackConnector } from './enrolment/index.js';
 import type { RetryPolicy } from './executor/index.js';
-import { compileSpec, planCluster, previewEnrolment, type FlowDeps } from './operations/flows.js';
+import { cloudOf, compileSpec, planCluster, previewEnrolment, type FlowDeps } from './operations/flows.js';
 import type { OperationRunner } from './operations/runner.js';
 import type { Plan } from './planner/index.js';
 import { sealSpec, unsealSpec, type SecretBox } from './secrets/index.js';
@@ -42,6 +42,8 @@ export interface CoordinatorParts {
   eventsSubjectPrefix: string;
   /** How clouds are reached for enrolment. */
   openstack?: OpenStackConnector;
+  /** How long a check of a cloud may take in all (openstack.timeout_s). */
+  cloudCheckTimeoutMs?: number;
   log: Logger;
 }
 
@@ -59,6 +61,7 @@ export class Coordinator {
       secrets: p.secrets,
       log: p.log,
       ...(p.openstack ? { openstack: p.openstack } : {}),
+      ...(p.cloudCheckTimeoutMs !== undefined ? { cloudCheckTimeoutMs: p.cloudCheckTimeoutMs } : {}),
     };
   }
 
@@ -71,11 +74,16 @@ export class Coordinator {
     };
   }
 
-  /** The actions an apply of this spec would take now (asks the agents; changes nothing). */
+  /**
+   * The actions an apply of this spec would take now (asks the agents and the cloud; changes
+   * nothing). Fails as the apply would before touching anything: a cloud that cannot be used is an
+   * error here, not a warning.
+   */
   async plan(specYaml: string, source: string, signal?: AbortSignal): Promise<Plan> {
     const { spec, warnings } = compileSpec(specYaml, source);
+    const os = await cloudOf(this.deps, spec, signal);
     const planned = await planCluster(this.deps, spec, warnings, signal);
-    const enrolment = await previewEnrolment(this.deps, planned, signal);
+    const enrolment = os ? await previewEnrolment(planned, os, signal) : [];
     return { ...planned.plan, actions: [...planned.plan.actions, ...enrolment] };
   }
 

@@ -1,6 +1,7 @@
 /** A running coordinator: NATS, state, agent registry, operations and the gRPC server, with a lifecycle. */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats, Lifecycle, startGrpcServer, TenksError, type GrpcServer, type Logger } from '../common/index.js';
+import type { AgentPort } from './agents/port.js';
 import { AgentRegistry } from './agents/registry.js';
 import type { CoordinatorConfig } from './config.js';
 import { Coordinator } from './coordinator.js';
@@ -32,6 +33,12 @@ async function connectWithRetry(config: CoordinatorConfig, log: Logger): Promise
   }
 }
 
+/** What {@link CoordinatorDaemon.start} takes beside the config. */
+export interface CoordinatorStartOptions {
+  /** Wraps the agent port every flow calls through (tests watch or fence agent calls with it). */
+  wrapAgentPort?: (port: AgentPort) => AgentPort;
+}
+
 /** The coordinator process, in-process for tests or from main.ts. */
 export class CoordinatorDaemon {
   private constructor(
@@ -47,7 +54,11 @@ export class CoordinatorDaemon {
     return this.grpc.port;
   }
 
-  static async start(config: CoordinatorConfig, log: Logger): Promise<CoordinatorDaemon> {
+  static async start(
+    config: CoordinatorConfig,
+    log: Logger,
+    o: CoordinatorStartOptions = {},
+  ): Promise<CoordinatorDaemon> {
     const lifecycle = new Lifecycle('tenks-coordinator', log);
     // Before NATS: a coordinator that could not open the specs it stores must not start taking work.
     const secrets = await openSecretBox(config.secretsKeyFile, log);
@@ -66,14 +77,24 @@ export class CoordinatorDaemon {
         replicas: config.nats.replicas,
         log,
       });
-      const port = new GrpcAgentPort(registry);
+      const grpcPort = new GrpcAgentPort(registry);
+      const port = o.wrapAgentPort ? o.wrapAgentPort(grpcPort) : grpcPort;
       const events = new NatsEventSink(nc, config.eventsSubjectPrefix, log);
       const policy = { attempts: config.retryAttempts, backoffMs: config.retryBackoffMs };
       const openstack = openStackConnector(config.openstack, log);
       runner = new OperationRunner({
         coordinatorId: config.coordinatorId,
         leaseMs: config.operationLeaseMs,
-        deps: { store, registry, port, policy, secrets, log, openstack },
+        deps: {
+          store,
+          registry,
+          port,
+          policy,
+          secrets,
+          log,
+          openstack,
+          cloudCheckTimeoutMs: config.openstack.timeoutMs,
+        },
         events,
         log,
       });
@@ -88,6 +109,7 @@ export class CoordinatorDaemon {
         natsUrls: config.advertiseNats,
         eventsSubjectPrefix: config.eventsSubjectPrefix,
         openstack,
+        cloudCheckTimeoutMs: config.openstack.timeoutMs,
         log,
       });
       const grpc = await startGrpcServer({

@@ -1,4 +1,5 @@
 /** Enrolment in Ironic and Nova flavors. */
+export * from './cloud-access.js';
 export * from './diff.js';
 export * from './enrol.js';
 export * from './flavors.js';

@@ -51,11 +51,6 @@ function flavorsFailed(progress: StageProgress, e: unknown): void {
   progress.done(resultOf(a, false, [], toTenksError(e)));
 }
 
-/** True when a spec enrols anything (nodes with ironic_config, or flavors). */
-export function wantsOpenStack(spec: ClusterSpec): boolean {
-  return spec.specs.some((s) => s.ironicConfig !== null && s.count > 0) || spec.novaFlavors.length > 0;
-}
-
 /** deploy_kernel / deploy_ramdisk: URLs and UUIDs as they are, Glance names resolved. */
 export async function resolveImages(
   spec: ClusterSpec,

@@ -91,6 +91,14 @@ export async function connectOpenStack(
     ...(o.cwd === undefined ? {} : { cwd: o.cwd }),
     ...(o.searchDirs === undefined ? {} : { searchDirs: o.searchDirs }),
   });
+  return connectCloud(config, o);
+}
+
+/** Connects to a cloud already found and compiled ({@link loadCloudConfig}); see {@link connectOpenStack}. */
+export async function connectCloud(
+  config: CloudConfig,
+  o: Omit<ConnectOptions, 'env' | 'cwd' | 'searchDirs'>,
+): Promise<OpenStackConnection> {
   const log = o.log.child({ cloud: config.name });
   const transport = new Transport(await readTls(config));
   const timeoutMs = config.apiTimeoutMs ?? o.timeoutMs ?? DEFAULT_OPENSTACK_TIMEOUT_MS;

@@ -1,6 +1,7 @@
 /** What the rest of the coordinator may use from coordinator/openstack/. */
 export type * from './types.js';
 export {
+  connectCloud,
   connectOpenStack,
   DEFAULT_OPENSTACK_TIMEOUT_MS,
   type ConnectOptions,
@@ -26,7 +27,7 @@ export {
   IRONIC_MIN_MICROVERSION_REASON,
   IronicClient,
 } from './ironic.js';
-export { NOVA_EXTRA_SPECS_MICROVERSION, NovaClient } from './nova.js';
+export { NOVA_EXTRA_SPECS_MICROVERSION, NOVA_MIN_MICROVERSION, NovaClient } from './nova.js';
 export { placementResourceClass, PlacementClient } from './placement.js';
 export { GlanceClient } from './glance.js';
 export { codeOfStatus, openStackErrorMessage } from './http.js';

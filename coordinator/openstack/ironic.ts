@@ -146,11 +146,22 @@ export class IronicClient implements IronicApi {
   /** What the server offers. */
   readonly serverVersions: IronicVersions;
   private readonly client: ServiceClient;
+  /** The root document's client (no microversion header), for version discovery. */
+  private readonly discovery: ServiceClient;
+  private readonly configuredVersion: string | null;
   private readonly pollIntervalMs: number;
   private readonly pageSize: number;
 
-  private constructor(client: ServiceClient, microversion: string, versions: IronicVersions, o: IronicConnectOptions) {
+  private constructor(
+    client: ServiceClient,
+    discovery: ServiceClient,
+    microversion: string,
+    versions: IronicVersions,
+    o: IronicConnectOptions,
+  ) {
     this.client = client;
+    this.discovery = discovery;
+    this.configuredVersion = o.configuredVersion;
     this.microversion = microversion;
     this.serverVersions = versions;
     this.pollIntervalMs = o.pollIntervalMs ?? 500;
@@ -164,7 +175,7 @@ export class IronicClient implements IronicApi {
    */
   static async connect(o: IronicConnectOptions): Promise<IronicClient> {
     const root = o.endpoint.replace(/\/+$/, '').replace(/\/v1$/, '');
-    const probe = new ServiceClient({
+    const discovery = new ServiceClient({
       service: 'ironic',
       endpoint: root,
       transport: o.transport,
@@ -172,26 +183,7 @@ export class IronicClient implements IronicApi {
       timeoutMs: o.timeoutMs,
       log: o.log,
     });
-    const res = await probe.request('GET', '/', { signal: o.signal });
-    const versions = parseIronicVersions(res.json, res.headers);
-    if (!versions) {
-      throw new TenksError('UNAVAILABLE', `ironic at ${root}: the root document names no API versions`, {
-        hint: 'is the baremetal endpoint really Ironic? Check the catalog or baremetal_endpoint_override',
-      });
-    }
-    const configured =
-      o.configuredVersion !== null && parseMicroversion(o.configuredVersion) ? o.configuredVersion : null;
-    const microversion = chooseMicroversion({
-      service: 'ironic',
-      endpoint: root,
-      serverMin: versions.min,
-      serverMax: versions.max,
-      known: IRONIC_KNOWN_MICROVERSION,
-      required: IRONIC_MIN_MICROVERSION,
-      requiredFor: IRONIC_MIN_MICROVERSION_REASON,
-      configured,
-      configuredKey: 'baremetal_api_version',
-    });
+    const { versions, microversion } = await negotiate(discovery, o.configuredVersion, o.signal);
     o.log.debug('ironic microversion chosen', { endpoint: root, microversion, serverMax: versions.max });
     const client = new ServiceClient({
       service: 'ironic',
@@ -203,12 +195,27 @@ export class IronicClient implements IronicApi {
       headers: { [IRONIC_VERSION_HEADER]: microversion },
       retryRefused: isNodeLocked,
     });
-    return new IronicClient(client, microversion, versions, o);
+    return new IronicClient(client, discovery, microversion, versions, o);
   }
 
   /** The endpoint (without `/v1`). */
   get endpoint(): string {
     return this.client.endpoint;
+  }
+
+  /**
+   * Version discovery again (UNSUPPORTED when the server no longer offers what tenks needs) and one
+   * node (`limit=1`), which needs the credentials: UNAVAILABLE or PERMISSION naming the endpoint.
+   */
+  async probe(signal?: AbortSignal): Promise<void> {
+    const { versions } = await negotiate(this.discovery, this.configuredVersion, signal);
+    if (compareMicroversions(versions.max, this.microversion) < 0)
+      throw new TenksError(
+        'UNSUPPORTED',
+        `ironic at ${this.endpoint} now offers API versions ${versions.min} to ${versions.max}, below ${this.microversion}, the version this connection chose`,
+        { hint: 'the server was downgraded or replaced; try again in a few minutes, when tenks connects anew' },
+      );
+    await this.client.get('/v1/nodes', { query: { limit: 1, fields: 'uuid' }, signal });
   }
 
   supports(v: string): boolean {
@@ -364,6 +371,37 @@ export class IronicClient implements IronicApi {
   async deletePort(uuid: string, signal?: AbortSignal): Promise<void> {
     await this.client.request('DELETE', portPath(uuid), { signal });
   }
+}
+
+/**
+ * Reads the root document and picks the microversion: the lowest of the server's newest,
+ * {@link IRONIC_KNOWN_MICROVERSION} and `configuredVersion`.
+ */
+async function negotiate(
+  discovery: ServiceClient,
+  configuredVersion: string | null,
+  signal: AbortSignal | undefined,
+): Promise<{ versions: IronicVersions; microversion: string }> {
+  const res = await discovery.request('GET', '/', { signal });
+  const versions = parseIronicVersions(res.json, res.headers);
+  if (!versions) {
+    throw new TenksError('UNAVAILABLE', `ironic at ${discovery.endpoint}: the root document names no API versions`, {
+      hint: 'is the baremetal endpoint really Ironic? Check the catalog or baremetal_endpoint_override',
+    });
+  }
+  const configured = configuredVersion !== null && parseMicroversion(configuredVersion) ? configuredVersion : null;
+  const microversion = chooseMicroversion({
+    service: 'ironic',
+    endpoint: discovery.endpoint,
+    serverMin: versions.min,
+    serverMax: versions.max,
+    known: IRONIC_KNOWN_MICROVERSION,
+    required: IRONIC_MIN_MICROVERSION,
+    requiredFor: IRONIC_MIN_MICROVERSION_REASON,
+    configured,
+    configuredKey: 'baremetal_api_version',
+  });
+  return { versions, microversion };
 }
 
 function nodePath(ident: string): string {

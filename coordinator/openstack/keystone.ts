@@ -4,7 +4,7 @@
  * service answers 401; and the service catalog, where endpoints are looked up by service type,
  * interface and region.
  */
-import { abortError, TenksError, type Logger } from '../../common/index.js';
+import { TenksError, untilAborted, type Logger } from '../../common/index.js';
 import type { CloudAuth, DomainRef, EndpointInterface, KeystoneScope, UserRef } from './clouds.js';
 import { headerValue, ServiceClient, type Credentials, type Transport } from './http.js';
 
@@ -220,26 +220,4 @@ export class KeystoneSession implements Credentials {
       catalog: parseCatalog(token.catalog),
     };
   }
-}
-
-/** `p`, or the abort error of `signal` if it fires first. */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  if (signal.aborted) return Promise.reject(abortError(signal));
-  return new Promise<T>((resolvePromise, reject) => {
-    const onAbort = (): void => {
-      reject(abortError(signal));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolvePromise(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
 }

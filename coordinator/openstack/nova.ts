@@ -11,6 +11,14 @@ import type { NovaApi, NovaFlavor } from './types.js';
 /** The compute microversion from which flavor bodies include `extra_specs`. */
 export const NOVA_EXTRA_SPECS_MICROVERSION = '2.61';
 
+/**
+ * The oldest compute API tenks works with: 2.1, the API every Nova since Liberty serves, with the
+ * flavor calls tenks makes (`flavors/detail?is_public=None`, `os-flavor-access:is_public`,
+ * `os-extra_specs`). A Nova whose version document names no microversion at all (the legacy v2.0
+ * compatibility endpoint) serves the same calls.
+ */
+export const NOVA_MIN_MICROVERSION = '2.1';
+
 /** Options of a {@link NovaClient}. */
 export interface NovaClientOptions {
   /** Compute endpoint (`http://nova:8774/v2.1`, perhaps with a project id after it). */
@@ -55,10 +63,19 @@ function versionRoot(endpoint: string): string {
   return m?.[1] !== undefined ? `${u.origin}${m[1]}` : endpoint;
 }
 
+/** The client at the chosen microversion, and what the version document said. */
+interface Negotiated {
+  http: ServiceClient;
+  /** Flavor bodies carry their extra specs (2.61 and later). */
+  specsInline: boolean;
+  /** The newest version the server offers, or null when its document names none. */
+  max: string | null;
+}
+
 /** {@link NovaApi} over Nova's REST API. */
 export class NovaClient implements NovaApi {
   private readonly o: NovaClientOptions;
-  private client: Promise<{ http: ServiceClient; specsInline: boolean }> | null = null;
+  private client: Promise<Negotiated> | null = null;
 
   constructor(o: NovaClientOptions) {
     this.o = o;
@@ -76,8 +93,13 @@ export class NovaClient implements NovaApi {
     });
   }
 
+  /** The compute endpoint. */
+  get endpoint(): string {
+    return this.o.endpoint;
+  }
+
   /** The client at the chosen microversion, decided on first use from Nova's version document. */
-  private async http(signal?: AbortSignal): Promise<{ http: ServiceClient; specsInline: boolean }> {
+  private async http(signal?: AbortSignal): Promise<Negotiated> {
     this.client ??= this.negotiate(signal).catch((e: unknown) => {
       this.client = null;
       throw e;
@@ -85,7 +107,7 @@ export class NovaClient implements NovaApi {
     return this.client;
   }
 
-  private async negotiate(signal?: AbortSignal): Promise<{ http: ServiceClient; specsInline: boolean }> {
+  private async negotiate(signal?: AbortSignal): Promise<Negotiated> {
     const plain = this.base({});
     let max: string | null = null;
     try {
@@ -109,12 +131,28 @@ export class NovaClient implements NovaApi {
       parseMicroversion(configured) !== null &&
       compareMicroversions(configured, NOVA_EXTRA_SPECS_MICROVERSION) < 0;
     if (max === null || compareMicroversions(max, NOVA_EXTRA_SPECS_MICROVERSION) < 0 || capped) {
-      return { http: plain, specsInline: false };
+      return { http: plain, specsInline: false, max };
     }
     return {
       http: this.base({ 'OpenStack-API-Version': `compute ${NOVA_EXTRA_SPECS_MICROVERSION}` }),
       specsInline: true,
+      max,
     };
+  }
+
+  /**
+   * Checks the API is new enough (UNSUPPORTED, naming what Nova offers and what tenks needs) and
+   * lists one flavor, which needs the credentials: UNAVAILABLE or PERMISSION naming the endpoint.
+   */
+  async probe(signal?: AbortSignal): Promise<void> {
+    const { http, max } = await this.http(signal);
+    if (max !== null && compareMicroversions(max, NOVA_MIN_MICROVERSION) < 0)
+      throw new TenksError(
+        'UNSUPPORTED',
+        `nova at ${this.o.endpoint} offers compute API versions up to ${max}; tenks needs at least ${NOVA_MIN_MICROVERSION} (flavors and their extra specs)`,
+        { hint: 'upgrade nova, or point the cloud at a newer one' },
+      );
+    await http.get('/flavors', { query: { limit: 1 }, signal });
   }
 
   async listFlavors(signal?: AbortSignal): Promise<NovaFlavor[]> {

@@ -46,8 +46,15 @@ export interface IronicPort {
 
 /** The Ironic API (v1), at a negotiated microversion. Every call rejects with a TenksError. */
 export interface IronicApi {
+  /** Where it is (without `/v1`), for messages. */
+  readonly endpoint: string;
   /** The microversion every request sends (the lower of what tenks wants and what the server has). */
   readonly microversion: string;
+  /**
+   * A cheap check that Ironic can be used: version discovery (UNSUPPORTED when it is too old) and
+   * one authenticated read (UNAVAILABLE, PERMISSION), each naming the endpoint.
+   */
+  probe(signal?: AbortSignal): Promise<void>;
   /** True when the server's API version is at least `v` ("1.82"). */
   supports(v: string): boolean;
   /** Every node (paginated through). */
@@ -93,6 +100,13 @@ export interface NovaFlavor {
 
 /** Nova's flavor API. */
 export interface NovaApi {
+  /** The compute endpoint, for messages. */
+  readonly endpoint: string;
+  /**
+   * A cheap check that Nova can be used: its API version (UNSUPPORTED when too old) and one
+   * authenticated read (UNAVAILABLE, PERMISSION), each naming the endpoint.
+   */
+  probe(signal?: AbortSignal): Promise<void>;
   /** Every flavor (public and private), with extra specs. */
   listFlavors(signal?: AbortSignal): Promise<NovaFlavor[]>;
   createFlavor(

@@ -8,6 +8,7 @@ import { expandNodes, parseClusterSpec, type ClusterSpec, type DesiredNode } fro
 import type { AgentPort } from '../agents/port.js';
 import type { AgentRegistry } from '../agents/registry.js';
 import {
+  checkCloudAccess,
   deleteFlavors,
   describeFlavorChange,
   diffFlavors,
@@ -21,14 +22,23 @@ import {
   type StageProgress,
 } from '../enrolment/index.js';
 import { execute, type ExecuteHooks, type RetryPolicy } from '../executor/index.js';
-import type { OpenStackClients } from '../openstack/types.js';
+import { DEFAULT_OPENSTACK_TIMEOUT_MS } from '../openstack/index.js';
+import type { IronicNode, OpenStackClients } from '../openstack/types.js';
 import { actionTarget, plan, type Action, type ObservedNode, type Plan } from '../planner/index.js';
 import { nodeDemand, schedule } from '../scheduler/index.js';
 import { unsealSpec, type SecretBox } from '../secrets/index.js';
 import type { PlacementRecord, ResultRecord } from '../state/records.js';
 import type { StateStore } from '../state/store.js';
+import {
+  cloudLeftovers,
+  cloudRefusal,
+  leftoverWarnings,
+  nothingLeft,
+  stuckInIronicWarning,
+  type CloudProblem,
+} from './cloud-leftovers.js';
 import { currentOf, hostsOf } from './inventory.js';
-import { observeCluster } from './observe.js';
+import { observeCluster, type Observation } from './observe.js';
 
 /** What the flows use. */
 export interface FlowDeps {
@@ -41,6 +51,8 @@ export interface FlowDeps {
   log: Logger;
   /** How clouds are reached for enrolment (absent: enrolment is not configured). */
   openstack?: OpenStackConnector;
+  /** How long a check of a cloud may take in all (openstack.timeout_s); default 30 s. */
+  cloudCheckTimeoutMs?: number;
   newUuid?: () => string;
 }
 
@@ -68,19 +80,17 @@ function stageOf(progress: ProgressSink): StageProgress {
   };
 }
 
-/** The cloud of a spec that enrols anything; throws when none is configured. */
-async function cloudFor(deps: FlowDeps, spec: ClusterSpec, signal?: AbortSignal): Promise<OpenStackClients> {
-  const os = deps.openstack ? await deps.openstack(spec.cloud, signal) : null;
-  if (!os)
-    throw new TenksError(
-      'INVALID_SPEC',
-      `cluster ${spec.name} enrols nodes (ironic_config / nova_flavors) but no cloud is configured`,
-      {
-        field: 'cloud',
-        hint: 'set cloud in the spec, openstack.cloud in the coordinator config, or OS_CLOUD / OS_* for the coordinator',
-      },
-    );
-  return os;
+/**
+ * The checked cloud of a spec that enrols anything (see checkCloudAccess for what fails how), or
+ * null for a spec that enrols nothing.
+ */
+export async function cloudOf(
+  deps: FlowDeps,
+  spec: ClusterSpec,
+  signal?: AbortSignal,
+): Promise<OpenStackClients | null> {
+  if (!wantsOpenStack(spec)) return null;
+  return checkCloudAccess(deps.openstack, spec, deps.cloudCheckTimeoutMs ?? DEFAULT_OPENSTACK_TIMEOUT_MS, signal);
 }
 
 /** A compiled spec with its plan and what it was planned from. */
@@ -257,18 +267,10 @@ export async function applyFlow(
     },
   };
   const { spec, warnings } = compileSpec(unsealSpec(deps.secrets, sealedSpecYaml, source), source);
+  // A cloud that cannot be used fails the apply here, before any host is touched.
+  const os = await cloudOf(deps, spec, signal);
   const planned = await planCluster(deps, spec, warnings, signal, { waitForAgents: true });
   let plan = planned.plan;
-  const enrols = wantsOpenStack(spec);
-  let os: OpenStackClients | null = null;
-  let osError: TenksError | null = null;
-  if (enrols) {
-    try {
-      os = await cloudFor(deps, spec, signal);
-    } catch (e) {
-      osError = toTenksError(e);
-    }
-  }
   const stage = stageOf(progress);
   // Nodes leaving the cluster leave Ironic first; one Ironic keeps (active, say) keeps its VM too.
   const deletes = plan.actions.filter((a): a is Extract<Action, { kind: 'delete' }> => a.kind === 'delete');
@@ -289,31 +291,18 @@ export async function applyFlow(
   }
   progress.planned(plan.actions.length, plan.warnings);
   await runPlan(deps, spec.name, plan, progress, signal);
-  if (enrols) {
-    if (osError) {
-      for (const n of planned.desired.filter((x) => x.ironicConfig !== null))
-        progress.done({
-          node: n.name,
-          action: 'enrol',
-          hypervisor: '',
-          ok: false,
-          code: osError.code,
-          message: osError.message,
-          changes: [],
-        });
-    } else if (os) {
-      // Facts for enrolment (MACs, switch ports, BMC endpoints) as the agents report them now.
-      const after = await observeCluster(
-        spec.name,
-        deps.store.placementsOf(spec.name),
-        deps.registry,
-        deps.port,
-        deps.log,
-        signal,
-      );
-      const observed = new Map(after.nodes.map((o) => [o.name, o]));
-      await enrolCluster(spec, planned.desired, observed, os, stage, deps.log, signal);
-    }
+  if (os) {
+    // Facts for enrolment (MACs, switch ports, BMC endpoints) as the agents report them now.
+    const after = await observeCluster(
+      spec.name,
+      deps.store.placementsOf(spec.name),
+      deps.registry,
+      deps.port,
+      deps.log,
+      signal,
+    );
+    const observed = new Map(after.nodes.map((o) => [o.name, o]));
+    await enrolCluster(spec, planned.desired, observed, os, stage, deps.log, signal);
   }
   // Placements of nodes that are gone from the spec and from every agent.
   const desired = new Set(planned.desired.map((n) => n.name));
@@ -353,25 +342,69 @@ async function verifyConverged(
   });
 }
 
-/** Delete one cluster: its nodes, then its bridges on every agent that has them, then its placements. */
-export async function deleteFlow(
-  deps: FlowDeps,
-  cluster: string,
-  progress: ProgressSink,
-  signal: AbortSignal,
-  force = false,
-): Promise<void> {
+/** A cluster about to be deleted: what the agents report of it, and what its cloud allows. */
+interface Doomed {
+  cluster: string;
+  placements: Map<string, PlacementRecord>;
+  obs: Observation;
+  /** The cloud to take the cluster's flavors and Ironic nodes out of first; null when there is none to use. */
+  os: OpenStackClients | null;
+  /** What stays in the cloud when it cannot be used (with --force), or why it was not needed. */
+  warnings: string[];
+  /** The cloud cannot be used and something may be left there: without --force, nothing is deleted. */
+  problem: CloudProblem | null;
+}
+
+/**
+ * Observes the cluster and checks its cloud when its spec enrols. A cloud that cannot be used
+ * (not configured, unreachable, refusing the credentials, too old) is a `problem` when something of
+ * the cluster may be there, or with `force` becomes warnings naming it; the cluster's VMs must not
+ * go while Ironic still points at them, unless the user says so.
+ */
+async function prepareDelete(deps: FlowDeps, cluster: string, force: boolean, signal: AbortSignal): Promise<Doomed> {
   const placements = deps.store.placementsOf(cluster);
   const obs = await observeCluster(cluster, placements, deps.registry, deps.port, deps.log, signal);
-  // As upstream: flavors, then Ironic nodes, then VMs. Only a cluster whose spec enrols reaches a cloud.
+  const doomed: Doomed = { cluster, placements, obs, os: null, warnings: [], problem: null };
   const stored = unsealSpec(deps.secrets, deps.store.cluster(cluster)?.value.specYaml ?? '', `cluster ${cluster}`);
   const spec = stored !== '' ? compileSpec(stored, `cluster ${cluster}`).spec : null;
+  if (!spec) return doomed;
+  try {
+    doomed.os = await cloudOf(deps, spec, signal);
+  } catch (e) {
+    const cause = toTenksError(e);
+    if (signal.aborted || cause.code === 'CANCELLED') throw cause;
+    const leftovers = cloudLeftovers(spec, placements, obs.nodes);
+    if (nothingLeft(leftovers))
+      doomed.warnings.push(
+        `cluster ${cluster}: cloud not used (${cause.message}); nothing of the cluster was placed and it declares no flavors, so nothing of it can be there`,
+      );
+    else if (force) doomed.warnings.push(...leftoverWarnings({ leftovers, cause }));
+    else doomed.problem = { leftovers, cause };
+  }
+  return doomed;
+}
+
+/** Deletes a prepared cluster: flavors, then Ironic nodes, then VMs (as upstream), then bridges and placements. */
+async function removeCluster(
+  deps: FlowDeps,
+  d: Doomed,
+  progress: ProgressSink,
+  signal: AbortSignal,
+  force: boolean,
+): Promise<void> {
+  const { cluster, placements, obs, os } = d;
+  const warnings = [...[...obs.reasons].map(([a, w]) => `agent ${a}: ${w}`), ...d.warnings];
   let inIronic = new Set<string>();
-  if (spec && wantsOpenStack(spec)) {
+  if (os) {
     const stage = stageOf(progress);
-    const os = await cloudFor(deps, spec, signal);
     await deleteFlavors(cluster, os, stage, signal);
-    const enrolled = await enrolledNodes(cluster, os, signal);
+    let enrolled: IronicNode[] = [];
+    try {
+      enrolled = await enrolledNodes(cluster, os, signal);
+    } catch (e) {
+      // With --force the VMs go even so; unenrolNodes records why each node stays in Ironic.
+      if (!force || signal.aborted) throw e;
+    }
     const observedUuids = new Set(obs.nodes.map((o) => o.uuid));
     const targets = [
       ...obs.nodes.map((o) => ({ name: o.name, uuid: o.uuid, agent: o.agent })),
@@ -380,7 +413,10 @@ export async function deleteFlow(
         .map((n) => ({ name: n.name ?? n.uuid, uuid: n.uuid, agent: '' })),
     ];
     const out = await unenrolNodes(cluster, targets, os, force, stage, signal);
-    inIronic = new Set(targets.filter((t) => !out.has(t.name)).map((t) => t.name));
+    const stuck = targets.filter((t) => !out.has(t.name));
+    // Ironic answered the check but kept these (a reader-only role, say): --force still deletes their VMs.
+    if (force && stuck.length > 0) warnings.push(stuckInIronicWarning(cluster, stuck));
+    else inIronic = new Set(stuck.map((t) => t.name));
   }
   const actions: Action[] = [];
   const reported = new Set(obs.nodes.map((o) => o.name));
@@ -412,7 +448,7 @@ export async function deleteFlow(
     if (a.alive && !staying.has(a.id))
       actions.push({ kind: 'teardown_host', agent: a.id, changes: ['bridges removed'] });
   for (const agent of obs.unreachable) actions.push({ kind: 'teardown_host', agent, changes: ['bridges removed'] });
-  const p: Plan = { cluster, actions, unchanged: 0, warnings: [...obs.reasons].map(([a, w]) => `agent ${a}: ${w}`) };
+  const p: Plan = { cluster, actions, unchanged: 0, warnings };
   progress.planned(actions.length, p.warnings);
   await runPlan(deps, cluster, p, progress, signal);
   // Placements of nodes no agent reported (and none unreachable) are stale.
@@ -421,8 +457,29 @@ export async function deleteFlow(
 }
 
 /**
+ * Delete one cluster: its flavors and Ironic nodes (when its spec enrols), its nodes, then its
+ * bridges on every agent that has them, then its placements. When its cloud cannot be used and
+ * something of it may be there, fails naming it, having deleted nothing, unless `force`: then the
+ * rest goes and the warnings name what stays in the cloud. A node Ironic keeps keeps its VM,
+ * unless `force` (then a warning names it).
+ */
+export async function deleteFlow(
+  deps: FlowDeps,
+  cluster: string,
+  progress: ProgressSink,
+  signal: AbortSignal,
+  force = false,
+): Promise<void> {
+  const d = await prepareDelete(deps, cluster, force, signal);
+  if (d.problem) throw cloudRefusal([d.problem], 'delete');
+  await removeCluster(deps, d, progress, signal, force);
+}
+
+/**
  * Teardown: every cluster tenks knows and every tenks node any agent reports, then every bridge
- * tenks made on every agent, so the hosts are as they were before tenks.
+ * tenks made on every agent, so the hosts are as they were before tenks. Every cluster's cloud is
+ * checked first: without `force`, one that cannot be used (with something of its cluster in it)
+ * fails the teardown before anything is deleted.
  */
 export async function teardownFlow(
   deps: FlowDeps,
@@ -435,6 +492,10 @@ export async function teardownFlow(
   const alive = deps.registry.list().filter((a) => a.alive);
   const everything = await Promise.all(alive.map((a) => deps.port.listNodes(a.id, '', false, signal).catch(() => [])));
   for (const n of everything.flat()) if (n.cluster !== '') clusters.add(n.cluster);
+  const doomed: Doomed[] = [];
+  for (const c of [...clusters].sort()) doomed.push(await prepareDelete(deps, c, force, signal));
+  const problems = doomed.map((d) => d.problem).filter((x) => x !== null);
+  if (problems.length > 0) throw cloudRefusal(problems, 'teardown');
   let total = 0;
   const warnings: string[] = [];
   const counting: ProgressSink = {
@@ -445,7 +506,7 @@ export async function teardownFlow(
     hooks: progress.hooks,
     done: progress.done,
   };
-  for (const c of [...clusters].sort()) await deleteFlow(deps, c, counting, signal, force);
+  for (const d of doomed) await removeCluster(deps, d, counting, signal, force);
   progress.planned(total + alive.length, warnings);
   const p: Plan = {
     cluster: '',
@@ -464,18 +525,17 @@ export async function teardownFlow(
 
 /**
  * The Ironic and Nova steps an apply would take, for `plan` (nodes that do not exist yet are
- * enrolled once they do). Connection problems become a warning: planning never fails on them.
+ * enrolled once they do), in the cloud {@link cloudOf} checked. What goes wrong after that check
+ * (a Glance name not found, a list failing) becomes a warning.
  */
 export async function previewEnrolment(
-  deps: FlowDeps,
   planned: PlannedCluster,
+  os: OpenStackClients,
   signal?: AbortSignal,
 ): Promise<Action[]> {
   const { spec, plan } = planned;
-  if (!wantsOpenStack(spec)) return [];
   const out: Action[] = [];
   try {
-    const os = await cloudFor(deps, spec, signal);
     const observed = new Map(planned.observed.map((o) => [o.name, o]));
     const enrolled = os.ironic ? await enrolledNodes(spec.name, os, signal) : [];
     for (const a of plan.actions)

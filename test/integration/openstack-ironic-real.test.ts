@@ -54,11 +54,12 @@ describe('OpenStack adapters against a real Ironic', function () {
     await ironic?.stop();
   });
 
-  it('negotiates 1.82 (or the configured cap) and lists', async () => {
+  it('negotiates 1.82 (or the configured cap), probes and lists', async () => {
     const api = conn?.ironic;
     assert.ok(api);
     assert.equal(api.microversion, '1.82');
     assert.equal(conn?.nova, null);
+    await api.probe();
     assert.deepEqual(await api.listNodes(), []);
     assert.equal(await api.getNode('no-such-node'), null);
     const capped = await connectOpenStack(
@@ -68,6 +69,7 @@ describe('OpenStack adapters against a real Ironic', function () {
     try {
       assert.equal(capped.ironic?.microversion, '1.60');
       assert.equal(capped.ironic.supports('1.82'), false);
+      await capped.ironic.probe();
       assert.deepEqual(await capped.ironic.listNodes(), []);
     } finally {
       capped.close();

@@ -143,6 +143,13 @@ class FakeIronic {
         '/v1/nodes/detail',
       );
     }
+    if (r.path === '/v1/nodes' && r.method === 'GET') {
+      const fields = (r.query.get('fields') ?? 'uuid,name').split(',');
+      const short = this.nodes.map(
+        (n) => Object.fromEntries(fields.map((f) => [f, this.view(n)[f]])) as { uuid: string },
+      );
+      return this.page(short, 'nodes', r, '/v1/nodes');
+    }
     if (r.path === '/v1/ports/detail' && r.method === 'GET') {
       const node = r.query.get('node_uuid');
       return this.page(
@@ -305,6 +312,10 @@ class FakeNova {
     }
     const version = /^compute (\d+\.\d+)$/.exec(String(r.headers['openstack-api-version'] ?? ''))?.[1] ?? '2.1';
     const inline = Number(version.split('.')[1]) >= 61;
+    if (r.path === '/v2.1/flavors' && r.method === 'GET') {
+      const limit = Number(r.query.get('limit') ?? '1000');
+      return { status: 200, json: { flavors: this.flavors.slice(0, limit).map((f) => ({ id: f.id, name: f.name })) } };
+    }
     if (r.path === '/v2.1/flavors/detail' && r.method === 'GET') {
       if (r.query.get('is_public') !== 'None')
         return { status: 400, json: { badRequest: { code: 400, message: 'is_public' } } };
@@ -926,6 +937,85 @@ ${extra}`;
     assert.match(slow.message, /no answer within 200 ms/);
     assert.equal(hang.requests.length, 3, 'a GET is tried three times');
     assert.ok(Date.now() - started < 3000);
+  });
+
+  it('probes Ironic and Nova with one cheap authenticated call each: unreachable, refused, too old', async () => {
+    const ironic = new FakeIronic();
+    ironic.nodes.push({
+      uuid: 'u1',
+      name: 'tk0',
+      provision_state: 'enroll',
+      target_provision_state: null,
+      last_error: null,
+      maintenance: false,
+      script: [],
+    });
+    const ir = await fake(ironic.handle);
+    const nova = new FakeNova();
+    nova.flavors.push({ id: 'f1', name: 'a', ram: 1, vcpus: 1, disk: 1, public: true, specs: {} });
+    const nv = await fake(nova.handle);
+    const c = await connect(`clouds:
+  lab:
+    auth_type: admin_token
+    auth: { token: admin:admin, endpoint: ${nv.url} }
+    baremetal_endpoint_override: ${ir.url}
+    compute_endpoint_override: ${nv.url}/v2.1
+`);
+    assert.ok(c.ironic && c.nova);
+    assert.equal(c.ironic.endpoint, ir.url);
+    assert.equal(c.nova.endpoint, `${nv.url}/v2.1`);
+    const irBefore = ir.requests.length;
+    const nvBefore = nv.requests.length;
+    await c.ironic.probe();
+    await c.nova.probe();
+    assert.deepEqual(
+      ir.requests.slice(irBefore).map((r) => `${r.method} ${r.path}?${r.query.toString()}`),
+      ['GET /?', 'GET /v1/nodes?limit=1&fields=uuid'],
+    );
+    assert.equal(ir.requests.at(-1)?.headers['x-openstack-ironic-api-version'], '1.82');
+    assert.equal(ir.requests.at(-1)?.headers['x-auth-token'], 'admin:admin');
+    assert.deepEqual(
+      nv.requests.slice(nvBefore).map((r) => `${r.method} ${r.path}?${r.query.toString()}`),
+      ['GET /v2.1/?', 'GET /v2.1/flavors?limit=1'],
+    );
+
+    ironic.authorize = () => false;
+    const denied = await rejection(c.ironic.probe());
+    assert.equal(denied.code, 'PERMISSION');
+    assert.ok(denied.message.startsWith(`ironic at ${ir.url}: `), denied.message);
+    ironic.authorize = () => true;
+    ironic.max = '1.20';
+    const old = await rejection(c.ironic.probe());
+    assert.equal(old.code, 'UNSUPPORTED');
+    assert.match(old.message, /offers API versions 1\.1 to 1\.20; tenks needs at least 1\.46/);
+
+    nova.token = 'someone-else';
+    const refused = await rejection(c.nova.probe());
+    assert.equal(refused.code, 'PERMISSION');
+    assert.ok(refused.message.startsWith(`nova at ${nv.url}/v2.1: `), refused.message);
+    nova.token = 'admin:admin';
+    nova.max = '2.0';
+    const oldNova = await connect(`clouds:
+  lab:
+    auth_type: admin_token
+    auth: { token: admin:admin, endpoint: ${nv.url} }
+    compute_endpoint_override: ${nv.url}/v2.1
+`);
+    const tooOld = await rejection(oldNova.nova?.probe() ?? Promise.resolve());
+    assert.equal(tooOld.code, 'UNSUPPORTED');
+    assert.match(tooOld.message, /offers compute API versions up to 2\.0; tenks needs at least 2\.1/);
+
+    await Promise.all([ir.close(), nv.close()]);
+    fakes = fakes.filter((f) => f !== ir && f !== nv);
+    for (const [probe, name, url] of [
+      [() => c.ironic?.probe(), 'ironic', ir.url],
+      [() => c.nova?.probe(), 'nova', `${nv.url}/v2.1`],
+    ] as const) {
+      const gone = await rejection(probe() ?? Promise.resolve());
+      assert.equal(gone.code, 'UNAVAILABLE', gone.message);
+      assert.ok(gone.message.startsWith(`${name} at ${url}`), gone.message);
+      assert.match(gone.message, /ECONNREFUSED/);
+    }
   });
 
   describe('TLS', () => {

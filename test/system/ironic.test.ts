@@ -35,22 +35,32 @@ interface Logged {
   domainExisted?: boolean;
 }
 
-/** A proxy to Ironic that records every request. */
+/** A proxy to Ironic that records every request; with `refuseNodeDeletes`, answers node DELETEs 403 itself. */
 async function countingProxy(
   target: string,
   onDelete: (path: string) => boolean,
-): Promise<{ url: string; log: Logged[]; close: () => Promise<void> }> {
+): Promise<{ url: string; log: Logged[]; refuseNodeDeletes: boolean; close: () => Promise<void> }> {
   const t = new URL(target);
   const log: Logged[] = [];
+  const state = { refuseNodeDeletes: false };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       const entry: Logged = { method: req.method ?? 'GET', path: req.url ?? '/', body: body.toString() };
-      if (entry.method === 'DELETE' && /^\/v1\/nodes\/[^/]+$/.test(entry.path))
-        entry.domainExisted = onDelete(entry.path);
+      const nodeDelete = entry.method === 'DELETE' && /^\/v1\/nodes\/[^/]+$/.test(entry.path);
+      if (nodeDelete) entry.domainExisted = onDelete(entry.path);
       log.push(entry);
+      if (nodeDelete && state.refuseNodeDeletes) {
+        // As Ironic answers a role that may read nodes but not delete them.
+        const faultstring = 'Access was denied to the following resource: baremetal:node:delete';
+        res.writeHead(403, { 'Content-Type': 'application/json' });
+        res.end(
+          JSON.stringify({ error_message: JSON.stringify({ faultstring, faultcode: 'Client', debuginfo: null }) }),
+        );
+        return;
+      }
       const up = request(
         {
           host: t.hostname,
@@ -76,6 +86,12 @@ async function countingProxy(
   return {
     url: `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`,
     log,
+    get refuseNodeDeletes() {
+      return state.refuseNodeDeletes;
+    },
+    set refuseNodeDeletes(on: boolean) {
+      state.refuseNodeDeletes = on;
+    },
     close: () =>
       new Promise<void>((r) =>
         server.close(() => {
@@ -106,19 +122,27 @@ describe('enrolment in a real Ironic and Nova (ipmi and redfish nodes on real QE
   const stops: (() => Promise<unknown>)[] = [];
   const writes = (): Logged[] => proxy.log.filter((l) => l.method !== 'GET');
 
+  /** A second cluster, only ever applied against an unreachable cloud (its own physnet, so its own bridge). */
+  const other = { cluster: `${cluster}x`, prefix: `${prefix}x`, physnet: `${physnet}x` };
   const spec = (
-    o: { ipmiCount?: number; traits?: string[]; properties?: Record<string, unknown>; flavorName?: string } = {},
+    o: {
+      ipmiCount?: number;
+      traits?: string[];
+      properties?: Record<string, unknown>;
+      flavorName?: string;
+      as?: typeof other;
+    } = {},
   ): string =>
     stringify({
-      name: cluster,
+      name: o.as?.cluster ?? cluster,
       bridge_type: 'linuxbridge',
-      physnet_mappings: { [physnet]: bridge },
+      physnet_mappings: { [o.as?.physnet ?? physnet]: bridge },
       node_types: {
         small: {
           memory_mb: 128,
           vcpus: 1,
           volumes: [{ capacity: '1GiB' }],
-          physical_networks: [physnet],
+          physical_networks: [o.as?.physnet ?? physnet],
           boot_mode: 'bios',
         },
       },
@@ -126,7 +150,7 @@ describe('enrolment in a real Ironic and Nova (ipmi and redfish nodes on real QE
         {
           type: 'small',
           count: o.ipmiCount ?? 1,
-          node_name_prefix: `${prefix}i`,
+          node_name_prefix: `${o.as?.prefix ?? prefix}i`,
           ironic_driver: 'ipmi',
           ironic_config: {
             resource_class: 'baremetal',
@@ -140,7 +164,7 @@ describe('enrolment in a real Ironic and Nova (ipmi and redfish nodes on real QE
         {
           type: 'small',
           count: 1,
-          node_name_prefix: `${prefix}r`,
+          node_name_prefix: `${o.as?.prefix ?? prefix}r`,
           ironic_driver: 'redfish',
           ironic_config: { resource_class: 'baremetal', boot_interface: 'pxe', network_interface: 'noop' },
         },
@@ -316,16 +340,18 @@ describe('enrolment in a real Ironic and Nova (ipmi and redfish nodes on real QE
   after(async function () {
     if (skip !== null) return;
     if (apiReady) {
-      await api
-        .deleteCluster(cluster, true)
-        .then((op) => finish(op).catch(() => undefined))
-        .catch(() => undefined);
+      for (const c of [cluster, other.cluster])
+        await api
+          .deleteCluster(c, true)
+          .then((op) => finish(op).catch(() => undefined))
+          .catch(() => undefined);
       api.close();
     }
     // What before() started, last first.
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
     await cleanupLibvirt({ domainPart: prefix, pool });
-    for (const l of [`tb-${physnet}`, `ts-${physnet}`, bridge]) await ip('link', 'del', l).catch(() => undefined);
+    for (const l of [`tb-${physnet}`, `ts-${physnet}`, `tb-${other.physnet}`, `ts-${other.physnet}`, bridge])
+      await ip('link', 'del', l).catch(() => undefined);
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -469,8 +495,12 @@ describe('enrolment in a real Ironic and Nova (ipmi and redfish nodes on real QE
     assert.ok(!(await virsh('list', '--all', '--name')).includes(`${prefix}i1`));
   });
 
-  /** Applies `text` through a second coordinator (same NATS state) that reads `clouds` instead. */
-  async function applyWithClouds(name: string, clouds: Record<string, unknown>, text: string): Promise<Operation> {
+  /** Runs `f` against a second coordinator (same NATS state) that reads `clouds` instead. */
+  async function withClouds<T>(
+    name: string,
+    clouds: Record<string, unknown>,
+    f: (api2: CoordinatorApi, finish2: (op: Operation) => Promise<Operation>) => Promise<T>,
+  ): Promise<T> {
     const d = join(dir, name);
     await mkdir(d, { recursive: true });
     await writeFile(join(d, 'clouds.yaml'), stringify({ clouds: { 'tenks-test': clouds } }));
@@ -504,17 +534,22 @@ describe('enrolment in a real Ironic and Nova (ipmi and redfish nodes on real QE
         async () => (await api2.getAgents().catch(() => [])).some((a) => a.alive),
         60_000,
       );
-      const op = await api2.apply(text, 'spec.yaml');
-      for (;;) {
-        const o = await api2.getOperation(op.id);
-        if (o.state >= OperationState.OPERATION_STATE_SUCCEEDED) return o;
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      return await f(api2, async (op) => {
+        for (;;) {
+          const o = await api2.getOperation(op.id);
+          if (o.state >= OperationState.OPERATION_STATE_SUCCEEDED) return o;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      });
     } finally {
       api2.close();
       await c2.kill();
     }
   }
+
+  /** Applies `text` through a second coordinator that reads `clouds`. */
+  const applyWithClouds = (name: string, clouds: Record<string, unknown>, text: string): Promise<Operation> =>
+    withClouds(name, clouds, async (api2, finish2) => finish2(await api2.apply(text, 'spec.yaml')));
 
   const goodCloud = (): Record<string, unknown> =>
     cloudsConfig({ ironicUrl: proxy.url, novaUrl: nova.url }).clouds['tenks-test'] ?? {};
@@ -524,19 +559,21 @@ describe('enrolment in a real Ironic and Nova (ipmi and redfish nodes on real QE
       .filter((r) => r.action === action && !r.ok)
       .map((r) => ({ node: r.node, code: r.errorCode, message: r.errorMessage }));
 
-  it('reports an unreachable Ironic per node, naming the endpoint', async function () {
-    const op = await applyWithClouds(
-      'unreachable',
-      { ...goodCloud(), baremetal_endpoint_override: 'http://127.0.0.1:9' },
-      spec(),
-    );
-    assert.equal(op.state, OperationState.OPERATION_STATE_FAILED);
-    const enrol = failures(op, 'enrol');
-    assert.deepEqual(enrol.map((f) => f.node).sort(), [`${prefix}i0`, `${prefix}r0`], JSON.stringify(op.results));
-    for (const f of enrol) {
-      assert.equal(f.code, 'UNAVAILABLE', f.message);
-      assert.match(f.message, /127\.0\.0\.1:9/);
+  it('fails an apply against an unreachable Ironic before anything is created, naming the endpoint', async function () {
+    const unreachable = { ...goodCloud(), baremetal_endpoint_override: 'http://127.0.0.1:9' };
+    // A new cluster on a new physnet would need a host setup and two VMs; an existing one a third VM.
+    for (const text of [spec({ as: other }), spec({ ipmiCount: 2 })]) {
+      const op = await applyWithClouds('unreachable', unreachable, text);
+      assert.equal(op.state, OperationState.OPERATION_STATE_FAILED);
+      assert.equal(op.errorCode, 'UNAVAILABLE', op.errorMessage);
+      assert.match(op.errorMessage, /^ironic at http:\/\/127\.0\.0\.1:9: /);
+      assert.deepEqual(op.results, [], 'no step ran');
+      assert.equal(op.actionsTotal, 0);
     }
+    const domains = await virsh('list', '--all', '--name');
+    assert.ok(!domains.includes(other.prefix), domains);
+    assert.ok(!domains.includes(`${prefix}i1`), domains);
+    await assert.rejects(ip('link', 'show', `tb-${other.physnet}`), 'no bridge was made for the new physnet');
   });
 
   it('reports bad Nova credentials on the flavor, naming it', async function () {
@@ -559,15 +596,12 @@ describe('enrolment in a real Ironic and Nova (ipmi and redfish nodes on real QE
   it('refuses an Ironic capped below the microversion tenks needs, naming the setting', async function () {
     const op = await applyWithClouds('capped', { ...goodCloud(), baremetal_api_version: '1.40' }, spec());
     assert.equal(op.state, OperationState.OPERATION_STATE_FAILED);
-    const enrol = failures(op, 'enrol');
-    assert.ok(enrol.length > 0, JSON.stringify(op.results));
-    for (const f of enrol) {
-      // A setting below what tenks needs is the configuration's fault (a server that old is
-      // UNSUPPORTED: test/unit/openstack-versions.test.ts).
-      assert.equal(f.code, 'INVALID_SPEC', f.message);
-      assert.match(f.message, /1\.46/);
-      assert.match(f.message, /baremetal_api_version/);
-    }
+    assert.deepEqual(op.results, [], 'refused before any step');
+    // A setting below what tenks needs is the configuration's fault (a server that old is
+    // UNSUPPORTED: test/unit/openstack-versions.test.ts).
+    assert.equal(op.errorCode, 'INVALID_SPEC', op.errorMessage);
+    assert.match(op.errorMessage, /1\.46/);
+    assert.match(op.errorMessage, /baremetal_api_version/);
   });
 
   it('converges with the right cloud after those failures: nothing half-done is left', async function () {
@@ -597,5 +631,85 @@ describe('enrolment in a real Ironic and Nova (ipmi and redfish nodes on real QE
     assert.ok(!(await virsh('list', '--all', '--name')).includes(prefix));
     for (const d of proxy.log.filter((l) => l.method === 'DELETE' && l.path.startsWith('/v1/nodes/')))
       assert.equal(d.domainExisted, true);
+  });
+
+  it('deletes a cluster whose cloud went away only with --force, naming what stays in Ironic and Nova', async function () {
+    await applied(spec());
+    const nodes = await ourNodes();
+    assert.equal(nodes.length, 2);
+    const gone = { ...goodCloud(), baremetal_endpoint_override: 'http://127.0.0.1:9' };
+    const deletesBefore = proxy.log.filter((l) => l.method === 'DELETE').length;
+
+    const refused = await withClouds('gone', gone, async (api2, finish2) => finish2(await api2.deleteCluster(cluster)));
+    assert.equal(refused.state, OperationState.OPERATION_STATE_FAILED);
+    assert.equal(refused.errorCode, 'UNAVAILABLE', refused.errorMessage);
+    for (const n of nodes) assert.ok(refused.errorMessage.includes(`${n.name} (${n.uuid})`), refused.errorMessage);
+    assert.ok(refused.errorMessage.includes(`flavor bm-${tag}`), refused.errorMessage);
+    assert.match(refused.errorMessage, /127\.0\.0\.1:9/);
+    assert.match(refused.errorMessage, /--force/);
+    assert.deepEqual(refused.results, []);
+    const domains = await virsh('list', '--all', '--name');
+    for (const n of nodes) assert.ok(domains.includes(n.name), `${n.name} kept: Ironic still points at it`);
+
+    const forced = await withClouds('gone', gone, async (api2, finish2) =>
+      finish2(await api2.deleteCluster(cluster, true)),
+    );
+    assert.equal(forced.state, OperationState.OPERATION_STATE_SUCCEEDED, JSON.stringify(forced.results));
+    const warned = forced.warnings.join('\n');
+    for (const n of nodes) assert.ok(warned.includes(`${n.name} (${n.uuid})`), warned);
+    assert.match(warned, /left in Ironic, not deleted there/);
+    assert.match(warned, new RegExp(`left in Nova, not deleted there: flavor bm-${tag}`));
+    assert.ok(!(await virsh('list', '--all', '--name')).includes(prefix), 'the VMs are gone');
+    assert.equal((await api.getNodes(cluster)).length, 0);
+    assert.equal(proxy.log.filter((l) => l.method === 'DELETE').length, deletesBefore, 'Ironic was not reached');
+    assert.deepEqual(
+      (await ourNodes()).map((n) => n.name),
+      nodes.map((n) => n.name),
+      'still in Ironic, as the warnings say',
+    );
+
+    // What --force left behind, removed by hand as the user would.
+    for (const n of nodes) {
+      const r = await fetch(`${ironic.url}/v1/nodes/${n.uuid}`, { method: 'DELETE', headers: IRONIC_LATEST });
+      assert.equal(r.status, 204, await r.text());
+    }
+    const flavors = (await (await fetch(`${nova.computeUrl}/flavors/detail`, { headers: nova.headers })).json()) as {
+      flavors: { id: string; name: string }[];
+    };
+    for (const f of flavors.flavors.filter((x) => x.name === `bm-${tag}`))
+      await fetch(`${nova.computeUrl}/flavors/${f.id}`, { method: 'DELETE', headers: nova.headers });
+  });
+
+  it('with --force, deletes the VMs of nodes Ironic refuses to delete (a reader-only role), naming them', async function () {
+    await applied(spec());
+    const nodes = await ourNodes();
+    assert.equal(nodes.length, 2);
+    proxy.refuseNodeDeletes = true;
+    try {
+      const kept = await finish(await api.deleteCluster(cluster));
+      assert.equal(kept.state, OperationState.OPERATION_STATE_FAILED);
+      assert.deepEqual(
+        failures(kept, 'unenrol').map((f) => f.code),
+        ['PERMISSION', 'PERMISSION'],
+        JSON.stringify(kept.results),
+      );
+      const domains = await virsh('list', '--all', '--name');
+      for (const n of nodes) assert.ok(domains.includes(n.name), `${n.name} kept without --force`);
+
+      const forced = await finish(await api.deleteCluster(cluster, true));
+      assert.equal(forced.state, OperationState.OPERATION_STATE_FAILED, 'the refused unenrol steps are failures');
+      assert.equal(failures(forced, 'unenrol').length, 2, JSON.stringify(forced.results));
+      const warned = forced.warnings.join('\n');
+      assert.match(warned, /left in Ironic, not deleted there .*their VMs deleted anyway \(--force\)/);
+      for (const n of nodes) assert.ok(warned.includes(`${n.name} (${n.uuid})`), warned);
+      assert.ok(!(await virsh('list', '--all', '--name')).includes(prefix), 'the VMs are gone');
+      assert.equal((await ourNodes()).length, 2, 'still in Ironic, as the warning says');
+    } finally {
+      proxy.refuseNodeDeletes = false;
+    }
+    // The cluster is still known (the operation failed): a later delete finishes the job in Ironic.
+    const done = await finish(await api.deleteCluster(cluster));
+    assert.equal(done.state, OperationState.OPERATION_STATE_SUCCEEDED, JSON.stringify(done.results));
+    assert.deepEqual(await ourNodes(), []);
   });
 });
