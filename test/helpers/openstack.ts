@@ -13,8 +13,9 @@
  * `nova-api` alone (a parent and one worker, ~280 MB), its two databases synced in parallel.
  *
  * Start-up is mostly Python imports, so it grows with the machine's load (2 CPUs, shared): Ironic
- * 4-6 s from nothing to an alive conductor (`create_schema` included), Nova 9-10 s (two
- * `nova-manage` syncs of ~4 s each, one after the other, then ~4 s to answer). Start one of each per test file.
+ * 4-6 s from nothing to an alive conductor (`create_schema` included), Nova about 12 s (two
+ * `nova-manage` syncs of ~4 s each, one after the other, then ~4 s to answer). Start one of each
+ * per test file.
  *
  * ## Recipes tried for real against this Ironic (REST, header `X-OpenStack-Ironic-API-Version: latest`)
  *
