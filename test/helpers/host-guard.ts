@@ -29,6 +29,11 @@ export const HOST_FILE_ROOTS: readonly FileRoot[] = [
 /** Changes that are expected on a lab host whatever a tier does, each with why. */
 export const HOST_IGNORE: readonly IgnoreRule[] = [
   {
+    otherRun: true,
+    reason:
+      'processes started under another mocha or tsx run than this one (another engineer, a bench), and their sockets: that run answers for them (libvirt and network objects have no owner to tell, so tiers take the host lock)',
+  },
+  {
     kinds: ['link'],
     names: ['virbr0', 'virbr0-nic'],
     reason:

@@ -36,6 +36,11 @@ export interface HostItem {
   pids?: number[];
   /** Ports it holds (sockets). */
   ports?: number[];
+  /**
+   * Set when it belongs to another test or bench run than the one taking the snapshot (a process
+   * started under another mocha or tsx, and that process's sockets): which run, for messages.
+   */
+  otherRun?: string;
 }
 
 /** What was on the host at one moment. */

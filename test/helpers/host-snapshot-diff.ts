@@ -21,6 +21,8 @@ export interface ItemMatcher {
   ports?: readonly number[];
   /** Tested against the item's key and fields (`domain tk0 uuid=... state=running`). */
   pattern?: RegExp;
+  /** Items of another test or bench run (see `HostItem.otherRun`). */
+  otherRun?: boolean;
 }
 
 /** What one snapshot-to-snapshot change is. */
@@ -84,8 +86,9 @@ function searchable(item: HostItem): string {
 /** Whether `matcher` selects `item`. */
 export function matches(matcher: ItemMatcher, item: HostItem): boolean {
   if (matcher.kinds !== undefined && !matcher.kinds.includes(item.kind)) return false;
-  const criteria = [matcher.names, matcher.prefixes, matcher.pids, matcher.ports, matcher.pattern];
+  const criteria = [matcher.names, matcher.prefixes, matcher.pids, matcher.ports, matcher.pattern, matcher.otherRun];
   if (criteria.every((c) => c === undefined)) return matcher.kinds !== undefined;
+  if (matcher.otherRun === true && item.otherRun !== undefined) return true;
   if (matcher.names?.includes(item.name)) return true;
   const parts = [item.name, ...item.name.split('/')];
   if (matcher.prefixes?.some((p) => p !== '' && parts.some((n) => n.startsWith(p)))) return true;

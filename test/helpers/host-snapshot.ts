@@ -11,7 +11,7 @@ import type { HostItem, HostSnapshot, ItemSource } from './host-items.js';
 import { fileItems, type FileRoot } from './host-snapshot-files.js';
 import { libvirtItems } from './host-snapshot-libvirt.js';
 import { linkItems, netnsItems, ovsItems } from './host-snapshot-net.js';
-import { processItems, socketItems } from './host-snapshot-procs.js';
+import { processItems, processTable, socketItems, type ProcessTable } from './host-snapshot-procs.js';
 
 export type { HostItem, HostSnapshot } from './host-items.js';
 export type { FileRoot } from './host-snapshot-files.js';
@@ -27,12 +27,15 @@ export interface SnapshotOptions {
 /** Records what exists on the host now. A source that cannot be read is named in `unavailable`. */
 export async function takeSnapshot(opts: SnapshotOptions = {}): Promise<HostSnapshot> {
   const takenAt = new Date().toISOString();
+  // One read of /proc serves both the sockets' owners and the processes.
+  let table: Promise<ProcessTable> | null = null;
+  const procs = (): Promise<ProcessTable> => (table ??= processTable());
   const readers: [ItemSource, () => Promise<HostItem[]>][] = [
     ['libvirt', () => libvirtItems(opts.libvirtUri ?? 'qemu:///system')],
     ['links', async () => [...(await linkItems()), ...(await netnsItems())]],
     ['ovs', ovsItems],
-    ['sockets', socketItems],
-    ['processes', processItems],
+    ['sockets', async () => socketItems(await procs())],
+    ['processes', async () => processItems(await procs())],
     ['files', () => fileItems(opts.files ?? [])],
   ];
   const results = await Promise.all(

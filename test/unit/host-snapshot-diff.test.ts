@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { HostItem, HostSnapshot } from '../helpers/host-items.js';
 import { diffProblems, diffSnapshots, matches, persistent } from '../helpers/host-snapshot-diff.js';
+import { otherRunOf } from '../helpers/host-snapshot-procs.js';
 
 const snap = (items: HostItem[], unavailable: HostSnapshot['unavailable'] = {}): HostSnapshot => ({
   takenAt: '2026-12-05T00:00:00.000Z',
@@ -191,5 +192,38 @@ describe('matches', () => {
       },
     };
     assert.ok(matches({ kinds: ['process'], pattern: /capabilities\.monitor\.sock/ }, probe));
+  });
+});
+
+describe('otherRunOf', () => {
+  // 1 init; 10 a shell; 20 our mocha wrapper, 21 our test process; 30 another engineer's mocha
+  // with its nats-server 31; 40 the quickstart's agent, started by a supervisor 41 under init.
+  const table = new Map<number, { ppid: number; argv: string[] }>([
+    [1, { ppid: 0, argv: ['/sbin/init'] }],
+    [10, { ppid: 1, argv: ['bash'] }],
+    [20, { ppid: 10, argv: ['node', 'node_modules/.bin/mocha', '--config', '.mocharc.system.json'] }],
+    [21, { ppid: 20, argv: ['node', '--import=tsx', 'node_modules/mocha/lib/cli/cli.js'] }],
+    [22, { ppid: 21, argv: ['/usr/sbin/nats-server', '-p', '-1'] }],
+    [30, { ppid: 10, argv: ['node', '--import', 'tsx', 'node_modules/mocha/bin/mocha.js', 'x.test.ts'] }],
+    [31, { ppid: 30, argv: ['/usr/sbin/nats-server', '-p', '-1'] }],
+    [41, { ppid: 1, argv: ['bash', 'scripts/supervise.sh', '--name', 'agent'] }],
+    [40, { ppid: 41, argv: ['node', 'bin/tenks-agent.js'] }],
+  ]);
+
+  it('names the other run a process was started under', () => {
+    assert.match(otherRunOf(table, 31, 21) ?? '', /^pid 30: node --import tsx node_modules\/mocha\/bin\/mocha\.js/);
+  });
+
+  it('leaves this run’s processes, its ancestors and processes of no run unmarked', () => {
+    assert.equal(otherRunOf(table, 22, 21), undefined);
+    assert.equal(otherRunOf(table, 20, 21), undefined);
+    assert.equal(otherRunOf(table, 40, 21), undefined);
+  });
+
+  it('lets an ignore rule leave another run’s items out', () => {
+    const theirs: HostItem = { ...socket('tcp 127.0.0.1:41000', 41000, 31), otherRun: 'pid 30: mocha' };
+    const d = diffSnapshots(snap([theirs]), snap([]), { ignore: [{ otherRun: true, reason: 'theirs' }] });
+    assert.deepEqual(diffProblems(d), []);
+    assert.equal(diffProblems(diffSnapshots(snap([theirs]), snap([]))).length, 1);
   });
 });
