@@ -86,7 +86,10 @@ on_stop() {
     kill -s "${kill_signal#SIG}" "$child" 2>/dev/null
     (
       sleep "$timeout_stop_sec"
-      kill -s KILL "$child" 2>/dev/null && echo "$(date -Is) supervise[$name]: pid $child killed after ${timeout_stop_sec} s" >>"$log"
+      # Logged first: the supervisor ends this subshell as soon as the daemon is gone.
+      kill -0 "$child" 2>/dev/null &&
+        echo "$(date -Is) supervise[$name]: pid $child killed after ${timeout_stop_sec} s" >>"$log" &&
+        kill -s KILL "$child" 2>/dev/null
     ) &
     killer=$!
   fi
