@@ -56,12 +56,25 @@ export const HOST_IGNORE: readonly IgnoreRule[] = [
 /** How often, and how far apart, a difference is looked at again before it counts. */
 const SETTLE = { samples: 3, intervalMs: 2000 } as const;
 
+/** What a tier's after-check found: the differences, and the other test runs seen meanwhile. */
+export interface SettledDiff {
+  diff: HostDiff;
+  /** Other test or bench runs that had processes on the host in the snapshots compared. */
+  otherRuns: string[];
+}
+
 /** Differences between `before` and the host now that persist over a few seconds. */
 export async function settledDiff(
   before: HostSnapshot,
   ignore: readonly IgnoreRule[] = HOST_IGNORE,
-): Promise<HostDiff> {
-  const snap = (): Promise<HostSnapshot> => takeSnapshot({ files: HOST_FILE_ROOTS });
+): Promise<SettledDiff> {
+  const runs = new Set<string>();
+  const snap = async (): Promise<HostSnapshot> => {
+    const s = await takeSnapshot({ files: HOST_FILE_ROOTS });
+    for (const i of s.items) if (i.otherRun !== undefined) runs.add(i.otherRun);
+    return s;
+  };
+  for (const i of before.items) if (i.otherRun !== undefined) runs.add(i.otherRun);
   let diff = diffSnapshots(before, await snap(), { ignore });
   // Short-lived things (a client's UDP socket, ipmitool, a QEMU being reaped) come and go: only
   // what is still different a few seconds later counts.
@@ -69,7 +82,7 @@ export async function settledDiff(
     await new Promise((r) => setTimeout(r, SETTLE.intervalMs));
     diff = persistent(diff, diffSnapshots(before, await snap(), { ignore }));
   }
-  return diff;
+  return { diff, otherRuns: [...runs].sort() };
 }
 
 /** The snapshot a tier starts from. */
@@ -78,11 +91,17 @@ export function hostSnapshot(): Promise<HostSnapshot> {
 }
 
 /** A failure message listing each problem, or null when there is none. */
-export function hostProblems(what: string, diff: HostDiff): string | null {
-  const problems: DiffLine[] = diffProblems(diff);
+export function hostProblems(what: string, found: SettledDiff): string | null {
+  const problems: DiffLine[] = diffProblems(found.diff);
   if (problems.length === 0) return null;
   return [
     `${what}: ${problems.length} difference(s) on the host (something that existed before was changed or removed, or something that appeared is still there):`,
     ...problems.map((p) => `  ${p.text}`),
+    ...(found.otherRuns.length === 0
+      ? []
+      : [
+          "other test runs had processes on this host meanwhile, without the host lock; their domains, pools and links cannot be told from this tier's:",
+          ...found.otherRuns.map((r) => `  ${r}`),
+        ]),
   ].join('\n');
 }
