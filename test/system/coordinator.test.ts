@@ -25,6 +25,7 @@ import {
   virsh,
   waitUntil,
 } from './helpers.js';
+import { clusterMarksOnHost } from './cluster-marks.js';
 
 const ip = (...args: string[]): Promise<string> => run('ip', args);
 
@@ -209,9 +210,10 @@ describe('coordinator with two agents (qemu:///system, and test:///default in a 
     await ip('link', 'del', vethRoot).catch(() => undefined);
     await ip('netns', 'del', ns).catch(() => undefined);
     // What agent A made for the cluster in the root namespace (if teardown did not run).
-    for (const l of (await ip('-o', 'link').catch(() => '')).split('\n'))
-      if (l.includes(tag) && /: t[a-z]-/.test(l))
-        await ip('link', 'del', l.split(':')[1]?.trim() ?? '').catch(() => undefined);
+    for (const l of (await ip('-o', 'link').catch(() => '')).split('\n')) {
+      const name = /^\d+: ([^:@]+)/.exec(l)?.[1] ?? '';
+      if (name.includes(tag) && /^t[a-z]-/.test(name)) await ip('link', 'del', name).catch(() => undefined);
+    }
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -367,6 +369,17 @@ describe('coordinator with two agents (qemu:///system, and test:///default in a 
   it('applies an upstream Tenks override file unchanged, then deletes it', async function () {
     // Only upstream variables: no name (the cluster is "tenks"), one global physnet mapping. (A
     // physnet is one per host: the test's first physnet is the other cluster's there, on another device.)
+    // "tenks" is also every user's default cluster name, and the tenks mark names a cluster, not the
+    // agent that made it: agent A (qemu:///system) would report a user's "tenks" domains as this
+    // cluster's nodes, and either agent's host teardown removes OVS rows marked "tenks" (OVS is
+    // host-wide, netns or not). So where a cluster of that name exists, this test must not run.
+    const taken = await clusterMarksOnHost('tenks');
+    if (taken.length > 0) {
+      console.log(
+        `    skipped: a cluster named "tenks" exists on this host (${taken.join(', ')}); applying and deleting one here would remove it`,
+      );
+      this.skip();
+    }
     const upstream = [
       'node_types:',
       '  type0:',
