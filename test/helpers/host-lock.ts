@@ -31,6 +31,9 @@ async function liveHolder(file: string): Promise<{ pid: number; what: string } |
   return startTime(n) === started ? { pid: n, what: what.join(' ').trim() } : null;
 }
 
+/** Locks this process holds, by file, with how many holders. */
+const heldHere = new Map<string, { count: number; release: () => Promise<void> }>();
+
 /** A held lock. */
 export interface HostLock {
   release(): Promise<void>;
@@ -46,6 +49,13 @@ export async function takeHostLock(
   say: (line: string) => void,
   file = HOST_LOCK_FILE,
 ): Promise<HostLock> {
+  // Re-entrant within a process (a tier's hooks and the default config's both load in a run
+  // given `--require`): the lock goes when the last holder releases it.
+  const mine = heldHere.get(file);
+  if (mine) {
+    mine.count++;
+    return { release: () => mine.release() };
+  }
   const deadline = Date.now() + timeoutMs;
   const me = `${process.pid}\n${startTime(process.pid) ?? ''}\n${what}`;
   let told = false;
@@ -80,11 +90,16 @@ export async function takeHostLock(
     }
   };
   process.once('exit', releaseSync);
-  return {
-    release: () => {
+  const held = {
+    count: 1,
+    release: (): Promise<void> => {
+      if (--held.count > 0) return Promise.resolve();
+      heldHere.delete(file);
       process.removeListener('exit', releaseSync);
       releaseSync();
       return Promise.resolve();
     },
   };
+  heldHere.set(file, held);
+  return { release: () => held.release() };
 }
