@@ -76,23 +76,31 @@ self_file=$pid_dir/$name.supervisor.pid
 mkdir -p "$pid_dir" "$(dirname "$log")"
 echo $$ >"$self_file"
 
-child='' stopping=0 killer='' sleeper=''
+child='' stopping=0 killer='' sleeper='' signalled=''
+
+# Sends the daemon its KillSignal once, and SIGKILL after TimeoutStopSec.
+stop_child() {
+  [ -n "$child" ] && [ "$signalled" != "$child" ] && kill -0 "$child" 2>/dev/null || return 0
+  signalled=$child
+  say "stopping pid $child with $kill_signal (killed after ${timeout_stop_sec} s)"
+  kill -s "${kill_signal#SIG}" "$child" 2>/dev/null
+  (
+    # Ended by the supervisor when the daemon is gone: its sleep goes with it.
+    trap 'kill "$nap" 2>/dev/null; exit 0' TERM
+    sleep "$timeout_stop_sec" &
+    nap=$!
+    wait "$nap"
+    # Logged first: the supervisor ends this subshell as soon as the daemon is gone.
+    kill -0 "$child" 2>/dev/null &&
+      echo "$(date -Is) supervise[$name]: pid $child killed after ${timeout_stop_sec} s" >>"$log" &&
+      kill -s KILL "$child" 2>/dev/null
+  ) &
+  killer=$!
+}
 
 on_stop() {
-  [ "$stopping" = 1 ] && return
   stopping=1
-  if [ -n "$child" ] && kill -0 "$child" 2>/dev/null; then
-    say "stopping pid $child with $kill_signal (killed after ${timeout_stop_sec} s)"
-    kill -s "${kill_signal#SIG}" "$child" 2>/dev/null
-    (
-      sleep "$timeout_stop_sec"
-      # Logged first: the supervisor ends this subshell as soon as the daemon is gone.
-      kill -0 "$child" 2>/dev/null &&
-        echo "$(date -Is) supervise[$name]: pid $child killed after ${timeout_stop_sec} s" >>"$log" &&
-        kill -s KILL "$child" 2>/dev/null
-    ) &
-    killer=$!
-  fi
+  stop_child
   [ -n "$sleeper" ] && kill "$sleeper" 2>/dev/null
 }
 trap on_stop TERM INT
@@ -118,6 +126,7 @@ should_restart() {
 
 delay_ms=$restart_ms
 while :; do
+  [ "$stopping" = 1 ] && finish "stopped before starting again"
   started_ms=$(now_ms)
   # Background commands of a script start with SIGINT and SIGQUIT ignored; the daemon gets the
   # default dispositions back, so that its KillSignal (SIGINT for NATS) reaches it.
@@ -125,6 +134,8 @@ while :; do
   child=$!
   echo "$child" >"$pid_file"
   say "started pid $child: $*"
+  # A stop asked for while the daemon was being started.
+  [ "$stopping" = 1 ] && stop_child
   while :; do
     wait "$child"
     status=$?
@@ -148,6 +159,7 @@ while :; do
   say "pid $child exited with status $status after $(secs "$ran_ms") s; restarting in $(secs "$delay_ms") s"
   sleep "$(secs "$delay_ms")" &
   sleeper=$!
+  [ "$stopping" = 1 ] && kill "$sleeper" 2>/dev/null
   wait "$sleeper" 2>/dev/null
   sleeper=''
   [ "$stopping" = 1 ] && finish "stopped while waiting to restart"
