@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import { stringify } from 'yaml';
 import { AgentApi, CoordinatorApi, TenksError } from '../../common/index.js';
 import { OperationState, type Operation } from '../../proto/gen/tenks/v1/coordinator.pb.js';
@@ -53,7 +54,9 @@ describe('coordinator with two agents (qemu:///system, and test:///default in a 
   let b: AgentProcess;
   let coord: AgentProcess;
   let api: CoordinatorApi;
-  let apiB: AgentApi;
+  let apiB: AgentApi | undefined;
+  let bAddress = '';
+  let creds: ChannelCredentials;
   let coordPort = 0;
 
   const spec = (count: number, memoryMb = 128): string =>
@@ -98,14 +101,20 @@ describe('coordinator with two agents (qemu:///system, and test:///default in a 
     );
     return p;
   };
-  const startB = (): Promise<AgentProcess> =>
-    AgentProcess.spawn(
+  /** Starts agent B on port 0 of its namespace's address, and points `apiB` at the port it bound. */
+  const startB = async (): Promise<AgentProcess> => {
+    const p = await AgentProcess.spawn(
       join(dir, 'b.yaml'),
-      agentConfig(agentB, `${nsIp}:17443`, 'test:///default', join(dir, 'pool-b')),
-      {
-        netns: ns,
-      },
+      // log_level info: its "grpc listening" line says which port it bound.
+      { ...agentConfig(agentB, `${nsIp}:0`, 'test:///default', join(dir, 'pool-b')), log_level: 'info' },
+      { netns: ns },
     );
+    const listening = await p.waitForLine((l) => l.message === 'grpc listening', 60_000);
+    bAddress = `${nsIp}:${String(listening.port)}`;
+    apiB?.close();
+    apiB = new AgentApi(bAddress, creds, {}, 60_000);
+    return p;
+  };
   const startCoordinator = (): Promise<AgentProcess> =>
     AgentProcess.spawn(
       join(dir, 'coordinator.yaml'),
@@ -147,7 +156,7 @@ describe('coordinator with two agents (qemu:///system, and test:///default in a 
   };
   /** What each agent has of the cluster, from the agents themselves. */
   const onA = async (): Promise<string[]> => (await domainNames()).filter((n) => n.startsWith(prefix)).sort();
-  const onB = async (): Promise<string[]> => (await apiB.listNodes(cluster)).nodes.map((n) => n.name).sort();
+  const onB = async (): Promise<string[]> => (await apiB!.listNodes(cluster)).nodes.map((n) => n.name).sort();
   const aliveAgents = async (): Promise<string[]> =>
     (await api.getAgents())
       .filter((x) => x.alive && (x.id === agentA || x.id === agentB))
@@ -181,15 +190,14 @@ describe('coordinator with two agents (qemu:///system, and test:///default in a 
       'coordinator',
       'client',
     ]);
+    creds = await clientCredentials(join(dir, 'pki'));
     nats = await startNats({ host: rootIp });
     a = await startA();
     b = await startB();
     // The first start binds port 0; restarts take the same port back, so clients keep their address.
     coord = await startCoordinator();
     coordPort = await coord.listeningPort();
-    const creds = await clientCredentials(join(dir, 'pki'));
     api = new CoordinatorApi(`127.0.0.1:${coordPort}`, creds, {}, 60_000);
-    apiB = new AgentApi(`${nsIp}:17443`, creds, {}, 60_000);
     await waitUntil(
       'both agents alive at the coordinator',
       async () => (await aliveAgents().catch(() => [])).length === 2,
@@ -199,7 +207,7 @@ describe('coordinator with two agents (qemu:///system, and test:///default in a 
 
   after(async function () {
     api.close();
-    apiB.close();
+    apiB?.close();
     await coord.kill().catch(() => undefined);
     await a.kill().catch(() => undefined);
     await b.kill().catch(() => undefined);
@@ -222,7 +230,7 @@ describe('coordinator with two agents (qemu:///system, and test:///default in a 
     assert.equal(agents.length, 2);
     const b0 = agents.find((x) => x.id === agentB);
     assert.ok(b0 !== undefined, 'agent B is listed');
-    assert.equal(b0.address, `${nsIp}:17443`);
+    assert.equal(b0.address, bAddress);
     assert.ok(b0.host !== undefined && b0.host.cpus > 0, JSON.stringify(b0.host));
     assert.equal(agents.find((x) => x.id === agentA)?.host?.libvirtUri, 'qemu:///system');
   });
@@ -284,7 +292,7 @@ describe('coordinator with two agents (qemu:///system, and test:///default in a 
     assert.deepEqual((await api.getNodes(cluster)).map((n) => n.uuid).sort(), uuids);
     const one = (await onA())[0] ?? '';
     assert.match(await virsh('dominfo', one), /Max memory:\s+262144 KiB/);
-    for (const n of (await apiB.listNodes(cluster)).nodes) assert.equal(n.memoryMb, 256);
+    for (const n of (await apiB!.listNodes(cluster)).nodes) assert.equal(n.memoryMb, 256);
   });
 
   it('scales down by removing the highest-numbered nodes from their agents', async function () {
