@@ -30,9 +30,14 @@ export async function processTable(): Promise<ProcessTable> {
   return table;
 }
 
-/** Whether a command line runs tests or a bench: mocha, or a script through tsx. */
-function isRunner(argv: readonly string[]): boolean {
-  return argv.some((a) => /(^|\/)_?mocha(\.js)?$/.test(a) || /(^|\/)tsx$|\/tsx\/dist\/(cli|loader|preflight)/.test(a));
+/**
+ * Whether a command line runs tests or a bench: mocha, or tsx running a script from a test or
+ * bench directory or a temporary one (not a daemon run from source, such as `tsx agent/main.ts`).
+ */
+export function isRunner(argv: readonly string[]): boolean {
+  if (argv.some((a) => /(^|\/)_?mocha(\.js)?$|\/mocha\/lib\/cli\/cli\.js$/.test(a))) return true;
+  const tsx = argv.some((a) => /(^|\/)tsx$|\/tsx\/dist\/(cli|loader|preflight)/.test(a));
+  return tsx && argv.some((a) => /(^|\/)(test|bench)\/.*\.m?ts$|^\/tmp\//.test(a));
 }
 
 /**

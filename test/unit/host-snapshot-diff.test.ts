@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { HostItem, HostSnapshot } from '../helpers/host-items.js';
 import { diffProblems, diffSnapshots, matches, persistent } from '../helpers/host-snapshot-diff.js';
-import { otherRunOf } from '../helpers/host-snapshot-procs.js';
+import { isRunner, otherRunOf } from '../helpers/host-snapshot-procs.js';
 
 const snap = (items: HostItem[], unavailable: HostSnapshot['unavailable'] = {}): HostSnapshot => ({
   takenAt: '2026-12-05T00:00:00.000Z',
@@ -218,6 +218,14 @@ describe('otherRunOf', () => {
     assert.equal(otherRunOf(table, 22, 21), undefined);
     assert.equal(otherRunOf(table, 20, 21), undefined);
     assert.equal(otherRunOf(table, 40, 21), undefined);
+  });
+
+  it('counts mocha and tsx scripts of tests, benches and temp dirs as runs, not daemons run from source', () => {
+    assert.ok(isRunner(['node', 'node_modules/.bin/mocha', 'test/system/x.test.ts']));
+    assert.ok(isRunner(['node', 'node_modules/.bin/tsx', 'bench/local.ts']));
+    assert.ok(isRunner(['node', '--import', 'file:///r/node_modules/tsx/dist/loader.mjs', '/tmp/fz/i1.mts']));
+    assert.ok(!isRunner(['node', 'node_modules/.bin/tsx', 'agent/main.ts', '--config', '/etc/tenks/agent.yaml']));
+    assert.ok(!isRunner(['/usr/bin/node', '/work/main/bin/tenks-agent.js', '--config', '/etc/tenks/agent.yaml']));
   });
 
   it('lets an ignore rule leave another run’s items out', () => {
