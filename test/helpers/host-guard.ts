@@ -51,6 +51,12 @@ export const HOST_IGNORE: readonly IgnoreRule[] = [
     reason:
       "tenks-agent's per-boot cache of whether KVM guests run here (engine: auto), written by any agent on qemu:///system on a KVM host: a fact about the host, the same for every lab",
   },
+  {
+    kinds: ['file'],
+    names: ['/run/tenks'],
+    changes: ['appeared'],
+    reason: 'the directory of that cache, made by the first agent that writes it on a host without a quickstart lab',
+  },
 ];
 
 /** How often, and how far apart, a difference is looked at again before it counts. */
