@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian 12 host to a running tenks with the quickstart cluster:
 # installs what is missing (scripts/setup.sh), makes certificates, starts NATS with JetStream, a
-# tenks-coordinator and a tenks-agent (systemd units where systemd runs, background processes
-# otherwise), applies examples/quickstart.yaml (two nodes on physnet1 with IPMI BMCs) with
-# tenksctl and prints the nodes. Running it again changes nothing.
+# tenks-coordinator and a tenks-agent (systemd units where systemd runs, otherwise each under
+# scripts/supervise.sh, which restarts it as the unit would), applies examples/quickstart.yaml
+# (two nodes on physnet1 with IPMI BMCs) with tenksctl and prints the nodes. Running it again
+# changes nothing.
 #
 #   bash scripts/quickstart.sh             # set up and apply
 #   bash scripts/quickstart.sh --teardown  # delete the cluster, stop the daemons, remove the demo bridge
@@ -27,12 +28,32 @@ export TENKS_CONFIG=$etc/tenksctl.yaml
 
 ctl() { node "$repo/bin/tenksctl.js" "$@"; }
 
-# daemon NAME: running? (systemd unit or pid file)
-running() {
-  if have_systemd; then systemctl is-active --quiet "tenks-$1"; else [ -f "$run/$1.pid" ] && kill -0 "$(cat "$run/$1.pid")" 2>/dev/null; fi
+# unit_setting NAME KEY DEFAULT: KEY= of deploy/systemd/tenks-NAME.service (DEFAULT: systemd's),
+# so that without systemd each daemon is restarted and stopped as its unit says.
+unit_setting() {
+  local v
+  v=$(sed -n "s/^$2=//p" "deploy/systemd/tenks-$1.service" | tail -n 1)
+  v=${v:-$3}
+  echo "${v%s}"
 }
 
-# start NAME COMMAND...: a systemd unit from deploy/systemd, or a background process with a pid file.
+# daemon NAME: running? (systemd unit, or the supervisor's or the daemon's pid file)
+running() {
+  if have_systemd; then
+    systemctl is-active --quiet "tenks-$1"
+    return
+  fi
+  local f
+  # NAME.pid alone: a daemon started by a quickstart from before the supervisor.
+  for f in "$run/$1.supervisor.pid" "$run/$1.pid"; do
+    [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && return 0
+  done
+  return 1
+}
+
+# start NAME COMMAND...: a systemd unit from deploy/systemd, or COMMAND under scripts/supervise.sh
+# (restarted as the unit's Restart=/RestartSec= say, output appended to $logs/NAME.log, pid files
+# NAME.pid and NAME.supervisor.pid in $run), in a session of its own.
 start() {
   local name=$1
   shift
@@ -44,21 +65,48 @@ start() {
     systemctl daemon-reload
     systemctl enable --now "tenks-$name"
   else
-    nohup "$@" >>"$logs/$name.log" 2>&1 &
-    echo $! >"$run/$name.pid"
+    rm -f "$run/$name.supervisor.pid"
+    setsid bash "$repo/scripts/supervise.sh" --name "$name" --pid-dir "$run" --log "$logs/$name.log" \
+      --restart "$(unit_setting "$name" Restart no)" --restart-sec "$(unit_setting "$name" RestartSec 0.1)" \
+      --kill-signal "$(unit_setting "$name" KillSignal SIGTERM)" \
+      --timeout-stop-sec "$(unit_setting "$name" TimeoutStopSec 90)" \
+      -- "$@" </dev/null >>"$logs/$name.log" 2>&1 &
+    wait_for "the supervisor of tenks-$name" 10 test -s "$run/$name.supervisor.pid"
   fi
+}
+
+# wait_gone PID SECONDS: waits for PID to end.
+wait_gone() {
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    kill -0 "$1" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  return 1
 }
 
 stop() {
   if have_systemd; then
     systemctl disable --now "tenks-$1" 2>/dev/null || true
-  elif [ -f "$run/$1.pid" ]; then
-    local pid
-    pid=$(cat "$run/$1.pid")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    rm -f "$run/$1.pid"
+    return
   fi
+  local pid timeout
+  timeout=$(unit_setting "$1" TimeoutStopSec 90)
+  timeout=${timeout%.*}
+  # The supervisor stops the daemon (KillSignal, then SIGKILL after TimeoutStopSec) and exits.
+  if [ -f "$run/$1.supervisor.pid" ]; then
+    pid=$(cat "$run/$1.supervisor.pid")
+    if kill "$pid" 2>/dev/null; then wait_gone "$pid" $((timeout + 5)) || true; fi
+  fi
+  # A daemon without a supervisor (started by an older quickstart, or its supervisor was killed).
+  if [ -f "$run/$1.pid" ]; then
+    pid=$(cat "$run/$1.pid")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -s "$(unit_setting "$1" KillSignal SIGTERM)" "$pid" 2>/dev/null || true
+      wait_gone "$pid" "$timeout" || kill -s KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  rm -f "$run/$1.pid" "$run/$1.supervisor.pid"
 }
 
 # wait_for WHAT SECONDS COMMAND...: polls COMMAND until it succeeds.

@@ -1,7 +1,7 @@
 /** Test helpers: an in-process agent on a real gRPC socket, and a typed client for it. */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { compileAgentConfig, type AgentConfig } from '../../agent/config.js';
 import { Connection } from '../../agent/native/index.js';
@@ -39,7 +39,12 @@ export async function startTestAgent(raw: Record<string, unknown>): Promise<Test
     allowed_image_dirs: [join(dir, 'images')],
     bmc: { listen_address: '127.0.0.1', ipmi_port_range_start: 0, ipmi_port_range_end: 0, redfish_port: 0 },
     ...raw,
-    storage: { pool_path: join(dir, 'pool'), ...(raw.storage as object | undefined) },
+    // A pool of its own unless the test names one: the default name `tenks` is a quickstart lab's.
+    storage: {
+      pool_name: `tenks-test-${basename(dir).slice('tenks-test-'.length)}`,
+      pool_path: join(dir, 'pool'),
+      ...(raw.storage as object | undefined),
+    },
   });
   let daemon: AgentDaemon;
   try {

@@ -7,7 +7,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentClient, nodeSpec, volume } from '../helpers/agent.js';
-import { freePort } from '../helpers/net.js';
 import { AgentProcess, cleanupLibvirt, run, SYSTEM_URI, suffix } from './helpers.js';
 
 /** Why LVM cannot be used on this host, or null when it can. */
@@ -68,17 +67,20 @@ describe('tenks-agent with an LVM (logical) pool', function () {
       console.log(`      skipping LVM system test: vgcreate on ${loop} failed (${(e as Error).message})`);
       this.skip();
     }
-    const port = await freePort();
+    // Its own state dir and port 0 everywhere: the defaults (/var/lib/tenks, whose BMC file is named
+    // by the libvirt URI, IPMI from 6230, Redfish on 8000) are a quickstart lab's on this host.
     agent = await AgentProcess.spawn(join(dir, 'agent.yaml'), {
-      listen: `127.0.0.1:${port}`,
+      listen: '127.0.0.1:0',
       insecure_loopback: true,
       libvirt_uri: SYSTEM_URI,
       storage: { pool_name: pool, pool_type: 'logical', pool_path: vg },
       log_directory: join(dir, 'log'),
+      state_dir: join(dir, 'state'),
+      bmc: { listen_address: '127.0.0.1', ipmi_port_range_start: 0, ipmi_port_range_end: 0, redfish_port: 0 },
       shutdown_grace_s: 5,
     });
-    await agent.waitForLine((l) => l.message === 'grpc listening', 60_000);
-    client = new AgentClient(`127.0.0.1:${port}`);
+    const listening = await agent.waitForLine((l) => l.message === 'grpc listening', 60_000);
+    client = new AgentClient(`127.0.0.1:${String(listening.port)}`);
   });
 
   after(async function () {
