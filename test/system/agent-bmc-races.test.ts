@@ -136,5 +136,7 @@ describe('tenks-agent under BMC traffic while nodes are deleted (child process, 
       await assertServing(bystanderPort, `after round ${round + 1}`);
     }
     await c().delete({ cluster, name: bystander });
+    const uncaught = agent?.lines.filter((l) => /unhandled|uncaught/.test(l.message ?? '')) ?? [];
+    assert.deepEqual(uncaught, [], 'nothing was left to the process guard');
   });
 });
