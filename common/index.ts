@@ -5,6 +5,7 @@ export * from './config.js';
 export * from './sizes.js';
 export * from './semaphore.js';
 export * from './lifecycle.js';
+export * from './process-guard.js';
 export * from './grpc/errors.js';
 export * from './grpc/tls.js';
 export * from './grpc/client.js';
