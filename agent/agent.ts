@@ -16,6 +16,9 @@ import {
   type Storage,
 } from './compute/index.js';
 
+/** Pause before the libvirt event watch starts again after it ended. */
+const WATCH_RETRY_MS = 1_000;
+
 /** The agent's version, reported in host info. */
 export const AGENT_VERSION = '0.1.0';
 
@@ -159,9 +162,22 @@ export class Agent {
         });
       }
     };
-    run().catch((err: unknown) => {
-      if (!this.draining.signal.aborted) this.log.error('event watch ended', { error: String(err) });
-    });
+    // Until the agent drains, a watch that ends (libvirt's connection hiccuped) starts again.
+    const follow = (): void => {
+      run().then(
+        () => {
+          if (this.draining.signal.aborted) return;
+          this.log.warn('event watch ended; following again', { afterMs: WATCH_RETRY_MS });
+          setTimeout(follow, WATCH_RETRY_MS).unref();
+        },
+        (err: unknown) => {
+          if (this.draining.signal.aborted) return;
+          this.log.error('event watch failed; following again', { afterMs: WATCH_RETRY_MS, error: String(err) });
+          setTimeout(follow, WATCH_RETRY_MS).unref();
+        },
+      );
+    };
+    follow();
   }
 
   /** Ends event streams; called when the daemon starts draining. */

@@ -41,15 +41,19 @@ export class AgentDaemon {
         log: this.log,
       },
       this.stopping.signal,
-    ).then(
-      async (h) => {
-        if (this.lifecycle.state === 'RUNNING') this.heartbeat = h;
-        else await h.stop();
-      },
-      (e: unknown) => {
-        if (!this.stopping.signal.aborted) this.log.error('heartbeats not started', { error: String(e) });
-      },
-    );
+    )
+      .then(
+        async (h) => {
+          if (this.lifecycle.state === 'RUNNING') this.heartbeat = h;
+          else await h.stop();
+        },
+        (e: unknown) => {
+          if (!this.stopping.signal.aborted) this.log.error('heartbeats not started', { error: String(e) });
+        },
+      )
+      .catch((e: unknown) => {
+        this.log.warn('heartbeats not stopped cleanly', { error: String(e) });
+      });
   }
 
   /** The bound gRPC port. */
