@@ -4,11 +4,12 @@ import { TenksError, type Logger } from '../../common/index.js';
 import type { BootDevice, DomainEvent, FirmwarePatch, NodeManager, NodeRef, NodeStatus } from '../compute/index.js';
 import type { BmcBootDevice, BmcPowerAction, MediaInsert, RedfishBackend } from './backend.js';
 import { IpmiBmc } from './ipmi/bmc.js';
-import { listenIpmi, type IpmiListener } from './ipmi/server.js';
+import type { IpmiListener } from './ipmi/server.js';
 import { Privilege } from './ipmi/session.js';
 import { RedfishService } from './redfish/server.js';
 import { sameSecret } from './redfish/sessions.js';
 import { BmcStore } from './store.js';
+import { socketTransport, type BmcTransport } from './transport.js';
 
 /** How long an observed node (and its power state) answers BMC reads before libvirt is asked again. */
 const STATUS_TTL_MS = 2_000;
@@ -36,6 +37,8 @@ export interface BmcManagerOptions {
   uefiAvailable: boolean;
   nodes: NodeManager;
   log: Logger;
+  /** How BMCs are bound to the network. Default: real sockets. */
+  transport?: BmcTransport;
 }
 
 /** What a node's BMC should be (empty fields: keep or choose). */
@@ -69,8 +72,10 @@ export class BmcManager implements RedfishBackend {
   private readonly cache = new Map<string, { status: NodeStatus; atMs: number }>();
   /** Reads that went to libvirt (stats, tests). */
   readonly cacheStats = { hits: 0, misses: 0 };
+  private readonly transport: BmcTransport;
 
   private constructor(private readonly o: BmcManagerOptions) {
+    this.transport = o.transport ?? socketTransport;
     const key = createHash('sha256').update(o.libvirtUri).digest('hex').slice(0, 12);
     this.store = new BmcStore(join(o.stateDir, `bmc-${key}.json`));
     this.redfish = new RedfishService({
@@ -156,7 +161,7 @@ export class BmcManager implements RedfishBackend {
     }
     m.reindex();
     try {
-      await m.redfish.start();
+      await m.transport.startRedfish(m.redfish);
     } catch (e) {
       await m.close();
       throw e;
@@ -172,7 +177,7 @@ export class BmcManager implements RedfishBackend {
 
   private async listen(uuid: string, username: string, password: string, port: number): Promise<number> {
     const bmc = new IpmiBmc(uuid, { username, password, maxPrivilege: Privilege.ADMINISTRATOR }, this);
-    const l = await listenIpmi(bmc, this.o.listenAddress, port, this.o.log);
+    const l = await this.transport.listenIpmi(bmc, this.o.listenAddress, port, this.o.log);
     this.listeners.set(uuid, l);
     return l.port;
   }
