@@ -1,3 +1,4 @@
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 
 /**
@@ -17,4 +18,39 @@ export function freePort(): Promise<number> {
       });
     });
   });
+}
+
+/** A UDP socket a process holds, as the kernel lists it. */
+export interface UdpSocket {
+  /** Local address as `/proc/net/udp` writes it (hex), and its port. */
+  address: string;
+  port: number;
+  inode: string;
+}
+
+/**
+ * The UDP sockets process `pid` holds (`self`: this process): its socket descriptors
+ * (`/proc/<pid>/fd`) matched with the kernel's UDP tables of its network namespace.
+ */
+export async function udpSocketsOf(pid: number | 'self'): Promise<UdpSocket[]> {
+  const fdDir = `/proc/${pid}/fd`;
+  const inodes = new Set<string>();
+  for (const fd of await readdir(fdDir)) {
+    const target = await readlink(`${fdDir}/${fd}`).catch(() => '');
+    const m = /^socket:\[(\d+)\]$/.exec(target);
+    if (m?.[1] !== undefined) inodes.add(m[1]);
+  }
+  const out: UdpSocket[] = [];
+  for (const table of ['udp', 'udp6']) {
+    const text = await readFile(`/proc/${pid}/net/${table}`, 'utf8').catch(() => '');
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      const local = f[1];
+      const inode = f[9];
+      if (local === undefined || inode === undefined || !inodes.has(inode)) continue;
+      const colon = local.lastIndexOf(':');
+      out.push({ address: local.slice(0, colon), port: parseInt(local.slice(colon + 1), 16), inode });
+    }
+  }
+  return out;
 }
