@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { AgentConfig } from './config.js';
 import { BmcManager } from './bmc/index.js';
 import { IpLinks, NetworkPlane, Ovs } from './network/index.js';
+import { NodeChanges } from './node-changes.js';
 import type { Logger } from '../common/index.js';
 import {
   LibvirtHypervisor,
@@ -47,6 +48,8 @@ export class Agent {
   private readonly clusterOf = new Map<string, string>();
   /** Aborted when the agent starts draining, so long-lived streams end instead of holding it up. */
   private readonly draining = new AbortController();
+  /** Node and BMC changed together, one change per node at a time. */
+  readonly changes: NodeChanges;
 
   constructor(
     readonly config: AgentConfig,
@@ -57,7 +60,9 @@ export class Agent {
     readonly bmc: BmcManager,
     readonly facts: HostFacts,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.changes = new NodeChanges(nodes, bmc);
+  }
 
   /** Connects to libvirt, ensures the pool and the log directory. */
   static async create(config: AgentConfig, log: Logger): Promise<Agent> {

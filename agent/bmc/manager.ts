@@ -1,7 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { TenksError, type Logger } from '../../common/index.js';
-import type { BootDevice, DomainEvent, FirmwarePatch, NodeManager, NodeRef, NodeStatus } from '../compute/index.js';
+import type {
+  BootDevice,
+  DomainEvent,
+  FirmwarePatch,
+  NodeLock,
+  NodeManager,
+  NodeRef,
+  NodeStatus,
+} from '../compute/index.js';
 import type { BmcBootDevice, BmcPowerAction, MediaInsert, RedfishBackend } from './backend.js';
 import { IpmiBmc } from './ipmi/bmc.js';
 import type { IpmiListener } from './ipmi/server.js';
@@ -198,8 +206,21 @@ export class BmcManager implements RedfishBackend {
     });
   }
 
-  /** Makes a node's BMC match `s`; an unchanged BMC keeps running (no outage). */
+  /**
+   * Makes a node's BMC match `s`; an unchanged BMC keeps running (no outage). One change of the
+   * node (see NodeManager.serialise), so concurrent ensures bind one socket.
+   */
   async ensure(node: { uuid: string; name: string }, s: BmcSettings): Promise<{ changed: boolean }> {
+    return this.o.nodes.serialise(node.name, (lock) => this.ensureHeld(lock, node, s));
+  }
+
+  /** {@link ensure} for a caller holding the node's lock. */
+  async ensureHeld(
+    lock: NodeLock,
+    node: { uuid: string; name: string },
+    s: BmcSettings,
+  ): Promise<{ changed: boolean }> {
+    this.o.nodes.assertHeld(lock, node.name);
     const before = this.store.get(node.uuid);
     const r = await this.ensureRecord(node, s);
     if (r.changed) {
@@ -265,8 +286,21 @@ export class BmcManager implements RedfishBackend {
     return { ipmiPortsUsed: this.listeners.size, redfishUrl: `${this.redfish.scheme}://${host}:${this.redfish.port}` };
   }
 
-  /** Stops and forgets a node's BMC. */
+  /** Stops and forgets a node's BMC, as one change of the node (see NodeManager.serialise). */
   async remove(uuid: string): Promise<boolean> {
+    const name = this.store.get(uuid)?.name ?? (await this.o.nodes.lockName({ cluster: '', name: '', uuid }));
+    // Neither a record nor a domain: nothing of this node to change under a lock.
+    if (name === null) return this.removeNow(uuid);
+    return this.o.nodes.serialise(name, (lock) => this.removeHeld(lock, uuid));
+  }
+
+  /** {@link remove} for a caller holding the node's lock. */
+  async removeHeld(lock: NodeLock, uuid: string): Promise<boolean> {
+    this.o.nodes.assertHeld(lock, this.store.get(uuid)?.name ?? lock.name);
+    return this.removeNow(uuid);
+  }
+
+  private async removeNow(uuid: string): Promise<boolean> {
     const rec = this.store.get(uuid);
     const had = await this.removeRecord(uuid);
     this.invalidate(uuid);

@@ -11,7 +11,8 @@ import { BmcManager, type BmcSettings, type BmcTransport, type IpmiListener } fr
 import type { IpmiBmc } from '../../agent/bmc/ipmi/bmc.js';
 import { FakeHypervisor } from '../../agent/compute/hypervisor-fake.js';
 import type { DomainPowerOp, DomainSpec, DomainSummary } from '../../agent/compute/hypervisor.js';
-import { NodeManager } from '../../agent/compute/node-manager.js';
+import { NodeManager, type NodeLock } from '../../agent/compute/node-manager.js';
+import { NodeChanges } from '../../agent/node-changes.js';
 import { rawNodeSpec } from '../../agent/compute/node-spec.js';
 import { FakeStorage } from '../../agent/compute/storage-fake.js';
 import type { HostFacts, PowerAction } from '../../agent/compute/types.js';
@@ -228,5 +229,70 @@ describe('BMC plane: one listener per node', function () {
     assert.equal(bmc.portUsage().ipmiPortsUsed, 1);
     await bmc.remove(node.uuid);
     assert.equal(transport.open, 0, 'no listener left');
+  });
+
+  it('binds one listener for concurrent EnsureNode units of one node, and closes it with the node', async function () {
+    const changes = new NodeChanges(nodes, bmc);
+    const raw = rawNodeSpec({ cluster: 'c1', name: 'n1', bootMode: 'bios' });
+    const results = await Promise.all(Array.from({ length: 8 }, () => changes.ensure(raw, settings)));
+    assert.equal(results.filter((r) => r.changed).length, 1, results.map((r) => r.changes.join('+')).join('; '));
+    assert.deepEqual(results[0]?.changes, ['node created', 'BMC updated']);
+    assert.equal(transport.binds, 1);
+    assert.equal(transport.open, 1);
+    const deleted = await changes.delete({ cluster: 'c1', name: 'n1', uuid: '' });
+    assert.equal(deleted.removed[0], 'BMC');
+    assert.equal(transport.open, 0);
+  });
+
+  it('never leaves a listener without its node when ensures and deletes of one node race', async function () {
+    const changes = new NodeChanges(nodes, bmc);
+    const raw = rawNodeSpec({ cluster: 'c1', name: 'n1', bootMode: 'bios' });
+    const ref = { cluster: 'c1', name: 'n1', uuid: '' };
+    for (let round = 0; round < 10; round++) {
+      await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          (i + round) % 3 === 0 ? changes.delete(ref) : changes.ensure(raw, settings),
+        ),
+      );
+      const present = (await nodes.list('c1')).length;
+      assert.equal(transport.open, present, `round ${round}: ${transport.open} listeners for ${present} nodes`);
+    }
+  });
+
+  it('answers a BMC power-on that races a delete with NOT_FOUND, leaving no domain', async function () {
+    const changes = new NodeChanges(nodes, bmc);
+    const made = await changes.ensure(rawNodeSpec({ cluster: 'c1', name: 'n1', bootMode: 'bios' }), settings);
+    const uuid = made.node.uuid;
+    const deleting = changes.delete({ cluster: 'c1', name: 'n1', uuid: '' });
+    const powering = bmc.power(uuid, 'on').then(
+      () => 'done',
+      (e: unknown) => (e instanceof TenksError ? e.code : String(e)),
+    );
+    await deleting;
+    assert.ok(['done', 'NOT_FOUND'].includes(await powering));
+    assert.deepEqual(await nodes.list(''), []);
+    assert.equal(transport.open, 0);
+  });
+
+  it("refuses work under a lock that is no longer held, or is another node's", async function () {
+    const node = (await nodes.ensure(rawNodeSpec({ cluster: 'c1', name: 'n1', bootMode: 'bios' }))).node;
+    let stale: NodeLock | undefined;
+    await nodes.serialise('n1', (lock) => {
+      stale = lock;
+      return Promise.resolve();
+    });
+    assert.ok(stale);
+    const held = stale;
+    await assert.rejects(
+      bmc.ensureHeld(held, node, settings),
+      (e: unknown) => e instanceof TenksError && e.code === 'INTERNAL',
+    );
+    await nodes.serialise('n2', async (other) => {
+      await assert.rejects(
+        bmc.ensureHeld(other, node, settings),
+        (e: unknown) => e instanceof TenksError && e.code === 'INTERNAL',
+      );
+    });
+    assert.equal(transport.binds, 0);
   });
 });
