@@ -8,6 +8,7 @@ import { Connection } from '../../agent/native/index.js';
 import { AgentDaemon } from '../../agent/daemon.js';
 import { AgentApi } from '../../common/grpc/agent-client.js';
 import { nullLogger } from '../../common/logger.js';
+import { LOOPBACK_BMC } from './net.js';
 import type {
   DeleteNodeResponse,
   EnsureNodeResponse,
@@ -35,8 +36,9 @@ export async function startTestAgent(raw: Record<string, unknown>): Promise<Test
     insecure_loopback: raw.tls === undefined,
     log_directory: join(dir, 'log'),
     state_dir: join(dir, 'state'),
-    bmc: { listen_address: '127.0.0.1', ipmi_port_range_start: 0, ipmi_port_range_end: 0, redfish_port: 0 },
     ...raw,
+    // Merged like storage: a test that sets one BMC key keeps loopback and OS-chosen ports.
+    bmc: { ...LOOPBACK_BMC, ...(raw.bmc as object | undefined) },
     storage: { pool_path: join(dir, 'pool'), ...(raw.storage as object | undefined) },
   });
   let daemon: AgentDaemon;

@@ -2,6 +2,17 @@ import { readdir, readFile, readlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 
 /**
+ * The `bmc` section of every test and bench agent: BMCs on loopback, on ports the OS chooses. The
+ * defaults (0.0.0.0, IPMI from 6230, Redfish on 8000) collide with a lab running on the same host.
+ */
+export const LOOPBACK_BMC = {
+  listen_address: '127.0.0.1',
+  ipmi_port_range_start: 0,
+  ipmi_port_range_end: 0,
+  redfish_port: 0,
+} as const;
+
+/**
  * A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then closed), for a child
  * process whose address must be known before it starts. Where a daemon can report what it bound,
  * give it port 0 instead.

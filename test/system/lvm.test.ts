@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentClient, nodeSpec, volume } from '../helpers/agent.js';
-import { freePort } from '../helpers/net.js';
+import { freePort, LOOPBACK_BMC } from '../helpers/net.js';
 import { AgentProcess, cleanupLibvirt, run, SYSTEM_URI, suffix } from './helpers.js';
 
 /** Why LVM cannot be used on this host, or null when it can. */
@@ -75,6 +75,8 @@ describe('tenks-agent with an LVM (logical) pool', function () {
       libvirt_uri: SYSTEM_URI,
       storage: { pool_name: pool, pool_type: 'logical', pool_path: vg },
       log_directory: join(dir, 'log'),
+      state_dir: join(dir, 'state'),
+      bmc: LOOPBACK_BMC,
       shutdown_grace_s: 5,
     });
     await agent.waitForLine((l) => l.message === 'grpc listening', 60_000);
