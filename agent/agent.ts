@@ -1,6 +1,7 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentConfig } from './config.js';
+import type { CheckedAgentConfig } from './config-check.js';
 import { BmcManager } from './bmc/index.js';
 import { IpLinks, NetworkPlane, Ovs } from './network/index.js';
 import { NodeChanges } from './node-changes.js';
@@ -64,8 +65,11 @@ export class Agent {
     this.changes = new NodeChanges(nodes, bmc);
   }
 
-  /** Connects to libvirt, ensures the pool and the log directory. */
-  static async create(config: AgentConfig, log: Logger): Promise<Agent> {
+  /**
+   * Connects to libvirt, ensures the pool and the log directory, sets up the network plane and the
+   * BMCs. `checked` is what {@link checkAgentConfig} read of `config` before anything changed.
+   */
+  static async create(config: AgentConfig, checked: CheckedAgentConfig, log: Logger): Promise<Agent> {
     const hv = await LibvirtHypervisor.connect({
       uri: config.libvirtUri,
       concurrency: config.libvirtConcurrency,
@@ -97,13 +101,10 @@ export class Agent {
         log,
         wiring: network,
       });
-      const redfishTls =
-        config.bmc.redfishTls && config.tls
-          ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }
-          : null;
       const bmc = await BmcManager.create({
         ...config.bmc,
-        redfishTls,
+        redfishTls: checked.redfishTls,
+        store: checked.bmcStore,
         uefiAvailable: facts.uefiAvailable,
         stateDir: config.stateDir,
         libvirtUri: config.libvirtUri,

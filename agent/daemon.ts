@@ -1,5 +1,6 @@
 import { Agent } from './agent.js';
 import { advertiseFor, type AgentConfig } from './config.js';
+import { checkAgentConfig } from './config-check.js';
 import { Heartbeat } from './heartbeat.js';
 import { agentService, AgentServiceService } from './rpc/agent-service.js';
 import { Lifecycle, startGrpcServer, type GrpcServer, type Logger } from '../common/index.js';
@@ -61,14 +62,17 @@ export class AgentDaemon {
     return this.grpc.port;
   }
 
+  /** Checks the whole config against the host (changing nothing), then starts the agent and its gRPC server. */
   static async start(config: AgentConfig, log: Logger): Promise<AgentDaemon> {
     const lifecycle = new Lifecycle('tenks-agent', log);
-    const agent = await Agent.create(config, log);
+    const checked = await checkAgentConfig(config);
+    const agent = await Agent.create(config, checked, log);
     try {
       const grpc = await startGrpcServer({
         listen: config.listen,
         tls: config.tls,
         insecureLoopback: config.insecureLoopback,
+        credentials: checked.grpcCredentials,
         services: [{ definition: AgentServiceService, implementation: agentService(agent, log) }],
         reflectionProtos: ['tenks/v1/agent.proto'],
         log,

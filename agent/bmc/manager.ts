@@ -47,6 +47,8 @@ export interface BmcManagerOptions {
   log: Logger;
   /** How BMCs are bound to the network. Default: real sockets. */
   transport?: BmcTransport;
+  /** The credentials file, already loaded ({@link BmcManager.openStore}); default: loaded by create. */
+  store?: BmcStore;
 }
 
 /** What a node's BMC should be (empty fields: keep or choose). */
@@ -84,8 +86,7 @@ export class BmcManager implements RedfishBackend {
 
   private constructor(private readonly o: BmcManagerOptions) {
     this.transport = o.transport ?? socketTransport;
-    const key = createHash('sha256').update(o.libvirtUri).digest('hex').slice(0, 12);
-    this.store = new BmcStore(join(o.stateDir, `bmc-${key}.json`));
+    this.store = o.store ?? new BmcStore(bmcStorePath(o.stateDir, o.libvirtUri));
     this.redfish = new RedfishService({
       listenAddress: o.listenAddress,
       port: o.redfishPort,
@@ -152,10 +153,17 @@ export class BmcManager implements RedfishBackend {
     else c.status = { ...c.status, powerState: power };
   }
 
+  /** Reads the credentials file of an agent (state directory, libvirt URI) without changing anything. */
+  static async openStore(stateDir: string, libvirtUri: string): Promise<BmcStore> {
+    const store = new BmcStore(bmcStorePath(stateDir, libvirtUri));
+    await store.load();
+    return store;
+  }
+
   /** Loads the credentials and brings back the BMCs of nodes that still exist. */
   static async create(o: BmcManagerOptions): Promise<BmcManager> {
     const m = new BmcManager(o);
-    await m.store.load();
+    if (!o.store) await m.store.load();
     const present = new Set((await o.nodes.list('')).map((n) => n.uuid));
     for (const [uuid, rec] of m.store.entries()) {
       if (!present.has(uuid)) {
@@ -403,6 +411,12 @@ export class BmcManager implements RedfishBackend {
     await Promise.all([...this.listeners.values()].map((l) => l.close()));
     this.listeners.clear();
   }
+}
+
+/** The credentials file: agents of different hypervisors on one host keep separate files. */
+function bmcStorePath(stateDir: string, libvirtUri: string): string {
+  const key = createHash('sha256').update(libvirtUri).digest('hex').slice(0, 12);
+  return join(stateDir, `bmc-${key}.json`);
 }
 
 const POWER_AFTER: Partial<Record<DomainEvent['type'], NodeStatus['powerState']>> = {
