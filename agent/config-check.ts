@@ -61,63 +61,66 @@ function checkListenHost(host: string, field: string): ConfigProblem | null {
  * PERMISSION, with `field`) listing every problem.
  */
 export async function checkAgentConfig(config: AgentConfig): Promise<CheckedAgentConfig> {
-  const problems: ConfigProblem[] = [];
-  const collect = async <T>(field: string, work: Promise<T>): Promise<T | null> => {
+  /** Runs one check; its problems are kept apart so they are reported in the config's order. */
+  const check = async <T>(field: string, work: Promise<T>): Promise<{ value: T | null; problems: ConfigProblem[] }> => {
     try {
-      return await work;
+      return { value: await work, problems: [] };
     } catch (e) {
-      problems.push(...problemsOf(e, field));
-      return null;
+      return { value: null, problems: problemsOf(e, field) };
     }
   };
-  const push = (p: ConfigProblem | null): void => {
-    if (p) problems.push(p);
-  };
-
-  let listenHost: string | null = null;
-  try {
-    listenHost = splitHostPort(config.listen).host;
-  } catch (e) {
-    problems.push(...problemsOf(e, 'listen'));
-  }
-  if (listenHost !== null) push(checkListenHost(listenHost, 'listen'));
-  push(checkListenHost(config.bmc.listenAddress, 'bmc.listen_address'));
-
+  const listen = ((): ConfigProblem[] => {
+    try {
+      const problem = checkListenHost(splitHostPort(config.listen).host, 'listen');
+      return problem ? [problem] : [];
+    } catch (e) {
+      return problemsOf(e, 'listen');
+    }
+  })();
+  const bmcListen = checkListenHost(config.bmc.listenAddress, 'bmc.listen_address');
   // The identity is read when gRPC or Redfish uses it; a plaintext agent ignores a tls section.
-  const needsTls = config.tls !== null && (!config.insecureLoopback || config.bmc.redfishTls);
-  const [identity, , , bmcStore] = await Promise.all([
-    needsTls && config.tls ? collect<TlsIdentity>('tls', readTls(config.tls)) : Promise.resolve(null),
-    checkWritableDir(config.stateDir, 'state_dir').then(push),
+  const tlsFiles = config.tls !== null && (!config.insecureLoopback || config.bmc.redfishTls) ? config.tls : null;
+  const [tls, stateDir, logDir, store, nats] = await Promise.all([
+    tlsFiles ? check<TlsIdentity>('tls', readTls(tlsFiles)) : Promise.resolve({ value: null, problems: [] }),
+    checkWritableDir(config.stateDir, 'state_dir'),
     // The test driver runs no QEMU: nothing writes console logs.
-    config.libvirtUri.startsWith('test:')
-      ? Promise.resolve()
-      : checkWritableDir(config.logDirectory, 'log_directory').then(push),
-    collect('state_dir', BmcManager.openStore(config.stateDir, config.libvirtUri)),
-    checkNatsFiles(config, problems),
+    config.libvirtUri.startsWith('test:') ? null : checkWritableDir(config.logDirectory, 'log_directory'),
+    check('state_dir', BmcManager.openStore(config.stateDir, config.libvirtUri)),
+    checkNatsFiles(config),
   ]);
-  let grpcCredentials: ServerCredentials | null = null;
-  if (!needsTls || identity) {
-    grpcCredentials = await collect(
-      'listen',
-      chooseServerCredentials({ listen: config.listen, tls: identity, insecureLoopback: config.insecureLoopback }),
-    );
-  }
-  if (problems.length > 0 || !grpcCredentials || !bmcStore) {
-    // Only the config's own problems are reported: the hint is for certificate trouble.
-    const tlsTrouble = problems.some((p) => p.field.startsWith('tls'));
+  // With the TLS files broken, their problems say it all; without them, this says whether TLS is needed.
+  const grpc =
+    tlsFiles && !tls.value
+      ? { value: null, problems: [] }
+      : await check(
+          'listen',
+          chooseServerCredentials({ listen: config.listen, tls: tls.value, insecureLoopback: config.insecureLoopback }),
+        );
+  const problems = [
+    ...listen,
+    ...grpc.problems,
+    ...tls.problems,
+    ...(bmcListen ? [bmcListen] : []),
+    ...(stateDir ? [stateDir] : []),
+    ...store.problems,
+    ...(logDir ? [logDir] : []),
+    ...nats,
+  ];
+  if (problems.length > 0 || !grpc.value || !store.value) {
+    const tlsTrouble = problems.some((p) => p.field.startsWith('tls.'));
     throw configError(problems, tlsTrouble ? 'make certificates with deploy/make-certs.sh' : undefined);
   }
   return {
-    grpcCredentials,
-    redfishTls: config.bmc.redfishTls && identity ? { cert: identity.cert, key: identity.key } : null,
-    bmcStore,
+    grpcCredentials: grpc.value,
+    redfishTls: config.bmc.redfishTls && tls.value ? { cert: tls.value.cert, key: tls.value.key } : null,
+    bmcStore: store.value,
   };
 }
 
-/** Reads the files of the `nats` section (TLS identity, credentials file), adding their problems. */
-async function checkNatsFiles(config: AgentConfig, problems: ConfigProblem[]): Promise<void> {
+/** Reads the files of the `nats` section (TLS identity, credentials file); returns their problems. */
+async function checkNatsFiles(config: AgentConfig): Promise<ConfigProblem[]> {
   const nats = config.nats;
-  if (!nats) return;
+  if (!nats) return [];
   const work: Promise<unknown>[] = [];
   if (nats.tls) {
     const { caFile, certFile, keyFile } = nats.tls;
@@ -132,5 +135,5 @@ async function checkNatsFiles(config: AgentConfig, problems: ConfigProblem[]): P
   }
   if (nats.credsFile !== null) work.push(readConfigFile(nats.credsFile, 'nats.creds_file'));
   const settled = await Promise.allSettled(work);
-  for (const r of settled) if (r.status === 'rejected') problems.push(...problemsOf(r.reason, 'nats'));
+  return settled.flatMap((r) => (r.status === 'rejected' ? problemsOf(r.reason, 'nats') : []));
 }

@@ -87,24 +87,29 @@ function parseKey(pem: Buffer, path: string, field: string): Parsed<KeyObject> {
  * file's config field (`tls.ca_file`...). Throws one error listing every problem.
  */
 export async function readTlsIdentity(files: TlsFileFields, fields: TlsFileFields): Promise<TlsIdentity> {
-  const problems: ConfigProblem[] = [];
-  const read = async (path: string, field: string): Promise<Buffer | null> => {
+  const order = [fields.caFile, fields.certFile, fields.keyFile];
+  const read = async (path: string, field: string): Promise<Parsed<Buffer>> => {
     try {
-      return await readFile(path);
+      return { value: await readFile(path) };
     } catch (e) {
-      problems.push(problemOf(e, path, field, 'read'));
-      return null;
+      return { problem: problemOf(e, path, field, 'read') };
     }
   };
-  const [ca, cert, key] = await Promise.all([
+  const [caRead, certRead, keyRead] = await Promise.all([
     read(files.caFile, fields.caFile),
     read(files.certFile, fields.certFile),
     read(files.keyFile, fields.keyFile),
   ]);
+  const ca = 'value' in caRead ? caRead.value : null;
+  const cert = 'value' in certRead ? certRead.value : null;
+  const key = 'value' in keyRead ? keyRead.value : null;
   const caCert = ca ? parseCertificate(ca, files.caFile, fields.caFile) : null;
   const ownCert = cert ? parseCertificate(cert, files.certFile, fields.certFile) : null;
   const ownKey = key ? parseKey(key, files.keyFile, fields.keyFile) : null;
-  for (const parsed of [caCert, ownCert, ownKey]) if (parsed && 'problem' in parsed) problems.push(parsed.problem);
+  // In file order: each file's read or parse problem.
+  const problems = [caRead, certRead, keyRead, caCert, ownCert, ownKey]
+    .flatMap((p) => (p && 'problem' in p ? [p.problem] : []))
+    .sort((x, y) => order.indexOf(x.field) - order.indexOf(y.field));
   if (ownCert && 'value' in ownCert && ownKey && 'value' in ownKey && !ownCert.value.checkPrivateKey(ownKey.value))
     problems.push({
       field: fields.keyFile,
