@@ -1,8 +1,10 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentConfig } from './config.js';
+import type { CheckedAgentConfig } from './config-check.js';
 import { BmcManager } from './bmc/index.js';
 import { IpLinks, NetworkPlane, Ovs } from './network/index.js';
+import { NodeChanges } from './node-changes.js';
 import type { Logger } from '../common/index.js';
 import {
   HostPathPolicy,
@@ -16,6 +18,9 @@ import {
   type PowerState,
   type Storage,
 } from './compute/index.js';
+
+/** Pause before the libvirt event watch starts again after it ended. */
+const WATCH_RETRY_MS = 1_000;
 
 /** The agent's version, reported in host info. */
 export const AGENT_VERSION = '0.1.0';
@@ -45,6 +50,8 @@ export class Agent {
   private readonly clusterOf = new Map<string, string>();
   /** Aborted when the agent starts draining, so long-lived streams end instead of holding it up. */
   private readonly draining = new AbortController();
+  /** Node and BMC changed together, one change per node at a time. */
+  readonly changes: NodeChanges;
 
   constructor(
     readonly config: AgentConfig,
@@ -55,10 +62,15 @@ export class Agent {
     readonly bmc: BmcManager,
     readonly facts: HostFacts,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.changes = new NodeChanges(nodes, bmc);
+  }
 
-  /** Connects to libvirt, ensures the pool and the log directory. */
-  static async create(config: AgentConfig, log: Logger): Promise<Agent> {
+  /**
+   * Connects to libvirt, ensures the pool and the log directory, sets up the network plane and the
+   * BMCs. `checked` is what {@link checkAgentConfig} read of `config` before anything changed.
+   */
+  static async create(config: AgentConfig, checked: CheckedAgentConfig, log: Logger): Promise<Agent> {
     const hv = await LibvirtHypervisor.connect({
       uri: config.libvirtUri,
       concurrency: config.libvirtConcurrency,
@@ -94,13 +106,10 @@ export class Agent {
           poolDir: config.storage.poolType === 'dir' ? config.storage.poolPath : null,
         }),
       });
-      const redfishTls =
-        config.bmc.redfishTls && config.tls
-          ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }
-          : null;
       const bmc = await BmcManager.create({
         ...config.bmc,
-        redfishTls,
+        redfishTls: checked.redfishTls,
+        store: checked.bmcStore,
         uefiAvailable: facts.uefiAvailable,
         stateDir: config.stateDir,
         libvirtUri: config.libvirtUri,
@@ -164,9 +173,22 @@ export class Agent {
         });
       }
     };
-    run().catch((err: unknown) => {
-      if (!this.draining.signal.aborted) this.log.error('event watch ended', { error: String(err) });
-    });
+    // Until the agent drains, a watch that ends (libvirt's connection hiccuped) starts again.
+    const follow = (): void => {
+      run().then(
+        () => {
+          if (this.draining.signal.aborted) return;
+          this.log.warn('event watch ended; following again', { afterMs: WATCH_RETRY_MS });
+          setTimeout(follow, WATCH_RETRY_MS).unref();
+        },
+        (err: unknown) => {
+          if (this.draining.signal.aborted) return;
+          this.log.error('event watch failed; following again', { afterMs: WATCH_RETRY_MS, error: String(err) });
+          setTimeout(follow, WATCH_RETRY_MS).unref();
+        },
+      );
+    };
+    follow();
   }
 
   /** Ends event streams; called when the daemon starts draining. */

@@ -1,5 +1,6 @@
 import { Agent } from './agent.js';
 import { advertiseFor, type AgentConfig } from './config.js';
+import { checkAgentConfig } from './config-check.js';
 import { Heartbeat } from './heartbeat.js';
 import { agentService, AgentServiceService } from './rpc/agent-service.js';
 import { Lifecycle, startGrpcServer, type GrpcServer, type Logger } from '../common/index.js';
@@ -41,15 +42,19 @@ export class AgentDaemon {
         log: this.log,
       },
       this.stopping.signal,
-    ).then(
-      async (h) => {
-        if (this.lifecycle.state === 'RUNNING') this.heartbeat = h;
-        else await h.stop();
-      },
-      (e: unknown) => {
-        if (!this.stopping.signal.aborted) this.log.error('heartbeats not started', { error: String(e) });
-      },
-    );
+    )
+      .then(
+        async (h) => {
+          if (this.lifecycle.state === 'RUNNING') this.heartbeat = h;
+          else await h.stop();
+        },
+        (e: unknown) => {
+          if (!this.stopping.signal.aborted) this.log.error('heartbeats not started', { error: String(e) });
+        },
+      )
+      .catch((e: unknown) => {
+        this.log.warn('heartbeats not stopped cleanly', { error: String(e) });
+      });
   }
 
   /** The bound gRPC port. */
@@ -57,14 +62,17 @@ export class AgentDaemon {
     return this.grpc.port;
   }
 
+  /** Checks the whole config against the host (changing nothing), then starts the agent and its gRPC server. */
   static async start(config: AgentConfig, log: Logger): Promise<AgentDaemon> {
     const lifecycle = new Lifecycle('tenks-agent', log);
-    const agent = await Agent.create(config, log);
+    const checked = await checkAgentConfig(config);
+    const agent = await Agent.create(config, checked, log);
     try {
       const grpc = await startGrpcServer({
         listen: config.listen,
         tls: config.tls,
         insecureLoopback: config.insecureLoopback,
+        credentials: checked.grpcCredentials,
         services: [{ definition: AgentServiceService, implementation: agentService(agent, log) }],
         reflectionProtos: ['tenks/v1/agent.proto'],
         log,

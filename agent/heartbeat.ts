@@ -76,7 +76,11 @@ export class Heartbeat {
       const h = new Heartbeat(nc, kv, agent, o);
       await h.beat();
       h.timer = setInterval(() => {
-        h.sending = h.sending.then(() => h.beat());
+        h.sending = h.sending
+          .then(() => h.beat())
+          .catch((e: unknown) => {
+            o.log.warn('heartbeat failed', { error: String(e) });
+          });
       }, o.intervalMs);
       h.timer.unref();
       return h;

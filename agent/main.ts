@@ -7,6 +7,7 @@ import {
   readYamlFile,
   runDaemonMain,
   silenceIpServerNameWarning,
+  type ProcessGuard,
 } from '../common/index.js';
 
 const USAGE = `usage: tenks-agent [--config FILE] [--listen HOST:PORT] [--libvirt-uri URI]
@@ -17,7 +18,7 @@ const USAGE = `usage: tenks-agent [--config FILE] [--listen HOST:PORT] [--libvir
 Serves the tenks AgentService (gRPC, mTLS) for this hypervisor host.
 Options given on the command line override the config file.`;
 
-async function main(): Promise<void> {
+async function main(guard: ProcessGuard): Promise<void> {
   const { values } = parseArgs({
     options: {
       config: { type: 'string', short: 'c' },
@@ -54,6 +55,7 @@ async function main(): Promise<void> {
   if (values['agent-id'] !== undefined) merged.agent_id = values['agent-id'];
   const config = compileAgentConfig(merged);
   const log = createWinstonLogger({ level: config.logLevel, format: 'json', stream: 'stdout' });
+  guard.useLogger(log);
   const daemon = await AgentDaemon.start(config, log);
   onShutdownSignals(log, async () => {
     await daemon.stop();

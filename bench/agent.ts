@@ -9,14 +9,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { credentials } from '@grpc/grpc-js';
 import { BootMode, NodeSpec, VolumeSpec } from '../proto/gen/tenks/v1/types.pb.js';
 import { AgentApi } from '../common/index.js';
-import { freePort } from '../test/helpers/net.js';
+import { freePort, LOOPBACK_BMC } from '../test/helpers/net.js';
 
 const { values } = parseArgs({
   options: {
@@ -44,6 +44,9 @@ interface Running {
 async function startAgent(uri: string, pool: string): Promise<Running> {
   const dir = await mkdtemp(join(tmpdir(), 'tenks-bench-'));
   const port = await freePort();
+  // BMCs on loopback, on ports the OS chooses: a lab on this host holds Redfish's default 8000.
+  const configFile = join(dir, 'agent.json');
+  await writeFile(configFile, JSON.stringify({ bmc: LOOPBACK_BMC }));
   const proc = spawn(
     process.execPath,
     [
@@ -61,6 +64,8 @@ async function startAgent(uri: string, pool: string): Promise<Running> {
       join(dir, 'log'),
       '--state-dir',
       join(dir, 'state'),
+      '--config',
+      configFile,
       '--log-level',
       'warn',
     ],

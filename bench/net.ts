@@ -13,7 +13,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,7 +22,7 @@ import { SetupHostRequest } from '../proto/gen/tenks/v1/agent.pb.js';
 import { BootMode, BridgeType, NicSpec, NodeSpec, PhysnetMapping, VolumeSpec } from '../proto/gen/tenks/v1/types.pb.js';
 import { AgentApi } from '../common/index.js';
 import { names } from '../agent/network/names.js';
-import { freePort } from '../test/helpers/net.js';
+import { freePort, LOOPBACK_BMC } from '../test/helpers/net.js';
 
 const { values } = parseArgs({
   options: {
@@ -122,6 +122,9 @@ async function startAgent(r: Run, pool: string): Promise<Running> {
   const dir = mkdtempSync(join(tmpdir(), 'tenks-bench-net-'));
   r.dir = dir;
   const port = await freePort();
+  // BMCs on loopback, on ports the OS chooses: a lab on this host holds Redfish's default 8000.
+  const configFile = join(dir, 'agent.json');
+  writeFileSync(configFile, JSON.stringify({ bmc: LOOPBACK_BMC }));
   const proc = spawn(
     process.execPath,
     [
@@ -139,6 +142,8 @@ async function startAgent(r: Run, pool: string): Promise<Running> {
       join(dir, 'log'),
       '--state-dir',
       join(dir, 'state'),
+      '--config',
+      configFile,
       '--log-level',
       'warn',
     ],

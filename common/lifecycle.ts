@@ -1,5 +1,6 @@
 import { isTenksError, toTenksError } from './errors.js';
 import type { Logger } from './logger.js';
+import { guardProcess, type ProcessGuard } from './process-guard.js';
 
 /** Daemon lifecycle states. */
 export const DaemonState = {
@@ -63,11 +64,13 @@ export function onShutdownSignals(log: Logger, drain: (signal: string) => Promis
 }
 
 /**
- * Runs a daemon's `main`; a failure to start is one line on stderr (`<name>: message ({code,
- * field, hint})`) and exit status 2 for bad configuration (INVALID_SPEC), else 1.
+ * Runs a daemon's `main` under a {@link guardProcess} guard (which `main` hands its logger once it
+ * has one); a failure to start is one line on stderr (`<name>: message ({code, field, hint})`) and
+ * exit status 2 for bad configuration (INVALID_SPEC), else 1.
  */
-export function runDaemonMain(name: string, main: () => Promise<void>): void {
-  main().catch((e: unknown) => {
+export function runDaemonMain(name: string, main: (guard: ProcessGuard) => Promise<void>): void {
+  const guard = guardProcess(name);
+  main(guard).catch((e: unknown) => {
     const err = toTenksError(e);
     const fields = {
       code: err.code,

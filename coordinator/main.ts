@@ -6,6 +6,7 @@ import {
   readYamlFile,
   runDaemonMain,
   silenceIpServerNameWarning,
+  type ProcessGuard,
 } from '../common/index.js';
 import { compileCoordinatorConfig } from './config.js';
 import { CoordinatorDaemon } from './daemon.js';
@@ -16,7 +17,7 @@ const USAGE = `usage: tenks-coordinator [--config FILE] [--listen HOST:PORT] [--
 Schedules cluster specs onto tenks agents, runs the operations, keeps the state in NATS JetStream KV
 and publishes progress on NATS. Options given on the command line override the config file.`;
 
-async function main(): Promise<void> {
+async function main(guard: ProcessGuard): Promise<void> {
   const { values } = parseArgs({
     options: {
       config: { type: 'string', short: 'c' },
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
   if (values['coordinator-id'] !== undefined) merged.coordinator_id = values['coordinator-id'];
   const config = compileCoordinatorConfig(merged);
   const log = createWinstonLogger({ level: config.logLevel, format: 'json', stream: 'stdout' });
+  guard.useLogger(log);
   const daemon = await CoordinatorDaemon.start(config, log);
   log.info('coordinator listening', { port: daemon.port, id: config.coordinatorId });
   onShutdownSignals(log, async () => {

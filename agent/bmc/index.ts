@@ -2,3 +2,6 @@
 export { BmcManager, type BmcManagerOptions, type BmcSettings, type BmcEndpoints } from './manager.js';
 export type { BmcBackend, BmcBootDevice, BmcPowerAction } from './backend.js';
 export { IpmiBmc } from './ipmi/bmc.js';
+export { socketTransport, type BmcTransport } from './transport.js';
+export type { IpmiListener } from './ipmi/server.js';
+export type { BmcStore } from './store.js';

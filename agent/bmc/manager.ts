@@ -1,14 +1,23 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { TenksError, type Logger } from '../../common/index.js';
-import type { BootDevice, DomainEvent, FirmwarePatch, NodeManager, NodeRef, NodeStatus } from '../compute/index.js';
+import type {
+  BootDevice,
+  DomainEvent,
+  FirmwarePatch,
+  NodeLock,
+  NodeManager,
+  NodeRef,
+  NodeStatus,
+} from '../compute/index.js';
 import type { BmcBootDevice, BmcPowerAction, MediaInsert, RedfishBackend } from './backend.js';
 import { IpmiBmc } from './ipmi/bmc.js';
-import { listenIpmi, type IpmiListener } from './ipmi/server.js';
+import type { IpmiListener } from './ipmi/server.js';
 import { Privilege } from './ipmi/session.js';
 import { RedfishService } from './redfish/server.js';
 import { sameSecret } from './redfish/sessions.js';
 import { BmcStore } from './store.js';
+import { socketTransport, type BmcTransport } from './transport.js';
 
 /** How long an observed node (and its power state) answers BMC reads before libvirt is asked again. */
 const STATUS_TTL_MS = 2_000;
@@ -36,6 +45,10 @@ export interface BmcManagerOptions {
   uefiAvailable: boolean;
   nodes: NodeManager;
   log: Logger;
+  /** How BMCs are bound to the network. Default: real sockets. */
+  transport?: BmcTransport;
+  /** The credentials file, already loaded ({@link BmcManager.openStore}); default: loaded by create. */
+  store?: BmcStore;
 }
 
 /** What a node's BMC should be (empty fields: keep or choose). */
@@ -69,10 +82,11 @@ export class BmcManager implements RedfishBackend {
   private readonly cache = new Map<string, { status: NodeStatus; atMs: number }>();
   /** Reads that went to libvirt (stats, tests). */
   readonly cacheStats = { hits: 0, misses: 0 };
+  private readonly transport: BmcTransport;
 
   private constructor(private readonly o: BmcManagerOptions) {
-    const key = createHash('sha256').update(o.libvirtUri).digest('hex').slice(0, 12);
-    this.store = new BmcStore(join(o.stateDir, `bmc-${key}.json`));
+    this.transport = o.transport ?? socketTransport;
+    this.store = o.store ?? new BmcStore(bmcStorePath(o.stateDir, o.libvirtUri));
     this.redfish = new RedfishService({
       listenAddress: o.listenAddress,
       port: o.redfishPort,
@@ -139,10 +153,17 @@ export class BmcManager implements RedfishBackend {
     else c.status = { ...c.status, powerState: power };
   }
 
+  /** Reads the credentials file of an agent (state directory, libvirt URI) without changing anything. */
+  static async openStore(stateDir: string, libvirtUri: string): Promise<BmcStore> {
+    const store = new BmcStore(bmcStorePath(stateDir, libvirtUri));
+    await store.load();
+    return store;
+  }
+
   /** Loads the credentials and brings back the BMCs of nodes that still exist. */
   static async create(o: BmcManagerOptions): Promise<BmcManager> {
     const m = new BmcManager(o);
-    await m.store.load();
+    if (!o.store) await m.store.load();
     const present = new Set((await o.nodes.list('')).map((n) => n.uuid));
     for (const [uuid, rec] of m.store.entries()) {
       if (!present.has(uuid)) {
@@ -156,7 +177,7 @@ export class BmcManager implements RedfishBackend {
     }
     m.reindex();
     try {
-      await m.redfish.start();
+      await m.transport.startRedfish(m.redfish);
     } catch (e) {
       await m.close();
       throw e;
@@ -172,7 +193,7 @@ export class BmcManager implements RedfishBackend {
 
   private async listen(uuid: string, username: string, password: string, port: number): Promise<number> {
     const bmc = new IpmiBmc(uuid, { username, password, maxPrivilege: Privilege.ADMINISTRATOR }, this);
-    const l = await listenIpmi(bmc, this.o.listenAddress, port, this.o.log);
+    const l = await this.transport.listenIpmi(bmc, this.o.listenAddress, port, this.o.log);
     this.listeners.set(uuid, l);
     return l.port;
   }
@@ -193,8 +214,21 @@ export class BmcManager implements RedfishBackend {
     });
   }
 
-  /** Makes a node's BMC match `s`; an unchanged BMC keeps running (no outage). */
+  /**
+   * Makes a node's BMC match `s`; an unchanged BMC keeps running (no outage). One change of the
+   * node (see NodeManager.serialise), so concurrent ensures bind one socket.
+   */
   async ensure(node: { uuid: string; name: string }, s: BmcSettings): Promise<{ changed: boolean }> {
+    return this.o.nodes.serialise(node.name, (lock) => this.ensureHeld(lock, node, s));
+  }
+
+  /** {@link ensure} for a caller holding the node's lock. */
+  async ensureHeld(
+    lock: NodeLock,
+    node: { uuid: string; name: string },
+    s: BmcSettings,
+  ): Promise<{ changed: boolean }> {
+    this.o.nodes.assertHeld(lock, node.name);
     const before = this.store.get(node.uuid);
     const r = await this.ensureRecord(node, s);
     if (r.changed) {
@@ -260,8 +294,21 @@ export class BmcManager implements RedfishBackend {
     return { ipmiPortsUsed: this.listeners.size, redfishUrl: `${this.redfish.scheme}://${host}:${this.redfish.port}` };
   }
 
-  /** Stops and forgets a node's BMC. */
+  /** Stops and forgets a node's BMC, as one change of the node (see NodeManager.serialise). */
   async remove(uuid: string): Promise<boolean> {
+    const name = this.store.get(uuid)?.name ?? (await this.o.nodes.lockName({ cluster: '', name: '', uuid }));
+    // Neither a record nor a domain: nothing of this node to change under a lock.
+    if (name === null) return this.removeNow(uuid);
+    return this.o.nodes.serialise(name, (lock) => this.removeHeld(lock, uuid));
+  }
+
+  /** {@link remove} for a caller holding the node's lock. */
+  async removeHeld(lock: NodeLock, uuid: string): Promise<boolean> {
+    this.o.nodes.assertHeld(lock, this.store.get(uuid)?.name ?? lock.name);
+    return this.removeNow(uuid);
+  }
+
+  private async removeNow(uuid: string): Promise<boolean> {
     const rec = this.store.get(uuid);
     const had = await this.removeRecord(uuid);
     this.invalidate(uuid);
@@ -364,6 +411,12 @@ export class BmcManager implements RedfishBackend {
     await Promise.all([...this.listeners.values()].map((l) => l.close()));
     this.listeners.clear();
   }
+}
+
+/** The credentials file: agents of different hypervisors on one host keep separate files. */
+function bmcStorePath(stateDir: string, libvirtUri: string): string {
+  const key = createHash('sha256').update(libvirtUri).digest('hex').slice(0, 12);
+  return join(stateDir, `bmc-${key}.json`);
 }
 
 const POWER_AFTER: Partial<Record<DomainEvent['type'], NodeStatus['powerState']>> = {

@@ -21,6 +21,7 @@ export {
   type NodeRef,
   type EnsureResult,
   type DeleteResult,
+  type NodeLock,
   type NicWiring,
   type NodeManagerOptions,
 } from './node-manager.js';

@@ -45,6 +45,15 @@ export interface EnsureResult {
   pendingRestart: boolean;
 }
 
+/**
+ * Proof that its holder runs as the one change of a node now; valid only while the task given to
+ * {@link NodeManager.serialise} runs.
+ */
+export interface NodeLock {
+  /** The node's name (the lock's key). */
+  readonly name: string;
+}
+
 /** Result of deleting a node. */
 export interface DeleteResult {
   existed: boolean;
@@ -169,6 +178,8 @@ export function diffSpecs(a: NodeSpec, b: NodeSpec): string[] {
  */
 export class NodeManager {
   private readonly mutex = new KeyedMutex();
+  /** Locks whose task is running. */
+  private readonly held = new WeakSet<NodeLock>();
   private readonly hv: Hypervisor;
   private readonly storage: Storage;
   private readonly log: Logger;
@@ -343,10 +354,40 @@ export class NodeManager {
     };
   }
 
+  /**
+   * Runs `task` as the one change of node `name` now: ensures, deletes, power actions, firmware
+   * and media changes of that node (and, through the BMC manager, its BMC's ensure and removal)
+   * wait for it, and it for them. Inside, work on the node through the methods that take `lock`:
+   * the others take the lock themselves and would wait for `task`, which waits for them.
+   */
+  async serialise<T>(name: string, task: (lock: NodeLock) => Promise<T>): Promise<T> {
+    return this.mutex.run(name, async () => {
+      const lock: NodeLock = Object.freeze({ name });
+      this.held.add(lock);
+      try {
+        return await task(lock);
+      } finally {
+        this.held.delete(lock);
+      }
+    });
+  }
+
+  /** Throws INTERNAL unless `lock` is held now and is node `name`'s: a caller forgot to serialise. */
+  assertHeld(lock: NodeLock, name: string): void {
+    if (!this.held.has(lock) || lock.name !== name)
+      throw new TenksError('INTERNAL', `node '${name}' changed without holding its lock (held: '${lock.name}')`);
+  }
+
   /** Creates or updates a node to match `raw`. */
   async ensure(raw: RawNodeSpec, o: CallOptions & { dryRun?: boolean } = {}): Promise<EnsureResult> {
     const spec = compileNodeSpec(raw);
-    return this.mutex.run(spec.name, () => this.ensureLocked(spec, o));
+    return this.serialise(spec.name, (lock) => this.ensureHeld(lock, spec, o));
+  }
+
+  /** {@link ensure} for a caller holding the node's lock. */
+  async ensureHeld(lock: NodeLock, spec: NodeSpec, o: CallOptions & { dryRun?: boolean } = {}): Promise<EnsureResult> {
+    this.assertHeld(lock, spec.name);
+    return this.ensureLocked(spec, o);
   }
 
   /** Pool volumes of a spec (owned and `existing` pool volumes), in volume order, null when missing. */
@@ -588,52 +629,62 @@ export class NodeManager {
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /**
+   * The name `ref` points to, which keys the node's lock: its own name, or the name of the domain
+   * with its UUID (null when there is none).
+   */
+  async lockName(ref: NodeRef, o?: CallOptions): Promise<string | null> {
+    if (ref.uuid !== '') return (await this.hv.getDomainByUuid(ref.uuid.toLowerCase(), o))?.name ?? null;
+    if (ref.name === '')
+      throw new TenksError('INVALID_SPEC', 'a node reference needs a name or a UUID', { field: 'node' });
+    return ref.name;
+  }
+
   /** Removes a node and everything tenks created for it. Succeeds when it is already gone. */
   async delete(ref: NodeRef, o: CallOptions = {}): Promise<DeleteResult> {
-    let name = ref.name;
-    if (ref.uuid !== '') {
-      const byUuid = await this.hv.getDomainByUuid(ref.uuid.toLowerCase(), o);
-      if (!byUuid) return { existed: false, removed: [] };
-      name = byUuid.name;
+    const name = await this.lockName(ref, o);
+    if (name === null) return { existed: false, removed: [] };
+    return this.serialise(name, (lock) => this.deleteHeld(lock, ref, o));
+  }
+
+  /** {@link delete} for a caller holding the lock of the node `ref` names (see {@link lockName}). */
+  async deleteHeld(lock: NodeLock, ref: NodeRef, o: CallOptions = {}): Promise<DeleteResult> {
+    // By UUID, the lock is that of the domain's name (see lockName).
+    this.assertHeld(lock, ref.uuid === '' ? ref.name : lock.name);
+    const d = await this.hv.getDomain(lock.name, o);
+    if (!d || (ref.uuid !== '' && d.uuid !== ref.uuid.toLowerCase())) return { existed: false, removed: [] };
+    if (!d.metadata)
+      throw new TenksError('CONFLICT', `domain '${d.name}' was not created by tenks; refusing to delete it`, {
+        field: 'node.name',
+      });
+    if (ref.cluster !== '' && d.metadata.cluster !== ref.cluster)
+      throw new TenksError(
+        'CONFLICT',
+        `node '${d.name}' belongs to cluster '${d.metadata.cluster}', not '${ref.cluster}'`,
+        {
+          field: 'node.cluster',
+        },
+      );
+    const removed: string[] = [];
+    if (d.powerState !== 'off') {
+      await this.hv.power(d.name, 'destroy', o).catch((e: unknown) => {
+        if (!(e instanceof TenksError && e.code === 'CONFLICT')) throw e;
+      });
+      removed.push('powered off');
     }
-    if (name === '') throw new TenksError('INVALID_SPEC', 'a node reference needs a name or a UUID', { field: 'node' });
-    // Same lock as ensure (the name), so a delete and an ensure of one node never interleave.
-    return this.mutex.run(name, async () => {
-      const d = await this.hv.getDomain(name, o);
-      if (!d || (ref.uuid !== '' && d.uuid !== ref.uuid.toLowerCase())) return { existed: false, removed: [] };
-      if (!d.metadata)
-        throw new TenksError('CONFLICT', `domain '${d.name}' was not created by tenks; refusing to delete it`, {
-          field: 'node.name',
-        });
-      if (ref.cluster !== '' && d.metadata.cluster !== ref.cluster)
-        throw new TenksError(
-          'CONFLICT',
-          `node '${d.name}' belongs to cluster '${d.metadata.cluster}', not '${ref.cluster}'`,
-          {
-            field: 'node.cluster',
-          },
-        );
-      const removed: string[] = [];
-      if (d.powerState !== 'off') {
-        await this.hv.power(d.name, 'destroy', o).catch((e: unknown) => {
-          if (!(e instanceof TenksError && e.code === 'CONFLICT')) throw e;
-        });
-        removed.push('powered off');
-      }
-      await this.hv.undefineDomain(d.name, o);
-      removed.push(`domain ${d.name}`);
-      // Volumes and switch ports are independent once the domain is gone: remove them together.
-      const spec = d.metadata.spec;
-      const [volumes, ports] = await Promise.all([
-        Promise.all(
-          d.metadata.ownedVolumes.map(async (v) => ((await this.storage.deleteVolume(v, o)) ? [`volume ${v}`] : [])),
-        ),
-        this.wiring ? this.wiring.detach(spec, o) : Promise.resolve([]),
-      ]);
-      removed.push(...volumes.flat(), ...ports);
-      this.log.info('node deleted', { cluster: d.metadata.cluster, node: d.name });
-      return { existed: true, removed };
-    });
+    await this.hv.undefineDomain(d.name, o);
+    removed.push(`domain ${d.name}`);
+    // Volumes and switch ports are independent once the domain is gone: remove them together.
+    const spec = d.metadata.spec;
+    const [volumes, ports] = await Promise.all([
+      Promise.all(
+        d.metadata.ownedVolumes.map(async (v) => ((await this.storage.deleteVolume(v, o)) ? [`volume ${v}`] : [])),
+      ),
+      this.wiring ? this.wiring.detach(spec, o) : Promise.resolve([]),
+    ]);
+    removed.push(...volumes.flat(), ...ports);
+    this.log.info('node deleted', { cluster: d.metadata.cluster, node: d.name });
+    return { existed: true, removed };
   }
 
   /** Applies a power action; returns the state afterwards and whether anything was done. */
@@ -642,7 +693,17 @@ export class NodeManager {
     action: PowerAction,
     o: CallOptions = {},
   ): Promise<{ powerState: PowerState; changed: boolean }> {
-    const d = await this.mustFind(ref, o);
+    const found = await this.mustFind(ref, o);
+    // Under the node's lock, so a power-on cannot land between a delete's destroy and undefine
+    // (which would leave the domain running, or fail the delete).
+    return this.serialise(found.name, async () => this.powerLocked(await this.refind(found, o), action, o));
+  }
+
+  private async powerLocked(
+    d: DomainSummary,
+    action: PowerAction,
+    o: CallOptions,
+  ): Promise<{ powerState: PowerState; changed: boolean }> {
     const on = d.powerState === 'on' || d.powerState === 'paused' || d.powerState === 'shutting_down';
     let changed = true;
     switch (action) {
@@ -675,18 +736,28 @@ export class NodeManager {
     return { powerState: await this.hv.powerState(d.name, o), changed };
   }
 
-  /** Starts a stopped node, first re-creating its NVRAM when a firmware change asked for it. */
+  /**
+   * Starts a stopped node, first re-creating its NVRAM when a firmware change asked for it. The
+   * caller holds the node's lock (`d` was read under it).
+   */
   private async start(d: DomainSummary, o: CallOptions): Promise<void> {
-    if (d.metadata?.firmware.nvramReset) {
-      await this.mutex.run(d.name, async () => {
-        const cur = await this.mustFind({ cluster: '', name: d.name, uuid: '' }, o);
-        const m = cur.metadata as NodeMetadata;
-        if (!m.firmware.nvramReset) return;
-        await this.hv.resetNvram(d.name, o);
-        await this.hv.setMetadata(d.name, { ...m, firmware: { ...m.firmware, nvramReset: false } }, o);
-      });
+    const m = d.metadata;
+    if (m?.firmware.nvramReset) {
+      await this.hv.resetNvram(d.name, o);
+      await this.hv.setMetadata(d.name, { ...m, firmware: { ...m.firmware, nvramReset: false } }, o);
     }
     await this.hv.power(d.name, 'start', o);
+  }
+
+  /**
+   * The node `found` (read before its lock was taken) as it is now, under the lock: NOT_FOUND when
+   * it was deleted meanwhile, even if a node of the same name took its place.
+   */
+  private async refind(found: DomainSummary, o?: CallOptions): Promise<DomainSummary> {
+    const d = await this.find({ cluster: '', name: found.name, uuid: '' }, o);
+    if (d?.uuid !== found.uuid)
+      throw new TenksError('NOT_FOUND', `node '${found.name}' (${found.uuid}) was deleted meanwhile`);
+    return d;
   }
 
   /** Power state of a node. */
@@ -708,8 +779,8 @@ export class NodeManager {
    */
   async setBootDevice(ref: NodeRef, device: BootDevice, persistent: boolean, o: CallOptions = {}): Promise<void> {
     const found = await this.mustFind(ref, o);
-    await this.mutex.run(found.name, async () => {
-      const d = await this.mustFind({ cluster: '', name: found.name, uuid: '' }, o);
+    await this.serialise(found.name, async () => {
+      const d = await this.refind(found, o);
       const m = d.metadata as NodeMetadata;
       const next: NodeMetadata = {
         ...m,
@@ -730,7 +801,7 @@ export class NodeManager {
 
   /** After a node started with a one-time boot device, its definition goes back to the persistent one. */
   async completeOneTimeBoot(name: string, o: CallOptions = {}): Promise<boolean> {
-    return this.mutex.run(name, async () => {
+    return this.serialise(name, async () => {
       const d = await this.hv.getDomain(name, o);
       const m = d?.metadata;
       if (!m || m.bootPersistent) return false;
@@ -751,8 +822,8 @@ export class NodeManager {
    */
   async setFirmware(ref: NodeRef, patch: FirmwarePatch, o: CallOptions = {}): Promise<void> {
     const found = await this.mustFind(ref, o);
-    await this.mutex.run(found.name, async () => {
-      const d = await this.mustFind({ cluster: '', name: found.name, uuid: '' }, o);
+    await this.serialise(found.name, async () => {
+      const d = await this.refind(found, o);
       const m = d.metadata as NodeMetadata;
       const cur = m.firmware;
       const bootMode = patch.bootMode ?? cur.bootMode ?? m.spec.bootMode;
@@ -814,8 +885,8 @@ export class NodeManager {
     o: CallOptions = {},
   ): Promise<void> {
     const found = await this.mustFind(ref, o);
-    await this.mutex.run(found.name, async () => {
-      const d = await this.mustFind({ cluster: '', name: found.name, uuid: '' }, o);
+    await this.serialise(found.name, async () => {
+      const d = await this.refind(found, o);
       const m = d.metadata as NodeMetadata;
       const volume = mediaVolumeName(d.name);
       // Out of the drive before its volume is replaced.
@@ -839,8 +910,8 @@ export class NodeManager {
   /** Empties the node's virtual CD drive and deletes the image volume. */
   async ejectMedia(ref: NodeRef, o: CallOptions = {}): Promise<boolean> {
     const found = await this.mustFind(ref, o);
-    return this.mutex.run(found.name, async () => {
-      const d = await this.mustFind({ cluster: '', name: found.name, uuid: '' }, o);
+    return this.serialise(found.name, async () => {
+      const d = await this.refind(found, o);
       const m = d.metadata as NodeMetadata;
       if (!m.media) return false;
       if (d.powerState !== 'off') await this.hv.changeLiveMedia(d.name, null, o);

@@ -701,7 +701,11 @@ export class NetworkPlane implements NicWiring {
       this.flushScheduled = true;
       setImmediate(() => {
         this.flushScheduled = false;
-        this.flushing = this.flushing.then(() => this.flush());
+        this.flushing = this.flushing
+          .then(() => this.flush())
+          .catch((e: unknown) => {
+            this.o.log.error('host change batch failed', { error: String(e) });
+          });
       });
     });
   }

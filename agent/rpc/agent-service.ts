@@ -50,38 +50,29 @@ export function agentService(agent: Agent, log: Logger): AgentServiceServer {
     }),
     ensureNode: unary(log, 'EnsureNode', async (req, ctx) => {
       fences.admit(req.node?.cluster ?? '', ctx.header(FENCE_METADATA_KEY));
-      const r = await agent.nodes.ensure(toRawNodeSpec(req.node), { signal: ctx.signal, dryRun: req.dryRun });
       const b = req.node?.bmc;
-      let changed = r.changed;
-      const changes = [...r.changes];
-      if (!req.dryRun) {
-        const bmc = await agent.bmc.ensure(r.node, {
+      const r = await agent.changes.ensure(
+        toRawNodeSpec(req.node),
+        {
           ipmiEnabled: b?.ipmiEnabled ?? false,
           redfishEnabled: b?.redfishEnabled ?? false,
           username: b?.username ?? '',
           password: b?.password ?? '',
           ipmiPort: b?.ipmiPort ?? 0,
-        });
-        if (bmc.changed) {
-          changed = true;
-          changes.push('BMC updated');
-        }
-      }
+        },
+        { signal: ctx.signal, dryRun: req.dryRun },
+      );
       return EnsureNodeResponse.create({
         node: nodeStatusToPb(r.node, agent.bmc.info(r.node.uuid, false)),
-        changed,
-        changes,
+        changed: r.changed,
+        changes: r.changes,
         pendingRestart: r.pendingRestart,
       });
     }),
     deleteNode: unary(log, 'DeleteNode', async (req, ctx) => {
       fences.admit(req.node?.cluster ?? '', ctx.header(FENCE_METADATA_KEY));
-      const ref = toNodeRef(req.node);
-      // The BMC goes first, so nothing can power the node on while it is being removed.
-      const node = await agent.nodes.get(ref, { signal: ctx.signal }).catch(() => null);
-      const bmcRemoved = node ? await agent.bmc.remove(node.uuid) : false;
-      const r = await agent.nodes.delete(ref, { signal: ctx.signal });
-      return DeleteNodeResponse.create({ existed: r.existed, removed: bmcRemoved ? ['BMC', ...r.removed] : r.removed });
+      const r = await agent.changes.delete(toNodeRef(req.node), { signal: ctx.signal });
+      return DeleteNodeResponse.create({ existed: r.existed, removed: r.removed });
     }),
     getNode: unary(log, 'GetNode', async (req, ctx) => {
       const n = await agent.nodes.get(toNodeRef(req.node), { signal: ctx.signal });

@@ -2,6 +2,7 @@ import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceI
 import { TenksError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { addReflection } from './reflection.js';
+import type { TlsIdentity } from '../config-files.js';
 import { isLoopbackHost, serverCredentials, splitHostPort, type TlsFiles } from './tls.js';
 
 /** One service to serve. */
@@ -17,6 +18,11 @@ export interface GrpcServerOptions {
   /** mTLS identity; null only with `insecureLoopback` on a loopback address. */
   tls: TlsFiles | null;
   insecureLoopback: boolean;
+  /**
+   * Credentials chosen (and their files checked) before the daemon changed anything; default:
+   * chosen here from `listen`, `tls` and `insecureLoopback`.
+   */
+  credentials?: ServerCredentials;
   services: ServiceBinding[];
   /** `.proto` files (relative to `proto/`) for server reflection. */
   reflectionProtos: string[];
@@ -32,10 +38,15 @@ export interface GrpcServer {
   shutdown(graceMs: number): Promise<void>;
 }
 
-/** Chooses credentials: mTLS always, plaintext only on loopback when explicitly asked. */
-export async function chooseServerCredentials(
-  o: Pick<GrpcServerOptions, 'listen' | 'tls' | 'insecureLoopback'>,
-): Promise<ServerCredentials> {
+/**
+ * Chooses credentials: mTLS always, plaintext only on loopback when explicitly asked. `tls` may be
+ * the files or an identity already read from them.
+ */
+export async function chooseServerCredentials(o: {
+  listen: string;
+  tls: TlsFiles | TlsIdentity | null;
+  insecureLoopback: boolean;
+}): Promise<ServerCredentials> {
   const { host } = splitHostPort(o.listen);
   if (o.insecureLoopback) {
     if (!isLoopbackHost(host))
@@ -55,7 +66,7 @@ export async function chooseServerCredentials(
 
 /** Binds and starts a gRPC server with the given services and reflection. */
 export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer> {
-  const creds = await chooseServerCredentials(o);
+  const creds = o.credentials ?? (await chooseServerCredentials(o));
   const server = new Server({
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
     'grpc.max_send_message_length': 64 * 1024 * 1024,

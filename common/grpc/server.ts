@@ -71,25 +71,30 @@ export function unary<Req, Res>(
       // A handler that throws before returning its promise: grpc-js would answer UNKNOWN.
       pending = Promise.reject(e instanceof Error ? e : new TenksError('INTERNAL', String(e)));
     }
-    pending.then(
-      (res) => {
-        done();
-        log.debug('call', { method, ms: Math.round((performance.now() - t0) * 10) / 10 });
-        callback(null, res);
-      },
-      (e: unknown) => {
-        done();
-        const wire = toWireError(e);
-        if (wire.code === status.INTERNAL)
-          log.error('call failed', {
-            method,
-            error: wire.details,
-            cause: e instanceof Error && e.cause instanceof Error ? e.cause.message : undefined,
-          });
-        else log.debug('call refused', { method, code: wire.code, error: wire.details });
-        callback(wire, null);
-      },
-    );
+    pending
+      .then(
+        (res) => {
+          done();
+          log.debug('call', { method, ms: Math.round((performance.now() - t0) * 10) / 10 });
+          callback(null, res);
+        },
+        (e: unknown) => {
+          done();
+          const wire = toWireError(e);
+          if (wire.code === status.INTERNAL)
+            log.error('call failed', {
+              method,
+              error: wire.details,
+              cause: e instanceof Error && e.cause instanceof Error ? e.cause.message : undefined,
+            });
+          else log.debug('call refused', { method, code: wire.code, error: wire.details });
+          callback(wire, null);
+        },
+      )
+      .catch((e: unknown) => {
+        // The reply itself failed (the call is gone, the message would not encode): nobody to tell.
+        log.warn('call reply failed', { method, peer: ctx.peer, error: String(e) });
+      });
   };
 }
 
@@ -104,23 +109,40 @@ export function serverStream<Req, Res>(
     const run = async (): Promise<void> => {
       for await (const item of handler(call.request, ctx)) {
         if (ctx.signal.aborted) break;
-        if (!call.write(item)) await new Promise<void>((resolve) => call.once('drain', resolve));
+        if (!call.write(item)) await drained(call, ctx.signal);
       }
     };
-    run().then(
-      () => {
-        done();
-        call.end();
-      },
-      (e: unknown) => {
-        done();
-        if (ctx.signal.aborted) return;
-        const wire = toWireError(e);
-        log.debug('stream failed', { method, error: wire.details });
-        call.emit('error', wire);
-      },
-    );
+    run()
+      .then(
+        () => {
+          done();
+          call.end();
+        },
+        (e: unknown) => {
+          done();
+          if (ctx.signal.aborted) return;
+          const wire = toWireError(e);
+          log.debug('stream failed', { method, error: wire.details });
+          call.emit('error', wire);
+        },
+      )
+      .catch((e: unknown) => {
+        log.warn('stream end failed', { method, peer: ctx.peer, error: String(e) });
+      });
   };
+}
+
+/** Resolves when `call` can take more, or when `signal` aborts (a cancelled call never drains). */
+function drained(call: ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const finish = (): void => {
+      call.removeListener('drain', finish);
+      signal.removeEventListener('abort', finish);
+      resolve();
+    };
+    call.once('drain', finish);
+    signal.addEventListener('abort', finish, { once: true });
+  });
 }
 
 /** Marks an object literal of handlers as a grpc-js implementation. */

@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { credentials, ServerCredentials, type ChannelCredentials } from '@grpc/grpc-js';
+import { readTlsIdentity, type TlsIdentity } from '../config-files.js';
 import { TenksError } from '../errors.js';
 
 /** Files of a mutual-TLS identity. */
@@ -13,35 +13,23 @@ export interface TlsFiles {
   keyFile: string;
 }
 
-async function readPem(path: string, what: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (e) {
-    throw new TenksError('INVALID_SPEC', `cannot read ${what} '${path}': ${(e as Error).message}`, {
-      cause: e,
-      field: what,
-      hint: 'make certificates with deploy/make-certs.sh',
-    });
-  }
+/** Config fields of the `tls` section, for errors. */
+const TLS_FIELDS = { caFile: 'tls.ca_file', certFile: 'tls.cert_file', keyFile: 'tls.key_file' } as const;
+
+/** Reads and checks the files of `tls` (PEM, key matches certificate); errors name the `tls.*` field. */
+export function readTls(tls: TlsFiles): Promise<TlsIdentity> {
+  return readTlsIdentity(tls, TLS_FIELDS);
 }
 
 /** Server credentials that require a client certificate signed by the CA. */
-export async function serverCredentials(tls: TlsFiles): Promise<ServerCredentials> {
-  const [ca, cert, key] = await Promise.all([
-    readPem(tls.caFile, 'tls.ca_file'),
-    readPem(tls.certFile, 'tls.cert_file'),
-    readPem(tls.keyFile, 'tls.key_file'),
-  ]);
+export async function serverCredentials(tls: TlsFiles | TlsIdentity): Promise<ServerCredentials> {
+  const { ca, cert, key } = 'ca' in tls ? tls : await readTls(tls);
   return ServerCredentials.createSsl(ca, [{ cert_chain: cert, private_key: key }], true);
 }
 
 /** Client credentials presenting our certificate and trusting only the CA. */
 export async function clientCredentials(tls: TlsFiles): Promise<ChannelCredentials> {
-  const [ca, cert, key] = await Promise.all([
-    readPem(tls.caFile, 'tls.ca_file'),
-    readPem(tls.certFile, 'tls.cert_file'),
-    readPem(tls.keyFile, 'tls.key_file'),
-  ]);
+  const { ca, cert, key } = await readTls(tls);
   return credentials.createSsl(ca, key, cert);
 }
 
@@ -61,7 +49,10 @@ export const HOST_PORT = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/;
 export function splitHostPort(address: string): { host: string; port: number } {
   const m = HOST_PORT.exec(address);
   if (!m) throw new TenksError('INVALID_SPEC', `'${address}' is not host:port`, { field: 'listen' });
-  return { host: m[1] ?? m[2] ?? '', port: Number(m[3]) };
+  const port = Number(m[3]);
+  if (port > 65535)
+    throw new TenksError('INVALID_SPEC', `port ${port} of '${address}' is above 65535`, { field: 'listen' });
+  return { host: m[1] ?? m[2] ?? '', port };
 }
 
 /**

@@ -8,6 +8,7 @@ import { Connection } from '../../agent/native/index.js';
 import { AgentDaemon } from '../../agent/daemon.js';
 import { AgentApi } from '../../common/grpc/agent-client.js';
 import { nullLogger } from '../../common/logger.js';
+import { LOOPBACK_BMC } from './net.js';
 import type {
   DeleteNodeResponse,
   EnsureNodeResponse,
@@ -37,8 +38,9 @@ export async function startTestAgent(raw: Record<string, unknown>): Promise<Test
     state_dir: join(dir, 'state'),
     // Volume images of tests go in <dir>/images; nothing else on the host is reachable.
     allowed_image_dirs: [join(dir, 'images')],
-    bmc: { listen_address: '127.0.0.1', ipmi_port_range_start: 0, ipmi_port_range_end: 0, redfish_port: 0 },
     ...raw,
+    // Merged like storage: a test that sets one BMC key keeps loopback and OS-chosen ports.
+    bmc: { ...LOOPBACK_BMC, ...(raw.bmc as object | undefined) },
     // A pool of its own unless the test names one: the default name `tenks` is a quickstart lab's.
     storage: {
       pool_name: `tenks-test-${basename(dir).slice('tenks-test-'.length)}`,

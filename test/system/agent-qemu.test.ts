@@ -386,6 +386,45 @@ describe('tenks-agent on qemu:///system (child process, mTLS)', function () {
     assert.equal((await c().list(cluster)).nodes.length, 0);
   });
 
+  it("refuses a TLS key that is not its certificate's before touching the host (exit 2)", async function () {
+    this.timeout(60_000);
+    const certs = join(dir, 'certs');
+    const badPool = `tenks-sysbad-${run_}`;
+    const logDir = join(dir, 'log-bad');
+    const stateDir = join(dir, 'state-bad');
+    const bad = await AgentProcess.spawn(join(dir, 'agent-bad.yaml'), {
+      agent_id: `sysbad-${run_}`,
+      listen: '127.0.0.1:0',
+      tls: {
+        ca_file: join(certs, 'ca.pem'),
+        cert_file: join(certs, 'agent.pem'),
+        key_file: join(certs, 'client-key.pem'),
+      },
+      libvirt_uri: SYSTEM_URI,
+      storage: { pool_name: badPool, pool_path: join(dir, 'pool-bad') },
+      log_directory: logDir,
+      state_dir: stateDir,
+      bmc: { listen_address: '127.0.0.1', ipmi_port_range_start: 0, ipmi_port_range_end: 0, redfish_port: 0 },
+    });
+    try {
+      const exit = await bad.exitStatus(30_000);
+      assert.equal(exit.code, 2, bad.output());
+      assert.ok(
+        bad.stderr.some((l) => l.includes('tls.key_file') && l.includes('does not belong to the certificate')),
+        bad.output(),
+      );
+      assert.deepEqual(bad.lines, [], 'nothing logged: libvirt, the network plane and the BMCs were never started');
+      const pools = (await virsh('pool-list', '--all', '--name')).split('\n').map((l) => l.trim());
+      assert.ok(!pools.includes(badPool), `pool ${badPool} was defined`);
+      assert.equal(await exists(logDir), false, 'the log directory was not made');
+      assert.equal(await exists(stateDir), false, 'the state directory was not made');
+      assert.equal(await exists(join(dir, 'pool-bad')), false, 'the pool directory was not made');
+    } finally {
+      await bad.kill();
+      await cleanupLibvirt({ domainPart: `sysbad-${run_}`, pool: badPool });
+    }
+  });
+
   it('exits 0 on SIGTERM within the grace period', async function () {
     assert.ok(agent);
     client?.close();

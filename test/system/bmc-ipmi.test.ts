@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../agent/network/exec.js';
 import { BootMode, type NodeSpec } from '../../proto/gen/tenks/v1/types.pb.js';
@@ -41,6 +41,8 @@ describe('agent IPMI BMCs on real QEMU domains (ipmitool)', function () {
   let client: AgentClient;
   let base: string[] = [];
   let port = 0;
+  /** Scratch directories of agents this test replaced (their pool lives on in the next one). */
+  const replaced: string[] = [];
 
   const spec = (): NodeSpec => ({
     ...nodeSpec({ cluster, name, memoryMb: 128, bootMode: BootMode.BOOT_MODE_BIOS }),
@@ -62,6 +64,7 @@ describe('agent IPMI BMCs on real QEMU domains (ipmitool)', function () {
     await agent.stop();
     await virsh('pool-destroy', pool).catch(() => undefined);
     await virsh('pool-undefine', pool).catch(() => undefined);
+    for (const d of replaced) await rm(d, { recursive: true, force: true });
   });
 
   it('starts a BMC with the node and reports its endpoint without the password', async function () {
@@ -133,6 +136,7 @@ describe('agent IPMI BMCs on real QEMU domains (ipmitool)', function () {
     assert.equal(again.node?.bmc?.ipmi?.port, port);
     await agent.daemon.stop(2000);
     const previous = agent;
+    replaced.push(previous.dir);
     agent = await startTestAgent({
       libvirt_uri: URI,
       storage: { pool_name: pool, pool_path: previous.config.storage.poolPath },

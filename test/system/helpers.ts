@@ -215,10 +215,16 @@ export class AgentProcess {
   ): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     if (this.exit) return this.exit;
     this.child.kill(signal);
+    return this.exitStatus(timeoutMs);
+  }
+
+  /** Waits for the daemon to exit by itself; rejects after `timeoutMs`. */
+  async exitStatus(timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.exit) return this.exit;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        reject(new Error(`the agent did not exit within ${timeoutMs} ms of ${signal}`));
+        reject(new Error(`the agent did not exit within ${timeoutMs} ms`));
       }, timeoutMs);
     });
     try {

@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentClient, nodeSpec, volume } from '../helpers/agent.js';
+import { LOOPBACK_BMC } from '../helpers/net.js';
 import { AgentProcess, cleanupLibvirt, run, SYSTEM_URI, suffix } from './helpers.js';
 
 /** Why LVM cannot be used on this host, or null when it can. */
@@ -76,7 +77,7 @@ describe('tenks-agent with an LVM (logical) pool', function () {
       storage: { pool_name: pool, pool_type: 'logical', pool_path: vg },
       log_directory: join(dir, 'log'),
       state_dir: join(dir, 'state'),
-      bmc: { listen_address: '127.0.0.1', ipmi_port_range_start: 0, ipmi_port_range_end: 0, redfish_port: 0 },
+      bmc: LOOPBACK_BMC,
       shutdown_grace_s: 5,
     });
     const listening = await agent.waitForLine((l) => l.message === 'grpc listening', 60_000);

@@ -106,7 +106,12 @@ export class RedfishService {
 
   async start(): Promise<void> {
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
-      void this.serve(req, res);
+      this.serve(req, res).catch((e: unknown) => {
+        // serve() answers every failure of a request itself; what reaches here broke the reply
+        // (the client went away, a header it could not take): the connection is dropped.
+        this.o.log.warn('redfish reply failed', { method: req.method, url: req.url, error: String(e) });
+        res.destroy();
+      });
     };
     const server = this.o.tls
       ? createHttps({ cert: this.o.tls.cert, key: this.o.tls.key }, handler)
@@ -127,6 +132,11 @@ export class RedfishService {
       server.listen(this.o.port, this.o.listenAddress, () => {
         resolve();
       });
+    });
+    // Accept failures (too many open files, say) are the server's, not a client's: logged, and the
+    // listener keeps going; an 'error' without a listener would end the process.
+    server.on('error', (e) => {
+      this.o.log.error('redfish server error', { port: this.boundPort, error: e.message });
     });
     const addr = server.address();
     this.boundPort = typeof addr === 'object' && addr ? addr.port : this.o.port;
