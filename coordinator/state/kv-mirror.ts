@@ -32,6 +32,26 @@ function unavailable(e: unknown, what: string): TenksError {
   );
 }
 
+/** How long an unconditional write is tried again while JetStream is briefly away. */
+const AGAIN_MS = [100, 200, 400, 800, 1_600, 3_200];
+
+/**
+ * Runs an unconditional (idempotent) KV write, again while it fails: a NATS server that just
+ * restarted answers "jetstream is not enabled" for a moment, a cluster electing a stream leader
+ * times out. Compare-and-set writes are not retried here: a lost reply would read as a conflict.
+ */
+async function again<R>(write: () => Promise<R>, what: string): Promise<R> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await write();
+    } catch (e) {
+      const delay = AGAIN_MS[attempt];
+      if (delay === undefined || isWrongRevision(e)) throw unavailable(e, what);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
 /** A watched copy of one bucket of JSON values. */
 export class KvMirror<T> {
   private readonly entries = new Map<string, Versioned<T>>();
@@ -126,9 +146,7 @@ export class KvMirror<T> {
   }
 
   async put(key: string, value: T): Promise<number> {
-    const revision = await this.kv.put(key, encodeJson(value)).catch((e: unknown) => {
-      throw unavailable(e, `writing '${key}'`);
-    });
+    const revision = await again(() => this.kv.put(key, encodeJson(value)), `writing '${key}'`);
     this.setLocal(key, value, revision);
     return revision;
   }
@@ -154,7 +172,8 @@ export class KvMirror<T> {
 
   async delete(key: string, revision?: number): Promise<void> {
     try {
-      await this.kv.delete(key, revision === undefined ? undefined : { previousSeq: revision });
+      if (revision === undefined) await again(() => this.kv.delete(key), `deleting '${key}'`);
+      else await this.kv.delete(key, { previousSeq: revision });
     } catch (e) {
       if (isWrongRevision(e))
         throw new TenksError('CONFLICT', `'${key}' changed while it was being deleted`, { cause: e });
