@@ -223,7 +223,7 @@ async function runPlan(
       creates.slice(i, i + 256).map(async (a) => {
         const prev = existing.get(a.request.node.name);
         if (prev?.uuid === a.request.uuid && prev.agent === a.agent) return;
-        await store.putPlacement(placementOf(cluster, a.request.node, a.agent, null, a.request.uuid));
+        await store.putPlacement(placementOf(cluster, a.request.node, a.agent, null, a.request.uuid), signal);
       }),
     );
   const hooks: ExecuteHooks = {
@@ -231,7 +231,7 @@ async function runPlan(
     failed: progress.hooks.failed,
     done: progress.done,
     finished: async (a, out) => {
-      if (a.kind === 'delete') await store.deletePlacement(cluster, a.name);
+      if (a.kind === 'delete') await store.deletePlacement(cluster, a.name, signal);
       else if ('request' in a && out.node) {
         const next = placementOf(cluster, a.request.node, a.agent, out.node, a.request.uuid);
         const prev = store.placement(cluster, next.node);
@@ -243,7 +243,7 @@ async function runPlan(
           prev.memoryMb === next.memoryMb &&
           prev.vcpus === next.vcpus &&
           prev.diskBytes === next.diskBytes;
-        if (!same) await store.putPlacement({ ...next, createdMs: prev?.createdMs ?? next.createdMs });
+        if (!same) await store.putPlacement({ ...next, createdMs: prev?.createdMs ?? next.createdMs }, signal);
       }
     },
   };
@@ -312,7 +312,7 @@ export async function applyFlow(
       deps.registry.alive(p.agent) &&
       !planned.plan.actions.some((a) => actionTarget(a) === name && a.kind === 'delete')
     )
-      await deps.store.deletePlacement(spec.name, name);
+      await deps.store.deletePlacement(spec.name, name, signal);
   if (failures === 0) await verifyConverged(deps, spec, progress, signal);
 }
 
@@ -453,7 +453,7 @@ async function removeCluster(
   await runPlan(deps, cluster, p, progress, signal);
   // Placements of nodes no agent reported (and none unreachable) are stale.
   for (const [name, pl] of deps.store.placementsOf(cluster))
-    if (!obs.unreachable.has(pl.agent) && !inIronic.has(name)) await deps.store.deletePlacement(cluster, name);
+    if (!obs.unreachable.has(pl.agent) && !inIronic.has(name)) await deps.store.deletePlacement(cluster, name, signal);
 }
 
 /**

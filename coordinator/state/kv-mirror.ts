@@ -3,6 +3,7 @@
  * to the bucket and into the copy at once (the watch's echo of them changes nothing), so what this
  * coordinator wrote it reads back, and what other coordinators wrote arrives within moments.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { KV, KvEntry } from '@nats-io/kv';
 import { decodeJson, encodeJson, TenksError, type Logger } from '../../common/index.js';
 import { followBucket, type BucketFollower } from './kv-watch.js';
@@ -40,16 +41,23 @@ const AGAIN_MS = [100, 200, 400, 800, 1_600, 3_200];
  * restarted answers "jetstream is not enabled" for a moment, a cluster electing a stream leader
  * times out. Compare-and-set writes are not retried here: a lost reply would read as a conflict.
  */
-async function again<R>(write: () => Promise<R>, what: string): Promise<R> {
+async function again<R>(write: () => Promise<R>, what: string, signal?: AbortSignal): Promise<R> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await write();
     } catch (e) {
       const delay = AGAIN_MS[attempt];
-      if (delay === undefined || isWrongRevision(e)) throw unavailable(e, what);
-      await new Promise((r) => setTimeout(r, delay));
+      // A connection closed for good, or a writer that was stopped (an operation that lost its
+      // lease), does not try again.
+      if (delay === undefined || isWrongRevision(e) || isClosed(e) || signal?.aborted === true)
+        throw unavailable(e, what);
+      await sleep(delay, undefined, signal ? { signal } : {}).catch(() => undefined);
     }
   }
+}
+
+function isClosed(e: unknown): boolean {
+  return e instanceof Error && (e.name === 'ClosedConnectionError' || /closed connection/i.test(e.message));
 }
 
 /** A watched copy of one bucket of JSON values. */
@@ -145,8 +153,9 @@ export class KvMirror<T> {
     return v === null ? null : { value: v, revision: e.revision };
   }
 
-  async put(key: string, value: T): Promise<number> {
-    const revision = await again(() => this.kv.put(key, encodeJson(value)), `writing '${key}'`);
+  /** Writes `value` whatever the key holds; `signal` stops trying again (not a write in flight). */
+  async put(key: string, value: T, signal?: AbortSignal): Promise<number> {
+    const revision = await again(() => this.kv.put(key, encodeJson(value)), `writing '${key}'`, signal);
     this.setLocal(key, value, revision);
     return revision;
   }
@@ -170,9 +179,9 @@ export class KvMirror<T> {
     }
   }
 
-  async delete(key: string, revision?: number): Promise<void> {
+  async delete(key: string, revision?: number, signal?: AbortSignal): Promise<void> {
     try {
-      if (revision === undefined) await again(() => this.kv.delete(key), `deleting '${key}'`);
+      if (revision === undefined) await again(() => this.kv.delete(key), `deleting '${key}'`, signal);
       else await this.kv.delete(key, { previousSeq: revision });
     } catch (e) {
       if (isWrongRevision(e))

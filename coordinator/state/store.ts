@@ -89,12 +89,13 @@ export class StateStore {
     return this.placements.values();
   }
 
-  async putPlacement(p: PlacementRecord): Promise<void> {
-    await this.placements.put(placementKey(p.cluster, p.node), p);
+  /** Records a placement; `signal` (the operation's) stops retries of a write that fails. */
+  async putPlacement(p: PlacementRecord, signal?: AbortSignal): Promise<void> {
+    await this.placements.put(placementKey(p.cluster, p.node), p, signal);
   }
 
-  async deletePlacement(cluster: string, node: string): Promise<void> {
-    await this.placements.delete(placementKey(cluster, node));
+  async deletePlacement(cluster: string, node: string, signal?: AbortSignal): Promise<void> {
+    await this.placements.delete(placementKey(cluster, node), undefined, signal);
   }
 
   operation(id: string): Versioned<OperationRecord> | undefined {
