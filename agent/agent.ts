@@ -85,6 +85,8 @@ export class Agent {
       const ovs = new Ovs();
       const network = await NetworkPlane.create({
         hostname: facts.hostname,
+        owner: config.agentId,
+        ownsUnmarked: config.ownsUnmarked,
         links: new IpLinks(),
         ovs: (await ovs.available()) ? ovs : null,
         log,
@@ -95,6 +97,8 @@ export class Agent {
         physnets: network.list().length,
       });
       const nodes = new NodeManager({
+        owner: config.agentId,
+        ownsUnmarked: config.ownsUnmarked,
         hypervisor: hv,
         storage,
         facts,
@@ -141,7 +145,8 @@ export class Agent {
       let owner = this.clusterOf.get(e.name);
       if (owner === undefined && e.type !== 'undefined') {
         const d = await this.hypervisor.getDomain(e.name).catch(() => null);
-        owner = d?.metadata?.cluster;
+        // Another agent's domains on the same libvirt URI are not this agent's nodes.
+        owner = d?.metadata && this.nodes.ours(d.metadata) ? d.metadata.cluster : undefined;
         if (owner !== undefined) this.clusterOf.set(e.name, owner);
       }
       if (owner === undefined) continue;

@@ -99,6 +99,13 @@ export const agentConfigSchema = z
     nats: natsConfigObject.optional(),
     /** Seconds between heartbeats. Default 2. */
     heartbeat_interval_s: z.number().min(0.1).max(60).default(2),
+    /**
+     * Whether the tenks objects on this host that carry no agent mark (domains, bridges and ports
+     * made before agents marked what they make) are this agent's. Default: when `agent_id` is the
+     * host name (the default id), as a lab upgraded in place has it; agents with ids of their own
+     * (a second agent on the host, a test's) leave them alone.
+     */
+    owns_unmarked: z.boolean().optional(),
   })
   .strict();
 
@@ -136,6 +143,8 @@ export interface AgentConfig {
   /** NATS for heartbeats, or null. */
   nats: NatsSettings | null;
   heartbeatIntervalMs: number;
+  /** See `owns_unmarked`. */
+  ownsUnmarked: boolean;
 }
 
 /** Raw → compiled, once, with field-path errors. */
@@ -178,6 +187,7 @@ export function compileAgentConfig(raw: unknown): AgentConfig {
     shutdownGraceMs: c.shutdown_grace_s * 1000,
     nats: c.nats ? compileNatsSettings(c.nats) : null,
     heartbeatIntervalMs: Math.round(c.heartbeat_interval_s * 1000),
+    ownsUnmarked: c.owns_unmarked ?? c.agent_id === hostname(),
   };
 }
 

@@ -63,6 +63,7 @@ export function metadataXml(m: NodeMetadata, prefix?: string): string {
   const ns = prefix === undefined ? '' : ` xmlns:${prefix}='${METADATA_NS}'`;
   return (
     `<${p}node${ns} version='${m.version}' cluster='${e(m.cluster)}' name='${e(m.name)}' uuid='${e(m.uuid)}' ` +
+    (m.agent === null ? '' : `agent='${e(m.agent)}' `) +
     `spec-hash='${e(m.specHash)}' boot-device='${m.bootDevice}' boot-persistent='${m.bootPersistent ? 'yes' : 'no'}' persistent-boot-device='${m.persistentBootDevice}'>` +
     m.ownedVolumes.map((v) => `<${p}owned-volume name='${e(v)}'/>`).join('') +
     `<${p}spec>${e(JSON.stringify(m.spec))}</${p}spec>` +
@@ -112,6 +113,7 @@ export function parseMetadata(xml: string): NodeMetadata | null {
     cluster,
     name,
     uuid,
+    agent: attr(head, 'agent'),
     specHash,
     spec,
     ownedVolumes,

@@ -62,6 +62,12 @@ export interface NodeMetadata {
   cluster: string;
   name: string;
   uuid: string;
+  /**
+   * The agent that manages the node (its id): several agents on one libvirt URI (a lab's, a
+   * test's) each see only their own. Null on domains defined before owners were recorded, which
+   * any agent treats as its own.
+   */
+  agent: string | null;
   specHash: string;
   /** The spec last applied, with the generated UUID and MACs filled in. */
   spec: NodeSpec;

@@ -86,6 +86,13 @@ export interface NodeManagerOptions {
   wiring?: NicWiring | null;
   /** Which host files volumes may use; checked before an ensure touches anything. */
   hostPaths: HostPathPolicy;
+  /**
+   * The agent managing these nodes (its id), recorded in each domain's metadata: of the domains on
+   * the libvirt URI it manages only those it made.
+   */
+  owner: string;
+  /** Whether domains defined before owners were recorded (no agent in their metadata) are this agent's. */
+  ownsUnmarked: boolean;
 }
 
 /** What a BMC may change in a node's firmware settings (absent fields stay as they are). */
@@ -268,6 +275,12 @@ export class NodeManager {
             hint: 'choose another node name or node_name_prefix',
           },
         );
+      if (!this.ours(existing.metadata))
+        throw new TenksError(
+          'ALREADY_EXISTS',
+          `node '${spec.name}' already exists on this host, managed by another tenks agent (${existing.metadata.agent ?? 'defined before agents marked their nodes'})`,
+          { field: 'node.name', hint: 'node names must be unique per libvirt URI across agents and clusters' },
+        );
       if (existing.metadata.cluster !== spec.cluster)
         throw new TenksError(
           'ALREADY_EXISTS',
@@ -438,6 +451,7 @@ export class NodeManager {
       cluster: spec.cluster,
       name: spec.name,
       uuid,
+      agent: this.o.owner,
       specHash: hash,
       spec: resolved,
       ownedVolumes,
@@ -600,9 +614,14 @@ export class NodeManager {
     else if (ref.name !== '') d = await this.hv.getDomain(ref.name, o);
     else throw new TenksError('INVALID_SPEC', 'a node reference needs a name or a UUID', { field: 'node' });
     if (!d) return null;
-    if (!d.metadata) return null;
+    if (!d.metadata || !this.ours(d.metadata)) return null;
     if (ref.cluster !== '' && d.metadata.cluster !== ref.cluster) return null;
     return d;
+  }
+
+  /** Whether a domain's tenks metadata is this agent's. */
+  ours(m: NodeMetadata): boolean {
+    return m.agent === null ? this.o.ownsUnmarked : m.agent === this.o.owner;
   }
 
   private async mustFind(ref: NodeRef, o?: CallOptions): Promise<DomainSummary> {
@@ -624,7 +643,9 @@ export class NodeManager {
   async list(cluster: string, o?: CallOptions): Promise<NodeStatus[]> {
     const [domains, vols] = await Promise.all([this.hv.listDomains(o), this.storage.listVolumes(o)]);
     const byName = new Map(vols.map((v) => [v.name, v]));
-    const ours = domains.filter((d) => d.metadata !== null && (cluster === '' || d.metadata.cluster === cluster));
+    const ours = domains.filter(
+      (d) => d.metadata !== null && this.ours(d.metadata) && (cluster === '' || d.metadata.cluster === cluster),
+    );
     const out = await Promise.all(ours.map((d) => this.status(d, undefined, byName)));
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
@@ -657,6 +678,12 @@ export class NodeManager {
       throw new TenksError('CONFLICT', `domain '${d.name}' was not created by tenks; refusing to delete it`, {
         field: 'node.name',
       });
+    if (!this.ours(d.metadata))
+      throw new TenksError(
+        'CONFLICT',
+        `node '${d.name}' is managed by another tenks agent (${d.metadata.agent ?? 'defined before agents marked their nodes'}); refusing to delete it`,
+        { field: 'node.name' },
+      );
     if (ref.cluster !== '' && d.metadata.cluster !== ref.cluster)
       throw new TenksError(
         'CONFLICT',
@@ -804,7 +831,7 @@ export class NodeManager {
     return this.serialise(name, async () => {
       const d = await this.hv.getDomain(name, o);
       const m = d?.metadata;
-      if (!m || m.bootPersistent) return false;
+      if (!m || !this.ours(m) || m.bootPersistent) return false;
       await this.redefine(m.spec, { ...m, bootDevice: m.persistentBootDevice, bootPersistent: true }, o);
       this.log.info('one-time boot device used', { node: name, next: m.persistentBootDevice });
       return true;
@@ -934,6 +961,6 @@ export class NodeManager {
 
   /** How many tenks nodes this host has. */
   async count(o?: CallOptions): Promise<number> {
-    return (await this.hv.listDomains(o)).filter((d) => d.metadata !== null).length;
+    return (await this.hv.listDomains(o)).filter((d) => d.metadata !== null && this.ours(d.metadata)).length;
   }
 }

@@ -70,6 +70,13 @@ export function groupDeleteLines(links: readonly string[]): string[] {
 export interface NetworkPlaneOptions {
   /** Host name, for error messages ("host hv1: physnet p1: ..."). */
   hostname: string;
+  /**
+   * The agent owning what this plane creates (its id), marked on every bridge, uplink and port:
+   * several agents on one host (another libvirt URI, a test's) each manage only their own.
+   */
+  owner: string;
+  /** Whether objects marked before owners were recorded (no owner mark) are this agent's. */
+  ownsUnmarked: boolean;
   links: IpLinks;
   /** Open vSwitch, or null where it is not installed/running. */
   ovs: Ovs | null;
@@ -107,6 +114,11 @@ export class NetworkPlane implements NicWiring {
   private datapath: 'system' | 'netdev' = 'netdev';
 
   private constructor(private readonly o: NetworkPlaneOptions) {}
+
+  /** Whether `m` marks an object of this agent (or, when it owns those, one made before owners were marked). */
+  private owned(m: Marks | null): m is Marks {
+    return m !== null && (m.agent === undefined ? this.o.ownsUnmarked : m.agent === this.o.owner);
+  }
 
   /** Creates the plane and reads the physnets already set up on this host. */
   static async create(o: NetworkPlaneOptions): Promise<NetworkPlane> {
@@ -170,12 +182,12 @@ export class NetworkPlane implements NicWiring {
     const physnets = new Map<string, PhysnetState>();
     for (const l of v.links.values()) {
       const m = marksFromAlias(l.alias);
-      if (m?.role !== ROLE.bridge || l.kind !== 'bridge') continue;
+      if (!this.owned(m) || m.role !== ROLE.bridge || l.kind !== 'bridge') continue;
       physnets.set(m.physnet ?? '', this.stateFrom(m, l.name, l.mac, 'linuxbridge'));
     }
     for (const b of v.ovsBridges.values()) {
       const m = marksFromExternalIds(b.externalIds);
-      if (m?.role !== ROLE.bridge) continue;
+      if (!this.owned(m) || m.role !== ROLE.bridge) continue;
       physnets.set(m.physnet ?? '', this.stateFrom(m, b.name, v.links.get(b.name)?.mac ?? '', 'openvswitch'));
     }
     physnets.delete('');
@@ -249,14 +261,23 @@ export class NetworkPlane implements NicWiring {
       const bridge = names.bridge(m.physnet);
       const occupant = v.links.get(bridge);
       const ovsOccupant = v.ovsBridges.get(bridge);
-      if (
-        (occupant && !marksFromAlias(occupant.alias) && !ovsOccupant) ||
-        (ovsOccupant && !marksFromExternalIds(ovsOccupant.externalIds))
-      )
+      const occupantMarks = ovsOccupant
+        ? marksFromExternalIds(ovsOccupant.externalIds)
+        : occupant
+          ? marksFromAlias(occupant.alias)
+          : null;
+      if ((occupant || ovsOccupant) && !occupantMarks)
         errors.push({
           field: `${f}.physnet`,
           message: `${where}: a device named '${bridge}' already exists and was not created by tenks`,
         });
+      else if (occupantMarks && !this.owned(occupantMarks)) {
+        const other = (occupantMarks as Marks).agent ?? 'made before agents marked their objects';
+        errors.push({
+          field: `${f}.physnet`,
+          message: `${where}: bridge '${bridge}' belongs to another tenks agent on this host (${other}); use another physnet name`,
+        });
+      }
       const kind = this.sourceKind(v, m.device);
       const link = v.links.get(m.device);
       if (kind === null) {
@@ -376,6 +397,7 @@ export class NetworkPlane implements NicWiring {
         : marksFromExternalIds(v.ovsBridges.get(bridge)?.externalIds ?? {});
     const marks: Marks = {
       role: ROLE.bridge,
+      agent: this.o.owner,
       physnet: m.physnet,
       device: m.device,
       vlan: String(m.vlan),
@@ -383,7 +405,7 @@ export class NetworkPlane implements NicWiring {
       // Remember whether a directly plugged interface was down, to leave it so at teardown.
       srcdown: prevMarks?.srcdown ?? (kind === 'interface' && m.vlan === 0 && source && !source.up ? '1' : '0'),
     };
-    const uplink: Marks = { role: ROLE.uplink, physnet: m.physnet };
+    const uplink: Marks = { role: ROLE.uplink, agent: this.o.owner, physnet: m.physnet };
     const ops: Ops = { ip: [], ovs: [] };
 
     // The bridge.
@@ -530,10 +552,11 @@ export class NetworkPlane implements NicWiring {
     const source = v.links.get(device);
     const marks: Marks = {
       role: ROLE.trunk,
+      agent: this.o.owner,
       device,
       srcdown: kind === 'interface' && source && !source.up ? '1' : '0',
     };
-    const up: Marks = { role: ROLE.trunkUplink, device };
+    const up: Marks = { role: ROLE.trunkUplink, agent: this.o.owner, device };
     const ops: Ops = { ip: [], ovs: [] };
     const row = v.ovsBridges.get(trunk);
     if (!row) {
@@ -578,8 +601,8 @@ export class NetworkPlane implements NicWiring {
   private async removeTrunk(device: string, v: HostView, o: CallOptions): Promise<string[]> {
     const trunk = names.trunk(device);
     const row = v.ovsBridges.get(trunk);
-    if (!row || marksFromExternalIds(row.externalIds)?.role !== ROLE.trunk) return [];
-    const marks = marksFromExternalIds(row.externalIds) ?? {};
+    const marks = row ? marksFromExternalIds(row.externalIds) : null;
+    if (!this.owned(marks) || marks.role !== ROLE.trunk) return [];
     await this.apply({ ip: [], ovs: [['--if-exists', 'del-br', trunk]] }, o);
     const ip: string[] = [];
     const a = names.trunkSource(device);
@@ -599,13 +622,17 @@ export class NetworkPlane implements NicWiring {
       const ports = new Set<string>();
       for (const l of v.links.values()) {
         const m = marksFromAlias(l.alias);
-        if ((m?.role === ROLE.switchPort || m?.role === ROLE.vmPort) && (cluster === '' || m.cluster === cluster))
+        if (
+          this.owned(m) &&
+          (m.role === ROLE.switchPort || m.role === ROLE.vmPort) &&
+          (cluster === '' || m.cluster === cluster)
+        )
           ports.add(l.name);
       }
       const ops: Ops = { ip: [], ovs: [] };
       for (const [name, at] of v.ovsPorts) {
         const m = marksFromExternalIds(at.row.externalIds);
-        if (m?.role === ROLE.switchPort && (cluster === '' || m.cluster === cluster))
+        if (this.owned(m) && m.role === ROLE.switchPort && (cluster === '' || m.cluster === cluster))
           ops.ovs.push(['--if-exists', 'del-port', at.bridge, name]);
       }
       const deleted = new Set<string>();
@@ -766,6 +793,7 @@ export class NetworkPlane implements NicWiring {
       // The marks attach() set, so a later check() of this node recognises its own ports.
       const marks: Marks = {
         role: ROLE.switchPort,
+        agent: this.o.owner,
         cluster: spec.cluster,
         node: spec.name,
         nic: String(i),
@@ -847,6 +875,7 @@ export class NetworkPlane implements NicWiring {
       const vp = names.vmPort(spec.name, i);
       const marks: Marks = {
         role: ROLE.switchPort,
+        agent: this.o.owner,
         cluster: spec.cluster,
         node: spec.name,
         nic: String(i),

@@ -31,7 +31,15 @@ export async function startTestAgent(raw: Record<string, unknown>): Promise<Test
   const dir = await mkdtemp(join(tmpdir(), 'tenks-test-'));
   // QEMU runs as its own user: it must be able to reach the pool inside this directory.
   await chmod(dir, 0o711);
+  const storage = {
+    pool_name: `tenks-test-${basename(dir).slice('tenks-test-'.length)}`,
+    pool_path: join(dir, 'pool'),
+    ...(raw.storage as object | undefined),
+  };
   const config = compileAgentConfig({
+    // An id of its own, so a lab's unmarked objects on this host are not this agent's; stable for a
+    // restart that keeps the pool.
+    agent_id: `test-${storage.pool_name}`.slice(0, 63),
     listen: '127.0.0.1:0',
     insecure_loopback: raw.tls === undefined,
     log_directory: join(dir, 'log'),
@@ -42,11 +50,7 @@ export async function startTestAgent(raw: Record<string, unknown>): Promise<Test
     // Merged like storage: a test that sets one BMC key keeps loopback and OS-chosen ports.
     bmc: { ...LOOPBACK_BMC, ...(raw.bmc as object | undefined) },
     // A pool of its own unless the test names one: the default name `tenks` is a quickstart lab's.
-    storage: {
-      pool_name: `tenks-test-${basename(dir).slice('tenks-test-'.length)}`,
-      pool_path: join(dir, 'pool'),
-      ...(raw.storage as object | undefined),
-    },
+    storage,
   });
   let daemon: AgentDaemon;
   try {

@@ -71,6 +71,7 @@ describe('tenks-agent with an LVM (logical) pool', function () {
     // Its own state dir and port 0 everywhere: the defaults (/var/lib/tenks, whose BMC file is named
     // by the libvirt URI, IPMI from 6230, Redfish on 8000) are a quickstart lab's on this host.
     agent = await AgentProcess.spawn(join(dir, 'agent.yaml'), {
+      agent_id: `lvm-${id}`,
       listen: '127.0.0.1:0',
       insecure_loopback: true,
       libvirt_uri: SYSTEM_URI,

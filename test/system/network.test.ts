@@ -468,3 +468,109 @@ describe('node NICs on real QEMU guests', function () {
 async function run_(file: string, args: string[]): Promise<string> {
   return run(file, args).catch(() => '');
 }
+
+describe('two agents on one host (one libvirt URI, one network namespace)', function () {
+  const tag = randomBytes(2).toString('hex');
+  const cluster = `own-${tag}`;
+  let one: TestAgent;
+  let two: TestAgent;
+  let c1: AgentClient;
+  let c2: AgentClient;
+  const sources: Source[] = [];
+
+  before(async function () {
+    one = await startTestAgent({ agent_id: `one-${tag}`, libvirt_uri: URI });
+    two = await startTestAgent({ agent_id: `two-${tag}`, libvirt_uri: URI });
+    c1 = new AgentClient(one.address);
+    c2 = new AgentClient(two.address);
+  });
+
+  after(async function () {
+    for (const [c, ns] of [
+      [c1, ['a', 'b']],
+      [c2, ['c']],
+    ] as const)
+      for (const n of ns) await c.delete({ cluster, name: `ow${n}${tag}` }).catch(() => undefined);
+    await c1.teardownHost(cluster).catch(() => undefined);
+    await c2.teardownHost(cluster).catch(() => undefined);
+    c1.close();
+    c2.close();
+    await one.stop();
+    await two.stop();
+    for (const s of sources) await s.remove();
+  });
+
+  it('each manages only its own bridges, ports and domains, even with the same cluster name', async function () {
+    const s1 = await makeSource('linuxbridge', `o1${tag}`);
+    sources.push(s1);
+    const s2 = await makeSource('linuxbridge', `o2${tag}`);
+    sources.push(s2);
+    const p1 = `po1${tag}`;
+    const p2 = `po2${tag}`;
+    await c1.setupHost({
+      cluster,
+      bridgeType: BridgeType.BRIDGE_TYPE_OPENVSWITCH,
+      physnets: [{ physnet: p1, device: s1.device, vlan: 0 }],
+    });
+    await c2.setupHost({
+      cluster,
+      bridgeType: BridgeType.BRIDGE_TYPE_LINUXBRIDGE,
+      physnets: [{ physnet: p2, device: s2.device, vlan: 0 }],
+    });
+    const node = (name: string, physnet: string): NodeSpec =>
+      nodeSpec({ cluster, name, memoryMb: 128, nics: [{ physnet, mac: '' }] });
+    await c1.ensure(node(`owa${tag}`, p1));
+    await c2.ensure(node(`owc${tag}`, p2));
+
+    // Each sees its own physnet and node only.
+    assert.deepEqual(
+      (await c1.hostInfo()).host?.physnets.map((p) => p.physnet),
+      [p1],
+    );
+    assert.deepEqual(
+      (await c2.hostInfo()).host?.physnets.map((p) => p.physnet),
+      [p2],
+    );
+    assert.deepEqual(
+      (await c1.list(cluster)).nodes.map((n) => n.name),
+      [`owa${tag}`],
+    );
+    // One agent cannot take the other's physnet bridge or node name.
+    const taken = await rejectsWith(
+      c2.setupHost({
+        cluster,
+        bridgeType: BridgeType.BRIDGE_TYPE_OPENVSWITCH,
+        physnets: [{ physnet: p1, device: s2.device, vlan: 0 }],
+      }),
+      'INVALID_SPEC',
+    );
+    assert.match(taken.message, /another tenks agent/);
+    const named = await rejectsWith(c2.ensure(node(`owa${tag}`, p2)), 'ALREADY_EXISTS');
+    assert.match(named.message, /another tenks agent/);
+
+    // Agent two removes everything it has, of every cluster: agent one's objects stay.
+    await c2.delete({ cluster, name: `owc${tag}` });
+    const before = await snapshot();
+    await c2.teardownHost('');
+    const after = await snapshot();
+    const gone = diff(before, after)
+      .split('\n')
+      .filter((l) => l !== '');
+    assert.ok(
+      gone.every(
+        (l) =>
+          l.includes(names.bridge(p2)) || l.includes(`tu-${p2}`) || l.includes(`ts-${p2}`) || l.includes(s2.device),
+      ),
+      `agent two removed only its own objects:\n${gone.join('\n')}`,
+    );
+    await ip('link', 'show', names.switchPort(`owa${tag}`, 0));
+    assert.deepEqual(
+      (await c1.hostInfo()).host?.physnets.map((p) => p.physnet),
+      [p1],
+    );
+    assert.ok(
+      gone.some((l) => l.includes(names.bridge(p2))),
+      'agent two removed its own bridge',
+    );
+  });
+});

@@ -75,6 +75,8 @@ describe('compileAgentConfig', () => {
       shutdownGraceMs: 10_000,
       nats: null,
       heartbeatIntervalMs: 2000,
+      // The default id is the host name: unmarked objects of a lab upgraded in place are its own.
+      ownsUnmarked: true,
     };
     assert.deepEqual(compileAgentConfig({}), want);
     assert.deepEqual(compileAgentConfig(undefined), want);
@@ -88,6 +90,12 @@ describe('compileAgentConfig', () => {
     assert.equal(d.field, 'allowed_image_dirs[1]');
     assert.match(d.message, /absolute/);
     assert.deepEqual(compileAgentConfig({ allowed_image_dirs: [] }).allowedImageDirs, []);
+  });
+
+  it('owns unmarked objects by default only under the default agent id', () => {
+    assert.equal(compileAgentConfig({ agent_id: 'second' }).ownsUnmarked, false);
+    assert.equal(compileAgentConfig({ agent_id: 'second', owns_unmarked: true }).ownsUnmarked, true);
+    assert.equal(compileAgentConfig({ owns_unmarked: false }).ownsUnmarked, false);
   });
 
   it('refuses Redfish over HTTPS without the agent certificate', () => {
@@ -157,6 +165,7 @@ describe('compileAgentConfig', () => {
         replicas: 3,
       },
       heartbeatIntervalMs: 500,
+      ownsUnmarked: false,
     });
   });
 

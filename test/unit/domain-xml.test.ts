@@ -69,6 +69,7 @@ function metadata(fields: Partial<NodeMetadata> = {}): NodeMetadata {
     cluster: 'c1',
     name: 'n1',
     uuid: '11111111-2222-4333-8444-555555555555',
+    agent: 'hv1',
     specHash: '0123456789abcdef',
     spec,
     ownedVolumes: ['n1-vol0', 'n1-vol1'],
@@ -364,7 +365,8 @@ describe('metadataXml / parseMetadata', () => {
   });
 
   it('reads metadata as libvirt re-serialises it (double quotes, literal apostrophes)', () => {
-    const m = metadata();
+    // Written before owners were recorded: no agent attribute.
+    const m = metadata({ agent: null });
     const json = JSON.stringify(m.spec).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
     const xml =
       `<tenks:node xmlns:tenks="${METADATA_NS}" version="1" cluster="c1" name="n1" uuid="${m.uuid}" ` +
@@ -373,6 +375,13 @@ describe('metadataXml / parseMetadata', () => {
       `  <tenks:spec>${json}</tenks:spec>\n</tenks:node>\n`;
     parse(xml, 'tenks:node');
     assert.deepEqual(parseMetadata(xml), m);
+  });
+
+  it('keeps the managing agent, and reads metadata without one as null (made before owners were recorded)', () => {
+    const m = metadata({ agent: 'hv-2.lab' });
+    assert.equal(parseMetadata(metadataXml(m))?.agent, 'hv-2.lab');
+    assert.equal(parseMetadata(metadataXml({ ...m, agent: null }))?.agent, null);
+    assert.ok(!metadataXml({ ...m, agent: null }).includes('agent='));
   });
 
   it('returns null for garbage and foreign XML', () => {

@@ -42,6 +42,8 @@ describe('NodeManager firmware and virtual media', function () {
       facts,
       logDirectory: '/log',
       log: nullLogger,
+      owner: 'agent-1',
+      ownsUnmarked: true,
       hostPaths: new HostPathPolicy({ imageDirs: [], poolDir: null }),
     });
     await nodes.ensure(spec());

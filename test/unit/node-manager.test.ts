@@ -97,6 +97,8 @@ function setup(facts: Partial<HostFacts> = {}, wiring: NicWiring | null = null) 
     logDirectory: '/var/log/tenks',
     log: nullLogger,
     wiring,
+    owner: 'agent-1',
+    ownsUnmarked: true,
     hostPaths: new HostPathPolicy({ imageDirs: ['/img', '/srv', '/dev'], poolDir: null }),
   });
   return { hv, storage, nm };
@@ -722,6 +724,72 @@ describe('NodeManager', () => {
       assert.equal(byName.engine, 'qemu');
       assert.equal((await nm.get(ref('', '', UUID))).name, 'n1');
       await rejectsWith(nm.get(ref('n1', 'c2')), 'NOT_FOUND');
+    });
+  });
+
+  describe('agents sharing one libvirt URI', () => {
+    function second(hv: FakeHypervisor, storage: RecordingStorage, ownsUnmarked = true): NodeManager {
+      return new NodeManager({
+        hypervisor: hv,
+        storage,
+        facts: hostFacts(),
+        logDirectory: '/var/log/tenks',
+        log: nullLogger,
+        owner: 'agent-2',
+        ownsUnmarked,
+        hostPaths: new HostPathPolicy({ imageDirs: ['/img'], poolDir: null }),
+      });
+    }
+
+    it("lists, counts, reads and deletes only the agent's own nodes", async () => {
+      const { hv, storage, nm } = setup();
+      const other = second(hv, storage);
+      await nm.ensure(spec({ name: 'mine' }));
+      await other.ensure(spec({ name: 'theirs' }));
+      assert.deepEqual(
+        (await nm.list('')).map((n) => n.name),
+        ['mine'],
+      );
+      assert.deepEqual(
+        (await other.list('c1')).map((n) => n.name),
+        ['theirs'],
+      );
+      assert.equal(await nm.count(), 1);
+      await assert.rejects(nm.get(ref('theirs')), (e: TenksError) => e.code === 'NOT_FOUND');
+      await assert.rejects(nm.power(ref('theirs'), 'on'), (e: TenksError) => e.code === 'NOT_FOUND');
+      await assert.rejects(
+        nm.delete(ref('theirs', 'c1')),
+        (e: TenksError) => e.code === 'CONFLICT' && e.message.includes('agent-2'),
+      );
+      assert.ok(await hv.getDomain('theirs'), 'the other agent keeps its node');
+    });
+
+    it("refuses to take over another agent's node of the same name", async () => {
+      const { hv, storage, nm } = setup();
+      await second(hv, storage).ensure(spec({ name: 'n1' }));
+      await assert.rejects(
+        nm.ensure(spec({ name: 'n1' })),
+        (e: TenksError) => e.code === 'ALREADY_EXISTS' && e.field === 'node.name' && e.message.includes('agent-2'),
+      );
+    });
+
+    it('leaves nodes made before owners were recorded to the agent that owns those, which marks them when it changes them', async () => {
+      const { hv, storage, nm } = setup();
+      await nm.ensure(spec({ name: 'old' }));
+      const d = await hv.getDomain('old');
+      assert.ok(d?.metadata);
+      await hv.setMetadata('old', { ...d.metadata, agent: null });
+      const bystander = second(hv, storage, false);
+      assert.deepEqual(await bystander.list(''), []);
+      await assert.rejects(bystander.delete(ref('old')), (e: TenksError) => e.code === 'CONFLICT');
+      const other = second(hv, storage);
+      assert.deepEqual(
+        (await other.list('')).map((n) => n.name),
+        ['old'],
+      );
+      await other.ensure(spec({ name: 'old', memoryMb: 2048 }));
+      assert.equal((await hv.getDomain('old'))?.metadata?.agent, 'agent-2');
+      assert.deepEqual(await nm.list(''), []);
     });
   });
 

@@ -104,6 +104,8 @@ describe('one change of a node at a time', function () {
     nodes = new NodeManager({
       hypervisor: hv,
       storage: new FakeStorage(),
+      owner: 'agent-1',
+      ownsUnmarked: true,
       hostPaths: new HostPathPolicy({ imageDirs: ['/img'], poolDir: null }),
       facts,
       logDirectory: '/log',
@@ -195,6 +197,8 @@ describe('BMC plane: one listener per node', function () {
     nodes = new NodeManager({
       hypervisor: hv,
       storage: new FakeStorage(),
+      owner: 'agent-1',
+      ownsUnmarked: true,
       hostPaths: new HostPathPolicy({ imageDirs: ['/img'], poolDir: null }),
       facts,
       logDirectory: '/log',
