@@ -699,9 +699,9 @@ export class NodeManager {
       });
       removed.push('powered off');
     }
-    await this.hv.undefineDomain(d.name, o);
-    removed.push(`domain ${d.name}`);
-    // Volumes and switch ports are independent once the domain is gone: remove them together.
+    // Volumes and switch ports go before the domain, together (the node is off: nothing uses them):
+    // the domain's metadata is the record of what to clean, so an agent killed halfway finds it
+    // again on the next delete instead of leaving orphans behind (bench:chaos found two).
     const spec = d.metadata.spec;
     const [volumes, ports] = await Promise.all([
       Promise.all(
@@ -709,7 +709,8 @@ export class NodeManager {
       ),
       this.wiring ? this.wiring.detach(spec, o) : Promise.resolve([]),
     ]);
-    removed.push(...volumes.flat(), ...ports);
+    await this.hv.undefineDomain(d.name, o);
+    removed.push(`domain ${d.name}`, ...volumes.flat(), ...ports);
     this.log.info('node deleted', { cluster: d.metadata.cluster, node: d.name });
     return { existed: true, removed };
   }

@@ -596,6 +596,20 @@ describe('NodeManager', () => {
       assert.deepEqual(await nm.delete(ref('n1', 'c1')), { existed: false, removed: [] });
     });
 
+    it('keeps the domain until its volumes are gone, so an interrupted delete leaves nothing unreachable', async () => {
+      const { hv, storage, nm } = setup();
+      await nm.ensure(spec({ volumes: [rawVolume({ capacity: '1GiB' }), rawVolume({ capacity: '1GiB' })] }));
+      // The agent dies (here: the call fails) while the volumes are being deleted.
+      storage.failDelete.add('n1-vol1');
+      await rejectsWith(nm.delete(ref('n1', 'c1')), 'UNAVAILABLE');
+      assert.ok(hv.domains.has('n1'), 'the domain, the record of what to clean, is still there');
+      storage.failDelete.clear();
+      const again = await nm.delete(ref('n1', 'c1'));
+      assert.equal(again.existed, true);
+      assert.equal(hv.domains.size, 0);
+      assert.equal(storage.volumes.size, 0, `left: ${[...storage.volumes.keys()].join(', ')}`);
+    });
+
     it('powers a running node off first', async () => {
       const { hv, nm } = setup();
       await nm.ensure(spec());
