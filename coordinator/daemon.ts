@@ -1,6 +1,14 @@
 /** A running coordinator: NATS, state, agent registry, operations and the gRPC server, with a lifecycle. */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { connectNats, Lifecycle, startGrpcServer, TenksError, type GrpcServer, type Logger } from '../common/index.js';
+import {
+  connectNats,
+  Lifecycle,
+  startGrpcServer,
+  TenksError,
+  toTenksError,
+  type GrpcServer,
+  type Logger,
+} from '../common/index.js';
 import type { AgentPort } from './agents/port.js';
 import { AgentRegistry } from './agents/registry.js';
 import type { CoordinatorConfig } from './config.js';
@@ -39,6 +47,25 @@ export interface CoordinatorStartOptions {
   wrapAgentPort?: (port: AgentPort) => AgentPort;
 }
 
+/**
+ * Runs `open` (a bucket opened or created) again while JetStream does not answer, for as long as
+ * NATS itself is waited for: a NATS cluster that just lost a node, or a server just started,
+ * times out API requests for a few seconds while it elects leaders.
+ */
+async function untilJetStream<T>(log: Logger, open: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + NATS_START_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await open();
+    } catch (e) {
+      const err = toTenksError(e, 'UNAVAILABLE');
+      if (Date.now() > deadline || (err.code !== 'UNAVAILABLE' && err.code !== 'TIMEOUT')) throw err;
+      if (attempt === 0) log.warn('JetStream not answering yet; retrying', { error: err.message });
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
+}
+
 /** The coordinator process, in-process for tests or from main.ts. */
 export class CoordinatorDaemon {
   private constructor(
@@ -67,16 +94,18 @@ export class CoordinatorDaemon {
     let registry: AgentRegistry | null = null;
     let runner: OperationRunner | null = null;
     try {
-      store = await StateStore.open(nc, config.nats.replicas, log);
-      registry = await AgentRegistry.start(nc, {
-        timeoutMs: config.agentTimeoutMs,
-        tls: config.agentTls,
-        callTimeoutMs: config.callTimeoutMs,
-        concurrency: config.agentConcurrency,
-        waitMs: config.agentWaitMs,
-        replicas: config.nats.replicas,
-        log,
-      });
+      store = await untilJetStream(log, () => StateStore.open(nc, config.nats.replicas, log));
+      registry = await untilJetStream(log, () =>
+        AgentRegistry.start(nc, {
+          timeoutMs: config.agentTimeoutMs,
+          tls: config.agentTls,
+          callTimeoutMs: config.callTimeoutMs,
+          concurrency: config.agentConcurrency,
+          waitMs: config.agentWaitMs,
+          replicas: config.nats.replicas,
+          log,
+        }),
+      );
       const grpcPort = new GrpcAgentPort(registry);
       const port = o.wrapAgentPort ? o.wrapAgentPort(grpcPort) : grpcPort;
       const events = new NatsEventSink(nc, config.eventsSubjectPrefix, log);
