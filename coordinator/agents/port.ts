@@ -28,6 +28,11 @@ export interface AgentPort {
    * them (CONFLICT) once a newer claim on the cluster has reached them.
    */
   withFence(fence: string): AgentPort;
+  /**
+   * Resolves when the agent is back: its heartbeats show it restarted or alive again (a retry
+   * waiting out a backoff for it goes at once). Never rejects; ends with `signal` unresolved.
+   */
+  whenBack(agent: string, signal: AbortSignal): Promise<void>;
   /** The physnets set up on the agent's host now. */
   hostPhysnets(agent: string, signal?: AbortSignal): Promise<HostPhysnet[]>;
   listNodes(agent: string, cluster: string, includeSecrets: boolean, signal?: AbortSignal): Promise<ObservedNode[]>;

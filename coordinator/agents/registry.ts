@@ -61,6 +61,8 @@ export class AgentRegistry {
   private follower: BucketFollower | null = null;
   /** Callers waiting for a heartbeat of an agent, by agent id. */
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** Callers waiting for an agent to restart or come alive again, by agent id. */
+  private readonly returns = new Map<string, Set<() => void>>();
 
   private constructor(private readonly o: RegistryOptions) {}
 
@@ -114,7 +116,29 @@ export class AgentRegistry {
     }
     if (restarted) this.o.log.info('agent restarted', { agent: hb.id });
     else if (revived) this.o.log.info('agent alive again', { agent: hb.id });
+    if (restarted || revived) {
+      const r = this.returns.get(hb.id);
+      this.returns.delete(hb.id);
+      for (const f of r ?? []) f();
+    }
     this.wake(hb.id);
+  }
+
+  /** Resolves at the agent's next restart or revival (see AgentPort.whenBack); never once `signal` aborted. */
+  nextReturn(id: string, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (signal.aborted) return;
+      let set = this.returns.get(id);
+      if (!set) this.returns.set(id, (set = new Set()));
+      const done = (): void => {
+        off();
+        resolve();
+      };
+      const off = onAbort(signal, () => {
+        set.delete(done);
+      });
+      set.add(done);
+    });
   }
 
   private wake(id: string): void {

@@ -116,6 +116,7 @@ export async function execute(plan: Plan, ctx: ExecuteContext): Promise<ResultRe
         (e) => {
           ctx.hooks.failed(a, e, true);
         },
+        (stop) => ctx.port.whenBack(a.agent, stop),
       );
       await ctx.hooks.finished(a, out);
       record(resultOf(a, true, out.changes, null));

@@ -31,13 +31,15 @@ export interface RetryPolicy {
 
 /**
  * Runs `task`, again after a backoff while it fails with a retryable code and attempts remain.
- * `onRetry` hears each failure that will be retried.
+ * `onRetry` hears each failure that will be retried; `wake`, when given, resolves when what was
+ * unavailable is back, which cuts an UNAVAILABLE backoff short (it is aborted when the wait ends).
  */
 export async function withRetry<T>(
   task: () => Promise<T>,
   policy: RetryPolicy,
   signal: AbortSignal,
   onRetry: (e: TenksError, attempt: number) => void,
+  wake?: (signal: AbortSignal) => Promise<void>,
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     if (signal.aborted) throw abortError(signal);
@@ -51,15 +53,18 @@ export async function withRetry<T>(
       if (!RETRY[err.code].retry || attempt >= policy.attempts) throw err;
       onRetry(err, attempt);
       const delay = Math.min(policy.backoffMs * 2 ** (attempt - 1), 10_000);
+      // An unreachable agent that comes back ends the wait at once (`wake`), not at the next backoff.
+      const stopWake = new AbortController();
       await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          off();
-          resolve();
-        }, delay);
-        const off = onAbort(signal, () => {
+        const done = (): void => {
           clearTimeout(t);
+          off();
+          stopWake.abort();
           resolve();
-        });
+        };
+        const t = setTimeout(done, delay);
+        const off = onAbort(signal, done);
+        if (wake && err.code === 'UNAVAILABLE') wake(stopWake.signal).then(done, () => undefined);
       });
     }
   }

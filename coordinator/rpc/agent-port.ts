@@ -34,6 +34,10 @@ export class GrpcAgentPort implements AgentPort {
     return new GrpcAgentPort(this.registry, fence);
   }
 
+  whenBack(agent: string, signal: AbortSignal): Promise<void> {
+    return this.registry.nextReturn(agent, signal);
+  }
+
   private call<T>(agent: string, signal: AbortSignal | undefined, f: (api: AgentApi) => Promise<T>): Promise<T> {
     return this.registry.withAgent(agent, f, signal);
   }

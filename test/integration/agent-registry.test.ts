@@ -115,6 +115,26 @@ describe('agent registry over real NATS', function () {
     assert.ok(Date.now() - t1 < 3_000, 'an aborted wait ends with the signal');
   });
 
+  it('tells a waiter when the agent restarts, and forgets a waiter whose wait ended', async function () {
+    await beat(heartbeat('a4', 'run-1'));
+    await until('a4 alive', () => registry.alive('a4'));
+    const stop = new AbortController();
+    let woken = false;
+    void registry.nextReturn('a4', stop.signal).then(() => (woken = true));
+    await beat(heartbeat('a4', 'run-1'));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(woken, false, 'a heartbeat of the same run is no return');
+    await beat(heartbeat('a4', 'run-2'));
+    await until('the waiter woken', () => woken);
+    const gone = new AbortController();
+    let late = false;
+    void registry.nextReturn('a4', gone.signal).then(() => (late = true));
+    gone.abort();
+    await beat(heartbeat('a4', 'run-3'));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(late, false, 'an ended wait is not resolved');
+  });
+
   it('does not wait for an agent it has never seen', async function () {
     const t0 = Date.now();
     await assert.rejects(

@@ -41,6 +41,10 @@ class NoHostNetworkPort implements AgentPort {
     return new NoHostNetworkPort(this.inner.withFence(fence), this.calls);
   }
 
+  whenBack(agent: string, signal: AbortSignal): Promise<void> {
+    return this.inner.whenBack(agent, signal);
+  }
+
   hostPhysnets(agent: string, signal?: AbortSignal) {
     return this.inner.hostPhysnets(agent, signal);
   }

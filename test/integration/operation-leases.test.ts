@@ -92,6 +92,10 @@ class RecordingPort implements AgentPort {
     }
   }
 
+  whenBack(agent: string, signal: AbortSignal): Promise<void> {
+    return this.inner.whenBack(agent, signal);
+  }
+
   hostPhysnets(agent: string, signal?: AbortSignal) {
     return this.inner.hostPhysnets(agent, signal);
   }

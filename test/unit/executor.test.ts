@@ -140,6 +140,10 @@ class FakePort implements AgentPort {
     return this;
   }
 
+  whenBack(): Promise<void> {
+    return new Promise(() => undefined);
+  }
+
   on(method: Call['method'], target: string, script: Script): this {
     this.scripts.set(`${method} ${target}`, script);
     return this;
@@ -656,6 +660,45 @@ describe('withRetry', () => {
     // Timers may fire a millisecond early; the second wait is twice the first.
     assert.ok(b - a >= 18, `first backoff ${b - a} ms`);
     assert.ok(c - b >= 38, `second backoff ${c - b} ms`);
+  });
+
+  it('retries an UNAVAILABLE call as soon as the agent is back, not at the end of its backoff', async () => {
+    let n = 0;
+    let back: () => void = () => undefined;
+    const stops: AbortSignal[] = [];
+    const t0 = performance.now();
+    setTimeout(() => {
+      back();
+    }, 30);
+    const v = await withRetry(
+      () => (++n < 2 ? Promise.reject(new TenksError('UNAVAILABLE', 'agent down')) : Promise.resolve('ok')),
+      { attempts: 3, backoffMs: 5_000 },
+      never,
+      () => undefined,
+      (stop) => {
+        stops.push(stop);
+        return new Promise<void>((r) => (back = r));
+      },
+    );
+    assert.equal(v, 'ok');
+    assert.ok(performance.now() - t0 < 2_000, 'it did not wait out the 5 s backoff');
+    assert.ok(
+      stops.every((s) => s.aborted),
+      'the wake-up wait was ended with the backoff',
+    );
+  });
+
+  it('waits out the backoff of a TIMEOUT even when a wake-up comes', async () => {
+    let n = 0;
+    const t0 = performance.now();
+    await withRetry(
+      () => (++n < 2 ? Promise.reject(new TenksError('TIMEOUT', 'slow')) : Promise.resolve()),
+      { attempts: 2, backoffMs: 60 },
+      never,
+      () => undefined,
+      () => Promise.resolve(),
+    );
+    assert.ok(performance.now() - t0 >= 55);
   });
 
   // Regression (fixed): each backoff adds an 'abort' listener to the operation's signal and never removes it when
