@@ -119,12 +119,12 @@ export class IpmiBmc {
         case PayloadType.RAKP3:
           return this.rakp3(p.payload);
         default:
-          return this.drop(`payload type ${p.payloadType} outside a session`);
+          return this.drop('payload type not allowed outside a session');
       }
     }
     const s = this.sessions.get(p.sessionId);
     if (!s?.keys) return this.drop('unknown session');
-    if (p.payloadType !== PayloadType.IPMI) return this.drop(`payload type ${p.payloadType} in a session`);
+    if (p.payloadType !== PayloadType.IPMI) return this.drop('payload type other than IPMI in a session');
     const message = openPayload(p, s.keys);
     if (!message) return this.drop('integrity check failed');
     if (!p.encrypted) return this.drop('unencrypted message in an encrypted session');
