@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { connect } from 'node:net';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -492,6 +493,49 @@ describe('Redfish service over HTTP (in-memory backend)', function () {
     backend.nodes.delete(A);
     const gone = await get(`/redfish/v1/Systems/${A}`);
     assert.equal(gone.status, 404, 'a node deleted under the BMC');
+  });
+
+  it('answers a path segment that is not valid percent-encoding with 404, never 500, signed in or not', async function () {
+    for (const path of [
+      '/redfish/v1/Systems/%zz',
+      `/redfish/v1/Systems/${A}/%C0%AF`,
+      '/redfish/v1/Systems/node-a/%E0%80',
+      '/redfish/v1/SessionService/Sessions/%',
+      // Targets the URL parser would read as a (bad) host.
+      '//',
+      '//x:99999/redfish/v1',
+    ]) {
+      for (const headers of [A_AUTH, {}]) {
+        const r = await get(path, headers);
+        assert.equal(r.status, 404, `${path} ${JSON.stringify(r.json)}`);
+        assert.equal(errorId(r), 'Base.1.8.ResourceMissingAtURI', path);
+      }
+    }
+  });
+
+  it('answers CONNECT with 405 and a Redfish error instead of dropping the connection', async function () {
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(service.port, '127.0.0.1', () => {
+        socket.write('CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\n');
+      });
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString('utf8')));
+      socket.on('close', () => {
+        resolve(text);
+      });
+      socket.on('error', reject);
+      setTimeout(() => {
+        socket.destroy();
+      }, 5000);
+    });
+    const [head = '', body = ''] = raw.split('\r\n\r\n');
+    assert.match(head, /^HTTP\/1\.1 405 /, raw.slice(0, 200) || 'no response at all');
+    assert.match(head, /\r\ncontent-type: application\/json/i);
+    assert.match(head, /\r\nallow: /i);
+    const length = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1]);
+    assert.equal(Buffer.byteLength(body), length);
+    const json = JSON.parse(body) as { error: { code: string } };
+    assert.equal(json.error.code, 'Base.1.8.OperationNotAllowed');
   });
 
   it('serves HTTPS with the given certificate', async function () {

@@ -7,6 +7,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttps } from 'node:https';
+import type { Duplex } from 'node:stream';
 import { TenksError, type Logger } from '../../../common/index.js';
 import type { NodeStatus } from '../../compute/index.js';
 import type { RedfishBackend } from '../backend.js';
@@ -111,6 +112,11 @@ export class RedfishService {
     const server = this.o.tls
       ? createHttps({ cert: this.o.tls.cert, key: this.o.tls.key }, handler)
       : createHttp(handler);
+    // Node hands CONNECT to this event, not to the handler, and drops the connection unanswered
+    // when nobody listens.
+    server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+      this.refuseConnect(req, socket);
+    });
     server.keepAliveTimeout = 5_000;
     server.headersTimeout = 20_000;
     server.requestTimeout = 60_000;
@@ -134,6 +140,35 @@ export class RedfishService {
     this.o.log.info('redfish listening', { address: this.o.listenAddress, port: this.boundPort, tls: !!this.o.tls });
   }
 
+  /** Answers CONNECT (a proxy tunnel, which no Redfish resource is) with 405 and closes. */
+  private refuseConnect(req: IncomingMessage, socket: Duplex): void {
+    this.stats.requests++;
+    this.stats.errors++;
+    // Without a listener, a reset from the client would be an unhandled 'error' event.
+    socket.on('error', () => {
+      socket.destroy();
+    });
+    const allowed = 'GET, HEAD, POST, PATCH, DELETE';
+    const err = new RedfishError(
+      405,
+      `${req.method ?? 'CONNECT'} is not allowed (allowed: ${allowed})`,
+      MessageId.NOT_ALLOWED,
+    );
+    const body = JSON.stringify(errorBody(err));
+    socket.end(
+      [
+        'HTTP/1.1 405 Method Not Allowed',
+        'OData-Version: 4.0',
+        `Allow: ${allowed}`,
+        'Content-Type: application/json; charset=utf-8',
+        `Content-Length: ${Buffer.byteLength(body)}`,
+        'Connection: close',
+        '',
+        body,
+      ].join('\r\n'),
+    );
+  }
+
   async close(): Promise<void> {
     const s = this.server;
     this.server = null;
@@ -152,7 +187,7 @@ export class RedfishService {
     const method = req.method ?? 'GET';
     let reply: Reply;
     try {
-      const url = new URL(req.url ?? '/', 'http://localhost');
+      const url = requestUrl(req.url ?? '/');
       const path = url.pathname.replace(/\/+$/, '');
       let cached: Promise<unknown> | null = null;
       const body = (): Promise<unknown> => (cached ??= readBody(req));
@@ -162,7 +197,13 @@ export class RedfishService {
           .slice('/redfish/v1'.length)
           .split('/')
           .filter((p) => p !== '')
-          .map((p) => decodeURIComponent(p));
+          .map((p) => {
+            try {
+              return decodeURIComponent(p);
+            } catch {
+              throw missing(`resource at ${path} ('${p}' is not valid percent-encoding)`);
+            }
+          });
         reply = await this.route({ method, parts, query: url.search, raw: req, body });
       } else throw missing(`resource at ${path}`);
     } catch (e) {
@@ -606,6 +647,19 @@ export class RedfishService {
       throw new RedfishError(400, 'PATCH a Chassis with IndicatorLED Lit, Off or Blinking', MessageId.PROPERTY_VALUE);
     await this.o.backend.setFirmware(v.node.uuid, { indicatorLed: led });
     return noContent;
+  }
+}
+
+/**
+ * The URL of a request target: origin-form (`/path?query`) is read as a path even when it starts
+ * with `//` (which the URL parser would take for a host), absolute-form as a URL. Anything else,
+ * or an absolute URL that does not parse, names no resource.
+ */
+function requestUrl(target: string): URL {
+  try {
+    return target.startsWith('/') ? new URL(`http://localhost${target}`) : new URL(target);
+  } catch {
+    throw missing(`resource at ${target}`);
   }
 }
 
