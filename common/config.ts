@@ -25,15 +25,19 @@ export function zodErrors(error: z.ZodError, base = ''): FieldError[] {
 }
 
 /**
- * Parses YAML text; syntax errors name the file, line and column, problems the library finds only
- * while converting (aliases, collection keys) the field they are at.
+ * Parses YAML text; syntax errors (and what the library only warns about) name the file, line and
+ * column, problems it finds only while converting (aliases, collection keys) the field they are at.
  */
 export function parseYaml(text: string, source: string): unknown {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, lineCounter: lines });
-  if (doc.errors.length > 0) {
+  // logLevel 'error': the library would print its warnings on stderr; they are errors here.
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, lineCounter: lines, logLevel: 'error' });
+  // Warnings (a tag it cannot resolve, an unknown directive) mean it read something other than
+  // what was written: the value would be used as if untagged.
+  const problems = [...doc.errors, ...doc.warnings];
+  if (problems.length > 0) {
     throw invalidSpec(
-      doc.errors.map((e) => ({
+      problems.map((e) => ({
         field: `${source}:${e.linePos?.[0].line ?? '?'}:${e.linePos?.[0].col ?? '?'}`,
         // The parser reports running out of stack as it is; what the user did is nest too deeply.
         message: (e.message.split('\n')[0] ?? e.message).replace(

@@ -80,4 +80,29 @@ describe('cluster spec YAML', () => {
       assert.match(f.message, /nested too deeply/);
     }
   });
+
+  it('refuses a tag it does not know (the value was used as if untagged), naming where, without a process warning', () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w);
+    };
+    process.on('warning', onWarning);
+    try {
+      for (const tag of ['!!python/object/apply:os.system', '!custom', '!<tag:example.com,2000:x>']) {
+        const found = problems(SPEC.replace('name: lab', `name: ${tag} lab`));
+        assert.deepEqual(
+          found.map((f) => f.field),
+          ['lab.yaml:1:7'],
+          tag,
+        );
+        assert.match(found[0]?.message ?? '', /tag/i);
+      }
+    } finally {
+      process.off('warning', onWarning);
+    }
+    assert.deepEqual(
+      warnings.map((w) => w.message),
+      [],
+    );
+  });
 });
