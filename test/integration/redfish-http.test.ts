@@ -538,6 +538,39 @@ describe('Redfish service over HTTP (in-memory backend)', function () {
     assert.equal(json.error.code, 'Base.1.8.OperationNotAllowed');
   });
 
+  it('answers a 10 MB body with its error (413, or 401 without credentials) before closing, even when the client asked to close', async function () {
+    // The client is its own process, as a real one is: sharing this event loop with the server
+    // would pace its writes to the server's reads and hide the race.
+    const client = `
+      const { connect } = require('node:net');
+      const [port, head] = [Number(process.argv[1]), process.argv[2]];
+      const socket = connect(port, '127.0.0.1', () => socket.write(Buffer.concat([Buffer.from(head), Buffer.alloc(10485760, 97)])));
+      let text = '', error = '';
+      const done = (v) => { process.stdout.write(v); process.exit(0); };
+      socket.on('data', (d) => { text += d.toString('latin1'); if (text.includes('\\r\\n')) done(text.split('\\r\\n')[0]); });
+      socket.on('error', (e) => (error = e.message));
+      socket.on('close', () => done('nothing (' + (error || 'closed') + ')'));
+      setTimeout(() => done('no answer in 20 s'), 20000);`;
+    const statusOf = async (head: string): Promise<string> =>
+      (await execFileAsync(process.execPath, ['-e', client, String(service.port), head], { timeout: 30_000 })).stdout;
+    const length = 10 * 1024 * 1024;
+    for (let round = 0; round < 4; round++)
+      for (const close of ['Connection: close\r\n', '']) {
+        const login = await statusOf(
+          `POST /redfish/v1/SessionService/Sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n${close}\r\n`,
+        );
+        assert.match(login, /^HTTP\/1\.1 413 /, `login, ${close ? 'close' : 'keep-alive'}: ${login}`);
+        const anonymous = await statusOf(
+          `POST /redfish/v1/Systems/${A}/Actions/ComputerSystem.Reset HTTP/1.1\r\nHost: x\r\nContent-Length: ${length}\r\n${close}\r\n`,
+        );
+        assert.match(
+          anonymous,
+          /^HTTP\/1\.1 401 /,
+          `reset without credentials, ${close ? 'close' : 'keep-alive'}: ${anonymous}`,
+        );
+      }
+  });
+
   it('serves HTTPS with the given certificate', async function () {
     const dir = await mkdtemp(join(tmpdir(), 'tenks-rf-tls-'));
     try {

@@ -217,8 +217,10 @@ export class RedfishService {
         headers: err.status === 401 ? { 'WWW-Authenticate': 'Basic realm="tenks BMC"', ...err.headers } : err.headers,
       };
     }
-    // Drain an unread body so keep-alive connections stay usable.
-    if (!req.readableEnded) req.resume();
+    // Read what is left of the body before answering: keep-alive connections stay usable, and a
+    // connection closed after the answer with bytes still unread is reset, which makes the
+    // client's kernel drop the answer before the client reads it.
+    await drain(req);
     const headers: Record<string, string> = { 'OData-Version': '4.0', ...reply.headers };
     if (reply.body === null || reply.status === 204) {
       res.writeHead(reply.status, headers);
@@ -673,15 +675,82 @@ function sessionDoc(s: RedfishSession): Doc {
   };
 }
 
+/** Largest request body read; a larger one is answered 413 (after it is drained). */
+const MAX_BODY_BYTES = 1 << 20;
+/** How much of an unread body is drained before answering, and for how long; beyond, the answer goes anyway. */
+const DRAIN_BYTES = 64 * 1024 * 1024;
+const DRAIN_MS = 10_000;
+
+/** Reads and discards what is left of a request body, within {@link DRAIN_BYTES} and {@link DRAIN_MS}. */
+function drain(req: IncomingMessage): Promise<void> {
+  if (req.readableEnded || req.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let size = 0;
+    const done = (): void => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', done);
+      req.off('close', done);
+      req.off('error', done);
+      resolve();
+    };
+    const onData = (c: Buffer): void => {
+      size += c.length;
+      if (size > DRAIN_BYTES) done();
+    };
+    const timer = setTimeout(done, DRAIN_MS);
+    req.on('data', onData);
+    req.once('end', done);
+    req.once('close', done);
+    req.once('error', done);
+    req.resume();
+  });
+}
+
+/**
+ * The request body as JSON (null when empty). Reads with listeners rather than an async iterator:
+ * leaving the iterator early destroys the request and its socket, and the 413 would never be sent.
+ */
 async function readBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > 1 << 20) throw new RedfishError(413, 'request body larger than 1 MiB', MessageId.TOO_LARGE);
-    chunks.push(c);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const raw = await new Promise<Buffer>((resolve, reject) => {
+    if (req.readableEnded) {
+      resolve(Buffer.alloc(0));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (c: Buffer): void => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) {
+        stop();
+        reject(new RedfishError(413, 'request body larger than 1 MiB', MessageId.TOO_LARGE));
+      } else chunks.push(c);
+    };
+    const onEnd = (): void => {
+      stop();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (e: Error): void => {
+      stop();
+      reject(e);
+    };
+    // The client went away before the end of its body: nobody is left to answer.
+    const onClose = (): void => {
+      stop();
+      reject(new RedfishError(400, 'the request body ended early', MessageId.MALFORMED_JSON));
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onError);
+    req.once('close', onClose);
+  });
+  const text = raw.toString('utf8');
   if (text.trim() === '') return null;
   try {
     return JSON.parse(text) as unknown;
