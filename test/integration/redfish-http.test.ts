@@ -571,6 +571,43 @@ describe('Redfish service over HTTP (in-memory backend)', function () {
       }
   });
 
+  it('does not count a client that leaves in the middle of its body as a server failure', async function () {
+    const warnings: string[] = [];
+    const log = { ...nullLogger, warn: (m: string, f?: object) => void warnings.push(`${m} ${JSON.stringify(f)}`) };
+    const watched = new RedfishService({
+      listenAddress: '127.0.0.1',
+      port: 0,
+      tls: null,
+      backend,
+      log,
+      scratchDir: scratch,
+    });
+    await watched.start();
+    try {
+      for (const path of [
+        '/redfish/v1/SessionService/Sessions',
+        `/redfish/v1/Systems/${A}/Actions/ComputerSystem.Reset`,
+      ]) {
+        await new Promise<void>((resolve, reject) => {
+          const socket = connect(watched.port, '127.0.0.1', () => {
+            socket.write(
+              `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic('admin', 'pw-a')}\r\nContent-Length: 1000\r\n\r\n{"ResetType":`,
+            );
+            setTimeout(() => {
+              socket.destroy();
+              resolve();
+            }, 100);
+          });
+          socket.on('error', reject);
+        });
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(warnings, []);
+    } finally {
+      await watched.close();
+    }
+  });
+
   it('serves HTTPS with the given certificate', async function () {
     const dir = await mkdtemp(join(tmpdir(), 'tenks-rf-tls-'));
     try {

@@ -722,8 +722,8 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
     const stop = (): void => {
       req.off('data', onData);
       req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
+      req.off('error', onEarlyEnd);
+      req.off('close', onEarlyEnd);
     };
     const onData = (c: Buffer): void => {
       size += c.length;
@@ -736,19 +736,16 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
       stop();
       resolve(Buffer.concat(chunks));
     };
-    const onError = (e: Error): void => {
-      stop();
-      reject(e);
-    };
-    // The client went away before the end of its body: nobody is left to answer.
-    const onClose = (): void => {
+    // The client went away before the end of its body ('aborted'): its fault, and nobody is left
+    // to answer, so not a server failure.
+    const onEarlyEnd = (): void => {
       stop();
       reject(new RedfishError(400, 'the request body ended early', MessageId.MALFORMED_JSON));
     };
     req.on('data', onData);
     req.once('end', onEnd);
-    req.once('error', onError);
-    req.once('close', onClose);
+    req.once('error', onEarlyEnd);
+    req.once('close', onEarlyEnd);
   });
   const text = raw.toString('utf8');
   if (text.trim() === '') return null;
