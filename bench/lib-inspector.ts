@@ -6,8 +6,13 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 
-/** One Chrome DevTools Protocol call (`method`, no parameters) over the inspector's WebSocket. */
-export function inspectorCall(wsUrl: string, method: string, timeoutMs = 30_000): Promise<unknown> {
+/** One Chrome DevTools Protocol call (`method` with `params`) over the inspector's WebSocket. */
+export function inspectorCall(
+  wsUrl: string,
+  method: string,
+  timeoutMs = 30_000,
+  params: Record<string, unknown> = {},
+): Promise<unknown> {
   const u = new URL(wsUrl);
   const sock = connect(Number(u.port), u.hostname);
   let buf = Buffer.alloc(0);
@@ -44,7 +49,7 @@ export function inspectorCall(wsUrl: string, method: string, timeoutMs = 30_000)
         upgraded = true;
         buf = buf.subarray(end + 4);
         // A client frame: FIN + text, masked, 7- or 16-bit length.
-        const payload = Buffer.from(JSON.stringify({ id: 1, method }));
+        const payload = Buffer.from(JSON.stringify({ id: 1, method, params }));
         const mask = randomBytes(4);
         const len =
           payload.length < 126 ? [0x80 | payload.length] : [0x80 | 126, payload.length >> 8, payload.length & 0xff];
@@ -92,4 +97,15 @@ export function inspectorAddress(output: string): string | null {
 export async function forceGc(wsUrl: string): Promise<void> {
   await inspectorCall(wsUrl, 'HeapProfiler.collectGarbage');
   await inspectorCall(wsUrl, 'HeapProfiler.collectGarbage');
+}
+
+/** The inspected process's `process.memoryUsage()` (bytes: rss, heapTotal, heapUsed, external, arrayBuffers). */
+export async function memoryUsage(wsUrl: string): Promise<Record<string, number>> {
+  const r = (await inspectorCall(wsUrl, 'Runtime.evaluate', 30_000, {
+    expression: 'JSON.stringify(process.memoryUsage())',
+    returnByValue: true,
+  })) as { result?: { value?: unknown } };
+  const v = r.result?.value;
+  if (typeof v !== 'string') throw new Error(`inspector: process.memoryUsage() gave ${JSON.stringify(r)}`);
+  return JSON.parse(v) as Record<string, number>;
 }
