@@ -20,8 +20,9 @@
  *    body abuse, 10 MB bodies, partial requests and slowloris connections. Every answer must be
  *    well-formed HTTP with a Redfish JSON body, within its deadline; no 500s, no 5xx to a GET.
  * 3. Agent RSS: settled (forced GCs, then the minimum of samples over 30 s, see SETTLE_MS) after a
- *    warm-up of both protocols (50,000 datagrams, 10,000 requests, another seed: the allocator's
- *    high-water mark from the first large bodies is not growth), and again after 1 and 2;
+ *    warm-up of both protocols (50,000 datagrams, 10,000 requests with `--big-bodies` 10 MB bodies,
+ *    another seed: the allocator's high-water mark from large bodies is not growth), and again
+ *    after 1 and 2;
  *    `rss_growth_mb` is the difference (`rss_growth_from_start_mb`: from before the warm-up;
  *    `live_growth_mb`: of the V8 heap in use plus external memory, what a leak would grow).
  * 4. Specs (bench/fuzz-spec.ts): at least `--specs` malformed cluster specs (mutated examples/*.yaml
@@ -66,9 +67,11 @@ import {
 } from './lib-stack.js';
 
 /**
- * Warm-up before the first memory reading: the allocator's high-water mark from the first large
- * bodies and deep documents (10-30 MB, never given back whole) settles within about 10,000 Redfish
- * requests; measured from before them, it would pass for growth.
+ * Warm-up before the first memory reading, with as many 10 MB bodies as the measured run. Measured
+ * here: draining a 10 MB body leaves 160 garbage 64 KiB chunks until the next GC, and a few such
+ * bodies at once take the C allocator's heap 15 MB up for good (fragmented, never given back);
+ * deep JSON documents move 10 MB more between the allocator and V8. That high-water mark is
+ * reached within about 10,000 requests; counted from before them, it would pass for growth.
  */
 const WARMUP_IPMI = 50_000;
 const WARMUP_REDFISH = 10_000;
@@ -147,27 +150,31 @@ interface Memory {
 
 /**
  * How long the agent is left idle before its RSS counts as settled. Measured here: after a burst of
- * Redfish fuzz the agent's anonymous memory stays 10-15 MB up for 15-30 s after forced GCs (V8 and
- * the allocator give pages back on their own schedule), then drops and stays down; a reading taken
- * earlier is that much off, in either direction.
+ * Redfish fuzz and forced GCs, RSS stays 10-15 MB up for 12-14 s, until V8's memory reducer gives
+ * its pooled heap pages back (a GC forced meanwhile restarts that wait: with one every 10 s it never
+ * comes); a reading taken earlier is that much off, in either direction.
  */
 const SETTLE_MS = 30_000;
 
 /**
- * Two forced GCs, then the minimum RSS of samples every 2 s for `settleMs` (GCs again halfway).
- * The readings the growth is computed from settle {@link SETTLE_MS}; the others, for information, less.
+ * Two forced GCs, then the minimum RSS of samples every 2 s for `settleMs`. The readings the growth
+ * is computed from settle {@link SETTLE_MS}; the others, for information, less.
  */
 async function agentMemory(agent: Daemon, inspector: string, settleMs = SETTLE_MS): Promise<Memory> {
   await forceGc(inspector);
   let min = Infinity;
   for (let t = 0; t < settleMs; t += 2000) {
     await sleep(2000);
-    if (t === Math.floor(settleMs / 4000) * 2000) await forceGc(inspector);
     min = Math.min(min, await statusMb(agent.pid, 'VmRSS'));
   }
   const usage = await memoryUsage(inspector);
   const mb = (bytes: number | undefined): number => round((bytes ?? 0) / 1024 / 1024, 1);
   return { rss: min, heapUsed: mb(usage.heapUsed), external: mb(usage.external) };
+}
+
+/** `+1.5` / `-2`. */
+function signed(x: number): string {
+  return x >= 0 ? `+${x}` : String(x);
 }
 
 /** `NODES` nodes with IPMI and Redfish BMCs: what the protocol fuzzers aim at. */
@@ -269,7 +276,7 @@ await runBench(stack, say, result, async () => {
     ...redfishOptions,
     requests: WARMUP_REDFISH,
     seed: SEED ^ 0x5a5a5a5a,
-    bigBodies: 3,
+    bigBodies: BIG_BODIES,
     partials: 1,
     slowloris: 0,
   });
@@ -301,7 +308,7 @@ await runBench(stack, say, result, async () => {
   const memAfter = await agentMemory(agent, inspector);
   const rssGrowth = round(memAfter.rss - memBefore.rss, 1);
   say(
-    `agent memory after IPMI ${JSON.stringify(memAfterIpmi)} MB, after Redfish ${JSON.stringify(memAfter)} MB: RSS +${rssGrowth} MB (+${round(memAfter.rss - memStart.rss, 1)} MB from the start)`,
+    `agent memory after IPMI ${JSON.stringify(memAfterIpmi)} MB, after Redfish ${JSON.stringify(memAfter)} MB: RSS ${signed(rssGrowth)} MB (${signed(round(memAfter.rss - memStart.rss, 1))} MB from the start)`,
   );
 
   // ---- 4. Specs.
