@@ -259,47 +259,47 @@ export interface SealOptions {
 }
 
 /** AES-CBC-128 of `message`, with the confidentiality trailer (and its mutations). */
-function encryptWith(k2: Buffer, message: Buffer, o: SealOptions): Buffer {
-  const mutation = o.cipher ?? 'none';
+function encryptWith(k2: Buffer, message: Buffer, opts: SealOptions): Buffer {
+  const mutation = opts.cipher ?? 'none';
   if (mutation === 'clear') return message;
   if (mutation === 'empty') return Buffer.alloc(0);
-  if (mutation === 'iv-only') return Buffer.from(o.iv);
+  if (mutation === 'iv-only') return Buffer.from(opts.iv);
   const n = (16 - ((message.length + 1) % 16)) % 16;
   const pad = Buffer.alloc(n + 1);
-  for (let i = 0; i < n; i++) pad[i] = mutation === 'pad-bytes' ? (o.junk[i] ?? 0x55) : i + 1;
-  pad[n] = mutation === 'pad-length' ? 16 + ((o.junk[0] ?? 0) % 240) : n;
-  const c = createCipheriv('aes-128-cbc', k2.subarray(0, 16), o.iv).setAutoPadding(false);
-  const body = Buffer.concat([o.iv, c.update(Buffer.concat([message, pad])), c.final()]);
-  return mutation === 'ragged' ? Buffer.concat([body, o.junk.subarray(0, 1 + ((o.junk[1] ?? 0) % 15))]) : body;
+  for (let i = 0; i < n; i++) pad[i] = mutation === 'pad-bytes' ? (opts.junk[i] ?? 0x55) : i + 1;
+  pad[n] = mutation === 'pad-length' ? 16 + ((opts.junk[0] ?? 0) % 240) : n;
+  const c = createCipheriv('aes-128-cbc', k2.subarray(0, 16), opts.iv).setAutoPadding(false);
+  const body = Buffer.concat([opts.iv, c.update(Buffer.concat([message, pad])), c.final()]);
+  return mutation === 'ragged' ? Buffer.concat([body, opts.junk.subarray(0, 1 + ((opts.junk[1] ?? 0) % 15))]) : body;
 }
 
 /** An authenticated RMCP+ datagram of this session, spoiled as `o` says, with a MAC over what is sent. */
-export function seal(message: Buffer, o: SealOptions): Buffer {
-  const suite: CipherSuite = o.keys.suite;
-  const body = encryptWith(o.keys.k2, message, o);
-  const encrypted = o.cipher !== 'clear';
+export function seal(message: Buffer, opts: SealOptions): Buffer {
+  const suite: CipherSuite = opts.keys.suite;
+  const body = encryptWith(opts.keys.k2, message, opts);
+  const encrypted = opts.cipher !== 'clear';
   const head = Buffer.alloc(16);
   Buffer.from(RMCP_IPMI).copy(head, 0);
   head[4] = 0x06;
-  head[5] = (o.payloadType ?? PayloadType.IPMI) | 0x40 | (encrypted ? 0x80 : 0);
-  head.writeUInt32LE(o.sid >>> 0, 6);
-  head.writeUInt32LE(o.seq >>> 0, 10);
+  head[5] = (opts.payloadType ?? PayloadType.IPMI) | 0x40 | (encrypted ? 0x80 : 0);
+  head.writeUInt32LE(opts.sid >>> 0, 6);
+  head.writeUInt32LE(opts.seq >>> 0, 10);
   head.writeUInt16LE(body.length & 0xffff, 14);
-  const t = o.trailer ?? 'none';
+  const t = opts.trailer ?? 'none';
   const unpadded = 12 + body.length + 2;
   const padLen = (4 - (unpadded % 4)) % 4;
   const pad = Buffer.alloc(padLen, t === 'pad-bytes' ? 0x00 : 0xff);
   const trailer = Buffer.concat([
     pad,
     Buffer.from([
-      t === 'pad-length' ? padLen + 1 + ((o.junk[2] ?? 0) % 200) : padLen,
+      t === 'pad-length' ? padLen + 1 + ((opts.junk[2] ?? 0) % 200) : padLen,
       t === 'next-header' ? 0x06 : 0x07,
     ]),
   ]);
   const signed = Buffer.concat([head.subarray(4), body, trailer]);
-  let mac = hmac(suite.hash, o.keys.k1, signed).subarray(0, suite.icvLength);
+  let mac = hmac(suite.hash, opts.keys.k1, signed).subarray(0, suite.icvLength);
   if (t === 'mac-short') mac = mac.subarray(0, mac.length - 1);
-  if (t === 'mac-long') mac = Buffer.concat([mac, o.junk.subarray(0, 1)]);
+  if (t === 'mac-long') mac = Buffer.concat([mac, opts.junk.subarray(0, 1)]);
   if (t === 'bad-mac') {
     mac = Buffer.from(mac);
     mac[0] = (mac[0] ?? 0) ^ 0x01;

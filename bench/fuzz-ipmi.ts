@@ -246,7 +246,7 @@ type Spoil = 'none' | 'user' | 'rakp3-code' | 'rakp3-status' | 'rakp1-session' |
 async function handshake(
   lane: Lane,
   rng: Rng,
-  o: IpmiFuzzOptions,
+  opts: IpmiFuzzOptions,
   spoil: Spoil,
 ): Promise<{ state: SessionState; sidm: number } | null> {
   const suite = SUITES[rng.pick([3, 17] as const)];
@@ -267,7 +267,7 @@ async function handshake(
     return p[1] === 0 && p.length >= 12 ? Buffer.from(p.subarray(8, 12)) : Buffer.alloc(0);
   });
   if (!sidc || sidc.length === 0) return null;
-  const username = Buffer.from(spoil === 'user' ? `${o.username}x` : o.username, 'utf8');
+  const username = Buffer.from(spoil === 'user' ? `${opts.username}x` : opts.username, 'utf8');
   const rakp1 = Buffer.concat([
     Buffer.from([tag, 0, 0, 0]),
     spoil === 'rakp1-session' ? Buffer.from(rng.bytes(4)) : sidc,
@@ -291,7 +291,7 @@ async function handshake(
     rolem: ROLE,
     username,
   };
-  const kuid = userKey(o.password);
+  const kuid = userKey(opts.password);
   const code = rakp3AuthCode(ctx, kuid);
   if (spoil === 'rakp3-code') code[0] = (code[0] ?? 0) ^ 0xff;
   const rakp3 = Buffer.concat([Buffer.from([tag, spoil === 'rakp3-status' ? 0x0f : 0, 0, 0]), sidc, code]);
@@ -314,9 +314,9 @@ async function handshake(
 /** Keys for the inputs of a session that could not be opened: the inputs stay the same, the BMC drops them. */
 const NO_SESSION_KEYS: SessionKeys = sessionKeys(SUITES[3], Buffer.alloc(20));
 
-async function sessionLane(lane: Lane, count: number, rng: Rng, o: IpmiFuzzOptions, tally: Tally): Promise<void> {
+async function sessionLane(lane: Lane, count: number, rng: Rng, opts: IpmiFuzzOptions, tally: Tally): Promise<void> {
   let sent = 0;
-  const perSession = o.batch * o.batchesPerSession;
+  const perSession = opts.batch * opts.batchesPerSession;
   while (sent < count) {
     const spoil = rng.weighted<Spoil>([
       [80, 'none'],
@@ -328,11 +328,11 @@ async function sessionLane(lane: Lane, count: number, rng: Rng, o: IpmiFuzzOptio
     ]);
     if (spoil !== 'none') {
       tally.spoiled++;
-      await handshake(lane, rng, o, spoil);
+      await handshake(lane, rng, opts, spoil);
     }
     tally.handshakes++;
     const before = lane.sent;
-    let opened = await handshake(lane, rng, o, 'none');
+    let opened = await handshake(lane, rng, opts, 'none');
     if (!opened) {
       tally.handshakesFailed++;
       // The BMC may be refusing for a moment (its table full of half-open sessions): the inputs go
@@ -346,7 +346,7 @@ async function sessionLane(lane: Lane, count: number, rng: Rng, o: IpmiFuzzOptio
       if (lane.sessions.size > 8) lane.sessions.delete(lane.sessions.keys().next().value as number);
     }
     const n = Math.min(perSession, count - sent);
-    await lane.pump(n, o.batch, o.window, () => {
+    await lane.pump(n, opts.batch, opts.window, () => {
       const input = sessionInput(rng, state);
       return input.twice ? [input.packet, input.packet] : [input.packet];
     });
@@ -367,25 +367,25 @@ async function sessionLane(lane: Lane, count: number, rng: Rng, o: IpmiFuzzOptio
   }
 }
 
-async function rawLane(lane: Lane, count: number, rng: Rng, o: IpmiFuzzOptions, captures: Buffer[]): Promise<void> {
-  await lane.pump(count, o.batch, o.window, () => [rawInput(rng, captures)]);
+async function rawLane(lane: Lane, count: number, rng: Rng, opts: IpmiFuzzOptions, captures: Buffer[]): Promise<void> {
+  await lane.pump(count, opts.batch, opts.window, () => [rawInput(rng, captures)]);
 }
 
-/** Runs the IPMI fuzz; progress every 10 s through `o.say`. */
-export async function fuzzIpmi(o: IpmiFuzzOptions): Promise<IpmiFuzzResult> {
+/** Runs the IPMI fuzz; progress every 10 s through `opts.say`. */
+export async function fuzzIpmi(opts: IpmiFuzzOptions): Promise<IpmiFuzzResult> {
   const captures = loadCaptures();
   const tally = new Tally();
   const lanes: { lane: Lane; kind: 'raw' | 'session'; index: number }[] = [];
   try {
-    for (const [i, port] of o.rawPorts.entries())
-      lanes.push({ lane: await Lane.open(o.host, port, tally), kind: 'raw', index: i });
-    for (const [i, port] of o.sessionPorts.entries())
-      lanes.push({ lane: await Lane.open(o.host, port, tally), kind: 'session', index: i });
-    const per = Math.ceil(o.packets / lanes.length);
+    for (const [i, port] of opts.rawPorts.entries())
+      lanes.push({ lane: await Lane.open(opts.host, port, tally), kind: 'raw', index: i });
+    for (const [i, port] of opts.sessionPorts.entries())
+      lanes.push({ lane: await Lane.open(opts.host, port, tally), kind: 'session', index: i });
+    const per = Math.ceil(opts.packets / lanes.length);
     const t0 = performance.now();
     const progress = setInterval(() => {
       const s = (performance.now() - t0) / 1000;
-      o.say(
+      opts.say(
         `IPMI: ${tally.packets} datagrams in ${s.toFixed(0)} s (${Math.round(tally.packets / s)}/s), ${tally.replies} replies, ${tally.malformed} malformed, ${tally.handshakes - tally.handshakesFailed}/${tally.handshakes} sessions, ${tally.barriersLost} barriers lost`,
       );
     }, 10_000);
@@ -393,8 +393,8 @@ export async function fuzzIpmi(o: IpmiFuzzOptions): Promise<IpmiFuzzResult> {
       await Promise.all(
         lanes.map(({ lane, kind, index }) =>
           kind === 'raw'
-            ? rawLane(lane, per, new Rng(o.seed, `ipmi-raw-${index}`), o, captures)
-            : sessionLane(lane, per, new Rng(o.seed, `ipmi-session-${index}`), o, tally),
+            ? rawLane(lane, per, new Rng(opts.seed, `ipmi-raw-${index}`), opts, captures)
+            : sessionLane(lane, per, new Rng(opts.seed, `ipmi-session-${index}`), opts, tally),
         ),
       );
       // Late replies (commands the backend answered after the last barrier).

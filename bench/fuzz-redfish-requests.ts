@@ -82,8 +82,8 @@ function b64(s: string | Buffer): string {
 }
 
 /** Resource paths a client may GET (with their node) and a few that do not exist. */
-function resourcePath(rng: Rng, t: RedfishTarget): string {
-  const n = rng.pick(t.nodes);
+function resourcePath(rng: Rng, bmc: RedfishTarget): string {
+  const n = rng.pick(bmc.nodes);
   const sys = `/redfish/v1/Systems/${n.uuid}`;
   return rng.pick([
     '/redfish',
@@ -127,9 +127,9 @@ function resourcePath(rng: Rng, t: RedfishTarget): string {
  * answers and keeps the connection (raw non-ASCII, backslashes, empty targets and targets over
  * Node's 16 KiB head limit make it answer 400/431 and close, which would cut a pipelined batch).
  */
-function trickyPath(rng: Rng, t: RedfishTarget, clean: boolean): string {
-  const base = resourcePath(rng, t);
-  const n = rng.pick(t.nodes);
+function trickyPath(rng: Rng, bmc: RedfishTarget, clean: boolean): string {
+  const base = resourcePath(rng, bmc);
+  const n = rng.pick(bmc.nodes);
   const trick = clean ? rng.pick([0, 1, 2, 3, 6, 7, 8, 10, 11, 12, 13]) : rng.int(14);
   switch (trick) {
     case 0:
@@ -164,14 +164,14 @@ function trickyPath(rng: Rng, t: RedfishTarget, clean: boolean): string {
 }
 
 /** The Authorization / X-Auth-Token headers of a request. */
-function authHeaders(rng: Rng, t: RedfishTarget, book: TokenBook, good: boolean): string[] {
+function authHeaders(rng: Rng, bmc: RedfishTarget, book: TokenBook, good: boolean): string[] {
   const basic = (u: string, p: string): string => `Authorization: Basic ${b64(`${u}:${p}`)}`;
   const live = book.live.length > 0 ? rng.pick(book.live).token : null;
-  if (good) return rng.chance(0.8) || live === null ? [basic(t.username, t.password)] : [`X-Auth-Token: ${live}`];
+  if (good) return rng.chance(0.8) || live === null ? [basic(bmc.username, bmc.password)] : [`X-Auth-Token: ${live}`];
   return rng.weighted<() => string[]>([
     [3, () => []],
-    [3, () => [basic(t.username, `${t.password}x`)]],
-    [2, () => [basic(`${t.username}x`, t.password)]],
+    [3, () => [basic(bmc.username, `${bmc.password}x`)]],
+    [2, () => [basic(`${bmc.username}x`, bmc.password)]],
     [2, () => [basic('', '')]],
     [
       2,
@@ -182,7 +182,7 @@ function authHeaders(rng: Rng, t: RedfishTarget, book: TokenBook, good: boolean)
     [
       2,
       () => [
-        `Authorization: ${rng.pick(['Bearer abc', 'Digest x', 'Basic', 'basic  ' + b64(`${t.username}:${t.password}`), 'NTLM TlRMTVNTUAAB'])}`,
+        `Authorization: ${rng.pick(['Bearer abc', 'Digest x', 'Basic', 'basic  ' + b64(`${bmc.username}:${bmc.password}`), 'NTLM TlRMTVNTUAAB'])}`,
       ],
     ],
     [
@@ -198,13 +198,13 @@ function authHeaders(rng: Rng, t: RedfishTarget, book: TokenBook, good: boolean)
           ? [`X-Auth-Token: ${rng.pick(book.dead)}`]
           : [`X-Auth-Token: ${rng.bytes(24).toString('base64url')}`],
     ],
-    [2, () => [`X-Auth-Token: ${rng.bytes(24).toString('base64url')}`, basic(t.username, t.password)]],
-    [1, () => [basic(t.username, t.password), basic(t.username, 'wrong')]],
+    [2, () => [`X-Auth-Token: ${rng.bytes(24).toString('base64url')}`, basic(bmc.username, bmc.password)]],
+    [1, () => [basic(bmc.username, bmc.password), basic(bmc.username, 'wrong')]],
   ])();
 }
 
 /** A JSON (or not) body for a method and path. */
-function body(rng: Rng, t: RedfishTarget, valid: boolean): Buffer {
+function body(rng: Rng, bmc: RedfishTarget, valid: boolean): Buffer {
   if (valid) {
     return Buffer.from(
       JSON.stringify(
@@ -228,8 +228,8 @@ function body(rng: Rng, t: RedfishTarget, valid: boolean): Buffer {
             Inserted: rng.pick([true, false]),
             WriteProtected: rng.pick([true, 'no']),
           }),
-          () => ({ UserName: t.username, Password: t.password }),
-          () => ({ UserName: t.username, Password: `${t.password}!` }),
+          () => ({ UserName: bmc.username, Password: bmc.password }),
+          () => ({ UserName: bmc.username, Password: `${bmc.password}!` }),
           () => ({ PasswordName: 'SysPassword', OldPassword: '', NewPassword: 'x' }),
           () => ({ SecureBootEnable: rng.pick([true, false, 'yes']) }),
           () => ({ ResetKeysType: rng.pick(['ResetAllKeysToDefault', 'DeleteAllKeys']) }),
@@ -285,8 +285,8 @@ function body(rng: Rng, t: RedfishTarget, valid: boolean): Buffer {
 }
 
 /** An actionable path (POST/PATCH/DELETE targets) of a node. */
-function actionPath(rng: Rng, t: RedfishTarget, book: TokenBook): { method: string; path: string } {
-  const n = rng.pick(t.nodes);
+function actionPath(rng: Rng, bmc: RedfishTarget, book: TokenBook): { method: string; path: string } {
+  const n = rng.pick(bmc.nodes);
   const sys = `/redfish/v1/Systems/${n.uuid}`;
   return rng.pick([
     { method: 'POST', path: `${sys}/Actions/ComputerSystem.Reset` },
@@ -340,18 +340,18 @@ export interface NextOptions {
 }
 
 /** The next fuzz request. */
-export function nextRequest(rng: Rng, t: RedfishTarget, book: TokenBook, o: NextOptions): RequestCase {
+export function nextRequest(rng: Rng, bmc: RedfishTarget, book: TokenBook, opts: NextOptions): RequestCase {
   const deadlineMs = 10_000;
-  if (o.big) {
+  if (opts.big) {
     const { method, path } = rng.pick([
       { method: 'POST', path: '/redfish/v1/SessionService/Sessions' },
-      { method: 'POST', path: `/redfish/v1/Systems/${rng.pick(t.nodes).uuid}/Actions/ComputerSystem.Reset` },
-      { method: 'PATCH', path: `/redfish/v1/Systems/${rng.pick(t.nodes).uuid}` },
+      { method: 'POST', path: `/redfish/v1/Systems/${rng.pick(bmc.nodes).uuid}/Actions/ComputerSystem.Reset` },
+      { method: 'PATCH', path: `/redfish/v1/Systems/${rng.pick(bmc.nodes).uuid}` },
       { method: 'GET', path: '/redfish/v1' },
     ]);
     const good = rng.chance(0.7);
     const chunked = rng.chance(0.3);
-    const headers = authHeaders(rng, t, book, good);
+    const headers = authHeaders(rng, bmc, book, good);
     const bytes = chunked
       ? Buffer.concat([
           assemble({
@@ -368,12 +368,12 @@ export function nextRequest(rng: Rng, t: RedfishTarget, book: TokenBook, o: Next
       : assemble({ method, target: path, headers, body: BIG_BODY, close: true });
     return { kind: 'body-10mb', method, bytes, answer: true, breaks: true, deadlineMs: 30_000 };
   }
-  if (o.partial) {
-    const n = rng.pick(t.nodes);
+  if (opts.partial) {
+    const n = rng.pick(bmc.nodes);
     const full = assemble({
       method: 'PATCH',
       target: `/redfish/v1/Systems/${n.uuid}`,
-      headers: authHeaders(rng, t, book, true),
+      headers: authHeaders(rng, bmc, book, true),
       body: Buffer.from('{"IndicatorLED":"Lit"}'),
       ...(rng.chance(0.5) ? { contentLength: '5000' } : {}),
       close: false,
@@ -383,7 +383,7 @@ export function nextRequest(rng: Rng, t: RedfishTarget, book: TokenBook, o: Next
     return { kind: 'partial', method: 'PATCH', bytes, answer: false, breaks: true, deadlineMs: 1_000 };
   }
   const kind = rng.weighted<string>(
-    o.clean
+    opts.clean
       ? [
           [40, 'get'],
           [8, 'get-token'],
@@ -409,7 +409,7 @@ export function nextRequest(rng: Rng, t: RedfishTarget, book: TokenBook, o: Next
           [4, 'framing'],
         ],
   );
-  const close = o.close;
+  const close = opts.close;
   const req = (p: Omit<Parts, 'close'>, extra: Partial<RequestCase> = {}): RequestCase => ({
     kind,
     method: p.method,
@@ -423,20 +423,20 @@ export function nextRequest(rng: Rng, t: RedfishTarget, book: TokenBook, o: Next
     case 'get':
       return req({
         method: rng.chance(0.85) ? 'GET' : 'HEAD',
-        target: resourcePath(rng, t),
-        headers: authHeaders(rng, t, book, true),
+        target: resourcePath(rng, bmc),
+        headers: authHeaders(rng, bmc, book, true),
       });
     case 'get-token': {
       const live = book.live.length > 0 ? rng.pick(book.live).token : rng.bytes(24).toString('base64url');
-      return req({ method: 'GET', target: resourcePath(rng, t), headers: [`X-Auth-Token: ${live}`] });
+      return req({ method: 'GET', target: resourcePath(rng, bmc), headers: [`X-Auth-Token: ${live}`] });
     }
     case 'login': {
-      const b = body(rng, t, true);
+      const b = body(rng, bmc, true);
       const creds = rng.chance(0.6)
-        ? Buffer.from(JSON.stringify({ UserName: t.username, Password: t.password }))
+        ? Buffer.from(JSON.stringify({ UserName: bmc.username, Password: bmc.password }))
         : rng.chance(0.5)
           ? b
-          : body(rng, t, false);
+          : body(rng, bmc, false);
       return req(
         { method: 'POST', target: '/redfish/v1/SessionService/Sessions', headers: [], body: creds },
         { login: true },
@@ -448,7 +448,7 @@ export function nextRequest(rng: Rng, t: RedfishTarget, book: TokenBook, o: Next
         return req({
           method: 'DELETE',
           target: '/redfish/v1/SessionService/Sessions/0',
-          headers: authHeaders(rng, t, book, true),
+          headers: authHeaders(rng, bmc, book, true),
         });
       return req(
         {
@@ -462,18 +462,18 @@ export function nextRequest(rng: Rng, t: RedfishTarget, book: TokenBook, o: Next
     case 'path':
       return req({
         method: rng.chance(0.9) ? 'GET' : 'POST',
-        target: trickyPath(rng, t, o.clean),
-        headers: authHeaders(rng, t, book, rng.chance(0.8)),
+        target: trickyPath(rng, bmc, opts.clean),
+        headers: authHeaders(rng, bmc, book, rng.chance(0.8)),
       });
     case 'auth':
       return req({
         method: rng.chance(0.7) ? 'GET' : 'PATCH',
-        target: resourcePath(rng, t),
-        headers: authHeaders(rng, t, book, false),
-        ...(rng.chance(0.3) ? { body: body(rng, t, true) } : {}),
+        target: resourcePath(rng, bmc),
+        headers: authHeaders(rng, bmc, book, false),
+        ...(rng.chance(0.3) ? { body: body(rng, bmc, true) } : {}),
       });
     case 'action': {
-      const a = actionPath(rng, t, book);
+      const a = actionPath(rng, bmc, book);
       const ifMatch = rng.weighted<string[]>([
         [6, []],
         [1, ['If-Match: *']],
@@ -483,46 +483,46 @@ export function nextRequest(rng: Rng, t: RedfishTarget, book: TokenBook, o: Next
       return req({
         method: a.method,
         target: a.path,
-        headers: [...authHeaders(rng, t, book, rng.chance(0.9)), ...ifMatch],
-        body: body(rng, t, rng.chance(0.8)),
+        headers: [...authHeaders(rng, bmc, book, rng.chance(0.9)), ...ifMatch],
+        body: body(rng, bmc, rng.chance(0.8)),
       });
     }
     case 'json': {
-      const a = actionPath(rng, t, book);
+      const a = actionPath(rng, bmc, book);
       return req({
         method: a.method,
         target: a.path,
         headers: [
-          ...authHeaders(rng, t, book, true),
+          ...authHeaders(rng, bmc, book, true),
           ...(rng.chance(0.2)
             ? [
                 `Content-Type: ${rng.pick(['text/plain', 'application/json; charset=latin1', 'multipart/form-data; boundary=x', ''])}`,
               ]
             : []),
         ],
-        body: body(rng, t, false),
+        body: body(rng, bmc, false),
       });
     }
     case 'method': {
       // Node's parser refuses lower-case and unknown methods with 400 and a close: not in clean units.
       const method = rng.pick(
-        o.clean ? METHODS_ODD.filter((m) => m === m.toUpperCase() && m !== 'CONNECT') : METHODS_ODD,
+        opts.clean ? METHODS_ODD.filter((m) => m === m.toUpperCase() && m !== 'CONNECT') : METHODS_ODD,
       );
       // CONNECT takes an authority, which Node's parser insists on; anything else a path.
-      const target = method === 'CONNECT' ? rng.pick(['127.0.0.1:1', 'example.invalid:443']) : resourcePath(rng, t);
+      const target = method === 'CONNECT' ? rng.pick(['127.0.0.1:1', 'example.invalid:443']) : resourcePath(rng, bmc);
       return req(
         {
           method,
           target,
-          headers: authHeaders(rng, t, book, true),
-          ...(rng.chance(0.3) ? { body: body(rng, t, true) } : {}),
+          headers: authHeaders(rng, bmc, book, true),
+          ...(rng.chance(0.3) ? { body: body(rng, bmc, true) } : {}),
         },
         method === 'CONNECT' ? { breaks: true } : {},
       );
     }
     case 'headers': {
-      const auth = authHeaders(rng, t, book, true);
-      const target = resourcePath(rng, t);
+      const auth = authHeaders(rng, bmc, book, true);
+      const target = resourcePath(rng, bmc);
       const extra = rng.weighted<() => string[]>([
         [
           3,
@@ -549,8 +549,8 @@ export function nextRequest(rng: Rng, t: RedfishTarget, book: TokenBook, o: Next
     }
     default: {
       // Framing: versions, request lines and bodies that do not add up.
-      const target = resourcePath(rng, t);
-      const auth = authHeaders(rng, t, book, true);
+      const target = resourcePath(rng, bmc);
+      const auth = authHeaders(rng, bmc, book, true);
       return rng.weighted<() => RequestCase>([
         [
           1,

@@ -94,47 +94,47 @@ function firstLine(c: RequestCase): string {
 function judge(
   c: RequestCase,
   out: ResponseOutcome,
-  k: Counters,
+  counters: Counters,
   book: TokenBook,
   sentAt: number,
   where: string,
 ): HttpResponse | null {
   const ms = performance.now() - sentAt;
-  const t = (k.kindMs[c.kind] ??= { sum: 0, max: 0 });
+  const t = (counters.kindMs[c.kind] ??= { sum: 0, max: 0 });
   t.sum += ms;
   t.max = Math.max(t.max, ms);
   const what = `${c.kind} (${where}): ${firstLine(c)}`;
   switch (out.type) {
     case 'timeout':
-      k.hangs++;
-      note(k.hangsBy, c.kind, what);
+      counters.hangs++;
+      note(counters.hangsBy, c.kind, what);
       return null;
     case 'closed':
-      k.noResponse++;
-      note(k.noResponseBy, c.kind, what);
+      counters.noResponse++;
+      note(counters.noResponseBy, c.kind, what);
       return null;
     case 'malformed':
-      k.malformed++;
-      note(k.malformedBy, out.problem.replace(/\d+/g, 'N'), `${out.problem} <- ${what}`);
+      counters.malformed++;
+      note(counters.malformedBy, out.problem.replace(/\d+/g, 'N'), `${out.problem} <- ${what}`);
       return null;
     case 'response':
       break;
   }
   const r = out.response;
-  k.responses++;
-  k.statuses[r.status] = (k.statuses[r.status] ?? 0) + 1;
+  counters.responses++;
+  counters.statuses[r.status] = (counters.statuses[r.status] ?? 0) + 1;
   const problem = redfishResponseProblem(r);
   if (problem) {
-    k.malformed++;
+    counters.malformed++;
     note(
-      k.malformedBy,
+      counters.malformedBy,
       problem.replace(/\d+/g, 'N'),
       `${problem}: ${r.body.toString('utf8').slice(0, 160)} <- ${what}`,
     );
   }
   if (r.status === 500 || (r.status >= 500 && (c.method === 'GET' || c.method === 'HEAD'))) {
-    k.serverErrors++;
-    note(k.serverErrorsBy, `${r.status} ${c.kind}`, `${r.body.toString('utf8').slice(0, 200)} <- ${what}`);
+    counters.serverErrors++;
+    note(counters.serverErrorsBy, `${r.status} ${c.kind}`, `${r.body.toString('utf8').slice(0, 200)} <- ${what}`);
   }
   if (c.login && r.status === 201) {
     const token = r.headers.get('x-auth-token')?.[0];
@@ -157,18 +157,18 @@ function closes(r: HttpResponse | null): boolean {
 }
 
 /** One worker: its own stream and token book, `quota` requests. */
-async function worker(index: number, quota: number, o: RedfishFuzzOptions, k: Counters): Promise<void> {
-  const rng = new Rng(o.seed, `redfish-${index}`);
+async function worker(index: number, quota: number, opts: RedfishFuzzOptions, counters: Counters): Promise<void> {
+  const rng = new Rng(opts.seed, `redfish-${index}`);
   const book: TokenBook = { live: [], dead: [] };
   // Units hold 3.3 requests on average (55 % single, 30 % 2-20 sequential, 15 % 2-10 pipelined).
   const units = quota / 3.3;
-  const pBig = o.bigBodies / o.workers / units;
-  const pPartial = o.partials / o.workers / units;
+  const pBig = opts.bigBodies / opts.workers / units;
+  const pPartial = opts.partials / opts.workers / units;
   let sent = 0;
   const count = (c: RequestCase): void => {
     sent++;
-    k.requests++;
-    k.kinds[c.kind] = (k.kinds[c.kind] ?? 0) + 1;
+    counters.requests++;
+    counters.kinds[c.kind] = (counters.kinds[c.kind] ?? 0) + 1;
   };
   while (sent < quota) {
     const shape = rng.weighted<'single' | 'sequence' | 'pipeline'>([
@@ -179,19 +179,19 @@ async function worker(index: number, quota: number, o: RedfishFuzzOptions, k: Co
     const big = rng.chance(pBig);
     const partial = !big && rng.chance(pPartial);
     if (shape === 'single' || big || partial) {
-      const c = nextRequest(rng, o.target, book, { clean: false, close: rng.chance(0.5), big, partial });
-      const conn = await RawConnection.open(o.port, 10_000);
+      const c = nextRequest(rng, opts.target, book, { clean: false, close: rng.chance(0.5), big, partial });
+      const conn = await RawConnection.open(opts.port, 10_000);
       try {
         count(c);
-        if (big) k.big++;
+        if (big) counters.big++;
         const at = performance.now();
         conn.write(c.bytes);
-        if (c.answer) judge(c, await conn.response(c.method === 'HEAD', c.deadlineMs), k, book, at, 'single');
+        if (c.answer) judge(c, await conn.response(c.method === 'HEAD', c.deadlineMs), counters, book, at, 'single');
         else {
-          k.partials++;
+          counters.partials++;
           const out = await conn.response(false, c.deadlineMs);
-          if (out.type === 'response') k.partialsAnswered++;
-          else if (out.type === 'malformed') judge(c, out, k, book, at, 'single');
+          if (out.type === 'response') counters.partialsAnswered++;
+          else if (out.type === 'malformed') judge(c, out, counters, book, at, 'single');
         }
       } finally {
         conn.close();
@@ -200,17 +200,24 @@ async function worker(index: number, quota: number, o: RedfishFuzzOptions, k: Co
     }
     const n = shape === 'sequence' ? rng.range(2, 20) : rng.range(2, 10);
     const cases = Array.from({ length: Math.min(n, quota - sent) }, () =>
-      nextRequest(rng, o.target, book, { clean: true, close: false, big: false, partial: false }),
+      nextRequest(rng, opts.target, book, { clean: true, close: false, big: false, partial: false }),
     );
     let conn: RawConnection | null = null;
     try {
       if (shape === 'pipeline') {
-        conn = await RawConnection.open(o.port, 10_000);
+        conn = await RawConnection.open(opts.port, 10_000);
         const at = performance.now();
         conn.write(Buffer.concat(cases.map((c) => c.bytes)));
         for (const [i, c] of cases.entries()) {
           count(c);
-          const r = judge(c, await conn.response(c.method === 'HEAD', c.deadlineMs), k, book, at, `pipeline ${i}`);
+          const r = judge(
+            c,
+            await conn.response(c.method === 'HEAD', c.deadlineMs),
+            counters,
+            book,
+            at,
+            `pipeline ${i}`,
+          );
           // The server closed after this one: the rest were never read by it.
           if (closes(r)) break;
         }
@@ -218,12 +225,19 @@ async function worker(index: number, quota: number, o: RedfishFuzzOptions, k: Co
         for (const [i, c] of cases.entries()) {
           if (!conn || conn.closed) {
             conn?.close();
-            conn = await RawConnection.open(o.port, 10_000);
+            conn = await RawConnection.open(opts.port, 10_000);
           }
           count(c);
           const at = performance.now();
           conn.write(c.bytes);
-          const r = judge(c, await conn.response(c.method === 'HEAD', c.deadlineMs), k, book, at, `sequence ${i}`);
+          const r = judge(
+            c,
+            await conn.response(c.method === 'HEAD', c.deadlineMs),
+            counters,
+            book,
+            at,
+            `sequence ${i}`,
+          );
           if (closes(r)) {
             conn.close();
             conn = null;
@@ -252,30 +266,30 @@ async function slowloris(port: number, stop: { done: boolean }): Promise<number 
   }
 }
 
-/** Runs the Redfish fuzz; progress every 10 s through `o.say`. */
-export async function fuzzRedfish(o: RedfishFuzzOptions): Promise<RedfishFuzzResult> {
-  const k = new Counters();
+/** Runs the Redfish fuzz; progress every 10 s through `opts.say`. */
+export async function fuzzRedfish(opts: RedfishFuzzOptions): Promise<RedfishFuzzResult> {
+  const counters = new Counters();
   const t0 = performance.now();
   const stopSlow = { done: false };
-  const slow = Array.from({ length: o.slowloris }, () => slowloris(o.port, stopSlow));
+  const slow = Array.from({ length: opts.slowloris }, () => slowloris(opts.port, stopSlow));
   let waitingForSlowloris = false;
   const progress = setInterval(() => {
     const s = (performance.now() - t0) / 1000;
     if (waitingForSlowloris) {
-      o.say(`Redfish: waiting for the server to close the slowloris connections (${s.toFixed(0)} s in)`);
+      opts.say(`Redfish: waiting for the server to close the slowloris connections (${s.toFixed(0)} s in)`);
       return;
     }
-    o.say(
-      `Redfish: ${k.requests} requests in ${s.toFixed(0)} s (${Math.round(k.requests / s)}/s), ${k.malformed} malformed, ${k.noResponse} unanswered, ${k.hangs} hangs, ${k.serverErrors} server errors`,
+    opts.say(
+      `Redfish: ${counters.requests} requests in ${s.toFixed(0)} s (${Math.round(counters.requests / s)}/s), ${counters.malformed} malformed, ${counters.noResponse} unanswered, ${counters.hangs} hangs, ${counters.serverErrors} server errors`,
     );
   }, 10_000);
   let seconds: number;
   let closedAt: (number | null)[];
   try {
-    const quota = Math.ceil(o.requests / o.workers);
-    await Promise.all(Array.from({ length: o.workers }, (_, i) => worker(i, quota, o, k)));
+    const quota = Math.ceil(opts.requests / opts.workers);
+    await Promise.all(Array.from({ length: opts.workers }, (_, i) => worker(i, quota, opts, counters)));
     seconds = (performance.now() - t0) / 1000;
-    waitingForSlowloris = o.slowloris > 0;
+    waitingForSlowloris = opts.slowloris > 0;
     // Node checks header timeouts every 30 s (headersTimeout 20 s): give the server until 60 s in.
     const grace = Math.max(0, 60_000 - (performance.now() - t0));
     const timer = setTimeout(() => {
@@ -289,33 +303,33 @@ export async function fuzzRedfish(o: RedfishFuzzOptions): Promise<RedfishFuzzRes
   }
   const closed = closedAt.filter((x): x is number => x !== null);
   return {
-    requests: k.requests,
-    responses: k.responses,
-    malformed: k.malformed,
-    malformed_by_problem: k.malformedBy,
-    no_response: k.noResponse,
-    no_response_by_kind: k.noResponseBy,
-    hangs: k.hangs,
-    hangs_by_kind: k.hangsBy,
-    server_errors: k.serverErrors,
-    server_errors_by_kind: k.serverErrorsBy,
-    statuses: k.statuses,
-    kinds: k.kinds,
+    requests: counters.requests,
+    responses: counters.responses,
+    malformed: counters.malformed,
+    malformed_by_problem: counters.malformedBy,
+    no_response: counters.noResponse,
+    no_response_by_kind: counters.noResponseBy,
+    hangs: counters.hangs,
+    hangs_by_kind: counters.hangsBy,
+    server_errors: counters.serverErrors,
+    server_errors_by_kind: counters.serverErrorsBy,
+    statuses: counters.statuses,
+    kinds: counters.kinds,
     ms_by_kind: Object.fromEntries(
-      Object.entries(k.kindMs).map(([kind, t]) => [
+      Object.entries(counters.kindMs).map(([kind, t]) => [
         kind,
-        { mean: Math.round((t.sum / (k.kinds[kind] ?? 1)) * 10) / 10, max: Math.round(t.max) },
+        { mean: Math.round((t.sum / (counters.kinds[kind] ?? 1)) * 10) / 10, max: Math.round(t.max) },
       ]),
     ),
-    big_bodies: k.big,
-    partials: k.partials,
-    partials_answered: k.partialsAnswered,
+    big_bodies: counters.big,
+    partials: counters.partials,
+    partials_answered: counters.partialsAnswered,
     slowloris: {
-      connections: o.slowloris,
+      connections: opts.slowloris,
       closed_by_server: closed.length,
       seconds_to_close_max: closed.length > 0 ? Math.round(Math.max(...closed) * 10) / 10 : null,
     },
     seconds: Math.round(seconds * 10) / 10,
-    requests_per_s: Math.round(k.requests / seconds),
+    requests_per_s: Math.round(counters.requests / seconds),
   };
 }

@@ -215,11 +215,11 @@ async function settle<T>(p: Promise<T>): Promise<T | Error> {
 }
 
 /** Runs the spec fuzz. */
-export async function fuzzSpecs(o: SpecFuzzOptions): Promise<SpecFuzzResult> {
+export async function fuzzSpecs(opts: SpecFuzzOptions): Promise<SpecFuzzResult> {
   const t0 = performance.now();
-  const bases = loadBaseSpecs(o.repo);
-  const rng = new Rng(o.seed, 'specs');
-  await mkdir(o.dir, { recursive: true });
+  const bases = loadBaseSpecs(opts.repo);
+  const rng = new Rng(opts.seed, 'specs');
+  await mkdir(opts.dir, { recursive: true });
   const mutants: { m: Mutant; file: string; errors: FieldError[] | null }[] = [];
   const mutations: Record<string, number> = {};
   let rejected = 0;
@@ -228,9 +228,9 @@ export async function fuzzSpecs(o: SpecFuzzOptions): Promise<SpecFuzzResult> {
   const coordinatorBad: Tally = {};
   let coordinatorBadCount = 0;
   // Up to twice as many as wanted: most mutants are malformed, a few survive compilation.
-  for (let i = 0; rejected < o.specs && i < o.specs * 2; i++) {
-    const m = mutant(rng, bases, o.cluster, i);
-    const file = join(o.dir, m.file);
+  for (let i = 0; rejected < opts.specs && i < opts.specs * 2; i++) {
+    const m = mutant(rng, bases, opts.cluster, i);
+    const file = join(opts.dir, m.file);
     await writeFile(file, m.bytes);
     const local = compileLocally(m, file);
     for (const k of m.mutations) mutations[k] = (mutations[k] ?? 0) + 1;
@@ -254,7 +254,7 @@ export async function fuzzSpecs(o: SpecFuzzOptions): Promise<SpecFuzzResult> {
     }
     mutants.push({ m, file, errors: local.errors });
   }
-  o.say(
+  opts.say(
     `specs: ${mutants.length} mutants written, ${rejected} malformed by the compiler, ${withoutPathCount} without a path`,
   );
 
@@ -268,14 +268,15 @@ export async function fuzzSpecs(o: SpecFuzzOptions): Promise<SpecFuzzResult> {
       const i = next++;
       const x = mutants[i];
       if (!x) return;
-      const run = await runCli(o.repo, x.file);
+      const run = await runCli(opts.repo, x.file);
       cliSeconds.push(run.seconds);
       const p = cliProblem(run, x.errors);
       if (p) {
         cliBadCount++;
         note(cliBad, p.replace(/"[^"]*"|\d+/g, '_').slice(0, 60), `${x.m.file}: ${p}\n${run.stderr.slice(0, 300)}`);
       }
-      if ((i + 1) % 200 === 0) o.say(`specs: tenksctl validate ${i + 1}/${mutants.length}, ${cliBadCount} mismatches`);
+      if ((i + 1) % 200 === 0)
+        opts.say(`specs: tenksctl validate ${i + 1}/${mutants.length}, ${cliBadCount} mismatches`);
     }
   };
   const validPlans: Record<string, number> = {};
@@ -284,7 +285,7 @@ export async function fuzzSpecs(o: SpecFuzzOptions): Promise<SpecFuzzResult> {
   const coordinatorWorker = async (): Promise<void> => {
     for (const [i, x] of mutants.entries()) {
       const text = x.m.bytes.toString('utf8');
-      const plan = await settle(o.coordinator.plan(text, x.file, { timeoutMs: 30_000 }));
+      const plan = await settle(opts.coordinator.plan(text, x.file, { timeoutMs: 30_000 }));
       coordinatorCalls++;
       const problems: string[] = [];
       if (x.errors === null) {
@@ -295,7 +296,7 @@ export async function fuzzSpecs(o: SpecFuzzOptions): Promise<SpecFuzzResult> {
       } else {
         const p = coordinatorProblem(plan, x.errors, true);
         if (p) problems.push(`Plan: ${p}`);
-        const apply = await settle(o.coordinator.apply(text, x.file, { timeoutMs: 30_000 }));
+        const apply = await settle(opts.coordinator.apply(text, x.file, { timeoutMs: 30_000 }));
         coordinatorCalls++;
         const a = coordinatorProblem(apply, x.errors, true);
         if (a) problems.push(`Apply: ${a}`);
@@ -304,7 +305,7 @@ export async function fuzzSpecs(o: SpecFuzzOptions): Promise<SpecFuzzResult> {
           rawUtf8++;
           const body = rawRequest(x.m.bytes, x.file);
           for (const method of ['Plan', 'Apply'] as const) {
-            const r = await settle(rawCall(o.coordinator, method, body));
+            const r = await settle(rawCall(opts.coordinator, method, body));
             coordinatorCalls++;
             const rp = coordinatorProblem(r, x.errors, false);
             if (rp) problems.push(`raw ${method}: ${rp}`);
@@ -320,13 +321,13 @@ export async function fuzzSpecs(o: SpecFuzzOptions): Promise<SpecFuzzResult> {
         );
       }
       if ((i + 1) % 100 === 0) {
-        await o.coordinator.getInfo({ timeoutMs: 10_000 });
+        await opts.coordinator.getInfo({ timeoutMs: 10_000 });
         if ((i + 1) % 200 === 0)
-          o.say(`specs: coordinator ${i + 1}/${mutants.length}, ${coordinatorBadCount} mismatches`);
+          opts.say(`specs: coordinator ${i + 1}/${mutants.length}, ${coordinatorBadCount} mismatches`);
       }
     }
   };
-  await Promise.all([coordinatorWorker(), ...Array.from({ length: o.parallel }, cliWorker)]);
+  await Promise.all([coordinatorWorker(), ...Array.from({ length: opts.parallel }, cliWorker)]);
   cliSeconds.sort((a, b) => a - b);
   return {
     specs: rejected,
