@@ -63,7 +63,6 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,6 +71,7 @@ import { credentials } from '@grpc/grpc-js';
 import { BootMode, NodeSpec, type NodeStatus } from '../proto/gen/tenks/v1/types.pb.js';
 import { AgentApi } from '../common/index.js';
 import { freePort } from '../test/helpers/net.js';
+import { forceGc, inspectorAddress, inspectorCall } from './lib-inspector.js';
 
 const { values } = parseArgs({
   options: {
@@ -229,86 +229,6 @@ async function settledRssKb(pid: number, pauseMs = 2000, samples = 3, everyMs = 
   return min;
 }
 
-/**
- * One Chrome DevTools Protocol call over the inspector's WebSocket (a minimal client: Node 20 has
- * no WebSocket global). Used to force a full GC in the agent before reading its RSS.
- */
-function inspectorCall(wsUrl: string, method: string, timeoutMs = 30_000): Promise<unknown> {
-  const u = new URL(wsUrl);
-  const sock = connect(Number(u.port), u.hostname);
-  let buf = Buffer.alloc(0);
-  let upgraded = false;
-  return new Promise<unknown>((resolve, reject) => {
-    const done = (e: Error | null, v?: unknown): void => {
-      clearTimeout(timer);
-      sock.destroy();
-      if (e) reject(e);
-      else resolve(v);
-    };
-    const timer = setTimeout(() => {
-      done(new Error(`inspector ${method}: no answer in ${timeoutMs} ms`));
-    }, timeoutMs);
-    sock.once('error', (e) => {
-      done(e);
-    });
-    sock.on('connect', () => {
-      sock.write(
-        `GET ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-      );
-    });
-    sock.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      if (!upgraded) {
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const head = buf.subarray(0, end).toString('latin1');
-        if (!head.startsWith('HTTP/1.1 101')) {
-          done(new Error(`inspector refused the WebSocket: ${head.split('\r\n')[0] ?? ''}`));
-          return;
-        }
-        upgraded = true;
-        buf = buf.subarray(end + 4);
-        // A client frame: FIN + text, masked, 7- or 16-bit length.
-        const payload = Buffer.from(JSON.stringify({ id: 1, method }));
-        const mask = randomBytes(4);
-        const len =
-          payload.length < 126 ? [0x80 | payload.length] : [0x80 | 126, payload.length >> 8, payload.length & 0xff];
-        const masked = Buffer.from(payload.map((b, i) => b ^ (mask[i % 4] ?? 0)));
-        sock.write(Buffer.concat([Buffer.from([0x81, ...len]), mask, masked]));
-      }
-      // Server frames are unmasked; answer id 1 is the one wanted (no domains enabled: no events).
-      for (;;) {
-        if (buf.length < 2) return;
-        let len = (buf[1] ?? 0) & 0x7f;
-        let off = 2;
-        if (len === 126) {
-          if (buf.length < 4) return;
-          len = buf.readUInt16BE(2);
-          off = 4;
-        } else if (len === 127) {
-          if (buf.length < 10) return;
-          len = Number(buf.readBigUInt64BE(2));
-          off = 10;
-        }
-        if (buf.length < off + len) return;
-        const text = buf.subarray(off, off + len).toString('utf8');
-        buf = buf.subarray(off + len);
-        try {
-          const m = JSON.parse(text) as { id?: number; result?: unknown; error?: unknown };
-          if (m.id !== 1) continue;
-          if (m.error) done(new Error(`inspector ${method}: ${JSON.stringify(m.error)}`));
-          else done(null, m.result);
-        } catch {
-          // not JSON (a control frame): ignore
-          continue;
-        }
-        return;
-      }
-    });
-  });
-}
-
 // ---------------------------------------------------------------------------------------------
 // The tenks agent.
 
@@ -334,8 +254,7 @@ interface AgentMemory {
  * memory reducer frees only after 15-30 s of idling, which buries a per-node cost of a few KB.
  */
 async function agentMemory(a: Agent): Promise<AgentMemory> {
-  await inspectorCall(a.inspector, 'HeapProfiler.collectGarbage');
-  await inspectorCall(a.inspector, 'HeapProfiler.collectGarbage');
+  await forceGc(a.inspector);
   const heap = (await inspectorCall(a.inspector, 'Runtime.getHeapUsage')) as { usedSize: number };
   return { rssKb: await settledRssKb(a.pid, 1000, 3, 300), heapKb: Math.round(heap.usedSize / 1024) };
 }
@@ -372,7 +291,7 @@ async function startAgent(dir: string, name: string): Promise<Agent> {
       await sleep(200);
     }
   }
-  const inspector = /Debugger listening on (ws:\/\/\S+)/.exec(log.out())?.[1];
+  const inspector = inspectorAddress(log.out());
   if (!inspector) {
     api.close();
     await killGroup(proc);

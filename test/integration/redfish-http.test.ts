@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { connect } from 'node:net';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -492,6 +493,119 @@ describe('Redfish service over HTTP (in-memory backend)', function () {
     backend.nodes.delete(A);
     const gone = await get(`/redfish/v1/Systems/${A}`);
     assert.equal(gone.status, 404, 'a node deleted under the BMC');
+  });
+
+  it('answers a path segment that is not valid percent-encoding with 404, never 500, signed in or not', async function () {
+    for (const path of [
+      '/redfish/v1/Systems/%zz',
+      `/redfish/v1/Systems/${A}/%C0%AF`,
+      '/redfish/v1/Systems/node-a/%E0%80',
+      '/redfish/v1/SessionService/Sessions/%',
+      // Targets the URL parser would read as a (bad) host.
+      '//',
+      '//x:99999/redfish/v1',
+    ]) {
+      for (const headers of [A_AUTH, {}]) {
+        const r = await get(path, headers);
+        assert.equal(r.status, 404, `${path} ${JSON.stringify(r.json)}`);
+        assert.equal(errorId(r), 'Base.1.8.ResourceMissingAtURI', path);
+      }
+    }
+  });
+
+  it('answers CONNECT with 405 and a Redfish error instead of dropping the connection', async function () {
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(service.port, '127.0.0.1', () => {
+        socket.write('CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\n');
+      });
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString('utf8')));
+      socket.on('close', () => {
+        resolve(text);
+      });
+      socket.on('error', reject);
+      setTimeout(() => {
+        socket.destroy();
+      }, 5000);
+    });
+    const [head = '', body = ''] = raw.split('\r\n\r\n');
+    assert.match(head, /^HTTP\/1\.1 405 /, raw.slice(0, 200) || 'no response at all');
+    assert.match(head, /\r\ncontent-type: application\/json/i);
+    assert.match(head, /\r\nallow: /i);
+    const length = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1]);
+    assert.equal(Buffer.byteLength(body), length);
+    const json = JSON.parse(body) as { error: { code: string } };
+    assert.equal(json.error.code, 'Base.1.8.OperationNotAllowed');
+  });
+
+  it('answers a 10 MB body with its error (413, or 401 without credentials) before closing, even when the client asked to close', async function () {
+    // The client is its own process, as a real one is: sharing this event loop with the server
+    // would pace its writes to the server's reads and hide the race.
+    const client = `
+      const { connect } = require('node:net');
+      const [port, head] = [Number(process.argv[1]), process.argv[2]];
+      const socket = connect(port, '127.0.0.1', () => socket.write(Buffer.concat([Buffer.from(head), Buffer.alloc(10485760, 97)])));
+      let text = '', error = '';
+      const done = (v) => { process.stdout.write(v); process.exit(0); };
+      socket.on('data', (d) => { text += d.toString('latin1'); if (text.includes('\\r\\n')) done(text.split('\\r\\n')[0]); });
+      socket.on('error', (e) => (error = e.message));
+      socket.on('close', () => done('nothing (' + (error || 'closed') + ')'));
+      setTimeout(() => done('no answer in 20 s'), 20000);`;
+    const statusOf = async (head: string): Promise<string> =>
+      (await execFileAsync(process.execPath, ['-e', client, String(service.port), head], { timeout: 30_000 })).stdout;
+    const length = 10 * 1024 * 1024;
+    for (let round = 0; round < 4; round++)
+      for (const close of ['Connection: close\r\n', '']) {
+        const login = await statusOf(
+          `POST /redfish/v1/SessionService/Sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n${close}\r\n`,
+        );
+        assert.match(login, /^HTTP\/1\.1 413 /, `login, ${close ? 'close' : 'keep-alive'}: ${login}`);
+        const anonymous = await statusOf(
+          `POST /redfish/v1/Systems/${A}/Actions/ComputerSystem.Reset HTTP/1.1\r\nHost: x\r\nContent-Length: ${length}\r\n${close}\r\n`,
+        );
+        assert.match(
+          anonymous,
+          /^HTTP\/1\.1 401 /,
+          `reset without credentials, ${close ? 'close' : 'keep-alive'}: ${anonymous}`,
+        );
+      }
+  });
+
+  it('does not count a client that leaves in the middle of its body as a server failure', async function () {
+    const warnings: string[] = [];
+    const log = { ...nullLogger, warn: (m: string, f?: object) => void warnings.push(`${m} ${JSON.stringify(f)}`) };
+    const watched = new RedfishService({
+      listenAddress: '127.0.0.1',
+      port: 0,
+      tls: null,
+      backend,
+      log,
+      scratchDir: scratch,
+    });
+    await watched.start();
+    try {
+      for (const path of [
+        '/redfish/v1/SessionService/Sessions',
+        `/redfish/v1/Systems/${A}/Actions/ComputerSystem.Reset`,
+      ]) {
+        await new Promise<void>((resolve, reject) => {
+          const socket = connect(watched.port, '127.0.0.1', () => {
+            socket.write(
+              `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic('admin', 'pw-a')}\r\nContent-Length: 1000\r\n\r\n{"ResetType":`,
+            );
+            setTimeout(() => {
+              socket.destroy();
+              resolve();
+            }, 100);
+          });
+          socket.on('error', reject);
+        });
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(warnings, []);
+    } finally {
+      await watched.close();
+    }
   });
 
   it('serves HTTPS with the given certificate', async function () {

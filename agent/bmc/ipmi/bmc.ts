@@ -119,17 +119,19 @@ export class IpmiBmc {
         case PayloadType.RAKP3:
           return this.rakp3(p.payload);
         default:
-          return this.drop(`payload type ${p.payloadType} outside a session`);
+          return this.drop('payload type not allowed outside a session');
       }
     }
     const s = this.sessions.get(p.sessionId);
     if (!s?.keys) return this.drop('unknown session');
-    if (p.payloadType !== PayloadType.IPMI) return this.drop(`payload type ${p.payloadType} in a session`);
+    if (p.payloadType !== PayloadType.IPMI) return this.drop('payload type other than IPMI in a session');
     const message = openPayload(p, s.keys);
     if (!message) return this.drop('integrity check failed');
     if (!p.encrypted) return this.drop('unencrypted message in an encrypted session');
     const req = parseLanRequest(message);
     if (!req) return this.drop('bad message checksum');
+    // An odd netFn is a response's: answering it would send a "response" carrying a request netFn.
+    if (req.netFn % 2 === 1) return this.drop('response netFn in a request');
     const seen = this.sessions.checkSeq(s, p.seq);
     const key = `${req.netFn}/${req.cmd}/${req.rqSeq}`;
     if (seen !== 'new') {
@@ -199,6 +201,17 @@ export class IpmiBmc {
     if (payload.length < 32) return this.drop('short Open Session request');
     const sidmBytes = payload.subarray(4, 8);
     const sidm = sidmBytes.readUInt32LE(0);
+    const refuse = (status: number): Buffer =>
+      buildV20(
+        PayloadType.OPEN_SESSION_RESPONSE,
+        0,
+        0,
+        Buffer.concat([Buffer.from([payload[0] ?? 0, status, 0, 0]), sidmBytes]),
+        null,
+      );
+    // Authentication, integrity and confidentiality records: payload types 0, 1, 2, each 8 bytes long.
+    for (const type of [0, 1, 2])
+      if (payload[8 + 8 * type] !== type || payload[11 + 8 * type] !== 8) return refuse(RakpStatus.ILLEGAL_PARAMETER);
     const r = this.sessions.open({
       tag: payload[0] ?? 0,
       requestedMax: (payload[1] ?? 0) & 0x0f,
@@ -207,18 +220,18 @@ export class IpmiBmc {
       integrity: (payload[20] ?? 0) & 0x3f,
       confidentiality: (payload[28] ?? 0) & 0x3f,
     });
-    if (!r.session) {
-      const body = Buffer.concat([Buffer.from([payload[0] ?? 0, r.status, 0, 0]), sidmBytes]);
-      return buildV20(PayloadType.OPEN_SESSION_RESPONSE, 0, 0, body, null);
-    }
+    if (!r.session) return refuse(r.status);
     const sidc = Buffer.alloc(4);
     sidc.writeUInt32LE(r.session.sidc >>> 0);
     const granted = r.session.requestedMax === 0 ? Privilege.ADMINISTRATOR : r.session.requestedMax;
+    const { suite } = r.session;
     const body = Buffer.concat([
       Buffer.from([payload[0] ?? 0, RakpStatus.OK, granted, 0]),
       sidmBytes,
       sidc,
-      payload.subarray(8, 32),
+      Buffer.from([0x00, 0, 0, 0x08, suite.auth, 0, 0, 0]),
+      Buffer.from([0x01, 0, 0, 0x08, suite.integrity, 0, 0, 0]),
+      Buffer.from([0x02, 0, 0, 0x08, suite.confidentiality, 0, 0, 0]),
     ]);
     return buildV20(PayloadType.OPEN_SESSION_RESPONSE, 0, 0, body, null);
   }

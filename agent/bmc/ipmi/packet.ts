@@ -49,11 +49,12 @@ export function parseDatagram(buf: Buffer, icvLengthOf: (sessionId: number) => n
       return { kind: 'drop', reason: 'not an ASF ping' };
     return { kind: 'asf-ping', tag: buf[9] ?? 0 };
   }
-  if (cls !== 0x07) return { kind: 'drop', reason: `RMCP class ${cls}` };
+  // Reasons are constant strings: they key the BMC's drop counters, which values must not grow.
+  if (cls !== 0x07) return { kind: 'drop', reason: 'RMCP class neither IPMI nor ASF' };
   if (buf.length < 5) return { kind: 'drop', reason: 'truncated' };
   const authType = buf[4] ?? 0;
   if (authType !== 0x06) {
-    if (authType !== 0) return { kind: 'drop', reason: `IPMI 1.5 auth type ${authType}` };
+    if (authType !== 0) return { kind: 'drop', reason: 'IPMI 1.5 auth type other than none' };
     if (buf.length < 14) return { kind: 'drop', reason: 'truncated 1.5 header' };
     const len = buf[13] ?? 0;
     if (buf.length < 14 + len || len < 7) return { kind: 'drop', reason: 'truncated 1.5 message' };

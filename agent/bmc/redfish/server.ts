@@ -7,6 +7,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttps } from 'node:https';
+import type { Duplex } from 'node:stream';
 import { TenksError, type Logger } from '../../../common/index.js';
 import type { NodeStatus } from '../../compute/index.js';
 import type { RedfishBackend } from '../backend.js';
@@ -116,6 +117,11 @@ export class RedfishService {
     const server = this.o.tls
       ? createHttps({ cert: this.o.tls.cert, key: this.o.tls.key }, handler)
       : createHttp(handler);
+    // Node hands CONNECT to this event, not to the handler, and drops the connection unanswered
+    // when nobody listens.
+    server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+      this.refuseConnect(req, socket);
+    });
     server.keepAliveTimeout = 5_000;
     server.headersTimeout = 20_000;
     server.requestTimeout = 60_000;
@@ -144,6 +150,35 @@ export class RedfishService {
     this.o.log.info('redfish listening', { address: this.o.listenAddress, port: this.boundPort, tls: !!this.o.tls });
   }
 
+  /** Answers CONNECT (a proxy tunnel, which no Redfish resource is) with 405 and closes. */
+  private refuseConnect(req: IncomingMessage, socket: Duplex): void {
+    this.stats.requests++;
+    this.stats.errors++;
+    // Without a listener, a reset from the client would be an unhandled 'error' event.
+    socket.on('error', () => {
+      socket.destroy();
+    });
+    const allowed = 'GET, HEAD, POST, PATCH, DELETE';
+    const err = new RedfishError(
+      405,
+      `${req.method ?? 'CONNECT'} is not allowed (allowed: ${allowed})`,
+      MessageId.NOT_ALLOWED,
+    );
+    const body = JSON.stringify(errorBody(err));
+    socket.end(
+      [
+        'HTTP/1.1 405 Method Not Allowed',
+        'OData-Version: 4.0',
+        `Allow: ${allowed}`,
+        'Content-Type: application/json; charset=utf-8',
+        `Content-Length: ${Buffer.byteLength(body)}`,
+        'Connection: close',
+        '',
+        body,
+      ].join('\r\n'),
+    );
+  }
+
   async close(): Promise<void> {
     const s = this.server;
     this.server = null;
@@ -162,7 +197,7 @@ export class RedfishService {
     const method = req.method ?? 'GET';
     let reply: Reply;
     try {
-      const url = new URL(req.url ?? '/', 'http://localhost');
+      const url = requestUrl(req.url ?? '/');
       const path = url.pathname.replace(/\/+$/, '');
       let cached: Promise<unknown> | null = null;
       const body = (): Promise<unknown> => (cached ??= readBody(req));
@@ -172,7 +207,13 @@ export class RedfishService {
           .slice('/redfish/v1'.length)
           .split('/')
           .filter((p) => p !== '')
-          .map((p) => decodeURIComponent(p));
+          .map((p) => {
+            try {
+              return decodeURIComponent(p);
+            } catch {
+              throw missing(`resource at ${path} ('${p}' is not valid percent-encoding)`);
+            }
+          });
         reply = await this.route({ method, parts, query: url.search, raw: req, body });
       } else throw missing(`resource at ${path}`);
     } catch (e) {
@@ -186,8 +227,10 @@ export class RedfishService {
         headers: err.status === 401 ? { 'WWW-Authenticate': 'Basic realm="tenks BMC"', ...err.headers } : err.headers,
       };
     }
-    // Drain an unread body so keep-alive connections stay usable.
-    if (!req.readableEnded) req.resume();
+    // Read what is left of the body before answering: keep-alive connections stay usable, and a
+    // connection closed after the answer with bytes still unread is reset, which makes the
+    // client's kernel drop the answer before the client reads it.
+    await drain(req);
     const headers: Record<string, string> = { 'OData-Version': '4.0', ...reply.headers };
     if (reply.body === null || reply.status === 204) {
       res.writeHead(reply.status, headers);
@@ -619,6 +662,19 @@ export class RedfishService {
   }
 }
 
+/**
+ * The URL of a request target: origin-form (`/path?query`) is read as a path even when it starts
+ * with `//` (which the URL parser would take for a host), absolute-form as a URL. Anything else,
+ * or an absolute URL that does not parse, names no resource.
+ */
+function requestUrl(target: string): URL {
+  try {
+    return target.startsWith('/') ? new URL(`http://localhost${target}`) : new URL(target);
+  } catch {
+    throw missing(`resource at ${target}`);
+  }
+}
+
 function sessionDoc(s: RedfishSession): Doc {
   return {
     '@odata.id': `/redfish/v1/SessionService/Sessions/${s.id}`,
@@ -629,15 +685,79 @@ function sessionDoc(s: RedfishSession): Doc {
   };
 }
 
+/** Largest request body read; a larger one is answered 413 (after it is drained). */
+const MAX_BODY_BYTES = 1 << 20;
+/** How much of an unread body is drained before answering, and for how long; beyond, the answer goes anyway. */
+const DRAIN_BYTES = 64 * 1024 * 1024;
+const DRAIN_MS = 10_000;
+
+/** Reads and discards what is left of a request body, within {@link DRAIN_BYTES} and {@link DRAIN_MS}. */
+function drain(req: IncomingMessage): Promise<void> {
+  if (req.readableEnded || req.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let size = 0;
+    const done = (): void => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', done);
+      req.off('close', done);
+      req.off('error', done);
+      resolve();
+    };
+    const onData = (c: Buffer): void => {
+      size += c.length;
+      if (size > DRAIN_BYTES) done();
+    };
+    const timer = setTimeout(done, DRAIN_MS);
+    req.on('data', onData);
+    req.once('end', done);
+    req.once('close', done);
+    req.once('error', done);
+    req.resume();
+  });
+}
+
+/**
+ * The request body as JSON (null when empty). Reads with listeners rather than an async iterator:
+ * leaving the iterator early destroys the request and its socket, and the 413 would never be sent.
+ */
 async function readBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > 1 << 20) throw new RedfishError(413, 'request body larger than 1 MiB', MessageId.TOO_LARGE);
-    chunks.push(c);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const raw = await new Promise<Buffer>((resolve, reject) => {
+    if (req.readableEnded) {
+      resolve(Buffer.alloc(0));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onEarlyEnd);
+      req.off('close', onEarlyEnd);
+    };
+    const onData = (c: Buffer): void => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) {
+        stop();
+        reject(new RedfishError(413, 'request body larger than 1 MiB', MessageId.TOO_LARGE));
+      } else chunks.push(c);
+    };
+    const onEnd = (): void => {
+      stop();
+      resolve(Buffer.concat(chunks));
+    };
+    // The client went away before the end of its body ('aborted'): its fault, and nobody is left
+    // to answer, so not a server failure.
+    const onEarlyEnd = (): void => {
+      stop();
+      reject(new RedfishError(400, 'the request body ended early', MessageId.MALFORMED_JSON));
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onEarlyEnd);
+    req.once('close', onEarlyEnd);
+  });
+  const text = raw.toString('utf8');
   if (text.trim() === '') return null;
   try {
     return JSON.parse(text) as unknown;
