@@ -201,6 +201,26 @@ async function main(): Promise<void> {
         extra: { listen, nats: natsConfig, heartbeat_interval_s: 0.5, log_level: 'debug' },
       }).then(watchAgent);
     const agents: Record<'q' | 't', Daemon> = { q: await startQ('127.0.0.1:0'), t: await startT('127.0.0.1:0') };
+    // Whatever a failed run left of agent q on the host (leaks are counted before the stack stops;
+    // this is hygiene after a failure): its domains, OVS bridge and links.
+    stack.onCleanup('what agent q left on the host', async () => {
+      const names = (await run('virsh', ['-c', 'qemu:///system', 'list', '--all', '--name']).catch(() => ''))
+        .split('\n')
+        .map((n) => n.trim())
+        .filter((n) => n.startsWith(`cq${tag}r`));
+      for (const n of names) {
+        await run('virsh', ['-c', 'qemu:///system', 'destroy', n]).catch(() => '');
+        await run('virsh', ['-c', 'qemu:///system', 'undefine', '--nvram', n]).catch(() => '');
+      }
+      await run('ovs-vsctl', ['--if-exists', 'del-br', `tb-${physnet}`]).catch(() => '');
+      const links = JSON.parse(await run('ip', ['-d', '-j', 'link', 'show']).catch(() => '[]')) as {
+        ifname: string;
+        ifalias?: string;
+      }[];
+      for (const l of links)
+        if ((l.ifalias ?? '').includes(`agent=${agentIds.q},`))
+          await run('ip', ['link', 'del', l.ifname]).catch(() => '');
+    });
     // The pool of agent q is on qemu:///system: removed at the end whatever happened.
     stack.onCleanup('libvirt pool of agent q', async () => {
       await run('virsh', ['-c', 'qemu:///system', 'pool-destroy', `tenks-chaos-${tag}`]).catch(() => '');

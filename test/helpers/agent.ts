@@ -31,6 +31,7 @@ export async function startTestAgent(raw: Record<string, unknown>): Promise<Test
   const dir = await mkdtemp(join(tmpdir(), 'tenks-test-'));
   // QEMU runs as its own user: it must be able to reach the pool inside this directory.
   await chmod(dir, 0o711);
+  const ownPool = (raw.storage as { pool_name?: unknown } | undefined)?.pool_name === undefined;
   const storage = {
     pool_name: `tenks-test-${basename(dir).slice('tenks-test-'.length)}`,
     pool_path: join(dir, 'pool'),
@@ -66,8 +67,10 @@ export async function startTestAgent(raw: Record<string, unknown>): Promise<Test
     address: `127.0.0.1:${daemon.port}`,
     stop: async () => {
       await daemon.stop(2000);
-      // The test driver keeps state for the whole process: drop this agent's pool from it.
-      if (config.libvirtUri.startsWith('test:')) await dropPool(config.libvirtUri, config.storage.poolName);
+      // The test driver keeps state for the whole process, and a pool this helper named (its
+      // directory goes with `dir`) would stay defined on a real libvirt: drop it. A pool the test
+      // named is the test's to remove (it may outlive this agent, for a restart).
+      if (config.libvirtUri.startsWith('test:') || ownPool) await dropPool(config.libvirtUri, config.storage.poolName);
       await rm(dir, { recursive: true, force: true });
     },
   };
