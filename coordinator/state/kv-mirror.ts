@@ -39,9 +39,10 @@ const AGAIN_MS = [100, 200, 400, 800, 1_600, 3_200];
 /**
  * Runs an unconditional (idempotent) KV write, again while it fails: a NATS server that just
  * restarted answers "jetstream is not enabled" for a moment, a cluster electing a stream leader
- * times out. Compare-and-set writes are not retried here: a lost reply would read as a conflict.
+ * times out. A compare-and-set (`onlyUndelivered`) is sent again only when no server took it: after
+ * a lost reply, a second try would read as a conflict.
  */
-async function again<R>(write: () => Promise<R>, what: string, signal?: AbortSignal): Promise<R> {
+async function again<R>(write: () => Promise<R>, signal?: AbortSignal, onlyUndelivered = false): Promise<R> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await write();
@@ -49,11 +50,29 @@ async function again<R>(write: () => Promise<R>, what: string, signal?: AbortSig
       const delay = AGAIN_MS[attempt];
       // A connection closed for good, or a writer that was stopped (an operation that lost its
       // lease), does not try again.
-      if (delay === undefined || isWrongRevision(e) || isClosed(e) || signal?.aborted === true)
-        throw unavailable(e, what);
+      if (
+        delay === undefined ||
+        isWrongRevision(e) ||
+        isClosed(e) ||
+        signal?.aborted === true ||
+        (onlyUndelivered && !isUndelivered(e))
+      )
+        throw e;
       await sleep(delay, undefined, signal ? { signal } : {}).catch(() => undefined);
     }
   }
+}
+
+/**
+ * True when no JetStream server took the request (nats.js reports "no responders" as "jetstream is
+ * not enabled"): nothing was written, so even a compare-and-set may be sent again. A server that
+ * just restarted in a cluster answers so until it has joined.
+ */
+function isUndelivered(e: unknown): boolean {
+  return (
+    e instanceof Error &&
+    (e.name === 'JetStreamNotEnabled' || /jetstream is not enabled|no responders/i.test(e.message))
+  );
 }
 
 function isClosed(e: unknown): boolean {
@@ -155,7 +174,9 @@ export class KvMirror<T> {
 
   /** Writes `value` whatever the key holds; `signal` stops trying again (not a write in flight). */
   async put(key: string, value: T, signal?: AbortSignal): Promise<number> {
-    const revision = await again(() => this.kv.put(key, encodeJson(value)), `writing '${key}'`, signal);
+    const revision = await again(() => this.kv.put(key, encodeJson(value)), signal).catch((e: unknown) => {
+      throw unavailable(e, `writing '${key}'`);
+    });
     this.setLocal(key, value, revision);
     return revision;
   }
@@ -166,10 +187,12 @@ export class KvMirror<T> {
    */
   async compareAndSet(key: string, value: T, revision: number | null): Promise<number> {
     try {
-      const r =
-        revision === null
-          ? await this.kv.create(key, encodeJson(value))
-          : await this.kv.update(key, encodeJson(value), revision);
+      const data = encodeJson(value);
+      const r = await again(
+        () => (revision === null ? this.kv.create(key, data) : this.kv.update(key, data, revision)),
+        undefined,
+        true,
+      );
       this.setLocal(key, value, r);
       return r;
     } catch (e) {
@@ -181,8 +204,8 @@ export class KvMirror<T> {
 
   async delete(key: string, revision?: number, signal?: AbortSignal): Promise<void> {
     try {
-      if (revision === undefined) await again(() => this.kv.delete(key), `deleting '${key}'`, signal);
-      else await this.kv.delete(key, { previousSeq: revision });
+      if (revision === undefined) await again(() => this.kv.delete(key), signal);
+      else await again(() => this.kv.delete(key, { previousSeq: revision }), signal, true);
     } catch (e) {
       if (isWrongRevision(e))
         throw new TenksError('CONFLICT', `'${key}' changed while it was being deleted`, { cause: e });

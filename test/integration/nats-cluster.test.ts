@@ -70,6 +70,7 @@ describe('two coordinators on a 3-node NATS JetStream cluster', function () {
             operation_lease_s: 3,
             agent_timeout_s: 5,
             retry_backoff_s: 0.2,
+            log_level: 'info',
           },
         }),
       );
@@ -121,7 +122,7 @@ describe('two coordinators on a 3-node NATS JetStream cluster', function () {
     assert.equal(
       done.state,
       OperationState.OPERATION_STATE_SUCCEEDED,
-      `${done.errorMessage} ${JSON.stringify(done.results.filter((r) => !r.ok))}\n${c2.daemon.tail(2000)}`,
+      `${done.errorMessage} ${JSON.stringify(done.results.filter((r) => !r.ok))}\n${c2.daemon.tail(8000)}`,
     );
     assert.ok(
       done.warnings.some((w) => w.startsWith(`resumed by c2-${tag}`)),
