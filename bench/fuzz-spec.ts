@@ -289,7 +289,10 @@ export async function fuzzSpecs(opts: SpecFuzzOptions): Promise<SpecFuzzResult> 
       coordinatorCalls++;
       const problems: string[] = [];
       if (x.errors === null) {
-        const code = plan instanceof Error ? (isTenksError(plan) ? plan.code : 'NOT_TENKS') : 'OK';
+        let code = plan instanceof Error ? (isTenksError(plan) ? plan.code : 'NOT_TENKS') : 'OK';
+        // The bench's coordinator has no cloud: a valid spec that enrols nodes or wants flavors is
+        // refused at plan time, naming `cloud`, before anything is created.
+        if (code === 'INVALID_SPEC' && isTenksError(plan) && plan.field === 'cloud') code = 'INVALID_SPEC(cloud)';
         validPlans[code] = (validPlans[code] ?? 0) + 1;
         if (code === 'INTERNAL' || code === 'NOT_TENKS' || code === 'INVALID_SPEC')
           problems.push(`Plan of a valid spec: ${code} ${plan instanceof Error ? plan.message.slice(0, 200) : ''}`);
