@@ -42,7 +42,10 @@ const AGAIN_MS = [100, 200, 400, 800, 1_600, 3_200];
  * times out. A compare-and-set (`onlyUndelivered`) is sent again only when no server took it: after
  * a lost reply, a second try would read as a conflict.
  */
-async function again<R>(write: () => Promise<R>, signal?: AbortSignal, onlyUndelivered = false): Promise<R> {
+async function again<R>(
+  write: () => Promise<R>,
+  { signal, onlyUndelivered = false }: { signal?: AbortSignal | undefined; onlyUndelivered?: boolean } = {},
+): Promise<R> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await write();
@@ -174,7 +177,7 @@ export class KvMirror<T> {
 
   /** Writes `value` whatever the key holds; `signal` stops trying again (not a write in flight). */
   async put(key: string, value: T, signal?: AbortSignal): Promise<number> {
-    const revision = await again(() => this.kv.put(key, encodeJson(value)), signal).catch((e: unknown) => {
+    const revision = await again(() => this.kv.put(key, encodeJson(value)), { signal }).catch((e: unknown) => {
       throw unavailable(e, `writing '${key}'`);
     });
     this.setLocal(key, value, revision);
@@ -190,8 +193,7 @@ export class KvMirror<T> {
       const data = encodeJson(value);
       const r = await again(
         () => (revision === null ? this.kv.create(key, data) : this.kv.update(key, data, revision)),
-        undefined,
-        true,
+        { onlyUndelivered: true },
       );
       this.setLocal(key, value, r);
       return r;
@@ -204,8 +206,8 @@ export class KvMirror<T> {
 
   async delete(key: string, revision?: number, signal?: AbortSignal): Promise<void> {
     try {
-      if (revision === undefined) await again(() => this.kv.delete(key), signal);
-      else await again(() => this.kv.delete(key, { previousSeq: revision }), signal, true);
+      if (revision === undefined) await again(() => this.kv.delete(key), { signal });
+      else await again(() => this.kv.delete(key, { previousSeq: revision }), { signal, onlyUndelivered: true });
     } catch (e) {
       if (isWrongRevision(e))
         throw new TenksError('CONFLICT', `'${key}' changed while it was being deleted`, { cause: e });

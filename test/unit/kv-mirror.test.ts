@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { KV } from '@nats-io/kv';
 import { nullLogger, TenksError } from '../../common/index.js';
 import { KvMirror } from '../../coordinator/state/kv-mirror.js';
+import { FakeWatch } from '../helpers/fake-kv-watch.js';
 
 /** What nats.js throws when no JetStream server took a request (a cluster node still joining). */
 function undelivered(): Error {
@@ -22,17 +23,7 @@ function failingKv(errors: Error[]): { kv: KV; calls: () => number } {
   const kv = {
     status: () => Promise.resolve({ bucket: 'b', values: 0 }),
     // An empty bucket: the watch delivers nothing and stays open until stopped.
-    watch: () => {
-      let stop = (): void => undefined;
-      const stopped = new Promise<void>((r) => (stop = r));
-      return Promise.resolve({
-        stop,
-        async *[Symbol.asyncIterator]() {
-          await stopped;
-          yield* [];
-        },
-      });
-    },
+    watch: () => Promise.resolve(new FakeWatch([])),
     create: () => {
       const e = errors[calls++];
       return e === undefined ? Promise.resolve(7) : Promise.reject(e);

@@ -2,28 +2,7 @@ import assert from 'node:assert/strict';
 import type { KV, KvWatchEntry } from '@nats-io/kv';
 import { nullLogger } from '../../common/index.js';
 import { followBucket } from '../../coordinator/state/kv-watch.js';
-
-/** One watch's worth of entries, then the watch stays open (as a real one does) until stopped. */
-class FakeWatch implements AsyncIterable<KvWatchEntry> {
-  private stopped = false;
-  private wake: (() => void) | null = null;
-
-  constructor(private readonly entries: KvWatchEntry[]) {}
-
-  stop(): void {
-    this.stopped = true;
-    this.wake?.();
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<KvWatchEntry> {
-    for (const e of this.entries) {
-      if (this.stopped) return;
-      await Promise.resolve();
-      yield e;
-    }
-    while (!this.stopped) await new Promise<void>((r) => (this.wake = r));
-  }
-}
+import { FakeWatch } from '../helpers/fake-kv-watch.js';
 
 function entry(key: string, revision: number, delta: number, isUpdate = false): KvWatchEntry {
   return {
