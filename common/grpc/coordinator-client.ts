@@ -63,21 +63,29 @@ export class CoordinatorApi {
     return unaryCall<GetInfoResponse>(this.peer, (m, c, cb) => this.raw.getInfo({}, m, c, cb), this.opts(o));
   }
 
-  /** The actions an apply of `specYaml` would take. `source` names the spec in error messages. */
-  async plan(specYaml: string, source: string, o?: CoordinatorCallOptions): Promise<Plan> {
+  /**
+   * The actions an apply of `specYaml` would take. `source` names the spec in error messages;
+   * `prune` as in {@link apply}.
+   */
+  async plan(specYaml: string, source: string, o?: CoordinatorCallOptions & { prune?: boolean }): Promise<Plan> {
+    const prune = o?.prune ?? false;
     const r = await unaryCall<PlanResponse>(
       this.peer,
-      (m, c, cb) => this.raw.plan({ specYaml, source }, m, c, cb),
+      (m, c, cb) => this.raw.plan({ specYaml, source, prune }, m, c, cb),
       this.opts(o),
     );
     return this.need(r.plan, 'plan');
   }
 
-  /** Starts bringing the spec's cluster to it; resolves with the operation as soon as it is started. */
-  async apply(specYaml: string, source: string, o?: CoordinatorCallOptions): Promise<Operation> {
+  /**
+   * Starts bringing the spec's cluster to it; resolves with the operation as soon as it is started.
+   * `prune` allows an apply that deletes most of an existing cluster's nodes.
+   */
+  async apply(specYaml: string, source: string, o?: CoordinatorCallOptions & { prune?: boolean }): Promise<Operation> {
+    const prune = o?.prune ?? false;
     const r = await unaryCall<ApplyResponse>(
       this.peer,
-      (m, c, cb) => this.raw.apply({ specYaml, source }, m, c, cb),
+      (m, c, cb) => this.raw.apply({ specYaml, source, prune }, m, c, cb),
       this.opts(o),
     );
     return this.need(r.operation, 'operation');

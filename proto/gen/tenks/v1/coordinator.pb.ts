@@ -126,6 +126,13 @@ export interface Plan {
   warnings: string[];
   /** Nodes the spec asks for that already match it. */
   unchanged: number;
+  /** How the cluster name was chosen: "name", "state_file_path ..." or "default". */
+  nameSource: string;
+  /**
+   * Set when the plan deletes so much of an existing cluster that apply needs prune (see
+   * ApplyRequest.prune): says what would be deleted and why it is refused.
+   */
+  pruneRequired: string;
 }
 
 export interface PlanRequest {
@@ -133,6 +140,8 @@ export interface PlanRequest {
   specYaml: string;
   /** Where the spec came from (a file name), for error messages. */
   source: string;
+  /** As ApplyRequest.prune. */
+  prune: boolean;
 }
 
 export interface PlanResponse {
@@ -179,6 +188,11 @@ export interface ApplyRequest {
   specYaml: string;
   /** Where the spec came from (a file name), for error messages. */
   source: string;
+  /**
+   * Allow an apply that deletes most of an existing cluster's nodes (without it such an apply is
+   * refused, naming the nodes).
+   */
+  prune: boolean;
 }
 
 export interface ApplyResponse {
@@ -608,7 +622,7 @@ export const PlanAction: MessageFns<PlanAction> = {
 };
 
 function createBasePlan(): Plan {
-  return { cluster: '', actions: [], warnings: [], unchanged: 0 };
+  return { cluster: '', actions: [], warnings: [], unchanged: 0, nameSource: '', pruneRequired: '' };
 }
 
 export const Plan: MessageFns<Plan> = {
@@ -624,6 +638,12 @@ export const Plan: MessageFns<Plan> = {
     }
     if (message.unchanged !== 0) {
       writer.uint32(32).uint32(message.unchanged);
+    }
+    if (message.nameSource !== '') {
+      writer.uint32(42).string(message.nameSource);
+    }
+    if (message.pruneRequired !== '') {
+      writer.uint32(50).string(message.pruneRequired);
     }
     return writer;
   },
@@ -673,6 +693,22 @@ export const Plan: MessageFns<Plan> = {
             message.unchanged = reader.uint32();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.nameSource = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.pruneRequired = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -691,6 +727,16 @@ export const Plan: MessageFns<Plan> = {
       actions: globalThis.Array.isArray(object?.actions) ? object.actions.map((e: any) => PlanAction.fromJSON(e)) : [],
       warnings: globalThis.Array.isArray(object?.warnings) ? object.warnings.map((e: any) => globalThis.String(e)) : [],
       unchanged: isSet(object.unchanged) ? globalThis.Number(object.unchanged) : 0,
+      nameSource: isSet(object.nameSource)
+        ? globalThis.String(object.nameSource)
+        : isSet(object.name_source)
+          ? globalThis.String(object.name_source)
+          : '',
+      pruneRequired: isSet(object.pruneRequired)
+        ? globalThis.String(object.pruneRequired)
+        : isSet(object.prune_required)
+          ? globalThis.String(object.prune_required)
+          : '',
     };
   },
 
@@ -708,6 +754,12 @@ export const Plan: MessageFns<Plan> = {
     if (message.unchanged !== 0) {
       obj.unchanged = Math.round(message.unchanged);
     }
+    if (message.nameSource !== '') {
+      obj.nameSource = message.nameSource;
+    }
+    if (message.pruneRequired !== '') {
+      obj.pruneRequired = message.pruneRequired;
+    }
     return obj;
   },
 
@@ -720,12 +772,14 @@ export const Plan: MessageFns<Plan> = {
     message.actions = object.actions?.map((e) => PlanAction.fromPartial(e)) || [];
     message.warnings = object.warnings?.map((e) => e) || [];
     message.unchanged = object.unchanged ?? 0;
+    message.nameSource = object.nameSource ?? '';
+    message.pruneRequired = object.pruneRequired ?? '';
     return message;
   },
 };
 
 function createBasePlanRequest(): PlanRequest {
-  return { specYaml: '', source: '' };
+  return { specYaml: '', source: '', prune: false };
 }
 
 export const PlanRequest: MessageFns<PlanRequest> = {
@@ -735,6 +789,9 @@ export const PlanRequest: MessageFns<PlanRequest> = {
     }
     if (message.source !== '') {
       writer.uint32(18).string(message.source);
+    }
+    if (message.prune !== false) {
+      writer.uint32(24).bool(message.prune);
     }
     return writer;
   },
@@ -768,6 +825,14 @@ export const PlanRequest: MessageFns<PlanRequest> = {
             message.source = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.prune = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -788,6 +853,7 @@ export const PlanRequest: MessageFns<PlanRequest> = {
           ? globalThis.String(object.spec_yaml)
           : '',
       source: isSet(object.source) ? globalThis.String(object.source) : '',
+      prune: isSet(object.prune) ? globalThis.Boolean(object.prune) : false,
     };
   },
 
@@ -799,6 +865,9 @@ export const PlanRequest: MessageFns<PlanRequest> = {
     if (message.source !== '') {
       obj.source = message.source;
     }
+    if (message.prune !== false) {
+      obj.prune = message.prune;
+    }
     return obj;
   },
 
@@ -809,6 +878,7 @@ export const PlanRequest: MessageFns<PlanRequest> = {
     const message = createBasePlanRequest();
     message.specYaml = object.specYaml ?? '';
     message.source = object.source ?? '';
+    message.prune = object.prune ?? false;
     return message;
   },
 };
@@ -1374,7 +1444,7 @@ export const Operation: MessageFns<Operation> = {
 };
 
 function createBaseApplyRequest(): ApplyRequest {
-  return { specYaml: '', source: '' };
+  return { specYaml: '', source: '', prune: false };
 }
 
 export const ApplyRequest: MessageFns<ApplyRequest> = {
@@ -1384,6 +1454,9 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
     }
     if (message.source !== '') {
       writer.uint32(18).string(message.source);
+    }
+    if (message.prune !== false) {
+      writer.uint32(24).bool(message.prune);
     }
     return writer;
   },
@@ -1417,6 +1490,14 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
             message.source = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.prune = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1437,6 +1518,7 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
           ? globalThis.String(object.spec_yaml)
           : '',
       source: isSet(object.source) ? globalThis.String(object.source) : '',
+      prune: isSet(object.prune) ? globalThis.Boolean(object.prune) : false,
     };
   },
 
@@ -1448,6 +1530,9 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
     if (message.source !== '') {
       obj.source = message.source;
     }
+    if (message.prune !== false) {
+      obj.prune = message.prune;
+    }
     return obj;
   },
 
@@ -1458,6 +1543,7 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
     const message = createBaseApplyRequest();
     message.specYaml = object.specYaml ?? '';
     message.source = object.source ?? '';
+    message.prune = object.prune ?? false;
     return message;
   },
 };

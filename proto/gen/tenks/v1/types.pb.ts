@@ -333,7 +333,10 @@ export interface NodeSpec {
   vcpus: number;
   /** QEMU machine type; empty: "q35" for UEFI, "pc" for BIOS. */
   machine: string;
-  /** libvirt CPU mode: "host-passthrough", "host-model", "maximum"; empty: chosen for the engine. */
+  /**
+   * libvirt CPU mode: "host-passthrough", "host-model", "maximum"; "none": no <cpu> element (upstream's
+   * empty cpu_mode); empty: chosen for the engine and architecture.
+   */
   cpuMode: string;
   bootMode: BootMode;
   volumes: VolumeSpec[];
@@ -345,6 +348,23 @@ export interface NodeSpec {
   bmc: BmcSpec | undefined;
   /** Free-form labels kept in the node's metadata. */
   labels: { [key: string]: string };
+  /** Guest architecture ("x86_64", "aarch64"); empty: x86_64. */
+  arch: string;
+  /** Virtualisation engine: "kvm" or "qemu" (TCG); empty: the agent's choice (KVM where it works). */
+  engine: string;
+  /** Emulator binary (upstream libvirt_vm_emulator); empty: libvirt's for the architecture and engine. */
+  emulator: string;
+  /** Directory of the console log, <dir>/<name>-console.log; empty: the agent's <log_directory>/libvirt. */
+  consoleLogDir: string;
+  /**
+   * Owner (user name or uid) given to the console log directory, user and group, as upstream's
+   * libvirt_vm_log_owner; empty: left as it is.
+   */
+  consoleLogOwner: string;
+  /** trustGuestRxFilters on the node's macvtap NICs. */
+  trustGuestRxFilters: boolean;
+  /** Guest clock: "utc", "localtime", "variable" or a time zone name (e.g. "Europe/London"); empty: utc. */
+  clockOffset: string;
 }
 
 export interface NodeSpec_LabelsEntry {
@@ -486,6 +506,10 @@ export interface HostInfo {
   nodeCount: number;
   /** UEFI firmware available. */
   uefiAvailable: boolean;
+  /** Guest architectures this host runs (libvirt capabilities), e.g. "x86_64", "aarch64". */
+  arches: string[];
+  /** Those of arches with UEFI firmware installed. */
+  uefiArches: string[];
 }
 
 function createBaseNodeRef(): NodeRef {
@@ -989,6 +1013,13 @@ function createBaseNodeSpec(): NodeSpec {
     vncEnabled: false,
     bmc: undefined,
     labels: {},
+    arch: '',
+    engine: '',
+    emulator: '',
+    consoleLogDir: '',
+    consoleLogOwner: '',
+    trustGuestRxFilters: false,
+    clockOffset: '',
   };
 }
 
@@ -1039,6 +1070,27 @@ export const NodeSpec: MessageFns<NodeSpec> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       NodeSpec_LabelsEntry.encode({ key: key as any, value }, writer.uint32(122).fork()).join();
     });
+    if (message.arch !== '') {
+      writer.uint32(130).string(message.arch);
+    }
+    if (message.engine !== '') {
+      writer.uint32(138).string(message.engine);
+    }
+    if (message.emulator !== '') {
+      writer.uint32(146).string(message.emulator);
+    }
+    if (message.consoleLogDir !== '') {
+      writer.uint32(154).string(message.consoleLogDir);
+    }
+    if (message.consoleLogOwner !== '') {
+      writer.uint32(162).string(message.consoleLogOwner);
+    }
+    if (message.trustGuestRxFilters !== false) {
+      writer.uint32(168).bool(message.trustGuestRxFilters);
+    }
+    if (message.clockOffset !== '') {
+      writer.uint32(178).string(message.clockOffset);
+    }
     return writer;
   },
 
@@ -1178,6 +1230,62 @@ export const NodeSpec: MessageFns<NodeSpec> = {
             }
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.arch = reader.string();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.engine = reader.string();
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.emulator = reader.string();
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.consoleLogDir = reader.string();
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.consoleLogOwner = reader.string();
+            continue;
+          }
+          case 21: {
+            if (tag !== 168) {
+              break;
+            }
+
+            message.trustGuestRxFilters = reader.bool();
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.clockOffset = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1244,6 +1352,29 @@ export const NodeSpec: MessageFns<NodeSpec> = {
             {},
           )
         : {},
+      arch: isSet(object.arch) ? globalThis.String(object.arch) : '',
+      engine: isSet(object.engine) ? globalThis.String(object.engine) : '',
+      emulator: isSet(object.emulator) ? globalThis.String(object.emulator) : '',
+      consoleLogDir: isSet(object.consoleLogDir)
+        ? globalThis.String(object.consoleLogDir)
+        : isSet(object.console_log_dir)
+          ? globalThis.String(object.console_log_dir)
+          : '',
+      consoleLogOwner: isSet(object.consoleLogOwner)
+        ? globalThis.String(object.consoleLogOwner)
+        : isSet(object.console_log_owner)
+          ? globalThis.String(object.console_log_owner)
+          : '',
+      trustGuestRxFilters: isSet(object.trustGuestRxFilters)
+        ? globalThis.Boolean(object.trustGuestRxFilters)
+        : isSet(object.trust_guest_rx_filters)
+          ? globalThis.Boolean(object.trust_guest_rx_filters)
+          : false,
+      clockOffset: isSet(object.clockOffset)
+        ? globalThis.String(object.clockOffset)
+        : isSet(object.clock_offset)
+          ? globalThis.String(object.clock_offset)
+          : '',
     };
   },
 
@@ -1300,6 +1431,27 @@ export const NodeSpec: MessageFns<NodeSpec> = {
         });
       }
     }
+    if (message.arch !== '') {
+      obj.arch = message.arch;
+    }
+    if (message.engine !== '') {
+      obj.engine = message.engine;
+    }
+    if (message.emulator !== '') {
+      obj.emulator = message.emulator;
+    }
+    if (message.consoleLogDir !== '') {
+      obj.consoleLogDir = message.consoleLogDir;
+    }
+    if (message.consoleLogOwner !== '') {
+      obj.consoleLogOwner = message.consoleLogOwner;
+    }
+    if (message.trustGuestRxFilters !== false) {
+      obj.trustGuestRxFilters = message.trustGuestRxFilters;
+    }
+    if (message.clockOffset !== '') {
+      obj.clockOffset = message.clockOffset;
+    }
     return obj;
   },
 
@@ -1331,6 +1483,13 @@ export const NodeSpec: MessageFns<NodeSpec> = {
       },
       {},
     );
+    message.arch = object.arch ?? '';
+    message.engine = object.engine ?? '';
+    message.emulator = object.emulator ?? '';
+    message.consoleLogDir = object.consoleLogDir ?? '';
+    message.consoleLogOwner = object.consoleLogOwner ?? '';
+    message.trustGuestRxFilters = object.trustGuestRxFilters ?? false;
+    message.clockOffset = object.clockOffset ?? '';
     return message;
   },
 };
@@ -2981,6 +3140,8 @@ function createBaseHostInfo(): HostInfo {
     bmcPortRangeEnd: 0,
     nodeCount: 0,
     uefiAvailable: false,
+    arches: [],
+    uefiArches: [],
   };
 }
 
@@ -3033,6 +3194,12 @@ export const HostInfo: MessageFns<HostInfo> = {
     }
     if (message.uefiAvailable !== false) {
       writer.uint32(128).bool(message.uefiAvailable);
+    }
+    for (const v of message.arches) {
+      writer.uint32(138).string(v!);
+    }
+    for (const v of message.uefiArches) {
+      writer.uint32(146).string(v!);
     }
     return writer;
   },
@@ -3178,6 +3345,22 @@ export const HostInfo: MessageFns<HostInfo> = {
             message.uefiAvailable = reader.bool();
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.arches.push(reader.string());
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.uefiArches.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3254,6 +3437,12 @@ export const HostInfo: MessageFns<HostInfo> = {
         : isSet(object.uefi_available)
           ? globalThis.Boolean(object.uefi_available)
           : false,
+      arches: globalThis.Array.isArray(object?.arches) ? object.arches.map((e: any) => globalThis.String(e)) : [],
+      uefiArches: globalThis.Array.isArray(object?.uefiArches)
+        ? object.uefiArches.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.uefi_arches)
+          ? object.uefi_arches.map((e: any) => globalThis.String(e))
+          : [],
     };
   },
 
@@ -3307,6 +3496,12 @@ export const HostInfo: MessageFns<HostInfo> = {
     if (message.uefiAvailable !== false) {
       obj.uefiAvailable = message.uefiAvailable;
     }
+    if (message.arches?.length) {
+      obj.arches = message.arches;
+    }
+    if (message.uefiArches?.length) {
+      obj.uefiArches = message.uefiArches;
+    }
     return obj;
   },
 
@@ -3331,6 +3526,8 @@ export const HostInfo: MessageFns<HostInfo> = {
     message.bmcPortRangeEnd = object.bmcPortRangeEnd ?? 0;
     message.nodeCount = object.nodeCount ?? 0;
     message.uefiAvailable = object.uefiAvailable ?? false;
+    message.arches = object.arches?.map((e) => e) || [];
+    message.uefiArches = object.uefiArches?.map((e) => e) || [];
     return message;
   },
 };
