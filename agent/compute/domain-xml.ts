@@ -42,14 +42,17 @@ function diskXml(d: DomainSpec['disks'][number], index: number): string {
   );
 }
 
-function nicXml(n: DomainSpec['nics'][number]): string {
+function nicXml(n: DomainSpec['nics'][number], trust: boolean): string {
   const a = n.attach;
   const body =
     a.type === 'bridge'
       ? `<source bridge='${e(a.bridge)}'/>${a.openvswitch ? "<virtualport type='openvswitch'/>" : ''}`
       : `<source dev='${e(a.device)}' mode='passthrough'/>`;
   return (
-    `<interface type='${a.type === 'bridge' ? 'bridge' : 'direct'}'><mac address='${e(n.mac)}'/>${body}` +
+    (a.type === 'bridge'
+      ? "<interface type='bridge'>"
+      : `<interface type='direct'${trust ? " trustGuestRxFilters='yes'" : ''}>`) +
+    `<mac address='${e(n.mac)}'/>${body}` +
     `<model type='virtio'/><alias name='ua-${e(n.alias)}'/></interface>`
   );
 }
@@ -166,6 +169,13 @@ export function cdromXml(source: DomainSpec['cdrom'], machine: string): string {
   return `<disk type='${type}' device='cdrom'><driver name='qemu' type='raw'/>${src}<target dev='${t.dev}' bus='${t.bus}'/><readonly/></disk>`;
 }
 
+/** The <clock> element: utc, localtime and variable are libvirt offsets; anything else is a time zone. */
+export function clockXml(offset: string): string {
+  if (offset === 'utc' || offset === 'localtime') return `<clock offset='${offset}'/>`;
+  if (offset === 'variable') return "<clock offset='variable' basis='utc'/>";
+  return `<clock offset='timezone' timezone='${e(offset)}'/>`;
+}
+
 /**
  * libvirt domain XML for a spec. `type` is the domain type (`kvm`, `qemu`, or `test` for the test
  * driver), `arch` the guest architecture.
@@ -197,11 +207,13 @@ export function domainXml(spec: DomainSpec, type: string, arch = 'x86_64'): stri
     `${firmware}<type arch='${e(arch)}' machine='${e(spec.machine)}'>hvm</type>${boot}</os>` +
     features +
     cpu +
-    "<clock offset='utc'/><on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>" +
+    clockXml(spec.clockOffset) +
+    '<on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>' +
     '<devices>' +
+    (spec.emulator === null ? '' : `<emulator>${e(spec.emulator)}</emulator>`) +
     spec.disks.map(diskXml).join('') +
     cdromXml(spec.cdrom, spec.machine) +
-    spec.nics.map(nicXml).join('') +
+    spec.nics.map((n) => nicXml(n, spec.trustGuestRxFilters)).join('') +
     console +
     vnc +
     "<memballoon model='none'/>" +

@@ -285,7 +285,9 @@ export class LibvirtHypervisor implements Hypervisor {
 
   /** The domain XML this adapter would define for `spec` (for tests and `--dry-run`). */
   renderXml(spec: DomainSpec): string {
-    return domainXml(spec, this.caps.domainType, this.caps.arch);
+    // The test driver takes only its own domain type; otherwise the node's engine (a spec may force TCG).
+    const type = this.caps.domainType === 'test' ? 'test' : spec.engine;
+    return domainXml(spec, type, this.caps.arch);
   }
 
   async defineDomain(spec: DomainSpec, o?: CallOptions): Promise<DomainSummary> {

@@ -105,6 +105,12 @@ export interface DomainSpec {
   /** Serial console log file, or null. */
   consoleLogPath: string | null;
   vnc: boolean;
+  /** Emulator binary, or null for libvirt's choice. */
+  emulator: string | null;
+  /** `utc`, `localtime`, `variable` or a time zone name. */
+  clockOffset: string;
+  /** trustGuestRxFilters on macvtap NICs. */
+  trustGuestRxFilters: boolean;
   metadata: NodeMetadata;
 }
 

@@ -4,7 +4,11 @@ import { invalidSpec, TenksError, type FieldError } from '../../common/errors.js
 import type { Logger } from '../../common/logger.js';
 import { KeyedMutex, throwIfAborted } from '../../common/semaphore.js';
 import { formatSize } from '../../common/sizes.js';
+import { access, constants } from 'node:fs/promises';
+import { renderTemplate, TemplateError } from '../../common/jinja-lite.js';
+import { prepareConsoleLogDir } from './console-log-dir.js';
 import { isQ35 } from './domain-xml.js';
+import { hostTemplateFacts } from './host-template-facts.js';
 import {
   DEFAULT_FIRMWARE,
   type CallOptions,
@@ -21,6 +25,7 @@ import type { Storage } from './storage.js';
 import type {
   BootDevice,
   BootMode,
+  Engine,
   HostFacts,
   NodeFirmware,
   NodeSpec,
@@ -160,6 +165,12 @@ export function diffSpecs(a: NodeSpec, b: NodeSpec): string[] {
   field('console_log_enabled', a.consoleLog, b.consoleLog);
   field('vnc_enabled', a.vnc, b.vnc);
   field('labels', a.labels, b.labels);
+  field('engine', a.engine ?? null, b.engine ?? null);
+  field('emulator', a.emulator ?? null, b.emulator ?? null);
+  field('console_log_dir', a.consoleLogDir ?? null, b.consoleLogDir ?? null);
+  field('console_log_owner', a.consoleLogOwner ?? null, b.consoleLogOwner ?? null);
+  field('trust_guest_rx_filters', a.trustGuestRxFilters ?? false, b.trustGuestRxFilters ?? false);
+  field('clock_offset', a.clockOffset ?? null, b.clockOffset ?? null);
   const av = new Map(a.volumes.map((v) => [v.name, v]));
   const bv = new Map(b.volumes.map((v) => [v.name, v]));
   for (const [name, v] of bv) {
@@ -204,9 +215,36 @@ export class NodeManager {
     this.wiring = wiring;
   }
 
+  /** Console log directory of a node: its spec's, else `<log_directory>/libvirt`. */
+  consoleLogDir(spec: NodeSpec): string {
+    return spec.consoleLogDir ?? join(this.o.logDirectory, 'libvirt');
+  }
+
   /** Console log path of a node. */
-  consoleLogPath(name: string): string {
-    return join(this.o.logDirectory, 'libvirt', `${name}-console.log`);
+  consoleLogPath(spec: NodeSpec): string {
+    return join(this.consoleLogDir(spec), `${spec.name}-console.log`);
+  }
+
+  /** Whether this agent drives libvirt's test driver (no QEMU, no files of its own). */
+  private get testDriver(): boolean {
+    return this.o.facts.libvirtUri.startsWith('test:');
+  }
+
+  /** The engine a node runs under: the one its spec forces, else the host's. */
+  private engineOf(spec: NodeSpec): Engine {
+    return spec.engine ?? this.o.facts.engine;
+  }
+
+  /** The emulator path of a node on this host (its template rendered with this host's facts), or null for libvirt's. */
+  emulatorOf(spec: NodeSpec): string | null {
+    if (spec.emulator === undefined) return null;
+    try {
+      return renderTemplate(spec.emulator, hostTemplateFacts());
+    } catch (e) {
+      if (e instanceof TemplateError)
+        throw new TenksError('INVALID_SPEC', `emulator: ${e.message}`, { field: 'node.emulator' });
+      throw e;
+    }
   }
 
   /** Checks everything an ensure needs before touching anything; throws INVALID_SPEC/NOT_FOUND listing all problems. */
@@ -217,11 +255,36 @@ export class NodeManager {
         field: 'node.boot_mode',
         message: 'UEFI firmware (OVMF) is not available on this host; install ovmf or use bios',
       });
-    if (spec.cpuMode === 'host-passthrough' && this.o.facts.engine !== 'kvm')
+    if (spec.engine === 'kvm' && this.o.facts.engine !== 'kvm')
+      errors.push({
+        field: 'node.engine',
+        message: `engine kvm was asked for, but host '${this.o.facts.hostname}' runs QEMU without KVM (TCG)`,
+      });
+    if (spec.cpuMode === 'host-passthrough' && this.engineOf(spec) !== 'kvm')
       errors.push({
         field: 'node.cpu_mode',
-        message: 'host-passthrough needs KVM, and this host runs QEMU without KVM (TCG)',
+        message:
+          spec.engine === 'qemu'
+            ? 'host-passthrough needs KVM, and the node is forced to QEMU without KVM (TCG, libvirt_vm_engine: qemu)'
+            : 'host-passthrough needs KVM, and this host runs QEMU without KVM (TCG)',
       });
+    if (spec.emulator !== undefined) {
+      let path: string | null = null;
+      try {
+        path = this.emulatorOf(spec);
+      } catch (e) {
+        errors.push({ field: 'node.emulator', message: (e as Error).message });
+      }
+      if (path !== null && !path.startsWith('/'))
+        errors.push({ field: 'node.emulator', message: `'${path}' (rendered on this host) is not an absolute path` });
+      else if (path !== null && !this.testDriver)
+        await access(path, constants.X_OK).catch(() =>
+          errors.push({
+            field: 'node.emulator',
+            message: `emulator '${path}' is not an executable file on host '${this.o.facts.hostname}'`,
+          }),
+        );
+    }
     await Promise.all(
       spec.volumes.map(async (v, i) => {
         const field = `node.volumes[${i}]`;
@@ -344,7 +407,7 @@ export class NodeManager {
   }
 
   private domainSpec(spec: NodeSpec, metadata: NodeMetadata, nics: DomainSpec['nics']): DomainSpec {
-    const engine = this.o.facts.engine;
+    const engine = this.engineOf(spec);
     const bootMode = metadata.firmware.bootMode ?? spec.bootMode;
     const media = metadata.media;
     return {
@@ -353,7 +416,8 @@ export class NodeManager {
       memoryMb: spec.memoryMb,
       vcpus: spec.vcpus,
       machine: machineOf(spec),
-      cpuMode: spec.cpuMode ?? (engine === 'kvm' ? 'host-passthrough' : null),
+      // 'none' is upstream's empty cpu_mode: no <cpu> element.
+      cpuMode: spec.cpuMode === 'none' ? null : (spec.cpuMode ?? (engine === 'kvm' ? 'host-passthrough' : null)),
       bootMode,
       secureBoot: bootMode === 'uefi' && metadata.firmware.secureBoot,
       engine,
@@ -361,8 +425,11 @@ export class NodeManager {
       cdrom: media?.inserted ? this.storage.diskSource(media.volume) : null,
       nics,
       bootOrder: bootOrder(metadata.bootDevice),
-      consoleLogPath: spec.consoleLog ? this.consoleLogPath(spec.name) : null,
+      consoleLogPath: spec.consoleLog ? this.consoleLogPath(spec) : null,
       vnc: spec.vnc,
+      emulator: this.testDriver ? null : this.emulatorOf(spec),
+      clockOffset: spec.clockOffset ?? 'utc',
+      trustGuestRxFilters: spec.trustGuestRxFilters === true,
       metadata,
     };
   }
@@ -478,6 +545,8 @@ export class NodeManager {
     let summary: DomainSummary | null = null;
     const vols: (VolumeInfo | null)[] = [];
     try {
+      if (resolved.consoleLog && !this.testDriver)
+        await prepareConsoleLogDir(this.consoleLogDir(resolved), resolved.consoleLogOwner);
       const nics = this.wiring && resolved.nics.length > 0 ? await this.wiring.attach(resolved, o) : [];
       if (!existing) {
         // Define first (disks name pool volumes, which need not exist yet), so that a crash from
@@ -544,8 +613,8 @@ export class NodeManager {
       volumes: [],
       nics: this.wiring ? this.wiring.describe(spec) : [],
       specHash: specHash(spec),
-      consoleLogPath: spec.consoleLog ? this.consoleLogPath(spec.name) : '',
-      engine: this.o.facts.engine,
+      consoleLogPath: spec.consoleLog ? this.consoleLogPath(spec) : '',
+      engine: this.engineOf(spec),
       bootDevice: 'network',
       bootPersistent: true,
       labels: spec.labels,
@@ -596,8 +665,8 @@ export class NodeManager {
         ? this.wiring.describe(spec)
         : spec.nics.map((n) => ({ physnet: n.physnet, mac: n.mac ?? '', bridge: '', bridgeMac: '', switchPort: '' })),
       specHash: m.specHash,
-      consoleLogPath: spec.consoleLog ? this.consoleLogPath(spec.name) : '',
-      engine: this.o.facts.engine,
+      consoleLogPath: spec.consoleLog ? this.consoleLogPath(spec) : '',
+      engine: this.engineOf(spec),
       bootDevice: m.bootDevice,
       bootPersistent: m.bootPersistent,
       labels: spec.labels,

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { invalidSpec, type FieldError } from '../../common/errors.js';
 import { parseSize } from '../../common/sizes.js';
-import type { NodeSpec, VolumeFormat, VolumeSpec, VolumeSource, NicSpec, BootMode } from './types.js';
+import { isTemplate, parseTemplate } from '../../common/jinja-lite.js';
+import type { NodeSpec, VolumeFormat, VolumeSpec, VolumeSource, NicSpec, BootMode, Engine } from './types.js';
 
 /** A node spec as received (proto3 style: empty string / 0 mean "not set"). */
 export interface RawNodeSpec {
@@ -20,6 +21,17 @@ export interface RawNodeSpec {
   consoleLogEnabled: boolean;
   vncEnabled: boolean;
   labels: Record<string, string>;
+  /** `kvm`, `qemu`, or empty for the host's engine. */
+  engine: string;
+  /** Emulator path or template; empty: libvirt's. */
+  emulator: string;
+  /** Console log directory; empty: the agent's. */
+  consoleLogDir: string;
+  /** Console log directory owner (name or uid); empty: left as it is. */
+  consoleLogOwner: string;
+  trustGuestRxFilters: boolean;
+  /** `utc`, `localtime`, `variable`, a time zone; empty: utc. */
+  clockOffset: string;
 }
 
 /** A volume as received. */
@@ -39,7 +51,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 const MACHINE = /^[a-z0-9][a-z0-9._-]*$/;
 const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}$/;
-const CPU_MODES = ['host-passthrough', 'host-model', 'maximum'] as const;
+const CPU_MODES = ['host-passthrough', 'host-model', 'maximum', 'none'] as const;
+const ENGINES = ['kvm', 'qemu'] as const;
+const OWNER = /^([A-Za-z_][A-Za-z0-9_.-]{0,31}|\d{1,10})$/;
+const CLOCK = /^(utc|localtime|variable|[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*)$/;
 const BOOT_MODES: readonly BootMode[] = ['uefi', 'bios'];
 
 /** Smallest memory a node may have (MiB): below this OVMF and iPXE do not start. */
@@ -176,6 +191,34 @@ export function compileNodeSpec(raw: RawNodeSpec, base = 'node'): NodeSpec {
     nics.push({ physnet: n.physnet, mac });
   });
 
+  if (raw.engine !== '' && !(ENGINES as readonly string[]).includes(raw.engine))
+    errors.push({ field: `${base}.engine`, message: `unknown engine '${raw.engine}' (use kvm or qemu)` });
+  if (raw.emulator !== '') {
+    if (isTemplate(raw.emulator)) {
+      try {
+        parseTemplate(raw.emulator);
+      } catch (e) {
+        errors.push({ field: `${base}.emulator`, message: (e as Error).message });
+      }
+    } else if (!raw.emulator.startsWith('/'))
+      errors.push({ field: `${base}.emulator`, message: `'${raw.emulator}' must be an absolute path` });
+  }
+  if (raw.consoleLogDir !== '' && !raw.consoleLogDir.startsWith('/'))
+    errors.push({
+      field: `${base}.console_log_dir`,
+      message: `'${raw.consoleLogDir}' must be an absolute directory`,
+    });
+  if (raw.consoleLogOwner !== '' && !OWNER.test(raw.consoleLogOwner))
+    errors.push({
+      field: `${base}.console_log_owner`,
+      message: `'${raw.consoleLogOwner}' is not a user name or numeric uid`,
+    });
+  if (raw.clockOffset !== '' && !CLOCK.test(raw.clockOffset))
+    errors.push({
+      field: `${base}.clock_offset`,
+      message: `'${raw.clockOffset}' is not utc, localtime, variable or a time zone name`,
+    });
+
   for (const key of Object.keys(raw.labels)) {
     if (!LABEL_KEY.test(key))
       errors.push({ field: `${base}.labels.${key}`, message: `'${key}' is not a usable label key` });
@@ -197,6 +240,13 @@ export function compileNodeSpec(raw: RawNodeSpec, base = 'node'): NodeSpec {
     consoleLog: raw.consoleLogEnabled,
     vnc: raw.vncEnabled,
     labels: { ...raw.labels },
+    ...(raw.engine === '' ? {} : { engine: raw.engine as Engine }),
+    ...(raw.emulator === '' ? {} : { emulator: raw.emulator }),
+    ...(raw.consoleLogDir === '' ? {} : { consoleLogDir: raw.consoleLogDir.replace(/(.)\/+$/, '$1') }),
+    ...(raw.consoleLogOwner === '' ? {} : { consoleLogOwner: raw.consoleLogOwner }),
+    // It changes only NICs: a node without any is the same node with or without it.
+    ...(raw.trustGuestRxFilters && nics.length > 0 ? { trustGuestRxFilters: true as const } : {}),
+    ...(raw.clockOffset === '' ? {} : { clockOffset: raw.clockOffset }),
   };
 }
 
@@ -232,6 +282,12 @@ export function rawNodeSpec(fields: Partial<RawNodeSpec> & Pick<RawNodeSpec, 'cl
     consoleLogEnabled: false,
     vncEnabled: false,
     labels: {},
+    engine: '',
+    emulator: '',
+    consoleLogDir: '',
+    consoleLogOwner: '',
+    trustGuestRxFilters: false,
+    clockOffset: '',
     ...fields,
   };
 }

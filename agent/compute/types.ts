@@ -58,6 +58,22 @@ export interface NodeSpec {
   consoleLog: boolean;
   vnc: boolean;
   labels: Record<string, string>;
+  /*
+   * Upstream libvirt-vm settings. Optional: metadata of nodes made before they existed lacks them,
+   * and they are left out of a spec (so out of its hash) at their defaults.
+   */
+  /** Forced engine; absent: the host's. */
+  engine?: Engine;
+  /** Emulator path, or a template rendered with the host's facts; absent: libvirt's. */
+  emulator?: string;
+  /** Console log directory; absent: <log_directory>/libvirt. */
+  consoleLogDir?: string;
+  /** Owner (user and group) given to the console log directory; absent: left as it is. */
+  consoleLogOwner?: string;
+  /** trustGuestRxFilters on the macvtap NICs; absent: off. */
+  trustGuestRxFilters?: true;
+  /** Guest clock; absent: utc. */
+  clockOffset?: string;
 }
 
 /** A volume as it exists. */

@@ -59,6 +59,12 @@ export function toRawNodeSpec(msg: pb.NodeSpec | undefined): RawNodeSpec {
     consoleLogEnabled: m.consoleLogEnabled,
     vncEnabled: m.vncEnabled,
     labels: { ...m.labels },
+    engine: m.engine,
+    emulator: m.emulator,
+    consoleLogDir: m.consoleLogDir,
+    consoleLogOwner: m.consoleLogOwner,
+    trustGuestRxFilters: m.trustGuestRxFilters,
+    clockOffset: m.clockOffset,
   };
 }
 

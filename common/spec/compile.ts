@@ -4,6 +4,7 @@ import { invalidSpec, TenksError, type FieldError } from '../errors.js';
 import { parseSize } from '../sizes.js';
 import { didYouMean } from './did-you-mean.js';
 import {
+  CPU_MODE_NONE,
   MAX_CLUSTER_NODES,
   MAX_NAME_LENGTH,
   NAME_PATTERN,
@@ -27,6 +28,7 @@ import type {
   IronicConfig,
   IronicDriver,
   IronicInterface,
+  LibvirtVmSettings,
   NodeSetSpec,
   NodeType,
   NovaFlavor,
@@ -37,6 +39,7 @@ import type {
 } from './types.js';
 import { IGNORED_NODE_TYPE, IGNORED_VOLUME, checkLooseKeys, ignoredTopLevel } from './unknown-keys.js';
 import { parsePart, type SpecPath } from './zod-issues.js';
+import { isTemplate, parseTemplate } from '../jinja-lite.js';
 import { toSchedulerSpec } from './scheduler-spec.js';
 
 /** What compileClusterSpec returns: the spec, and problems that do not stop it (ignored keys, advice). */
@@ -68,6 +71,14 @@ interface Ctx {
 
 const at = (path: SpecPath): string => fieldPath('', path);
 
+/**
+ * A value as upstream's `default(x, true)` reads it: missing, empty (`key:`), '' and false all mean
+ * "not given" (null).
+ */
+function given<T>(v: T | '' | false | null | undefined): Exclude<T, '' | false> | null {
+  return v === undefined || v === null || v === '' || v === false ? null : (v as Exclude<T, '' | false>);
+}
+
 function isMapping(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
@@ -77,11 +88,11 @@ function isMapping(v: unknown): v is Record<string, unknown> {
  * its own (null where invalid), so the cross-field checks still see the valid ones.
  */
 function listEntries<T>(
-  whole: { ok: true; data: T[] } | { ok: false },
+  whole: { ok: true; data: T[] | null | undefined } | { ok: false },
   raw: unknown,
   entry: z.ZodType<T>,
 ): (T | null)[] {
-  if (whole.ok) return whole.data;
+  if (whole.ok) return whole.data ?? [];
   if (!Array.isArray(raw)) return [];
   return raw.map((v) => {
     const r = entry.safeParse(v);
@@ -91,13 +102,13 @@ function listEntries<T>(
 
 /** The entries of a mapping section, as {@link listEntries}. */
 function mapEntries<T>(
-  whole: { ok: true; data: Record<string, T> } | { ok: false },
+  whole: { ok: true; data: Record<string, T> | null | undefined } | { ok: false },
   raw: unknown,
   entry: z.ZodType<T>,
 ): Map<string, T | null> {
   const out = new Map<string, T | null>();
   if (whole.ok) {
-    for (const [k, v] of Object.entries(whole.data)) out.set(k, v);
+    for (const [k, v] of Object.entries(whole.data ?? {})) out.set(k, v);
   } else if (isMapping(raw)) {
     for (const [k, v] of Object.entries(raw)) {
       const r = entry.safeParse(v);
@@ -273,12 +284,13 @@ function compileNodeType(
   const base = ['node_types', name];
   const before = ctx.errors.length;
   const volumes: VolumeTemplate[] = [];
-  t.volumes.forEach((v, i) => {
+  const rawVolumes = t.volumes ?? [];
+  rawVolumes.forEach((v, i) => {
     const c = compileVolume(v, [...base, 'volumes', i], pool, ctx);
     if (c) volumes.push(c);
   });
   const explicit = new Map<string, number>();
-  t.volumes.forEach((v, i) => {
+  rawVolumes.forEach((v, i) => {
     if (v.name === undefined) return;
     const other = explicit.get(v.name);
     if (other !== undefined)
@@ -289,7 +301,8 @@ function compileNodeType(
     else explicit.set(v.name, i);
   });
 
-  const firmware = t.boot_firmware === undefined ? undefined : t.boot_firmware === 'efi' ? 'uefi' : 'bios';
+  // As libvirt-vm's `default(..., true)`: an empty boot_firmware is not given.
+  const firmware = !t.boot_firmware ? undefined : t.boot_firmware === 'efi' ? 'uefi' : 'bios';
   if (t.boot_mode !== undefined && firmware !== undefined && t.boot_mode !== firmware)
     ctx.errors.push({
       field: at([...base, 'boot_firmware']),
@@ -302,13 +315,18 @@ function compileNodeType(
     memoryMb: t.memory_mb,
     vcpus: t.vcpus,
     volumes,
-    physicalNetworks: t.physical_networks,
-    consoleLog: t.console_log_enabled,
-    vnc: t.enable_vnc,
+    physicalNetworks: t.physical_networks ?? [],
+    // Upstream's `default(false)` keeps an empty value, which `| bool` reads as false.
+    consoleLog: t.console_log_enabled ?? false,
+    vnc: t.enable_vnc ?? false,
     bootMode: t.boot_mode ?? firmware ?? null,
     ironicDriver: t.ironic_driver ?? null,
-    machine: t.machine ?? null,
-    cpuMode: t.cpu_mode ?? null,
+    // libvirt-vm: `vm.machine | default(machine_default, true)`: empty means the default.
+    machine: given(t.machine),
+    // libvirt-vm: `vm.cpu_mode | default(libvirt_cpu_mode_default)`: only a missing key takes the
+    // default; an empty one renders no <cpu> element at all.
+    cpuMode: t.cpu_mode === undefined ? null : t.cpu_mode === null || t.cpu_mode === '' ? CPU_MODE_NONE : t.cpu_mode,
+    clockOffset: given(t.clock_offset),
   };
 }
 
@@ -340,12 +358,12 @@ function compileIronicConfig(c: RawIronicConfig): IronicConfig {
   const interfaces: Partial<Record<IronicInterface, string>> = {};
   for (const i of IRONIC_INTERFACES) {
     const v = c[`${i}_interface`];
-    if (v !== undefined) interfaces[i] = v;
+    if (v !== undefined && v !== null) interfaces[i] = v;
   }
   return {
     resourceClass: c.resource_class,
-    traits: c.traits,
-    properties: c.properties,
+    traits: c.traits ?? [],
+    properties: c.properties ?? {},
     interfaces,
     conductorGroup: c.conductor_group ?? null,
     shard: c.shard ?? null,
@@ -400,7 +418,7 @@ function compileNodeSet(s: RawNodeSet, index: number, sc: SpecContext, ctx: Ctx)
   let bootMode: BootMode | undefined;
   const cfg = s.ironic_config ?? null;
   const caps = cfg
-    ? capabilityBootMode(cfg.properties, [...base, 'ironic_config', 'properties', 'capabilities'], ctx)
+    ? capabilityBootMode(cfg.properties ?? {}, [...base, 'ironic_config', 'properties', 'capabilities'], ctx)
     : null;
   if (caps !== undefined) {
     if (caps !== null && type?.bootMode && type.bootMode !== caps)
@@ -558,14 +576,16 @@ function compileFlavors(
     const before = ctx.errors.length;
     checkTypeRef(f.node_type, [...base, 'node_type'], nodeTypeNames, ctx);
     const name = f.name ?? f.resource_class;
+    const required = f.required_traits ?? [];
+    const forbidden = f.forbidden_traits ?? [];
     const other = names.get(name);
     if (other !== undefined)
       ctx.errors.push({
-        field: at([...base, f.name === undefined ? 'resource_class' : 'name']),
+        field: at([...base, f.name === undefined || f.name === null ? 'resource_class' : 'name']),
         message: `flavor name '${name}' is also used by nova_flavors[${other}]`,
       });
     else names.set(name, i);
-    const both = f.required_traits.filter((t) => f.forbidden_traits.includes(t));
+    const both = required.filter((t) => forbidden.includes(t));
     if (both.length > 0)
       ctx.errors.push({
         field: at([...base, 'forbidden_traits']),
@@ -581,9 +601,9 @@ function compileFlavors(
       name,
       resourceClass: f.resource_class,
       nodeType: f.node_type,
-      requiredTraits: f.required_traits,
-      forbiddenTraits: f.forbidden_traits,
-      customSpecs: Object.fromEntries(Object.entries(f.custom_specs).map(([k, v]) => [k, String(v)])),
+      requiredTraits: required,
+      forbiddenTraits: forbidden,
+      customSpecs: Object.fromEntries(Object.entries(f.custom_specs ?? {}).map(([k, v]) => [k, String(v)])),
     });
   });
   return out;
@@ -713,6 +733,45 @@ function compileDeployImages(
   return { deployKernel, deployRamdisk };
 }
 
+/** The `libvirt_vm_*` variables: upstream's empty values mean their defaults (see the schema). */
+function compileLibvirtVm(s: Scalars, ctx: Ctx): LibvirtVmSettings {
+  let emulator = s.libvirt_vm_emulator ? s.libvirt_vm_emulator.trim() : null;
+  if (emulator !== null) {
+    if (isTemplate(emulator)) {
+      try {
+        parseTemplate(emulator);
+      } catch (e) {
+        ctx.errors.push({
+          field: 'libvirt_vm_emulator',
+          message: `${(e as Error).message}; tenks renders only if/elif/else tests and values of ansible_facts here: give the emulator's path`,
+        });
+        emulator = null;
+      }
+    } else if (!emulator.startsWith('/'))
+      ctx.errors.push({
+        field: 'libvirt_vm_emulator',
+        message: `'${emulator}' must be the absolute path of the emulator on the hypervisors`,
+      });
+  }
+  const dir = given(s.libvirt_vm_default_console_log_dir);
+  if (dir !== null && !dir.startsWith('/'))
+    ctx.errors.push({
+      field: 'libvirt_vm_default_console_log_dir',
+      message: `'${dir}' must be an absolute directory on the hypervisors`,
+    });
+  const owner = s.libvirt_vm_log_owner;
+  return {
+    engine: given(s.libvirt_vm_engine),
+    emulator,
+    consoleLogDir: dir,
+    logOwner: owner === undefined || owner === null || owner === '' ? null : String(owner),
+    // Tenks sets true; libvirt-vm reads `| bool`, so an empty value is false.
+    trustGuestRxFilters:
+      s.libvirt_vm_trust_guest_rx_filters === undefined ? true : s.libvirt_vm_trust_guest_rx_filters === true,
+    clockOffset: given(s.libvirt_vm_clock_offset),
+  };
+}
+
 /**
  * Validates a cluster spec (as parsed from YAML) and compiles it: defaults applied, camelCase, sizes
  * in bytes, per-spec defaults resolved. Throws one INVALID_SPEC TenksError listing every problem, each
@@ -809,6 +868,8 @@ export function compileClusterSpec(raw: unknown, source?: string): CompiledClust
   if (hypervisors) checkIpmiPorts(hypervisors, goodSpecs, ctx);
   const { deployKernel, deployRamdisk } = compileDeployImages(s, goodSpecs, ctx);
 
+  const libvirtVm = compileLibvirtVm(s, ctx);
+
   const sched = s.scheduler;
   if (sched && sched.weights.ram + sched.weights.vcpus + sched.weights.disk <= 0)
     ctx.errors.push({ field: 'scheduler.weights', message: 'at least one weight must be above 0' });
@@ -826,10 +887,8 @@ export function compileClusterSpec(raw: unknown, source?: string): CompiledClust
     s.ipmi_password === undefined ||
     s.redfish_address === undefined ||
     s.default_boot_mode === undefined ||
-    s.wait_for_placement === undefined ||
     s.libvirt_pool_name === undefined ||
     pool === undefined ||
-    s.log_directory === undefined ||
     s.node_name_prefix === undefined ||
     s.vol_name_prefix === undefined ||
     sched === undefined
@@ -855,12 +914,14 @@ export function compileClusterSpec(raw: unknown, source?: string): CompiledClust
       defaultBootMode: s.default_boot_mode,
       deployKernel,
       deployRamdisk,
-      waitForPlacement: s.wait_for_placement,
+      // Upstream reads `wait_for_placement | bool`: empty is false, a missing key its default true.
+      waitForPlacement: s.wait_for_placement === undefined ? true : s.wait_for_placement === true,
       cloud: s.cloud ?? null,
       ironicTargetState: s.ironic_target_state ?? 'available',
       redfishVerifyCa: s.redfish_verify_ca ?? null,
       libvirtPool: { name: s.libvirt_pool_name, path: pool.path, type: pool.type },
-      logDirectory: s.log_directory,
+      logDirectory: s.log_directory ?? null,
+      libvirtVm,
       nodeNamePrefix: s.node_name_prefix,
       volNamePrefix: s.vol_name_prefix,
       scheduler: toSchedulerSpec(sched),

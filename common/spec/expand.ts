@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { NODE_PLACEHOLDER } from './rules.js';
-import type { ClusterSpec, DesiredNode, DesiredVolume, VolumeSource } from './types.js';
+import type { ClusterSpec, DesiredNode, DesiredVolume, LibvirtVmSettings, VolumeSource } from './types.js';
 
 /** JSON with object keys sorted, so equal values serialise equally. */
 export function canonicalJson(value: unknown): string {
@@ -26,8 +26,23 @@ export function nodeFingerprint(n: Omit<DesiredNode, 'fingerprint'>): string {
     vnc: n.vnc,
     machine: n.machine,
     cpuMode: n.cpuMode,
+    // Only settings away from their defaults, so nodes made before they existed keep their fingerprint.
+    ...libvirtFingerprint(n.libvirt),
   };
   return createHash('sha256').update(canonicalJson(vm)).digest('hex').slice(0, 16);
+}
+
+const LIBVIRT_DEFAULTS: LibvirtVmSettings = {
+  engine: null,
+  emulator: null,
+  consoleLogDir: null,
+  logOwner: null,
+  trustGuestRxFilters: false,
+  clockOffset: null,
+};
+
+function libvirtFingerprint(l: LibvirtVmSettings): Partial<LibvirtVmSettings> {
+  return Object.fromEntries(Object.entries(l).filter(([k, v]) => v !== LIBVIRT_DEFAULTS[k as keyof LibvirtVmSettings]));
 }
 
 function withNode(source: VolumeSource, node: string): VolumeSource {
@@ -50,12 +65,21 @@ function withNode(source: VolumeSource, node: string): VolumeSource {
 export function expandNodes(spec: ClusterSpec): DesiredNode[] {
   const out: DesiredNode[] = [];
   const next = new Map<string, number>();
+  // Upstream: console logs in libvirt_vm_default_console_log_dir, which Tenks sets to <log_directory>/libvirt.
+  const consoleLogDir =
+    spec.libvirtVm.consoleLogDir ??
+    (spec.logDirectory === null ? null : `${spec.logDirectory.replace(/\/+$/, '')}/libvirt`);
   for (const s of spec.specs) {
     const type = spec.nodeTypes[s.type];
     if (!type) continue;
     const first = next.get(s.nodeNamePrefix) ?? 0;
     next.set(s.nodeNamePrefix, first + s.count);
     // The VM is the same for every node of the spec unless a volume names the node.
+    const libvirt: LibvirtVmSettings = {
+      ...spec.libvirtVm,
+      consoleLogDir,
+      clockOffset: type.clockOffset ?? spec.libvirtVm.clockOffset,
+    };
     const perNode = type.volumes.some((v) => v.source.kind === 'existing' && v.source.ref.includes(NODE_PLACEHOLDER));
     let shared: string | null = null;
     for (let index = first; index < first + s.count; index++) {
@@ -81,6 +105,7 @@ export function expandNodes(spec: ClusterSpec): DesiredNode[] {
         vnc: type.vnc,
         machine: type.machine,
         cpuMode: type.cpuMode,
+        libvirt,
         driver: s.ironicDriver,
         ironicConfig: s.ironicConfig,
       };

@@ -29,6 +29,9 @@ export const MACHINE_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
 /** libvirt CPU modes the agent supports. */
 export const CPU_MODES = ['host-passthrough', 'host-model', 'maximum'] as const;
 
+/** The CPU mode that means "no <cpu> element": what upstream's empty `cpu_mode:` renders. */
+export const CPU_MODE_NONE = 'none';
+
 /** Longest Linux interface name, which physnet source devices are. */
 export const IFNAME_MAX = 15;
 

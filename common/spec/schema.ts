@@ -84,8 +84,25 @@ export const IRONIC_INTERFACES = [
 ] as const;
 
 const interfaceFields = Object.fromEntries(
-  IRONIC_INTERFACES.map((i) => [`${i}_interface`, z.string().min(1).optional().describe(`Ironic ${i} interface.`)]),
-) as Record<`${(typeof IRONIC_INTERFACES)[number]}_interface`, z.ZodOptional<z.ZodString>>;
+  IRONIC_INTERFACES.map((i) => [
+    `${i}_interface`,
+    z.string().min(1).nullish().describe(`Ironic ${i} interface; empty: Ironic's default.`),
+  ]),
+) as Record<`${(typeof IRONIC_INTERFACES)[number]}_interface`, z.ZodOptional<z.ZodNullable<z.ZodString>>>;
+
+/** A libvirt guest clock: utc, localtime, variable, or a time zone name (upstream: false = the default). */
+const clockOffset = z
+  .union([
+    z.literal(false),
+    z.literal(''),
+    z
+      .string()
+      .regex(
+        /^(utc|localtime|variable|[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*)$/,
+        'expected utc, localtime, variable or a time zone name such as Europe/London',
+      ),
+  ])
+  .describe('utc, localtime, variable (starts at UTC, the guest may change it) or a time zone name.');
 
 /** `ironic_config` of a spec. */
 export const ironicConfigSchema = z
@@ -95,17 +112,18 @@ export const ironicConfigSchema = z
       .min(1, 'must not be empty')
       .max(80, 'must be at most 80 characters')
       .describe('Ironic resource class of the nodes (required).'),
-    traits: z.array(trait).default([]).describe('Traits added to each Ironic node. Default [].'),
+    traits: z.array(trait).nullish().describe('Traits added to each Ironic node. Default (and empty) [].'),
     properties: z
       .record(z.string(), scalar)
-      .default({})
+      .nullish()
       .describe(
         'Ironic node properties; override the defaults cpus, memory_mb, local_gb and capabilities. ' +
-          '`capabilities: "boot_mode:bios"` also sets the VM firmware. Default {}.',
+          '`capabilities: "boot_mode:bios"` also sets the VM firmware; `cpu_arch` defaults to the node architecture. ' +
+          'Default (and empty) {}.',
       ),
     ...interfaceFields,
-    conductor_group: z.string().optional().describe('Ironic conductor group.'),
-    shard: z.string().optional().describe('Ironic shard.'),
+    conductor_group: z.string().nullish().describe('Ironic conductor group.'),
+    shard: z.string().nullish().describe('Ironic shard.'),
   })
   .describe('Enrol the nodes of this spec in Ironic with this configuration; without it enrolment is skipped.');
 
@@ -163,38 +181,51 @@ export const nodeTypeSchema = z
       .min(1, 'must be 1-512')
       .max(512, 'must be 1-512')
       .describe('Virtual CPUs (required).'),
-    volumes: z.array(volumeSchema).default([]).describe('Volumes, in disk order. Default [].'),
+    volumes: z.array(volumeSchema).nullish().describe('Volumes, in disk order. Default (and empty) [].'),
     physical_networks: z
       .array(name('physnet name'))
-      .default([])
-      .describe('One NIC per entry, on that physical network (keys of physnet_mappings). Default [].'),
+      .nullish()
+      .describe('One NIC per entry, on that physical network (keys of physnet_mappings). Default (and empty) [].'),
     console_log_enabled: z
       .boolean()
-      .default(false)
-      .describe('Write the serial console to <log_directory>/libvirt/<node>-console.log. Default false.'),
+      .nullish()
+      .describe(
+        'Write the serial console to <libvirt_vm_default_console_log_dir>/<node>-console.log ' +
+          '(default dir <log_directory>/libvirt). Default (and empty) false.',
+      ),
     boot_mode: bootMode
       .optional()
       .describe('tenks extension: uefi or bios. Default: the spec capabilities, else default_boot_mode.'),
     boot_firmware: z
-      .enum(['efi', 'bios'])
-      .optional()
-      .describe('libvirt-vm pass-through: efi (= boot_mode uefi) or bios.'),
+      .preprocess(
+        (v) => (typeof v === 'string' ? v.toLowerCase() : v),
+        z.union([z.enum(['efi', 'bios']), z.literal('')], { error: "expected 'efi' or 'bios'" }),
+      )
+      .nullish()
+      .describe('libvirt-vm pass-through: efi (= boot_mode uefi) or bios; empty: from the boot mode.'),
     ironic_driver: ironicDriver
-      .optional()
-      .describe('Ironic driver of nodes of this type. Default default_ironic_driver.'),
+      .nullish()
+      .describe('Ironic driver of nodes of this type. Default (and empty) default_ironic_driver.'),
     machine: z
-      .string()
-      .regex(MACHINE_PATTERN, 'not a QEMU machine type')
-      .optional()
-      .describe('libvirt-vm pass-through: QEMU machine type. Default q35 for UEFI, pc for BIOS.'),
+      .union([z.string().regex(MACHINE_PATTERN, 'not a QEMU machine type'), z.literal('')])
+      .nullish()
+      .describe(
+        'libvirt-vm pass-through: QEMU machine type. Default (and empty): q35 for UEFI, pc for BIOS, virt for aarch64.',
+      ),
     cpu_mode: z
-      .enum(CPU_MODES)
-      .optional()
-      .describe('libvirt-vm pass-through: libvirt CPU mode. Default: chosen for the engine (kvm or TCG).'),
+      .union([z.enum(CPU_MODES), z.literal('')], { error: `expected one of ${CPU_MODES.join(', ')}, or empty` })
+      .nullish()
+      .describe(
+        'libvirt-vm pass-through: libvirt CPU mode. Given empty (`cpu_mode:`), as upstream: no <cpu> element, ' +
+          "QEMU's default CPU. Not given: host-passthrough under KVM, maximum for aarch64 under TCG, else none.",
+      ),
     enable_vnc: z
       .boolean()
-      .default(false)
-      .describe('libvirt-vm pass-through: a VNC console on loopback. Default false.'),
+      .nullish()
+      .describe('libvirt-vm pass-through: a VNC console on loopback. Default (and empty) false.'),
+    clock_offset: clockOffset
+      .nullish()
+      .describe('libvirt-vm pass-through: the guest clock of nodes of this type; overrides libvirt_vm_clock_offset.'),
   })
   .describe('A node type: the hardware of its nodes.');
 
@@ -229,10 +260,13 @@ export const novaFlavorSchema = z
   .strictObject({
     resource_class: z.string().min(1).describe('Resource class the flavor asks for (required).'),
     node_type: z.string().min(1).describe('Node type (required).'),
-    name: z.string().min(1).max(255).optional().describe('Flavor name. Default: resource_class.'),
-    required_traits: z.array(trait).default([]).describe('Traits the flavor requires. Default [].'),
-    forbidden_traits: z.array(trait).default([]).describe('Traits the flavor forbids. Default [].'),
-    custom_specs: z.record(z.string(), scalar).default({}).describe('Extra specs added to the flavor. Default {}.'),
+    name: z.string().min(1).max(255).nullish().describe('Flavor name. Default (and empty): resource_class.'),
+    required_traits: z.array(trait).nullish().describe('Traits the flavor requires. Default (and empty) [].'),
+    forbidden_traits: z.array(trait).nullish().describe('Traits the flavor forbids. Default (and empty) [].'),
+    custom_specs: z
+      .record(z.string(), scalar)
+      .nullish()
+      .describe('Extra specs added to the flavor. Default (and empty) {}.'),
   })
   .describe('A Nova flavor matching nodes of a node type.');
 
@@ -309,14 +343,22 @@ export const clusterSpecSchema = z
       .enum(['openvswitch', 'linuxbridge'])
       .default('openvswitch')
       .describe('Kind of the tenks bridge per physnet per host. Default openvswitch.'),
-    physnet_mappings: physnetMappings.default({}),
+    physnet_mappings: physnetMappings
+      .nullish()
+      .describe(
+        'Physical network name -> source device on every hypervisor (hypervisors.<id>.physnet_mappings per host). ' +
+          'Default (and empty) {}.',
+      ),
     hypervisors: z
       .record(name('agent id'), hypervisorSchema.nullish())
       .nullish()
       .describe('tenks extension: the hypervisors (agent ids) this cluster may use. Default: every live agent.'),
-    node_types: z.record(name('node type name'), nodeTypeSchema).default({}).describe('Node types by name.'),
-    specs: z.array(nodeSetSchema).default([]).describe('The nodes to create.'),
-    nova_flavors: z.array(novaFlavorSchema).default([]).describe('Nova flavors to create.'),
+    node_types: z
+      .record(name('node type name'), nodeTypeSchema)
+      .nullish()
+      .describe('Node types by name. Default (and empty) {}.'),
+    specs: z.array(nodeSetSchema).nullish().describe('The nodes to create. Default (and empty) [].'),
+    nova_flavors: z.array(novaFlavorSchema).nullish().describe('Nova flavors to create. Default (and empty) [].'),
     default_ironic_driver: ironicDriver.default('ipmi').describe('ipmi or redfish. Default ipmi.'),
     ipmi_address: z
       .string()
@@ -366,8 +408,10 @@ export const clusterSpecSchema = z
       .describe("Ironic's redfish_verify_ca for Redfish nodes: true, false or a CA file. Default: Ironic's."),
     wait_for_placement: z
       .boolean()
-      .default(true)
-      .describe('Wait until Placement shows the resource class inventory of enrolled nodes. Default true.'),
+      .nullish()
+      .describe(
+        'Wait until Placement shows the resource class inventory of enrolled nodes. Default true; empty: false (as upstream).',
+      ),
     libvirt_pool_name: z.string().min(1).default('tenks').describe('libvirt storage pool. Default tenks.'),
     libvirt_pool_path: z
       .string()
@@ -378,8 +422,51 @@ export const clusterSpecSchema = z
     log_directory: z
       .string()
       .min(1)
-      .default('/var/log/tenks/')
-      .describe('Console logs go to <log_directory>/libvirt/<node>-console.log. Default /var/log/tenks/.'),
+      .nullish()
+      .describe(
+        "Console logs go to <log_directory>/libvirt/<node>-console.log. Default: the agent's log_directory " +
+          '(/var/log/tenks/, as upstream).',
+      ),
+    libvirt_vm_engine: z
+      .union([z.enum(['kvm', 'qemu']), z.literal('')], { error: "expected 'kvm', 'qemu', or empty" })
+      .nullish()
+      .describe(
+        'kvm or qemu (TCG): forces the engine of every node. Default (and empty): KVM where the host runs it, else TCG.',
+      ),
+    libvirt_vm_emulator: z
+      .string()
+      .nullish()
+      .describe(
+        'Emulator binary on the hypervisors (absolute path), or an upstream-style Jinja choice on ansible_facts that ' +
+          "each agent renders with its host's facts. Default (and empty): libvirt's for the architecture.",
+      ),
+    libvirt_vm_default_console_log_dir: z
+      .string()
+      .nullish()
+      .describe('Directory of console logs (<dir>/<node>-console.log). Default (and empty) <log_directory>/libvirt.'),
+    libvirt_vm_log_owner: z
+      .union(
+        [
+          z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$|^\d+$/, 'expected a user name or a numeric uid'),
+          z.number().int().min(0),
+        ],
+        {
+          error: 'expected a user name or a numeric uid',
+        },
+      )
+      .nullish()
+      .describe(
+        'Owner (user and group, name or id) given to the console log directory, mode 0770, as upstream. Default: left as it is.',
+      ),
+    libvirt_vm_trust_guest_rx_filters: z
+      .boolean()
+      .nullish()
+      .describe(
+        "trustGuestRxFilters on nodes' macvtap NICs (the guest may change its MAC filter). Default true (upstream Tenks); empty: false.",
+      ),
+    libvirt_vm_clock_offset: clockOffset
+      .nullish()
+      .describe('Guest clock of every node (node types may override it). Default (false, empty): utc.'),
     node_name_prefix: z
       .string()
       .regex(NODE_PREFIX_PATTERN, "not a usable node name prefix: use letters, digits, '_', '.', '-'")

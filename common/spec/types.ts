@@ -78,8 +78,10 @@ export interface NodeType {
   ironicDriver: IronicDriver | null;
   /** QEMU machine type, or null for the boot mode's default. */
   machine: string | null;
-  /** libvirt CPU mode, or null for the engine's default. */
+  /** libvirt CPU mode, `none` for no <cpu> element (upstream's empty cpu_mode), or null for the default. */
   cpuMode: string | null;
+  /** Guest clock (`utc`, `localtime`, `variable`, a time zone), or null for the cluster's. */
+  clockOffset: string | null;
 }
 
 /** Enrolment of a spec's nodes in Ironic. */
@@ -187,14 +189,32 @@ export interface ClusterSpec {
   redfishVerifyCa: boolean | string | null;
   /** The libvirt pool the agents are expected to use (upstream `libvirt_pool_*`). */
   libvirtPool: { name: string; path: string; type: 'dir' | 'logical' };
-  /** Console logs go to `<logDirectory>/libvirt/<node>-console.log`. */
-  logDirectory: string;
+  /** Console logs go to `<logDirectory>/libvirt/<node>-console.log`; null: the agent's log directory. */
+  logDirectory: string | null;
+  /** Upstream libvirt-vm role settings of every node of the cluster. */
+  libvirtVm: LibvirtVmSettings;
   /** Default node name prefix (already resolved into each NodeSetSpec). */
   nodeNamePrefix: string;
   /** Default volume name prefix (already resolved into each NodeSetSpec). */
   volNamePrefix: string;
   /** How new nodes are placed. */
   scheduler: SchedulerSpec;
+}
+
+/** The upstream `libvirt_vm_*` variables tenks honours, per cluster. */
+export interface LibvirtVmSettings {
+  /** Forced engine, or null for the agent's choice (KVM where it runs, else TCG). */
+  engine: 'kvm' | 'qemu' | null;
+  /** Emulator path, or a template each agent renders with its host's facts; null: libvirt's. */
+  emulator: string | null;
+  /** Console log directory, or null for `<log_directory>/libvirt`. */
+  consoleLogDir: string | null;
+  /** Owner (user and group) of the console log directory, or null to leave it. */
+  logOwner: string | null;
+  /** trustGuestRxFilters on the nodes' macvtap NICs. */
+  trustGuestRxFilters: boolean;
+  /** Guest clock, or null for utc. */
+  clockOffset: string | null;
 }
 
 /** A volume of a desired node. */
@@ -228,6 +248,8 @@ export interface DesiredNode {
   vnc: boolean;
   machine: string | null;
   cpuMode: string | null;
+  /** The cluster's libvirt-vm settings, with the node type's clock offset applied. */
+  libvirt: LibvirtVmSettings;
   driver: IronicDriver;
   ironicConfig: IronicConfig | null;
   /**

@@ -30,17 +30,41 @@ export const IGNORED_TOP_LEVEL: ReadonlyMap<string, string> = new Map([
   ['system_requirements', 'scripts/setup.sh installs what the agent needs'],
   ['bridge_prefix', 'tenks names its bridges tb-<physnet>'],
   ['veth_prefix', 'tenks names its ports itself'],
-  ['veth_bridge_ovs_suffix', 'tenks names its ports itself'],
+  // Current names (since 2020) and the older ones.
+  ['veth_bridge_peer_suffix', 'tenks names its ports itself'],
   ['veth_bridge_source_suffix', 'tenks names its ports itself'],
-  ['veth_node_ovs_suffix', 'tenks names its ports itself'],
+  ['veth_node_peer_suffix', 'tenks names its ports itself'],
   ['veth_node_source_suffix', 'tenks names its ports itself'],
+  ['veth_bridge_ovs_suffix', 'tenks names its ports itself'],
+  ['veth_node_ovs_suffix', 'tenks names its ports itself'],
+  ['sushy_emulator_conf_path', 'the agent serves Redfish itself; see bmc.redfish_port in its configuration'],
   ['libvirt_pool_capacity', 'the pool is sized by its directory or volume group'],
   ['libvirt_pool_mode', 'the agent owns the pool'],
   ['libvirt_pool_owner', 'the agent owns the pool'],
   ['libvirt_pool_group', 'the agent owns the pool'],
   ['libvirt_require_vt', 'the agent uses KVM when it can and TCG otherwise'],
   ['libvirt_local_uri', "set libvirt_uri in the agent's configuration"],
-  ['libvirt_vm_default_console_log_dir', 'use log_directory'],
+  [
+    'libvirt_custom_socket_path',
+    "set libvirt_uri: qemu+unix:///system?socket=<path>/libvirt-sock in the agent's configuration",
+  ],
+  ['libvirt_custom_pid_path', 'tenks starts no libvirt daemon'],
+  ['libvirt_vm_uri', "set libvirt_uri in the agent's configuration"],
+  ['libvirt_vm_sudo', 'the agent talks to libvirt directly'],
+  ['libvirt_vm_virsh_default_env', 'the agent talks to libvirt directly'],
+  ['libvirt_vm_default_uuid_deterministic', 'tenks chooses node UUIDs (the Redfish system ids)'],
+  ['libvirt_vm_image_cache_path', 'tenks does not download images'],
+  ['libvirt_image_cache_path', 'tenks does not download images'],
+  ['libvirt_cpu_mode_default', 'set cpu_mode per node type'],
+  ['libvirt_vm_ovmf_efi_firmware_path', 'libvirt picks the UEFI firmware of the architecture from its descriptors'],
+  [
+    'libvirt_vm_ovmf_efi_variable_store_path',
+    'libvirt picks the UEFI firmware of the architecture from its descriptors',
+  ],
+  [
+    'libvirt_vm_ovmf_efi_variable_store_format',
+    'libvirt picks the UEFI firmware of the architecture from its descriptors',
+  ],
   ['ironic_url', "set the Ironic endpoint in the coordinator's configuration"],
 ]);
 
@@ -48,20 +72,27 @@ export const IGNORED_TOP_LEVEL: ReadonlyMap<string, string> = new Map([
 export function ignoredTopLevel(key: string): string | undefined {
   // Connection and interpreter settings Ansible reads from any variable file.
   if (key.startsWith('ansible_')) return 'an Ansible setting';
+  // The libvirt-host role: installing and configuring libvirt is scripts/setup.sh's job on each hypervisor.
+  if (key.startsWith('libvirt_host_')) return 'scripts/setup.sh installs and configures libvirt on each hypervisor';
+  if (key.startsWith('libvirt_volume_default_')) return 'volumes are pool volumes in the agent pool';
+  if (key.startsWith('vbmc_') || key.startsWith('virtualbmc_'))
+    return 'the agent emulates the BMCs (bmc settings in its configuration)';
   return IGNORED_TOP_LEVEL.get(key);
 }
 
 /** libvirt-vm keys a node type may carry that tenks does not use. */
 export const IGNORED_NODE_TYPE: ReadonlyMap<string, string> = new Map([
   ['arch', 'nodes are x86_64'],
-  ['engine', 'the agent uses KVM when it can and TCG otherwise'],
-  ['emulator', 'the agent picks the emulator'],
+  ['engine', 'set libvirt_vm_engine for the cluster (the libvirt-vm role reads no per-VM engine)'],
+  ['emulator', 'set libvirt_vm_emulator for the cluster (the libvirt-vm role reads no per-VM emulator)'],
   ['interfaces', 'NICs come from physical_networks'],
-  ['console_log_path', 'console logs go under log_directory'],
+  ['console_log_path', 'every node of a type would share one file: set libvirt_vm_default_console_log_dir'],
+  ['console_log_append', 'console logs are always appended to'],
+  ['uuid', 'tenks chooses node UUIDs (the Redfish system ids)'],
+  ['uuid_deterministic', 'tenks chooses node UUIDs (the Redfish system ids)'],
   ['start', 'nodes are defined powered off; Ironic powers them'],
   ['autostart', 'nodes are defined powered off; Ironic powers them'],
   ['xml_file', 'the agent writes the domain XML'],
-  ['clock_offset', 'not supported'],
   ['usb_devices', 'not supported'],
   ['enable_spice', 'not supported'],
   ['enable_guest_virtio', 'not supported'],

@@ -47,6 +47,12 @@ export function toAgentNodeSpec(r: NodeRequest): pb.NodeSpec {
       ipmiPort: r.bmc.ipmiPort,
     }),
     labels: r.labels,
+    engine: n.libvirt.engine ?? '',
+    emulator: n.libvirt.emulator ?? '',
+    consoleLogDir: n.libvirt.consoleLogDir ?? '',
+    consoleLogOwner: n.libvirt.logOwner ?? '',
+    trustGuestRxFilters: n.libvirt.trustGuestRxFilters,
+    clockOffset: n.libvirt.clockOffset ?? '',
   });
 }
 

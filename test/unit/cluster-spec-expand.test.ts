@@ -58,6 +58,14 @@ describe('expandNodes', () => {
       vnc: false,
       machine: null,
       cpuMode: null,
+      libvirt: {
+        engine: null,
+        emulator: null,
+        consoleLogDir: null,
+        logOwner: null,
+        trustGuestRxFilters: true,
+        clockOffset: null,
+      },
       driver: 'ipmi',
       ironicConfig: {
         resourceClass: 'rc',
@@ -70,6 +78,43 @@ describe('expandNodes', () => {
       fingerprint: n?.fingerprint,
     });
     assert.match(n.fingerprint, /^[0-9a-f]{16}$/);
+  });
+
+  it("gives each node the libvirt-vm settings of its cluster, with its type's clock and the log directory", () => {
+    const [n] = nodes({
+      ...withSpecs([{ type: 'a', count: 1 }]),
+      log_directory: '/srv/logs/',
+      libvirt_vm_engine: 'qemu',
+      libvirt_vm_log_owner: 'nova',
+      libvirt_vm_clock_offset: 'utc',
+    });
+    assert.deepEqual(n?.libvirt, {
+      engine: 'qemu',
+      emulator: null,
+      consoleLogDir: '/srv/logs/libvirt',
+      logOwner: 'nova',
+      trustGuestRxFilters: true,
+      clockOffset: 'utc',
+    });
+    const [m] = nodes({
+      ...withSpecs([{ type: 'a', count: 1 }]),
+      log_directory: '/srv/logs/',
+      libvirt_vm_default_console_log_dir: '/var/log/kolla/tenks',
+    });
+    assert.equal(m?.libvirt.consoleLogDir, '/var/log/kolla/tenks');
+  });
+
+  it('keeps the fingerprint of nodes whose libvirt-vm settings are at their old defaults', () => {
+    const [a] = nodes({ ...withSpecs([{ type: 'a', count: 1 }]), libvirt_vm_trust_guest_rx_filters: false });
+    const [b] = nodes({
+      ...withSpecs([{ type: 'a', count: 1 }]),
+      libvirt_vm_trust_guest_rx_filters: false,
+      libvirt_vm_engine: '',
+      libvirt_vm_clock_offset: false,
+    });
+    const [c] = nodes({ ...withSpecs([{ type: 'a', count: 1 }]), libvirt_vm_engine: 'qemu' });
+    assert.equal(a?.fingerprint, b?.fingerprint);
+    assert.notEqual(a?.fingerprint, c?.fingerprint);
   });
 
   it('names nodes as upstream: specs with the same prefix share one index sequence', () => {

@@ -86,7 +86,15 @@ describe('compileClusterSpec', () => {
         ironicTargetState: 'available',
         redfishVerifyCa: null,
         libvirtPool: { name: 'tenks', path: '/var/lib/libvirt/tenks_pool/', type: 'dir' },
-        logDirectory: '/var/log/tenks/',
+        logDirectory: null,
+        libvirtVm: {
+          engine: null,
+          emulator: null,
+          consoleLogDir: null,
+          logOwner: null,
+          trustGuestRxFilters: true,
+          clockOffset: null,
+        },
         nodeNamePrefix: 'tk',
         volNamePrefix: 'vol',
         scheduler: {
@@ -128,6 +136,7 @@ describe('compileClusterSpec', () => {
           ironicDriver: null,
           machine: null,
           cpuMode: null,
+          clockOffset: null,
         },
       });
       assert.deepEqual(spec.specs, [
@@ -760,5 +769,159 @@ describe('compileClusterSpec', () => {
       raw.specs = [{ type: 'type0', count: 1, colour: 'blue' }];
       assertError(raw, 'specs[0].colour', /^unknown key 'colour'$/);
     });
+  });
+});
+
+describe("upstream's empty values and libvirt-vm variables", () => {
+  const type = (fields: Record<string, unknown>): Record<string, unknown> => {
+    const spec = base();
+    Object.assign(spec.node_types.type0 ?? {}, fields);
+    return spec;
+  };
+  const type0 = (fields: Record<string, unknown>) => compiled(type(fields)).spec.nodeTypes.type0;
+
+  it('reads an empty cpu_mode as no <cpu> element, and a missing one as the default', () => {
+    assert.equal(type0({ cpu_mode: null })?.cpuMode, 'none');
+    assert.equal(type0({ cpu_mode: '' })?.cpuMode, 'none');
+    assert.equal(type0({})?.cpuMode, null);
+    assert.equal(type0({ cpu_mode: 'maximum' })?.cpuMode, 'maximum');
+  });
+
+  it('reads other empty node type keys as their defaults', () => {
+    const t = type0({
+      machine: '',
+      console_log_enabled: null,
+      enable_vnc: null,
+      boot_firmware: '',
+      ironic_driver: null,
+      clock_offset: false,
+      physical_networks: null,
+      volumes: null,
+    });
+    assert.ok(t);
+    assert.equal(t.machine, null);
+    assert.equal(t.consoleLog, false);
+    assert.equal(t.vnc, false);
+    assert.equal(t.bootMode, null);
+    assert.equal(t.ironicDriver, null);
+    assert.equal(t.clockOffset, null);
+    assert.deepEqual(t.physicalNetworks, []);
+    assert.deepEqual(t.volumes, []);
+    assert.equal(type0({ boot_firmware: 'EFI' })?.bootMode, 'uefi');
+    assert.equal(type0({ machine: null })?.machine, null);
+  });
+
+  it('reads empty ironic_config, flavor and top-level lists as their defaults', () => {
+    const spec = base();
+    spec.specs = [
+      {
+        type: 'type0',
+        count: 1,
+        ironic_config: { resource_class: 'rc', traits: null, properties: null, network_interface: null, shard: null },
+      },
+    ];
+    spec.nova_flavors = [
+      { resource_class: 'rc', node_type: 'type0', name: null, required_traits: null, custom_specs: null },
+    ];
+    const { spec: c } = compiled(spec);
+    assert.deepEqual(c.specs[0]?.ironicConfig, {
+      resourceClass: 'rc',
+      traits: [],
+      properties: {},
+      interfaces: {},
+      conductorGroup: null,
+      shard: null,
+    });
+    assert.deepEqual(c.novaFlavors[0], {
+      name: 'rc',
+      resourceClass: 'rc',
+      nodeType: 'type0',
+      requiredTraits: [],
+      forbiddenTraits: [],
+      customSpecs: {},
+    });
+    const empty = compiled({ node_types: null, specs: null, nova_flavors: null, physnet_mappings: null }).spec;
+    assert.deepEqual([empty.nodeTypes, empty.specs, empty.novaFlavors, empty.physnetMappings], [{}, [], [], {}]);
+  });
+
+  it('reads wait_for_placement and libvirt_vm_trust_guest_rx_filters as upstream: missing true, empty false', () => {
+    assert.equal(compiled({}).spec.waitForPlacement, true);
+    assert.equal(compiled({ wait_for_placement: null }).spec.waitForPlacement, false);
+    assert.equal(compiled({}).spec.libvirtVm.trustGuestRxFilters, true);
+    assert.equal(compiled({ libvirt_vm_trust_guest_rx_filters: null }).spec.libvirtVm.trustGuestRxFilters, false);
+    assert.equal(compiled({ libvirt_vm_trust_guest_rx_filters: false }).spec.libvirtVm.trustGuestRxFilters, false);
+  });
+
+  it('honours the libvirt_vm_* variables, with no warnings', () => {
+    const { spec, warnings } = compiled({
+      libvirt_vm_engine: 'qemu',
+      libvirt_vm_emulator:
+        "{% if ansible_facts.os_family == 'RedHat' %}/usr/libexec/qemu-kvm{% else %}/usr/bin/qemu-system-x86_64{% endif %}",
+      libvirt_vm_default_console_log_dir: '/var/log/kolla/tenks',
+      libvirt_vm_log_owner: 42436,
+      libvirt_vm_trust_guest_rx_filters: false,
+      libvirt_vm_clock_offset: 'localtime',
+    });
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(spec.libvirtVm, {
+      engine: 'qemu',
+      emulator:
+        "{% if ansible_facts.os_family == 'RedHat' %}/usr/libexec/qemu-kvm{% else %}/usr/bin/qemu-system-x86_64{% endif %}",
+      consoleLogDir: '/var/log/kolla/tenks',
+      logOwner: '42436',
+      trustGuestRxFilters: false,
+      clockOffset: 'localtime',
+    });
+    const empty = compiled({
+      libvirt_vm_engine: null,
+      libvirt_vm_emulator: '',
+      libvirt_vm_default_console_log_dir: null,
+      libvirt_vm_log_owner: null,
+      libvirt_vm_clock_offset: false,
+    }).spec.libvirtVm;
+    assert.deepEqual(empty, {
+      engine: null,
+      emulator: null,
+      consoleLogDir: null,
+      logOwner: null,
+      trustGuestRxFilters: true,
+      clockOffset: null,
+    });
+  });
+
+  it('refuses libvirt_vm_* values it cannot use, naming each', () => {
+    assertErrors(
+      {
+        libvirt_vm_engine: 'xen',
+        libvirt_vm_emulator: '{{ lookup("env", "QEMU") }}',
+        libvirt_vm_default_console_log_dir: 'logs',
+        libvirt_vm_log_owner: 'a b',
+        libvirt_vm_clock_offset: 'utc; reboot',
+      },
+      [
+        ['libvirt_vm_engine', /kvm.*qemu/],
+        ['libvirt_vm_emulator', /lookup.*give the emulator's path/],
+        ['libvirt_vm_default_console_log_dir', /absolute/],
+        ['libvirt_vm_log_owner', /user name or a numeric uid/],
+        ['libvirt_vm_clock_offset', /time zone/],
+      ],
+    );
+    assertError({ libvirt_vm_emulator: 'qemu-system-x86_64' }, 'libvirt_vm_emulator', /absolute path/);
+  });
+
+  it('names the tenks setting that replaces each upstream variable it ignores', () => {
+    const { warnings } = compiled({
+      veth_bridge_peer_suffix: '-ovs',
+      veth_node_peer_suffix: '-ovs',
+      libvirt_custom_socket_path: '/var/run/libvirt-tenks',
+      libvirt_host_install_daemon: false,
+      libvirt_host_configure_apparmor: true,
+    });
+    const by = Object.fromEntries(warnings.map((w) => [w.field, w.message]));
+    assert.match(by.veth_bridge_peer_suffix ?? '', /no effect/);
+    assert.match(by.veth_node_peer_suffix ?? '', /no effect/);
+    assert.match(by.libvirt_custom_socket_path ?? '', /libvirt_uri: qemu\+unix:\/\/\/system\?socket=/);
+    assert.match(by.libvirt_host_install_daemon ?? '', /setup\.sh/);
+    assert.match(by.libvirt_host_configure_apparmor ?? '', /setup\.sh/);
   });
 });

@@ -93,6 +93,9 @@ function domainSpec(fields: Partial<DomainSpec> = {}): DomainSpec {
     bootMode: 'uefi',
     secureBoot: false,
     engine: 'qemu',
+    emulator: null,
+    clockOffset: 'utc',
+    trustGuestRxFilters: false,
     cdrom: null,
     disks: [
       { source: { type: 'volume', pool: 'tenks', volume: 'n1-vol0' }, format: 'qcow2' },
@@ -265,6 +268,36 @@ describe('domainXml', () => {
     assert.equal(at(one(ifs[1]!, 'virtualport'), 'type'), 'openvswitch');
     assert.equal(at(one(ifs[2]!, 'source'), 'dev'), 'veth3');
     assert.equal(at(one(ifs[2]!, 'source'), 'mode'), 'passthrough');
+  });
+
+  it('sets trustGuestRxFilters on macvtap NICs only, when asked', () => {
+    const nics: DomainSpec['nics'] = [
+      { mac: '52:54:00:00:00:01', attach: { type: 'bridge', bridge: 'br-p1', openvswitch: false }, alias: 'n1-p1' },
+      { mac: '52:54:00:00:00:03', attach: { type: 'direct', device: 'veth3' }, alias: 'n1-p3' },
+    ];
+    const trust = (on: boolean): (string | undefined)[] =>
+      kids(one(dom({ nics, trustGuestRxFilters: on }), 'devices'), 'interface').map((i) =>
+        at(i, 'trustGuestRxFilters'),
+      );
+    assert.deepEqual(trust(true), [undefined, 'yes']);
+    assert.deepEqual(trust(false), [undefined, undefined]);
+  });
+
+  it('writes the clock offset: utc, localtime, variable, or a time zone', () => {
+    const clock = (offset: string): [string | undefined, string | undefined, string | undefined] => {
+      const c = one(dom({ clockOffset: offset }), 'clock');
+      return [at(c, 'offset'), at(c, 'timezone'), at(c, 'basis')];
+    };
+    assert.deepEqual(clock('utc'), ['utc', undefined, undefined]);
+    assert.deepEqual(clock('localtime'), ['localtime', undefined, undefined]);
+    assert.deepEqual(clock('variable'), ['variable', undefined, 'utc']);
+    assert.deepEqual(clock('Europe/London'), ['timezone', 'Europe/London', undefined]);
+  });
+
+  it('names the emulator only when one is given', () => {
+    assert.deepEqual(kids(one(dom(), 'devices'), 'emulator'), []);
+    const devices = one(dom({ emulator: '/usr/bin/qemu-system-x86_64' }), 'devices');
+    assert.equal(text(one(devices, 'emulator')), '/usr/bin/qemu-system-x86_64');
   });
 
   it('escapes odd characters in names, paths and labels', () => {

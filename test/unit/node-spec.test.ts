@@ -439,3 +439,68 @@ describe('specHash', () => {
     );
   });
 });
+
+describe('upstream libvirt-vm settings on the agent', () => {
+  it('leaves specs that do not use them with the hash they had before the settings existed', () => {
+    // Hash of this spec computed by the agent before engine, emulator, console log dir/owner,
+    // trustGuestRxFilters and clock offset were added: nodes made then must stay unchanged.
+    const spec = compileNodeSpec(
+      raw({
+        cluster: 'c1',
+        name: 'n1',
+        memoryMb: 2048,
+        vcpus: 2,
+        volumes: [rawVolume({ name: 'vol0', capacity: '1GiB' })],
+        nics: [{ physnet: 'physnet1', mac: '52:54:00:12:34:56' }],
+        consoleLogEnabled: true,
+        labels: { a: 'b' },
+      }),
+    );
+    assert.equal(specHash(spec), '197d86a5097a1e44');
+  });
+
+  it('keeps the settings that are given, and trustGuestRxFilters only for a node with NICs', () => {
+    const spec = compileNodeSpec(
+      raw({
+        engine: 'qemu',
+        emulator: '/usr/bin/qemu-system-x86_64',
+        consoleLogDir: '/var/log/kolla/tenks/',
+        consoleLogOwner: '42436',
+        trustGuestRxFilters: true,
+        clockOffset: 'Europe/London',
+        nics: [{ physnet: 'p', mac: '' }],
+      }),
+    );
+    assert.equal(spec.engine, 'qemu');
+    assert.equal(spec.emulator, '/usr/bin/qemu-system-x86_64');
+    assert.equal(spec.consoleLogDir, '/var/log/kolla/tenks');
+    assert.equal(spec.consoleLogOwner, '42436');
+    assert.equal(spec.trustGuestRxFilters, true);
+    assert.equal(spec.clockOffset, 'Europe/London');
+    const noNics = compileNodeSpec(raw({ trustGuestRxFilters: true }));
+    assert.equal('trustGuestRxFilters' in noNics, false);
+    assert.equal(specHash(noNics), specHash(compileNodeSpec(raw())));
+  });
+
+  it('refuses bad values, naming each field', () => {
+    assert.deepEqual(
+      fields(
+        raw({
+          engine: 'xen',
+          emulator: 'qemu-system-x86_64',
+          consoleLogDir: 'logs',
+          consoleLogOwner: 'a b',
+          clockOffset: 'utc; rm',
+        }),
+      ),
+      ['node.engine', 'node.emulator', 'node.console_log_dir', 'node.console_log_owner', 'node.clock_offset'],
+    );
+  });
+
+  it('accepts an emulator template it can render, and refuses one it cannot', () => {
+    const kayobe =
+      "{% if ansible_facts.os_family == 'RedHat' %}/usr/libexec/qemu-kvm{% else %}/usr/bin/qemu-system-x86_64{% endif %}";
+    assert.equal(compileNodeSpec(raw({ emulator: kayobe })).emulator, kayobe);
+    assert.deepEqual(fields(raw({ emulator: '{{ lookup("env", "QEMU") }}' })), ['node.emulator']);
+  });
+});
