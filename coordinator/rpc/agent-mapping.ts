@@ -1,6 +1,6 @@
 /** Protobuf ⇄ domain mapping for the coordinator's calls to agents. */
 import * as pb from '../../proto/gen/tenks/v1/types.pb.js';
-import type { AgentHeartbeat } from '../../common/index.js';
+import { heartbeatArches, type AgentHeartbeat } from '../../common/index.js';
 import type { BridgeType } from '../../common/spec/index.js';
 import type { NodeRequest, ObservedNode } from '../planner/index.js';
 
@@ -123,5 +123,6 @@ export function heartbeatToHostInfo(h: AgentHeartbeat): pb.HostInfo {
     bmcPortRangeEnd: h.bmc.ipmiPortEnd,
     nodeCount: h.nodeCount,
     uefiAvailable: h.uefiAvailable,
+    ...heartbeatArches(h),
   });
 }

@@ -34,6 +34,7 @@ function status(uuid: string, name: string, bootMode: 'uefi' | 'bios'): NodeStat
     vcpus: 2,
     bootMode,
     machine: bootMode === 'uefi' ? 'q35' : 'pc',
+    arch: 'x86_64',
     volumes: [
       {
         name: `${name}-vol0`,

@@ -30,6 +30,10 @@ const facts: HostFacts = {
   memoryBytes: 8 * 1024 ** 3,
   freeMemoryBytes: 4 * 1024 ** 3,
   uefiAvailable: true,
+  arches: ['x86_64', 'aarch64'],
+  uefiArches: ['x86_64', 'aarch64'],
+  secureBootArches: ['x86_64', 'aarch64'],
+  kvmArches: [],
 };
 
 /** Lets every pending callback run, `n` times over. */
