@@ -219,7 +219,7 @@ describe('BMC plane: one listener per node', function () {
       defaultUsername: 'admin',
       redfishPort: 0,
       redfishTls: null,
-      uefiAvailable: true,
+      firmware: { uefiArches: ['x86_64'], secureBootArches: ['x86_64'] },
       nodes,
       log: nullLogger,
       transport,
