@@ -53,6 +53,8 @@ export function toAgentNodeSpec(r: NodeRequest): pb.NodeSpec {
     consoleLogOwner: n.libvirt.logOwner ?? '',
     trustGuestRxFilters: n.libvirt.trustGuestRxFilters,
     clockOffset: n.libvirt.clockOffset ?? '',
+    // Empty for x86_64, as agents older than architectures expect.
+    arch: n.arch === 'x86_64' ? '' : n.arch,
   });
 }
 
