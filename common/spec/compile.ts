@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { fieldPath } from '../config.js';
 import { invalidSpec, TenksError, type FieldError } from '../errors.js';
 import { parseSize } from '../sizes.js';
+import { resolveClusterName, type ClusterIdentity } from './cluster-name.js';
 import { didYouMean } from './did-you-mean.js';
 import {
   CPU_MODE_NONE,
@@ -789,6 +790,17 @@ function compileLibvirtVm(s: Scalars, ctx: Ctx): LibvirtVmSettings {
   };
 }
 
+/** The cluster name: `name`, else from `state_file_path` (cluster-name.ts), else the default. */
+function clusterIdentity(s: Scalars, ctx: Ctx): ClusterIdentity | undefined {
+  const r = resolveClusterName(s.name ?? null, s.state_file_path ?? null);
+  if (!r.ok) {
+    ctx.errors.push(r.error);
+    return undefined;
+  }
+  if (r.warning) ctx.warnings.push(r.warning);
+  return r.identity;
+}
+
 /**
  * Validates a cluster spec (as parsed from YAML) and compiles it: defaults applied, camelCase, sizes
  * in bytes, per-spec defaults resolved. Throws one INVALID_SPEC TenksError listing every problem, each
@@ -812,6 +824,7 @@ export function compileClusterSpec(raw: unknown, source?: string): CompiledClust
   }
   const s = scalars as Scalars;
   const failed = (k: keyof Scalars): boolean => !(k in scalars);
+  const identity = failed('name') || failed('state_file_path') ? undefined : clusterIdentity(s, ctx);
 
   const typesPart = parsePart(shape.node_types, input.node_types, ['node_types'], ctx.errors);
   const rawTypes = mapEntries(typesPart, input.node_types, nodeTypeSchema);
@@ -895,7 +908,7 @@ export function compileClusterSpec(raw: unknown, source?: string): CompiledClust
   if (ctx.errors.length > 0) throw invalidSpec(inDocumentOrder(ctx.errors, input), hint);
   // No errors means every part parsed; the checks below only narrow the types.
   if (
-    s.name === undefined ||
+    identity === undefined ||
     s.bridge_type === undefined ||
     hypervisors === undefined ||
     s.default_ironic_driver === undefined ||
@@ -915,7 +928,9 @@ export function compileClusterSpec(raw: unknown, source?: string): CompiledClust
 
   return {
     spec: {
-      name: s.name,
+      name: identity.name,
+      nameSource: identity.source,
+      stateFilePath: identity.stateFilePath,
       bridgeType: s.bridge_type,
       physnetMappings: globalMappings,
       hypervisors,

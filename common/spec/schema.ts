@@ -349,8 +349,22 @@ export const clusterSpecSchema = z
     name: z
       .string()
       .regex(CLUSTER_NAME_PATTERN, "not a usable cluster name: use 1-63 lower-case letters, digits and inner '-'")
-      .default('tenks')
-      .describe('tenks extension: the cluster name. Default tenks.'),
+      .nullish()
+      .describe(
+        'tenks extension: the cluster name. Default: named after state_file_path, as upstream keeps deployments ' +
+          "apart by their state file; without it (or with upstream's default state.yml), tenks.",
+      ),
+    state_file_path: z
+      .string()
+      .nullish()
+      .describe(
+        "Upstream's state file; tenks keeps no state file but names a cluster without `name` after it: the file " +
+          "name (a plain path's basename; of a Jinja expression, the text after the last }} if it holds a file " +
+          'name, else the last quoted string literal ending in one), lower-cased, without a .yml/.yaml/.json ' +
+          "extension and a leading 'state' followed by -, _ or ., other characters turned into -, at most 63 " +
+          "characters. Nothing left (upstream's state.yml) means tenks. E.g. \"{{ '/'.join([(playbook_dir | " +
+          "dirname), 'state-compute.yml']) }}\" names the cluster compute.",
+      ),
     bridge_type: z
       .enum(['openvswitch', 'linuxbridge'])
       .default('openvswitch')

@@ -1,4 +1,5 @@
 /* Compiled cluster spec: validated, defaults applied, camelCase, sizes in bytes. Built by compileClusterSpec. */
+import type { ClusterNameSource } from './cluster-name.js';
 import type { IRONIC_INTERFACES } from './schema.js';
 import type { GUEST_ARCHES } from './rules.js';
 
@@ -155,6 +156,10 @@ export interface SchedulerSpec {
 export interface ClusterSpec {
   /** Cluster name (DNS-label-like); marks every object tenks creates for it. */
   name: string;
+  /** Where the name came from: `name`, `state_file_path` (see cluster-name.ts) or the default. */
+  nameSource: ClusterNameSource;
+  /** `state_file_path` as written (Jinja unrendered), or null when the spec has none. */
+  stateFilePath: string | null;
   /** Kind of the tenks bridge of each physnet on every host. */
   bridgeType: BridgeType;
   /** Global physnet mappings: every host without its own. */

@@ -22,7 +22,6 @@ import { didYouMean, nearMiss } from './did-you-mean.js';
 export const IGNORED_TOP_LEVEL: ReadonlyMap<string, string> = new Map([
   ['cmd', 'tenks has commands instead'],
   ['allocations_file_path', 'tenks keeps no state file'],
-  ['state_file_path', 'tenks keeps no state file'],
   ['default_interfaces', 'interfaces come from the driver; set them per spec in ironic_config'],
   ['bmc_emulators', 'the agent emulates both IPMI and Redfish'],
   ['virtualenv_path', 'tenks installs no Python'],

@@ -69,6 +69,8 @@ describe('compileClusterSpec', () => {
     it('compiles an empty spec with every default', () => {
       const want: ClusterSpec = {
         name: 'tenks',
+        nameSource: 'default',
+        stateFilePath: null,
         bridgeType: 'openvswitch',
         physnetMappings: {},
         hypervisors: null,
