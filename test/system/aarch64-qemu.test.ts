@@ -9,7 +9,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BootMode, BridgeType, PowerAction, type NodeSpec } from '../../proto/gen/tenks/v1/types.pb.js';
 import { AgentClient, nodeSpec, startTestAgent, volume, type TestAgent } from '../helpers/agent.js';
 import { cleanupLibvirt, domState, run, suffix, virsh, waitUntil } from './helpers.js';
@@ -155,6 +158,53 @@ describe('an aarch64 node on qemu:///system (TCG, AAVMF)', function () {
     assert.match(text, /^UEFI firmware \(version/m, "AAVMF's banner");
     const frame = await dhcp;
     assert.match(frame, /BOOTP\/DHCP/);
+  });
+
+  it("puts virtual media in the running node's SCSI CD drive and takes it out (Redfish)", async function () {
+    const node = (await c().ensure(spec())).node;
+    const rf = node?.bmc?.redfish;
+    assert.ok(rf);
+    const scratch = await mkdtemp(join(tmpdir(), 'tenks-arm-iso-'));
+    const server = createServer((req, res) => {
+      if (req.url !== '/tiny.iso') {
+        res.writeHead(404).end();
+        return;
+      }
+      readFile(join(scratch, 'tiny.iso')).then(
+        (iso) => res.writeHead(200, { 'Content-Length': iso.length }).end(iso),
+        () => res.writeHead(500).end(),
+      );
+    });
+    try {
+      await writeFile(join(scratch, 'hello.txt'), 'hello\n');
+      await run('genisoimage', ['-quiet', '-V', 'TENKS', '-o', join(scratch, 'tiny.iso'), join(scratch, 'hello.txt')]);
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const a = server.address();
+      const image = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}/tiny.iso`;
+      const auth = { Authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` };
+      const cd = `${rf.url}${rf.systemId}/VirtualMedia/Cd`;
+      const insert = await fetch(`${cd}/Actions/VirtualMedia.InsertMedia`, {
+        method: 'POST',
+        headers: { ...auth, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ Image: image }),
+      });
+      assert.equal(insert.status, 204, await insert.text());
+      const drive = async (): Promise<string> =>
+        /<disk\b[^>]*device='cdrom'[\s\S]*?<\/disk>/.exec(await virsh('dumpxml', name))?.[0] ?? '';
+      const live = await drive();
+      assert.match(live, /<target dev='sda' bus='scsi'\/>/);
+      assert.match(live, new RegExp(`<source\\b[^>]*${name}-vmedia-cd`), 'the running node sees the media at once');
+      const eject = await fetch(`${cd}/Actions/VirtualMedia.EjectMedia`, { method: 'POST', headers: auth });
+      assert.equal(eject.status, 204, await eject.text());
+      assert.doesNotMatch(await drive(), /vmedia-cd/);
+    } finally {
+      await new Promise<void>((r) =>
+        server.close(() => {
+          r();
+        }),
+      );
+      await rm(scratch, { recursive: true, force: true });
+    }
   });
 
   it('has BMCs that report an ARM system: Redfish Processors and the IPMI FRU', async function () {
