@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { invalidSpec, TenksError, type FieldError } from '../../common/errors.js';
+import { CPU_MODE_NONE } from '../../common/spec/rules.js';
 import type { Logger } from '../../common/logger.js';
 import { KeyedMutex, throwIfAborted } from '../../common/semaphore.js';
 import { formatSize } from '../../common/sizes.js';
@@ -454,7 +455,7 @@ export class NodeManager {
       arch,
       machine: machineOf(spec),
       // 'none' is upstream's empty cpu_mode: no <cpu> element.
-      cpuMode: spec.cpuMode === 'none' ? null : (spec.cpuMode ?? defaultCpu),
+      cpuMode: spec.cpuMode === CPU_MODE_NONE ? null : (spec.cpuMode ?? defaultCpu),
       bootMode,
       secureBoot: bootMode === 'uefi' && metadata.firmware.secureBoot,
       engine,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { invalidSpec, type FieldError } from '../../common/errors.js';
 import { parseSize } from '../../common/sizes.js';
-import { isTemplate, parseTemplate } from '../../common/jinja-lite.js';
+import { CLOCK_OFFSET_PATTERN, CPU_MODE_NONE, LOG_OWNER_PATTERN, emulatorProblem } from '../../common/spec/rules.js';
 import type { Arch, NodeSpec, VolumeFormat, VolumeSpec, VolumeSource, NicSpec, BootMode, Engine } from './types.js';
 
 /** A node spec as received (proto3 style: empty string / 0 mean "not set"). */
@@ -53,10 +53,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 const MACHINE = /^[a-z0-9][a-z0-9._-]*$/;
 const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}$/;
-const CPU_MODES = ['host-passthrough', 'host-model', 'maximum', 'none'] as const;
+const CPU_MODES = ['host-passthrough', 'host-model', 'maximum', CPU_MODE_NONE] as const;
 const ENGINES = ['kvm', 'qemu'] as const;
-const OWNER = /^([A-Za-z_][A-Za-z0-9_.-]{0,31}|\d{1,10})$/;
-const CLOCK = /^(utc|localtime|variable|[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*)$/;
 const BOOT_MODES: readonly BootMode[] = ['uefi', 'bios'];
 /** Guest architectures tenks makes nodes of (keep in step with GUEST_ARCHES in common/spec/rules.ts). */
 export const ARCHES: readonly Arch[] = ['x86_64', 'aarch64'];
@@ -205,27 +203,19 @@ export function compileNodeSpec(raw: RawNodeSpec, base = 'node'): NodeSpec {
 
   if (raw.engine !== '' && !(ENGINES as readonly string[]).includes(raw.engine))
     errors.push({ field: `${base}.engine`, message: `unknown engine '${raw.engine}' (use kvm or qemu)` });
-  if (raw.emulator !== '') {
-    if (isTemplate(raw.emulator)) {
-      try {
-        parseTemplate(raw.emulator);
-      } catch (e) {
-        errors.push({ field: `${base}.emulator`, message: (e as Error).message });
-      }
-    } else if (!raw.emulator.startsWith('/'))
-      errors.push({ field: `${base}.emulator`, message: `'${raw.emulator}' must be an absolute path` });
-  }
+  const emulator = raw.emulator === '' ? null : emulatorProblem(raw.emulator);
+  if (emulator !== null) errors.push({ field: `${base}.emulator`, message: emulator });
   if (raw.consoleLogDir !== '' && !raw.consoleLogDir.startsWith('/'))
     errors.push({
       field: `${base}.console_log_dir`,
       message: `'${raw.consoleLogDir}' must be an absolute directory`,
     });
-  if (raw.consoleLogOwner !== '' && !OWNER.test(raw.consoleLogOwner))
+  if (raw.consoleLogOwner !== '' && !LOG_OWNER_PATTERN.test(raw.consoleLogOwner))
     errors.push({
       field: `${base}.console_log_owner`,
       message: `'${raw.consoleLogOwner}' is not a user name or numeric uid`,
     });
-  if (raw.clockOffset !== '' && !CLOCK.test(raw.clockOffset))
+  if (raw.clockOffset !== '' && !CLOCK_OFFSET_PATTERN.test(raw.clockOffset))
     errors.push({
       field: `${base}.clock_offset`,
       message: `'${raw.clockOffset}' is not utc, localtime, variable or a time zone name`,

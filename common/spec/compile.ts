@@ -12,6 +12,7 @@ import {
   NODE_PLACEHOLDER,
   VOLUME_NAME_PATTERN,
   deviceProblem,
+  emulatorProblem,
 } from './rules.js';
 import {
   IRONIC_INTERFACES,
@@ -41,7 +42,6 @@ import type {
 } from './types.js';
 import { IGNORED_NODE_TYPE, IGNORED_VOLUME, checkLooseKeys, ignoredTopLevel } from './unknown-keys.js';
 import { parsePart, type SpecPath } from './zod-issues.js';
-import { isTemplate, parseTemplate } from '../jinja-lite.js';
 import { toSchedulerSpec } from './scheduler-spec.js';
 
 /** What compileClusterSpec returns: the spec, and problems that do not stop it (ignored keys, advice). */
@@ -754,22 +754,10 @@ function compileDeployImages(
 /** The `libvirt_vm_*` variables: upstream's empty values mean their defaults (see the schema). */
 function compileLibvirtVm(s: Scalars, ctx: Ctx): LibvirtVmSettings {
   let emulator = s.libvirt_vm_emulator ? s.libvirt_vm_emulator.trim() : null;
-  if (emulator !== null) {
-    if (isTemplate(emulator)) {
-      try {
-        parseTemplate(emulator);
-      } catch (e) {
-        ctx.errors.push({
-          field: 'libvirt_vm_emulator',
-          message: `${(e as Error).message}; tenks renders only if/elif/else tests and values of ansible_facts here: give the emulator's path`,
-        });
-        emulator = null;
-      }
-    } else if (!emulator.startsWith('/'))
-      ctx.errors.push({
-        field: 'libvirt_vm_emulator',
-        message: `'${emulator}' must be the absolute path of the emulator on the hypervisors`,
-      });
+  const problem = emulator === null ? null : emulatorProblem(emulator);
+  if (problem !== null) {
+    ctx.errors.push({ field: 'libvirt_vm_emulator', message: problem });
+    emulator = null;
   }
   const dir = given(s.libvirt_vm_default_console_log_dir);
   if (dir !== null && !dir.startsWith('/'))

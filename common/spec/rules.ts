@@ -1,3 +1,5 @@
+import { isTemplate, parseTemplate } from '../jinja-lite.js';
+
 /**
  * Naming and value rules of the cluster spec. The node, physnet and agent id rule is the agent's
  * `NAME_PATTERN` (agent/compute/node-spec.ts), copied rather than imported because common/ must not
@@ -34,6 +36,28 @@ export const GUEST_ARCHES = ['x86_64', 'aarch64'] as const;
 
 /** The CPU mode that means "no <cpu> element": what upstream's empty `cpu_mode:` renders. */
 export const CPU_MODE_NONE = 'none';
+
+/** Guest clocks: libvirt's utc, localtime and variable offsets, or a time zone name (Europe/London). */
+export const CLOCK_OFFSET_PATTERN = /^(utc|localtime|variable|[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*)$/;
+
+/** Console log owners: a Linux user name (at most 32 characters) or a numeric uid. */
+export const LOG_OWNER_PATTERN = /^([A-Za-z_][A-Za-z0-9_.-]{0,31}|\d{1,10})$/;
+
+/**
+ * Why `value` cannot be an emulator (an absolute path, or upstream's Jinja choice that each agent
+ * renders with its host's facts), or null.
+ */
+export function emulatorProblem(value: string): string | null {
+  if (isTemplate(value)) {
+    try {
+      parseTemplate(value);
+      return null;
+    } catch (e) {
+      return `${(e as Error).message}; tenks renders only if/elif/else tests and values of ansible_facts here: give the emulator's path`;
+    }
+  }
+  return value.startsWith('/') ? null : `'${value}' must be the absolute path of the emulator on the hypervisors`;
+}
 
 /** Longest Linux interface name, which physnet source devices are. */
 export const IFNAME_MAX = 15;

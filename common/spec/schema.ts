@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { parseSize } from '../sizes.js';
 import {
+  CLOCK_OFFSET_PATTERN,
   CLUSTER_NAME_PATTERN,
   CPU_MODES,
   GUEST_ARCHES,
+  LOG_OWNER_PATTERN,
   MACHINE_PATTERN,
   NAME_PATTERN,
   NODE_PREFIX_PATTERN,
@@ -102,10 +104,7 @@ const clockOffset = z
     z.literal(''),
     z
       .string()
-      .regex(
-        /^(utc|localtime|variable|[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*)$/,
-        'expected utc, localtime, variable or a time zone name such as Europe/London',
-      ),
+      .regex(CLOCK_OFFSET_PATTERN, 'expected utc, localtime, variable or a time zone name such as Europe/London'),
   ])
   .describe('utc, localtime, variable (starts at UTC, the guest may change it) or a time zone name.');
 
@@ -477,15 +476,9 @@ export const clusterSpecSchema = z
       .nullish()
       .describe('Directory of console logs (<dir>/<node>-console.log). Default (and empty) <log_directory>/libvirt.'),
     libvirt_vm_log_owner: z
-      .union(
-        [
-          z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$|^\d+$/, 'expected a user name or a numeric uid'),
-          z.number().int().min(0),
-        ],
-        {
-          error: 'expected a user name or a numeric uid',
-        },
-      )
+      .union([z.string().regex(LOG_OWNER_PATTERN, 'expected a user name or a numeric uid'), z.number().int().min(0)], {
+        error: 'expected a user name or a numeric uid',
+      })
       .nullish()
       .describe(
         'Owner (user and group, name or id) given to the console log directory, mode 0770, as upstream. Default: left as it is.',
