@@ -23,6 +23,7 @@ import {
   volumeSchema,
 } from './schema.js';
 import type {
+  Arch,
   BootMode,
   ClusterSpec,
   HostSettings,
@@ -328,6 +329,7 @@ function compileNodeType(
     // default; an empty one renders no <cpu> element at all.
     cpuMode: t.cpu_mode === undefined ? null : t.cpu_mode === null || t.cpu_mode === '' ? CPU_MODE_NONE : t.cpu_mode,
     clockOffset: given(t.clock_offset),
+    arch: given(t.arch),
   };
 }
 
@@ -385,6 +387,7 @@ interface SpecContext {
   volNamePrefix: string | undefined;
   defaultDriver: IronicDriver | undefined;
   defaultBootMode: BootMode | undefined;
+  defaultArch: Arch;
 }
 
 function compileNodeSet(s: RawNodeSet, index: number, sc: SpecContext, ctx: Ctx): NodeSetSpec | null {
@@ -428,6 +431,20 @@ function compileNodeSet(s: RawNodeSet, index: number, sc: SpecContext, ctx: Ctx)
         message: `boot_mode:${caps} contradicts node type '${s.type}', which asks for ${type.bootMode}`,
       });
     bootMode = caps ?? type?.bootMode ?? sc.defaultBootMode;
+    // There is no BIOS for aarch64: the cluster's default_boot_mode does not apply to it, a BIOS asked for is an error.
+    const nodeArch = type ? (type.arch ?? sc.defaultArch) : undefined;
+    if (nodeArch !== undefined && nodeArch !== 'x86_64') {
+      if (caps === 'bios' || type?.bootMode === 'bios')
+        ctx.errors.push({
+          field: at(
+            caps === 'bios'
+              ? [...base, 'ironic_config', 'properties', 'capabilities']
+              : ['node_types', s.type, 'boot_mode'],
+          ),
+          message: `node type '${s.type}' is ${nodeArch}, which boots UEFI firmware only (there is no BIOS for ${nodeArch})`,
+        });
+      bootMode = 'uefi';
+    }
   }
   const driver = s.ironic_driver ?? type?.ironicDriver ?? sc.defaultDriver;
   const nodeNamePrefix = s.node_name_prefix ?? sc.nodeNamePrefix;
@@ -854,6 +871,7 @@ export function compileClusterSpec(raw: unknown, source?: string): CompiledClust
     volNamePrefix: s.vol_name_prefix,
     defaultDriver: s.default_ironic_driver,
     defaultBootMode: s.default_boot_mode,
+    defaultArch: given(s.libvirt_vm_arch) ?? 'x86_64',
   };
   const specs = rawSpecs.map((r, i) => (r ? compileNodeSet(r, i, sc, ctx) : null));
   // An entry that failed validation may still name a node type that does not exist.
@@ -927,6 +945,7 @@ export function compileClusterSpec(raw: unknown, source?: string): CompiledClust
         password: s.redfish_password ?? s.ipmi_password,
       },
       defaultBootMode: s.default_boot_mode,
+      defaultArch: given(s.libvirt_vm_arch) ?? 'x86_64',
       deployKernel,
       deployRamdisk,
       // Upstream reads `wait_for_placement | bool`: empty is false, a missing key its default true.

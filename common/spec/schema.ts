@@ -3,6 +3,7 @@ import { parseSize } from '../sizes.js';
 import {
   CLUSTER_NAME_PATTERN,
   CPU_MODES,
+  GUEST_ARCHES,
   MACHINE_PATTERN,
   NAME_PATTERN,
   NODE_PREFIX_PATTERN,
@@ -48,6 +49,10 @@ const scalar = z.union([z.string(), z.number(), z.boolean()], { error: 'expected
 
 const ironicDriver = z.enum(['ipmi', 'redfish']);
 const bootMode = z.enum(['uefi', 'bios']);
+/** A guest architecture; empty means the default, as upstream's `default()`. */
+const arch = z.union([z.enum(GUEST_ARCHES), z.literal('')], {
+  error: `expected ${GUEST_ARCHES.join(' or ')} (tenks makes no other guest architecture), or empty`,
+});
 
 /** `physnet: device` or `physnet: device:VLAN`. */
 const physnetMappings = z
@@ -226,6 +231,13 @@ export const nodeTypeSchema = z
     clock_offset: clockOffset
       .nullish()
       .describe('libvirt-vm pass-through: the guest clock of nodes of this type; overrides libvirt_vm_clock_offset.'),
+    arch: arch
+      .nullish()
+      .describe(
+        'Guest architecture of nodes of this type: x86_64 or aarch64 (UEFI only, whatever default_boot_mode says; ' +
+          'virt machine; TCG on x86 hosts); ' +
+          'overrides libvirt_vm_arch. Default (and empty): libvirt_vm_arch.',
+      ),
   })
   .describe('A node type: the hardware of its nodes.');
 
@@ -440,6 +452,12 @@ export const clusterSpecSchema = z
       .describe(
         "Console logs go to <log_directory>/libvirt/<node>-console.log. Default: the agent's log_directory " +
           '(/var/log/tenks/, as upstream).',
+      ),
+    libvirt_vm_arch: arch
+      .nullish()
+      .describe(
+        'Guest architecture of every node whose type sets none: x86_64 or aarch64. Nodes go only to hypervisors ' +
+          'that run their architecture. Default (and empty) x86_64.',
       ),
     libvirt_vm_engine: z
       .union([z.enum(['kvm', 'qemu']), z.literal('')], { error: "expected 'kvm', 'qemu', or empty" })

@@ -81,7 +81,6 @@ export function ignoredTopLevel(key: string): string | undefined {
 
 /** libvirt-vm keys a node type may carry that tenks does not use. */
 export const IGNORED_NODE_TYPE: ReadonlyMap<string, string> = new Map([
-  ['arch', 'nodes are x86_64'],
   ['engine', 'set libvirt_vm_engine for the cluster (the libvirt-vm role reads no per-VM engine)'],
   ['emulator', 'set libvirt_vm_emulator for the cluster (the libvirt-vm role reads no per-VM emulator)'],
   ['interfaces', 'NICs come from physical_networks'],
