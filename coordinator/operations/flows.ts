@@ -270,9 +270,10 @@ async function runPlan(
 
 /**
  * Apply: bring the cluster to its spec (`sealedSpecYaml` as stored, its secrets sealed). Without
- * `prune`, a plan that deletes most of the cluster's nodes fails the apply before anything changes
+ * `prune`, a plan that deletes most of the cluster's nodes fails the apply before any host changes
  * (Coordinator.apply refuses most such applies before they start; this is the check against what
- * the agents report, which a lost placement or a resumed operation could make differ).
+ * the agents report, which a lost placement or a resumed operation could make differ). The cluster
+ * record already holds the new spec then: the runner stored it when it took the cluster.
  */
 export async function applyFlow(
   deps: FlowDeps,
