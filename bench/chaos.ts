@@ -268,7 +268,8 @@ async function main(): Promise<void> {
       for (let attempt = 0; ; attempt++) {
         try {
           if (w.count === 0) return await coord.api.deleteCluster(cluster, false, { timeoutMs: 10_000 });
-          return await coord.api.apply(specOf(cluster, side, w), 'chaos.yaml', { timeoutMs: 10_000 });
+          // The scale step may take most nodes away (30 → 4): meant, so prune.
+          return await coord.api.apply(specOf(cluster, side, w), 'chaos.yaml', { timeoutMs: 10_000, prune: true });
         } catch (e) {
           const code = e instanceof TenksError ? e.code : '';
           if (w.count === 0 && code === 'NOT_FOUND') return null;

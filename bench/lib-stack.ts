@@ -322,11 +322,15 @@ export interface Nats {
   url: string;
 }
 
-/** nats-server with JetStream on 127.0.0.1, a port it picks (`-p -1`), its store in the stack's dir. */
-export async function startNats(stack: Stack, o: { args?: readonly string[] } = {}): Promise<Nats> {
+/**
+ * nats-server with JetStream on 127.0.0.1 (or `host`: an address agents in network namespaces can
+ * reach), a port it picks (`-p -1`), its store in the stack's dir.
+ */
+export async function startNats(stack: Stack, o: { args?: readonly string[]; host?: string } = {}): Promise<Nats> {
+  const host = o.host ?? '127.0.0.1';
   const d = stack.spawn('nats-server', NATS_SERVER, [
     '-a',
-    '127.0.0.1',
+    host,
     '-p',
     '-1',
     '-js',
@@ -338,7 +342,7 @@ export async function startNats(stack: Stack, o: { args?: readonly string[] } = 
   for (;;) {
     const out = d.output();
     const port = /Listening for client connections on [^\s]*:(\d+)/.exec(out)?.[1];
-    if (port !== undefined && out.includes('Server is ready')) return { daemon: d, url: `nats://127.0.0.1:${port}` };
+    if (port !== undefined && out.includes('Server is ready')) return { daemon: d, url: `nats://${host}:${port}` };
     if (!d.alive || Date.now() > deadline) throw new Error(`nats-server did not start:\n${d.tail()}`);
     await sleep(50);
   }
@@ -432,10 +436,14 @@ export interface Pki {
   clientCredentials(): Promise<ChannelCredentials>;
 }
 
-/** Certificates for agent, coordinator and client in `<stack dir>/pki`. */
-export async function makePki(stack: Stack): Promise<Pki> {
+/**
+ * Certificates for agent, coordinator and client in `<stack dir>/pki`; `sans` are added to each
+ * (`IP:10.1.2.3`: agents listening on another address than loopback).
+ */
+export async function makePki(stack: Stack, o: { sans?: readonly string[] } = {}): Promise<Pki> {
   const dir = join(stack.dir, 'pki');
-  await run('bash', [join(REPO, 'deploy/make-certs.sh'), dir, 'agent', 'coordinator', 'client']);
+  const sans = o.sans && o.sans.length > 0 ? [`TENKS_SANS=${o.sans.join(',')}`] : [];
+  await run('env', [...sans, 'bash', join(REPO, 'deploy/make-certs.sh'), dir, 'agent', 'coordinator', 'client']);
   return {
     dir,
     files: (name) => ({
@@ -535,6 +543,10 @@ export interface AgentOptions {
   nodeArgs?: readonly string[];
   /** More config keys (override the defaults here). */
   extra?: Record<string, unknown>;
+  /** Run it in this network namespace (`ip netns exec`): its bridges and BMC ports stay there. */
+  netns?: string;
+  /** More environment variables of its process. */
+  env?: Record<string, string>;
 }
 
 /** Starts a tenks-agent (mTLS, listen 127.0.0.1:0, heartbeats to `nats`); its files under `<stack dir>/<id>/`. */
@@ -562,11 +574,12 @@ export async function startAgent(stack: Stack, nats: Nats, pki: Pki, o: AgentOpt
     shutdown_grace_s: 2,
     ...o.extra,
   });
+  const argv = [...(o.nodeArgs ?? []), join(REPO, 'bin/tenks-agent.js'), '--config', file];
   return stack.spawn(
     `tenks-agent ${o.id}`,
-    process.execPath,
-    [...(o.nodeArgs ?? []), join(REPO, 'bin/tenks-agent.js'), '--config', file],
-    o.nofile !== undefined ? { nofile: o.nofile } : {},
+    o.netns === undefined ? process.execPath : 'ip',
+    o.netns === undefined ? argv : ['netns', 'exec', o.netns, process.execPath, ...argv],
+    { ...(o.nofile !== undefined ? { nofile: o.nofile } : {}), ...(o.env ? { env: o.env } : {}) },
   );
 }
 

@@ -11,8 +11,11 @@ import {
   decodeJson,
   isTenksError,
   opEventsSubject,
-  parseClusterSpec,
+  describeNameSource,
+  parseClusterSpecFiles,
   type CompiledClusterSpec,
+  type MergedClusterSpec,
+  type SpecFile,
   type CoordinatorApi,
   type FieldError,
 } from '../common/index.js';
@@ -23,7 +26,7 @@ import { followOperation } from './follow.js';
 import { cliLogger } from './log.js';
 import { closeNats, connectEventsNats, subscribeOpEvents, type EventSource } from './nats-events.js';
 import { emit, table, type OutputFormat } from './output.js';
-import { planJson, renderPlan } from './plan-render.js';
+import { clusterLine, planJson, renderPlan } from './plan-render.js';
 import {
   agentColumns,
   agentJson,
@@ -71,9 +74,14 @@ export interface CoordinatorContext {
 
 /** Flags the coordinator commands read. */
 export interface CoordinatorFlags {
+  /** The first -f/--file (export's output file). */
   file?: string | undefined;
+  /** Every -f, in order (validate, plan and apply merge them). */
+  files?: readonly string[] | undefined;
   cluster?: string | undefined;
   force: boolean;
+  /** plan, apply: allow deleting most of a cluster's nodes. */
+  prune?: boolean | undefined;
   showSecrets: boolean;
   /** `export --format`. */
   format?: string | undefined;
@@ -113,11 +121,11 @@ export async function runCoordinatorCommand(
 ): Promise<number> {
   switch (command) {
     case 'validate':
-      return validate(ctx, needFile(flags, 'validate'));
+      return validate(ctx, needFiles(flags, 'validate'));
     case 'plan':
-      return plan(ctx, needFile(flags, 'plan'));
+      return plan(ctx, needFiles(flags, 'plan'), flags.prune === true);
     case 'apply':
-      return apply(ctx, needFile(flags, 'apply'));
+      return apply(ctx, needFiles(flags, 'apply'), flags.prune === true);
     case 'delete': {
       const name = args[0];
       if (name === undefined || name === '')
@@ -153,12 +161,17 @@ export async function runCoordinatorCommand(
   }
 }
 
-function needFile(flags: CoordinatorFlags, command: string): string {
-  if (flags.file === undefined || flags.file === '')
-    throw new TenksError('INVALID_SPEC', `${command} needs the cluster spec: tenksctl ${command} -f FILE`, {
-      field: '-f',
-    });
-  return flags.file;
+function needFiles(flags: CoordinatorFlags, command: string): string[] {
+  const files = [...(flags.files ?? (flags.file === undefined ? [] : [flags.file]))];
+  if (files.length === 0 || files.includes(''))
+    throw new TenksError(
+      'INVALID_SPEC',
+      `${command} needs the cluster spec: tenksctl ${command} -f FILE [-f FILE ...]`,
+      {
+        field: '-f',
+      },
+    );
+  return files;
 }
 
 function noMoreArgs(args: readonly string[], allowed: number, command: string): void {
@@ -189,29 +202,36 @@ function warn(ctx: CoordinatorContext, lines: Iterable<string>): void {
   }
 }
 
-/** Reads a spec file and validates it locally; INVALID_SPEC lists every problem with its path. */
-async function loadSpec(file: string): Promise<{ text: string; compiled: CompiledClusterSpec }> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new TenksError('NOT_FOUND', `cannot read '${file}': ${(e as Error).message}`, { cause: e, field: '-f' });
+/**
+ * Reads the spec files, merges them in order (a later file's top-level keys replace the earlier
+ * ones, see common/spec/spec-files.ts) and validates the result locally; INVALID_SPEC lists every
+ * problem with its path (and, of several files, the file of its key).
+ */
+async function loadSpec(files: readonly string[]): Promise<MergedClusterSpec> {
+  const read: SpecFile[] = [];
+  for (const file of files) {
+    try {
+      read.push({ source: file, text: await readFile(file, 'utf8') });
+    } catch (e) {
+      throw new TenksError('NOT_FOUND', `cannot read '${file}': ${(e as Error).message}`, { cause: e, field: '-f' });
+    }
   }
-  return { text, compiled: parseClusterSpec(text, file) };
+  return parseClusterSpecFiles(read);
 }
 
 function nodeCount(c: CompiledClusterSpec): number {
   return c.spec.specs.reduce((n, s) => n + s.count, 0);
 }
 
-async function validate(ctx: CoordinatorContext, file: string): Promise<number> {
-  let loaded: { text: string; compiled: CompiledClusterSpec };
+async function validate(ctx: CoordinatorContext, files: readonly string[]): Promise<number> {
+  const file = files.join(' + ');
+  let loaded: MergedClusterSpec;
   try {
-    loaded = await loadSpec(file);
+    loaded = await loadSpec(files);
   } catch (e) {
     if (ctx.format !== 'table' && isTenksError(e) && e.code === 'INVALID_SPEC') {
       const errors = e.details.length > 0 ? e.details : [{ field: e.field ?? '(root)', message: e.message }];
-      emit(ctx.format, { valid: false, file, nodes: 0, warnings: [], errors }, () => '');
+      emit(ctx.format, { valid: false, file, files, nodes: 0, warnings: [], errors }, () => '');
       return ExitCode.INVALID;
     }
     throw e;
@@ -219,10 +239,14 @@ async function validate(ctx: CoordinatorContext, file: string): Promise<number> 
   const { spec, warnings } = loaded.compiled;
   warn(ctx, warnings.map(fieldLine));
   const nodes = nodeCount(loaded.compiled);
+  const nameSource = describeNameSource(spec);
   const data = {
     valid: true,
     file,
+    files,
     cluster: spec.name,
+    name_source: nameSource,
+    state_file_path: spec.stateFilePath,
     nodes,
     specs: spec.specs.length,
     flavors: spec.novaFlavors.length,
@@ -233,25 +257,32 @@ async function validate(ctx: CoordinatorContext, file: string): Promise<number> 
     ctx.format,
     data,
     () =>
-      `spec ${file} is valid: ${nodes} node${nodes === 1 ? '' : 's'} in ${spec.specs.length} spec${spec.specs.length === 1 ? '' : 's'}, ${spec.novaFlavors.length} flavor${spec.novaFlavors.length === 1 ? '' : 's'}\n`,
+      `spec ${file} is valid: ${nodes} node${nodes === 1 ? '' : 's'} in ${spec.specs.length} spec${spec.specs.length === 1 ? '' : 's'}, ${spec.novaFlavors.length} flavor${spec.novaFlavors.length === 1 ? '' : 's'}\n` +
+      `${clusterLine(spec.name, nameSource)}\n`,
   );
   return ExitCode.OK;
 }
 
-async function plan(ctx: CoordinatorContext, file: string): Promise<number> {
-  const { text, compiled } = await loadSpec(file);
+async function plan(ctx: CoordinatorContext, files: readonly string[], prune: boolean): Promise<number> {
+  const { specYaml, source, compiled } = await loadSpec(files);
   const api = await ctx.api();
-  const p = await api.plan(text, file, callOpts(ctx));
-  warn(ctx, [...compiled.warnings.map(fieldLine), ...p.warnings]);
+  const p = await api.plan(specYaml, source, { ...callOpts(ctx), prune });
+  // A coordinator from before name_source: say it from the local compile.
+  if (p.nameSource === '') p.nameSource = describeNameSource(compiled.spec);
+  warn(ctx, [...compiled.warnings.map(fieldLine), ...p.warnings, ...(p.pruneRequired !== '' ? [p.pruneRequired] : [])]);
   emit(ctx.format, planJson(p), () => renderPlan(p, { color: useColor(ctx.stdout, ctx.env) }).join('\n') + '\n');
   return ExitCode.OK;
 }
 
-async function apply(ctx: CoordinatorContext, file: string): Promise<number> {
-  const { text, compiled } = await loadSpec(file);
+async function apply(ctx: CoordinatorContext, files: readonly string[], prune: boolean): Promise<number> {
+  const { specYaml, source, compiled } = await loadSpec(files);
   warn(ctx, compiled.warnings.map(fieldLine));
   const api = await ctx.api();
-  return runOperation(ctx, () => api.apply(text, file, callOpts(ctx, true)), compiled.warnings.map(fieldLine));
+  return runOperation(
+    ctx,
+    () => api.apply(specYaml, source, { ...callOpts(ctx, true), prune }),
+    compiled.warnings.map(fieldLine),
+  );
 }
 
 type NatsAttempt = { ok: true; nc: NatsConnection; prefix: string } | { ok: false; error: unknown };

@@ -23,9 +23,13 @@ const USAGE = `tenksctl: virtual bare metal clusters
 usage: tenksctl [global options] COMMAND ...
 
 commands (through the coordinator):
-  validate -f SPEC.yaml               check a cluster spec offline: every error with its path
-  plan -f SPEC.yaml                   what apply would do (+ create, ~ update, -/+ replace, - delete)
-  apply -f SPEC.yaml                  bring the cluster to the spec, following progress to the end
+  validate -f SPEC.yaml [-f MORE.yaml ...]
+                                      check a cluster spec offline: every error with its path
+  plan -f SPEC.yaml [-f ...] [--prune]
+                                      what apply would do (+ create, ~ update, -/+ replace, - delete)
+  apply -f SPEC.yaml [-f ...] [--prune]
+                                      bring the cluster to the spec, following progress to the end;
+                                      deleting more than half of a cluster's nodes needs --prune
   delete CLUSTER [--force]            remove a cluster: nodes, BMCs, enrolment, flavors, bridges
   teardown [--force]                  remove every cluster and all host setup tenks made
                                       (--force: also nodes Ironic reports in use)
@@ -48,6 +52,10 @@ commands (through the coordinator):
                                       BMC passwords included (--file writes it mode 0600);
                                       -o does not apply
   version
+
+  Several -f files are merged in order as Ansible merges -e @FILE: a later file's top-level key
+  replaces the earlier value wholesale (no deep merge); errors name the file of their key. A spec
+  without name is named after its state_file_path (else "tenks"); plan and validate say how.
 
   apply, delete and teardown show live progress on a terminal (plain lines otherwise) and end
   with a summary per node. Ctrl-C cancels the operation and waits up to 10 s for it to end;
@@ -210,8 +218,9 @@ async function main(argv: string[]): Promise<number> {
         timeout: { type: 'string' },
         debug: { type: 'boolean', default: false },
         cluster: { type: 'string' },
-        file: { type: 'string', short: 'f' },
+        file: { type: 'string', short: 'f', multiple: true },
         force: { type: 'boolean', default: false },
+        prune: { type: 'boolean', default: false },
         'dry-run': { type: 'boolean', default: false },
         physnet: { type: 'string', multiple: true },
         'bridge-type': { type: 'string' },
@@ -239,6 +248,13 @@ async function main(argv: string[]): Promise<number> {
     }
     if (group !== 'agent' && !(COORDINATOR_COMMANDS as readonly string[]).includes(group))
       throw new TenksError('INVALID_SPEC', `unknown command '${group}' (see tenksctl --help)`, { field: 'COMMAND' });
+    const files = values.file ?? [];
+    if (files.length > 1 && !(group === 'validate' || group === 'plan' || group === 'apply'))
+      throw new TenksError(
+        'INVALID_SPEC',
+        `-f/--file is given ${files.length} times; only validate, plan and apply take several files`,
+        { field: '-f' },
+      );
 
     const flags: CliFlags = {
       config: values.config,
@@ -260,7 +276,7 @@ async function main(argv: string[]): Promise<number> {
     const sig = interrupts();
     let api: CoordinatorApi | null = null;
     try {
-      if (group === 'agent') return await runAgent(settings, rest, values, sig.interrupt);
+      if (group === 'agent') return await runAgent(settings, rest, { ...values, file: files[0] }, sig.interrupt);
       return await runCoordinatorCommand(
         {
           settings,
@@ -283,9 +299,11 @@ async function main(argv: string[]): Promise<number> {
         group,
         rest,
         {
-          file: values.file,
+          file: files[0],
+          files,
           cluster: values.cluster,
           force: values.force,
+          prune: values.prune,
           showSecrets: values['show-secrets'],
           format: values.format,
         },

@@ -60,16 +60,28 @@ function actionLines(a: PlanAction, paint: ReturnType<typeof painter>): string[]
 }
 
 /**
+ * `cluster compute (from state_file_path 'state-compute.yml')`: the cluster and how it got its name
+ * (Plan.name_source: `name`, `state_file_path '...'`, `default`; '' when not known).
+ */
+export function clusterLine(cluster: string, nameSource: string): string {
+  if (nameSource === '') return `cluster ${cluster}`;
+  if (nameSource === 'default') return `cluster ${cluster} (the default name: the spec has no name or state_file_path)`;
+  return `cluster ${cluster} (from ${nameSource})`;
+}
+
+/**
  * The plan as lines for stdout, in the coordinator's order, then a summary line:
  * `+ create tk2 on hv1 (type0)`, `~ update tk0 on hv1: memory_mb: 1024 -> 2048`, `-/+ replace ...`,
- * `- delete tk3 on hv2`, `  setup_host hv1`. Warnings are not included (they go to stderr).
+ * `- delete tk3 on hv2`, `  setup_host hv1`; first the cluster and how it was named, when the
+ * coordinator says. Warnings (and why an apply would need --prune) are not included: they go to stderr.
  */
 export function renderPlan(plan: Plan, o: PlanRenderOptions): string[] {
   const paint = painter(o.color);
   const s = summarizePlan(plan);
+  const head = plan.nameSource !== '' ? [clusterLine(plan.cluster, plan.nameSource)] : [];
   if (plan.actions.length === 0)
-    return [`no changes: cluster ${plan.cluster} matches its spec (${s.unchanged} unchanged)`];
-  return [...plan.actions.flatMap((a) => actionLines(a, paint)), '', paint('bold', planSummaryLine(s))];
+    return [...head, `no changes: cluster ${plan.cluster} matches its spec (${s.unchanged} unchanged)`];
+  return [...head, ...plan.actions.flatMap((a) => actionLines(a, paint)), '', paint('bold', planSummaryLine(s))];
 }
 
 /** The plan as `-o json|yaml` data. */
@@ -77,6 +89,8 @@ export function planJson(plan: Plan): Record<string, unknown> {
   const s = summarizePlan(plan);
   return {
     cluster: plan.cluster,
+    name_source: plan.nameSource,
+    prune_required: plan.pruneRequired,
     actions: plan.actions.map((a) => ({
       kind: a.kind,
       node: a.node,

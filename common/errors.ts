@@ -17,7 +17,10 @@ export const ErrorCode = {
   UNAVAILABLE: 'UNAVAILABLE',
   /** Not allowed (credentials, certificates, file permissions). */
   PERMISSION: 'PERMISSION',
-  /** The object changed under us, or another operation holds it. */
+  /**
+   * The object changed under us, or another operation holds it, or the request would undo what
+   * exists (an apply deleting most of a cluster without prune).
+   */
   CONFLICT: 'CONFLICT',
   /** A deadline passed. */
   TIMEOUT: 'TIMEOUT',

@@ -3,14 +3,21 @@
  * answer questions about clusters and agents. No protobuf here.
  */
 import { TenksError, type Logger } from '../common/index.js';
-import { CLUSTER_NAME_PATTERN, redactSpecSecrets } from '../common/spec/index.js';
+import { CLUSTER_NAME_PATTERN, describeNameSource, expandNodes, redactSpecSecrets } from '../common/spec/index.js';
 import type { AgentPort } from './agents/port.js';
 import type { AgentRegistry, AgentView } from './agents/registry.js';
 import type { OpenStackConnector } from './enrolment/index.js';
 import type { RetryPolicy } from './executor/index.js';
-import { cloudOf, compileSpec, planCluster, previewEnrolment, type FlowDeps } from './operations/flows.js';
+import {
+  cloudOf,
+  compileSpec,
+  planCluster,
+  previewEnrolment,
+  pruneRefusalOf,
+  type FlowDeps,
+} from './operations/flows.js';
 import type { OperationRunner } from './operations/runner.js';
-import type { Plan } from './planner/index.js';
+import { pruneError, prunePlanWarning, pruneRefusal, type Plan } from './planner/index.js';
 import { sealSpec, unsealSpec, type SecretBox } from './secrets/index.js';
 import type { ClusterRecord, OperationRecord } from './state/records.js';
 import type { StateStore } from './state/store.js';
@@ -77,24 +84,47 @@ export class Coordinator {
   /**
    * The actions an apply of this spec would take now (asks the agents and the cloud; changes
    * nothing). Fails as the apply would before touching anything: a cloud that cannot be used is an
-   * error here, not a warning.
+   * error here, not a warning. An apply that would be refused without `prune` is not an error
+   * here: the plan says so in `pruneRequired`.
    */
-  async plan(specYaml: string, source: string, signal?: AbortSignal): Promise<Plan> {
+  async plan(specYaml: string, source: string, signal?: AbortSignal, o: { prune?: boolean } = {}): Promise<Plan> {
     const { spec, warnings } = compileSpec(specYaml, source);
     const os = await cloudOf(this.deps, spec, signal);
     const planned = await planCluster(this.deps, spec, warnings, signal);
+    const refusal = o.prune === true ? null : pruneRefusalOf(this.deps, planned);
     const enrolment = os ? await previewEnrolment(planned, os, signal) : [];
-    return { ...planned.plan, actions: [...planned.plan.actions, ...enrolment] };
+    return {
+      ...planned.plan,
+      actions: [...planned.plan.actions, ...enrolment],
+      nameSource: describeNameSource(spec),
+      ...(refusal ? { pruneRequired: prunePlanWarning(refusal) } : {}),
+    };
   }
 
   /**
    * Starts an apply; the spec is validated first (INVALID_SPEC with every error, nothing started).
-   * The operation and the cluster keep the spec with its secrets sealed.
+   * Without `prune`, an apply that would delete most of the nodes the cluster has (by its
+   * placements) is refused with CONFLICT, nothing started (planner/prune.ts; the apply checks
+   * again against what the agents report before it changes anything). The operation and the
+   * cluster keep the spec with its secrets sealed.
    */
-  async apply(specYaml: string, source: string): Promise<OperationRecord> {
+  async apply(specYaml: string, source: string, o: { prune?: boolean } = {}): Promise<OperationRecord> {
     const { spec } = compileSpec(specYaml, source);
+    const prune = o.prune === true;
+    if (!prune) {
+      const placed = this.parts.store.placementsOf(spec.name).keys();
+      const desired = new Set(expandNodes(spec).map((n) => n.name));
+      const have = [...placed];
+      const refusal = pruneRefusal(
+        spec.name,
+        have,
+        have.filter((n) => !desired.has(n)),
+        desired,
+      );
+      if (refusal) throw pruneError(refusal);
+    }
     const sealed = sealSpec(this.parts.secrets, specYaml, source);
-    return this.parts.runner.start('apply', spec.name, { specYaml: sealed, source, force: false });
+    return this.parts.runner.start('apply', spec.name, { specYaml: sealed, source, force: false, prune });
   }
 
   async deleteCluster(name: string, force: boolean): Promise<OperationRecord> {

@@ -24,6 +24,10 @@
  *   `hypervisors`, the hosts are whatever agents are alive, and one may have the physnet set up
  *   already, so an unmapped physnet is a warning; the scheduler is given, per host, the physnets the
  *   spec maps there plus those the agent reports.
+ * - Cluster name (cluster-name.ts): `name`, else from upstream's `state_file_path` (the state file's
+ *   name without extension and leading `state-`), else `tenks`.
+ * - Several files (spec-files.ts): merged in order, a later file's top-level key replacing the
+ *   earlier value wholesale, as Ansible merges `-e @file`; errors name the file of their key.
  * - Names: `<node_name_prefix><index>`, specs sharing a prefix share its sequence (as upstream);
  *   node names follow the agent's rule (1-63 characters of letters, digits, `_ . -`); names made by
  *   different prefixes must not collide (`tk1`+`0` vs `tk`+`10`). Volumes are `<vol_name_prefix><i>`.
@@ -45,6 +49,7 @@ export {
 } from './cluster-name.js';
 export { expandNodes, nodeFingerprint, canonicalJson } from './expand.js';
 export { parseClusterSpec, loadClusterSpecFile } from './load.js';
+export { mergeSpecFiles, parseClusterSpecFiles, type MergedClusterSpec, type SpecFile } from './spec-files.js';
 export { clusterJsonSchema, CLUSTER_SCHEMA_PATH } from './json-schema.js';
 export { clusterSpecSchema, IRONIC_INTERFACES, type RawClusterSpec } from './schema.js';
 export { defaultSchedulerSpec } from './scheduler-spec.js';

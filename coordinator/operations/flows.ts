@@ -24,7 +24,15 @@ import {
 import { execute, type ExecuteHooks, type RetryPolicy } from '../executor/index.js';
 import { DEFAULT_OPENSTACK_TIMEOUT_MS } from '../openstack/index.js';
 import type { IronicNode, OpenStackClients } from '../openstack/types.js';
-import { actionTarget, plan, type Action, type ObservedNode, type Plan } from '../planner/index.js';
+import {
+  actionTarget,
+  plan,
+  planPruneRefusal,
+  pruneError,
+  type Action,
+  type ObservedNode,
+  type Plan,
+} from '../planner/index.js';
 import { nodeDemand, schedule } from '../scheduler/index.js';
 import { unsealSpec, type SecretBox } from '../secrets/index.js';
 import type { PlacementRecord, ResultRecord } from '../state/records.js';
@@ -182,6 +190,16 @@ export async function planCluster(
   return { spec, desired, plan: p, observed: obs.nodes };
 }
 
+/** The prune refusal (planner/prune.ts) of a planned apply, or null. */
+export function pruneRefusalOf(deps: FlowDeps, planned: PlannedCluster): ReturnType<typeof planPruneRefusal> {
+  return planPruneRefusal(
+    planned.plan,
+    deps.store.placementsOf(planned.spec.name).keys(),
+    planned.observed.map((n) => n.name),
+    new Set(planned.desired.map((n) => n.name)),
+  );
+}
+
 function placementOf(
   cluster: string,
   n: DesiredNode,
@@ -250,13 +268,20 @@ async function runPlan(
   await execute(p, { port: deps.port, cluster, policy: deps.policy, signal, hooks });
 }
 
-/** Apply: bring the cluster to its spec (`sealedSpecYaml` as stored, its secrets sealed). */
+/**
+ * Apply: bring the cluster to its spec (`sealedSpecYaml` as stored, its secrets sealed). Without
+ * `prune`, a plan that deletes most of the cluster's nodes fails the apply before any host changes
+ * (Coordinator.apply refuses most such applies before they start; this is the check against what
+ * the agents report, which a lost placement or a resumed operation could make differ). The cluster
+ * record already holds the new spec then: the runner stored it when it took the cluster.
+ */
 export async function applyFlow(
   deps: FlowDeps,
   sealedSpecYaml: string,
   source: string,
   outer: ProgressSink,
   signal: AbortSignal,
+  o: { prune: boolean } = { prune: false },
 ): Promise<void> {
   let failures = 0;
   const progress: ProgressSink = {
@@ -270,6 +295,8 @@ export async function applyFlow(
   // A cloud that cannot be used fails the apply here, before any host is touched.
   const os = await cloudOf(deps, spec, signal);
   const planned = await planCluster(deps, spec, warnings, signal, { waitForAgents: true });
+  const refusal = o.prune ? null : pruneRefusalOf(deps, planned);
+  if (refusal) throw pruneError(refusal);
   let plan = planned.plan;
   const stage = stageOf(progress);
   // Nodes leaving the cluster leave Ironic first; one Ironic keeps (active, say) keeps its VM too.

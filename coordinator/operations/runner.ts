@@ -116,12 +116,12 @@ export class OperationRunner {
 
   /**
    * Starts an operation on `cluster` (every cluster for teardown). CONFLICT, naming the operation
-   * in progress, when another one holds the cluster.
+   * in progress, when another one holds the cluster. `prune` (apply): see planner/prune.ts.
    */
   async start(
     kind: OperationKind,
     cluster: string,
-    o: { specYaml: string; source: string; force: boolean },
+    o: { specYaml: string; source: string; force: boolean; prune?: boolean },
   ): Promise<OperationRecord> {
     if (this.closed) throw new TenksError('UNAVAILABLE', 'the coordinator is shutting down');
     const now = this.wall();
@@ -135,6 +135,7 @@ export class OperationRunner {
       specYaml: o.specYaml,
       source: o.source,
       force: o.force,
+      ...(o.prune === true ? { prune: true } : {}),
       owner: this.o.coordinatorId,
       leaseMs: this.o.leaseMs,
       leaseUntilMs: now + this.o.leaseMs,
@@ -393,7 +394,8 @@ export class OperationRunner {
     const signal = r.abort.signal;
     const deps: FlowDeps = { ...this.o.deps, port: this.o.deps.port.withFence(r.fence) };
     try {
-      if (op.kind === 'apply') await applyFlow(deps, op.specYaml, op.source, progress, signal);
+      if (op.kind === 'apply')
+        await applyFlow(deps, op.specYaml, op.source, progress, signal, { prune: op.prune === true });
       else if (op.kind === 'delete') await deleteFlow(deps, op.cluster, progress, signal, op.force);
       else await teardownFlow(deps, progress, signal, op.force);
     } catch (e) {

@@ -2,3 +2,11 @@
 export * from './types.js';
 export * from './labels.js';
 export { plan, diffVm, diffBmc, keepers, type PlanInput } from './plan.js';
+export {
+  planPruneRefusal,
+  pruneError,
+  pruneMessage,
+  prunePlanWarning,
+  pruneRefusal,
+  type PruneRefusal,
+} from './prune.js';

@@ -87,6 +87,10 @@ export interface Plan {
   /** Desired nodes that already match. */
   unchanged: number;
   warnings: string[];
+  /** How the cluster got its name (describeNameSource), for plans of a spec. */
+  nameSource?: string;
+  /** Why an apply of this plan is refused without prune (prune.ts), for plans of a spec. */
+  pruneRequired?: string;
 }
 
 /** Driver → which BMC endpoints a node gets. Redfish is on for every node: it costs no port. */

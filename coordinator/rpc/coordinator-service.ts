@@ -72,6 +72,8 @@ export function planToPb(p: Plan): PlanMsg {
     ),
     warnings: p.warnings,
     unchanged: p.unchanged,
+    nameSource: p.nameSource ?? '',
+    pruneRequired: p.pruneRequired ?? '',
   });
 }
 
@@ -126,10 +128,10 @@ export function coordinatorService(
       );
     }),
     plan: unary(log, 'Plan', async (req, ctx) =>
-      PlanResponse.create({ plan: planToPb(await c.plan(req.specYaml, req.source, ctx.signal)) }),
+      PlanResponse.create({ plan: planToPb(await c.plan(req.specYaml, req.source, ctx.signal, { prune: req.prune })) }),
     ),
     apply: unary(log, 'Apply', async (req) =>
-      ApplyResponse.create({ operation: op(await c.apply(req.specYaml, req.source)) }),
+      ApplyResponse.create({ operation: op(await c.apply(req.specYaml, req.source, { prune: req.prune })) }),
     ),
     deleteCluster: unary(log, 'DeleteCluster', async (req) =>
       DeleteClusterResponse.create({ operation: op(await c.deleteCluster(req.cluster, req.force)) }),

@@ -63,6 +63,8 @@ export interface OperationRecord {
   specYaml: string;
   source: string;
   force: boolean;
+  /** Apply only: it may delete most of the cluster's nodes (see planner/prune.ts). Absent: false. */
+  prune?: boolean;
   /** Coordinator running it. */
   owner: string;
   /**

@@ -22,7 +22,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { TenksError } from '../../common/errors.js';
 import { toWireError } from '../../common/grpc/errors.js';
 import { encodeJson, opEventsSubject, type OpEvent } from '../../common/nats/index.js';
-import { expandNodes, parseClusterSpec } from '../../common/spec/index.js';
+import { describeNameSource, expandNodes, parseClusterSpec } from '../../common/spec/index.js';
 import {
   Agent,
   Cluster,
@@ -42,12 +42,13 @@ const TENKSCTL = join(ROOT, 'bin/tenksctl.js');
 const PREFIX = 'tenks.ops';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** How the fake runs an operation, chosen by the cluster name. */
-type Scenario = 'ok' | 'fail' | 'slow';
+/** How the fake runs an operation, chosen by the cluster name (`prune*`: refused without prune, then ok). */
+type Scenario = 'ok' | 'fail' | 'slow' | 'prune';
 
 function scenarioOf(cluster: string): Scenario {
   if (cluster.startsWith('fail')) return 'fail';
   if (cluster.startsWith('slow')) return 'slow';
+  if (cluster.startsWith('prune')) return 'prune';
   return 'ok';
 }
 
@@ -75,9 +76,15 @@ class FakeCoordinator {
         natsUrls: [this.natsUrl],
         eventsSubjectPrefix: PREFIX,
       })),
-      plan: this.unary('plan', (r: { specYaml: string; source: string }) => ({
+      plan: this.unary('plan', (r: { specYaml: string; source: string; prune: boolean }) => ({
         plan: Plan.fromPartial({
           cluster: parseClusterSpec(r.specYaml, r.source).spec.name,
+          nameSource: describeNameSource(parseClusterSpec(r.specYaml, r.source).spec),
+          // As the coordinator says of an apply that would delete most of a cluster (clusters `prune*` here).
+          pruneRequired:
+            scenarioOf(parseClusterSpec(r.specYaml, r.source).spec.name) === 'prune' && !r.prune
+              ? "apply would delete 2 of the 2 nodes of cluster 'prunes': tk0, tk1; apply refuses this without --prune"
+              : '',
           unchanged: 1,
           warnings: ['hypervisors: none listed; using every live agent'],
           actions: [
@@ -92,8 +99,12 @@ class FakeCoordinator {
           ],
         }),
       })),
-      apply: this.unary('apply', (r: { specYaml: string; source: string }) => {
+      apply: this.unary('apply', (r: { specYaml: string; source: string; prune: boolean }) => {
         const { spec } = parseClusterSpec(r.specYaml, r.source);
+        if (scenarioOf(spec.name) === 'prune' && !r.prune)
+          throw new TenksError('CONFLICT', `apply would delete 2 of the 2 nodes of cluster '${spec.name}': tk0, tk1`, {
+            hint: 'run the apply again with --prune',
+          });
         return {
           operation: this.startOperation(
             spec.name,
@@ -616,12 +627,109 @@ describe('tenksctl with a coordinator (fake coordinator, real NATS, CLI as a chi
     const r = await cli(['plan', '-f', await specFile('okplan', 2)]).done;
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.stdout.trimEnd().split('\n'), [
+      'cluster okplan (from name)',
       '+ create tk1 on hv1 (small)',
       '~ update tk0 on hv1: memory_mb: 256 -> 512',
       '',
       '1 to create, 1 to update, 0 to replace, 0 to delete, 1 unchanged',
     ]);
     assert.match(r.stderr, /^warning: hypervisors: none listed/m);
+  });
+
+  it('validate, plan and apply take several -f files, merged in order; errors name the file of their key', async () => {
+    const base = join(dir, 'base.yaml');
+    const more = join(dir, 'more.yaml');
+    const bad = join(dir, 'bad-count.yaml');
+    await writeFile(
+      base,
+      'name: merged\nnode_types:\n  small: { memory_mb: 256, vcpus: 1 }\nspecs:\n  - { type: small, count: 1 }\n',
+    );
+    // Replaces node_types and specs wholesale (no deep merge): only `tiny` is left.
+    await writeFile(more, 'node_types:\n  tiny: { memory_mb: 128, vcpus: 1 }\nspecs:\n  - { type: tiny, count: 3 }\n');
+    await writeFile(bad, 'specs:\n  - { type: small, count: -1 }\n');
+    const nowhere = `127.0.0.1:${await closedPort()}`;
+    const v = await cli(['validate', '-f', base, '-f', more], { coordinator: nowhere }).done;
+    assert.equal(v.code, 0, v.stderr);
+    assert.deepEqual(v.stdout.trimEnd().split('\n'), [
+      `spec ${base} + ${more} is valid: 3 nodes in 1 spec, 0 flavors`,
+      'cluster merged (from name)',
+    ]);
+    const j = await cli(['-o', 'json', 'validate', '-f', base, '-f', more], { coordinator: nowhere }).done;
+    assert.deepEqual((JSON.parse(j.stdout) as { files: string[] }).files, [base, more]);
+    const e = await cli(['validate', '-f', base, '-f', bad], { coordinator: nowhere }).done;
+    assert.equal(e.code, 2);
+    assert.match(e.stderr, new RegExp(`specs\\[0\\]\\.count: must be 0 or more \\(from ${bad}\\)`));
+
+    const p = await cli(['plan', '-f', base, '-f', more]).done;
+    assert.equal(p.code, 0, p.stderr);
+    const req = coord().called('plan').at(-1) as { specYaml: string; source: string; prune: boolean };
+    assert.equal(req.source, `${base} + ${more}`);
+    assert.equal(req.prune, false);
+    const sent = parseClusterSpec(req.specYaml, req.source).spec;
+    assert.deepEqual(Object.keys(sent.nodeTypes), ['tiny']);
+    assert.equal(sent.specs[0]?.count, 3);
+
+    const a = await cli(['apply', '-f', base, '-f', more]).done;
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal((coord().called('apply').at(-1) as { source: string }).source, `${base} + ${more}`);
+    assert.match(a.stdout, /^apply merged: succeeded/m);
+  });
+
+  it('plan says how an unnamed cluster is named, from state_file_path', async () => {
+    const file = join(dir, 'upstream-compute.yml');
+    await writeFile(
+      file,
+      [
+        'node_types:',
+        '  small: { memory_mb: 256, vcpus: 1 }',
+        'specs:',
+        '  - { type: small, count: 1 }',
+        'state_file_path: >-',
+        "  {{ '/'.join([(playbook_dir | dirname), 'state-compute.yml']) }}",
+      ].join('\n') + '\n',
+    );
+    const p = await cli(['plan', '-f', file]).done;
+    assert.equal(p.code, 0, p.stderr);
+    assert.equal(p.stdout.split('\n')[0], "cluster compute (from state_file_path 'state-compute.yml')");
+    const j = await cli(['-o', 'json', 'plan', '-f', file]).done;
+    assert.equal((JSON.parse(j.stdout) as { name_source: string }).name_source, "state_file_path 'state-compute.yml'");
+    const v = await cli(['validate', '-f', file]).done;
+    assert.match(v.stdout, /^cluster compute \(from state_file_path 'state-compute\.yml'\)$/m);
+  });
+
+  it('prune: plan warns without failing, apply is refused (exit 4) until --prune, which reaches the coordinator', async () => {
+    const file = await specFile('prunes', 1);
+    const p = await cli(['plan', '-f', file]).done;
+    assert.equal(p.code, 0, p.stderr);
+    assert.match(p.stderr, /^warning: apply would delete 2 of the 2 nodes of cluster 'prunes'.*without --prune$/m);
+    const pj = await cli(['-o', 'json', 'plan', '-f', file]).done;
+    assert.match((JSON.parse(pj.stdout) as { prune_required: string }).prune_required, /apply would delete 2 of the 2/);
+    const pp = await cli(['plan', '-f', file, '--prune']).done;
+    assert.equal(pp.code, 0, pp.stderr);
+    assert.ok(!pp.stderr.includes('would delete'), pp.stderr);
+    assert.equal((coord().called('plan').at(-1) as { prune: boolean }).prune, true);
+
+    const refused = await cli(['apply', '-f', file]).done;
+    assert.equal(refused.code, 4, refused.stderr);
+    assert.match(refused.stderr, /^error: apply would delete 2 of the 2 nodes of cluster 'prunes': tk0, tk1$/m);
+    assert.match(refused.stderr, /^ {2}code: CONFLICT$/m);
+    assert.match(refused.stderr, /^ {2}hint: run the apply again with --prune$/m);
+    assert.equal((coord().called('apply').at(-1) as { prune: boolean }).prune, false);
+    const pruned = await cli(['apply', '-f', file, '--prune']).done;
+    assert.equal(pruned.code, 0, pruned.stderr);
+    assert.equal((coord().called('apply').at(-1) as { prune: boolean }).prune, true);
+  });
+
+  it('-f more than once is refused where one file is meant (export, agent ensure)', async () => {
+    const f = await specFile('twice', 1);
+    for (const args of [
+      ['export', 'lab1', '--format', 'ironic', '-f', f, '-f', f],
+      ['agent', 'ensure', '-f', f, '-f', f],
+    ]) {
+      const r = await cli(args).done;
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /-f\/--file is given 2 times; only validate, plan and apply take several files/);
+    }
   });
 
   it('get nodes -o json hides BMC passwords unless --show-secrets asks the coordinator for them', async () => {
