@@ -322,11 +322,15 @@ export interface Nats {
   url: string;
 }
 
-/** nats-server with JetStream on 127.0.0.1, a port it picks (`-p -1`), its store in the stack's dir. */
-export async function startNats(stack: Stack, o: { args?: readonly string[] } = {}): Promise<Nats> {
+/**
+ * nats-server with JetStream on 127.0.0.1 (or `host`, e.g. the root end of a veth pair into a
+ * network namespace of the caller's), a port it picks (`-p -1`), its store in the stack's dir.
+ */
+export async function startNats(stack: Stack, o: { args?: readonly string[]; host?: string } = {}): Promise<Nats> {
+  const host = o.host ?? '127.0.0.1';
   const d = stack.spawn('nats-server', NATS_SERVER, [
     '-a',
-    '127.0.0.1',
+    host,
     '-p',
     '-1',
     '-js',
@@ -338,7 +342,7 @@ export async function startNats(stack: Stack, o: { args?: readonly string[] } = 
   for (;;) {
     const out = d.output();
     const port = /Listening for client connections on [^\s]*:(\d+)/.exec(out)?.[1];
-    if (port !== undefined && out.includes('Server is ready')) return { daemon: d, url: `nats://127.0.0.1:${port}` };
+    if (port !== undefined && out.includes('Server is ready')) return { daemon: d, url: `nats://${host}:${port}` };
     if (!d.alive || Date.now() > deadline) throw new Error(`nats-server did not start:\n${d.tail()}`);
     await sleep(50);
   }
@@ -432,10 +436,16 @@ export interface Pki {
   clientCredentials(): Promise<ChannelCredentials>;
 }
 
-/** Certificates for agent, coordinator and client in `<stack dir>/pki`. */
-export async function makePki(stack: Stack): Promise<Pki> {
+/**
+ * Certificates for agent, coordinator and client in `<stack dir>/pki`; `sans` (`IP:10.1.2.3`, ...)
+ * go into every certificate beside localhost (make-certs.sh's TENKS_SANS), for daemons reached
+ * at other addresses.
+ */
+export async function makePki(stack: Stack, o: { sans?: readonly string[] } = {}): Promise<Pki> {
   const dir = join(stack.dir, 'pki');
-  await run('bash', [join(REPO, 'deploy/make-certs.sh'), dir, 'agent', 'coordinator', 'client']);
+  const args = [join(REPO, 'deploy/make-certs.sh'), dir, 'agent', 'coordinator', 'client'];
+  if (o.sans === undefined || o.sans.length === 0) await run('bash', args);
+  else await run('env', [`TENKS_SANS=${o.sans.join(',')}`, 'bash', ...args]);
   return {
     dir,
     files: (name) => ({
@@ -535,6 +545,10 @@ export interface AgentOptions {
   nodeArgs?: readonly string[];
   /** More config keys (override the defaults here). */
   extra?: Record<string, unknown>;
+  /** Run it in this network namespace (`ip netns exec NS node ...`); give `extra.listen` an address there. */
+  netns?: string;
+  /** More environment variables of the agent process. */
+  env?: Record<string, string>;
 }
 
 /** Starts a tenks-agent (mTLS, listen 127.0.0.1:0, heartbeats to `nats`); its files under `<stack dir>/<id>/`. */
@@ -562,12 +576,13 @@ export async function startAgent(stack: Stack, nats: Nats, pki: Pki, o: AgentOpt
     shutdown_grace_s: 2,
     ...o.extra,
   });
-  return stack.spawn(
-    `tenks-agent ${o.id}`,
-    process.execPath,
-    [...(o.nodeArgs ?? []), join(REPO, 'bin/tenks-agent.js'), '--config', file],
-    o.nofile !== undefined ? { nofile: o.nofile } : {},
-  );
+  const argv = [...(o.nodeArgs ?? []), join(REPO, 'bin/tenks-agent.js'), '--config', file];
+  const [bin, args] =
+    o.netns === undefined ? [process.execPath, argv] : ['ip', ['netns', 'exec', o.netns, process.execPath, ...argv]];
+  return stack.spawn(`tenks-agent ${o.id}`, bin, args, {
+    ...(o.nofile !== undefined ? { nofile: o.nofile } : {}),
+    ...(o.env !== undefined ? { env: o.env } : {}),
+  });
 }
 
 /** Waits until the coordinator lists every one of `ids` as alive (from their heartbeats). */
