@@ -119,7 +119,7 @@ export class Agent {
         ...config.bmc,
         redfishTls: checked.redfishTls,
         store: checked.bmcStore,
-        uefiAvailable: facts.uefiAvailable,
+        firmware: { uefiArches: facts.uefiArches, secureBootArches: facts.secureBootArches },
         stateDir: config.stateDir,
         libvirtUri: config.libvirtUri,
         nodes,

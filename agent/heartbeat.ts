@@ -120,6 +120,8 @@ export class Heartbeat {
       memoryBytes: facts.memoryBytes,
       freeMemoryBytes: facts.freeMemoryBytes,
       uefiAvailable: facts.uefiAvailable,
+      arches: facts.arches,
+      uefiArches: facts.uefiArches,
       pool: this.slow.pool,
       physnets: a.network.list().map((p) => ({
         physnet: p.physnet,

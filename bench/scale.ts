@@ -192,6 +192,9 @@ function benchScheduler(
     physnets: [],
     bmcPortsFree: PORTS,
     alive: true,
+    // Empty from a coordinator older than architectures: x86_64, as heartbeats without them read.
+    arches: a.host?.arches.length ? a.host.arches : ['x86_64'],
+    uefiArches: a.host?.arches.length ? a.host.uefiArches : ['x86_64'],
   }));
   const t = performance.now();
   const { spec } = compileClusterSpec(specObject(`sched-${tag}`, LARGE, 'sb', ratios), 'scale-10000.yaml');

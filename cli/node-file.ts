@@ -14,6 +14,8 @@ export const nodeFileSchema = z
     machine: z.string().default(''),
     cpu_mode: z.string().default(''),
     boot_mode: z.enum(['uefi', 'bios']).default('uefi'),
+    // The agent validates it (x86_64 or aarch64); empty: x86_64.
+    arch: z.string().default(''),
     volumes: z
       .array(
         z
@@ -48,6 +50,7 @@ export function nodeFileToSpec(input: unknown, source: string): NodeSpec {
     machine: n.machine,
     cpuMode: n.cpu_mode,
     bootMode: n.boot_mode === 'uefi' ? BootMode.BOOT_MODE_UEFI : BootMode.BOOT_MODE_BIOS,
+    arch: n.arch,
     volumes: n.volumes.map((v) =>
       VolumeSpec.create({
         name: v.name,

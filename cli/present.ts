@@ -127,6 +127,8 @@ export function hostJson(h: HostInfo): Record<string, unknown> {
     memory_bytes: h.memoryBytes,
     free_memory_bytes: h.freeMemoryBytes,
     uefi_available: h.uefiAvailable,
+    arches: h.arches,
+    uefi_arches: h.uefiArches,
     node_count: h.nodeCount,
     pool: h.pool
       ? {

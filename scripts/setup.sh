@@ -13,6 +13,7 @@ fi
 ensure_packages \
   libvirt-daemon-system libvirt-clients libvirt-dev pkg-config g++ make python3 \
   qemu-system-x86 qemu-utils ovmf ipxe-qemu openssl procps \
+  qemu-system-arm qemu-efi-aarch64 \
   openvswitch-switch iproute2 tcpdump ipmitool \
   python3-sushy python3-pyghmi genisoimage wrk nats-server
 fix_kvm_permissions
@@ -21,6 +22,7 @@ start_ovs
 
 # The first QEMU use after an install probes capabilities (up to a minute): do it here, once.
 timeout 180 virsh -q -c qemu:///system domcapabilities --virttype qemu --arch x86_64 >/dev/null
+timeout 180 virsh -q -c qemu:///system domcapabilities --virttype qemu --arch aarch64 --machine virt >/dev/null
 
 stamp=node_modules/.tenks-installed
 if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ ! -f agent/native/build/Release/tenks_libvirt.node ]; then

@@ -1,5 +1,5 @@
 /** What an emulated BMC needs from the host: power and boot device of one node. */
-import type { BootDevice, FirmwarePatch, NodeStatus } from '../compute/index.js';
+import type { Arch, BootDevice, FirmwarePatch, NodeStatus } from '../compute/index.js';
 
 /** Power actions a BMC can ask for. */
 export type BmcPowerAction = 'on' | 'off' | 'soft_off' | 'reset' | 'nmi' | 'cycle';
@@ -13,6 +13,20 @@ export interface BmcBootDevice {
   uefi: boolean;
 }
 
+/** What a BMC reports about the hardware of its node (IPMI FRU, Redfish inventory). */
+export interface BmcInventory {
+  name: string;
+  arch: Arch;
+}
+
+/** Firmware the host has for nodes of one architecture. */
+export interface FirmwareSupport {
+  /** UEFI firmware is installed. */
+  uefi: boolean;
+  /** Some of it has Secure Boot. */
+  secureBoot: boolean;
+}
+
 /** The port every BMC protocol server (IPMI, Redfish) talks to. */
 export interface BmcBackend {
   /** `on` or `off` (paused/crashed count as on, as a BMC would see a powered chassis). */
@@ -21,6 +35,8 @@ export interface BmcBackend {
   bootDevice(uuid: string): Promise<BmcBootDevice>;
   /** Sets the boot device of the next power-on (and later ones when persistent). */
   setBootDevice(uuid: string, device: BootDevice, persistent: boolean): Promise<void>;
+  /** The node's name and architecture. */
+  inventory(uuid: string): Promise<BmcInventory>;
 }
 
 /** Virtual media to put in a node's CD drive: the image as fetched into a local file. */
@@ -40,8 +56,8 @@ export interface RedfishBackend extends BmcBackend {
   redfishUuidOf(name: string): string | null;
   /** A node as observed (recently cached; throws NOT_FOUND when gone). */
   node(uuid: string): Promise<NodeStatus>;
-  /** UEFI firmware is installed on this host. */
-  readonly uefiAvailable: boolean;
+  /** The firmware this host has for nodes of `arch`. */
+  firmwareFor(arch: Arch): FirmwareSupport;
   setFirmware(uuid: string, patch: FirmwarePatch): Promise<void>;
   insertMedia(uuid: string, media: MediaInsert): Promise<void>;
   /** False when the drive was already empty. */

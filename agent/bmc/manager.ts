@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { TenksError, type Logger } from '../../common/index.js';
 import type {
+  Arch,
   BootDevice,
   DomainEvent,
   FirmwarePatch,
@@ -10,7 +11,14 @@ import type {
   NodeRef,
   NodeStatus,
 } from '../compute/index.js';
-import type { BmcBootDevice, BmcPowerAction, MediaInsert, RedfishBackend } from './backend.js';
+import type {
+  BmcBootDevice,
+  BmcInventory,
+  BmcPowerAction,
+  FirmwareSupport,
+  MediaInsert,
+  RedfishBackend,
+} from './backend.js';
 import { IpmiBmc } from './ipmi/bmc.js';
 import type { IpmiListener } from './ipmi/server.js';
 import { Privilege } from './ipmi/session.js';
@@ -41,8 +49,8 @@ export interface BmcManagerOptions {
   redfishPort: number;
   /** HTTPS identity for Redfish, or null for HTTP. */
   redfishTls: { cert: Buffer; key: Buffer } | null;
-  /** UEFI firmware is installed on this host (Redfish boot mode choices). */
-  uefiAvailable: boolean;
+  /** The architectures this host has UEFI firmware for, and Secure Boot firmware (Redfish firmware choices). */
+  firmware: { uefiArches: readonly string[]; secureBootArches: readonly string[] };
   nodes: NodeManager;
   log: Logger;
   /** How BMCs are bound to the network. Default: real sockets. */
@@ -97,8 +105,11 @@ export class BmcManager implements RedfishBackend {
     });
   }
 
-  get uefiAvailable(): boolean {
-    return this.o.uefiAvailable;
+  firmwareFor(arch: Arch): FirmwareSupport {
+    return {
+      uefi: this.o.firmware.uefiArches.includes(arch),
+      secureBoot: this.o.firmware.secureBootArches.includes(arch),
+    };
   }
 
   private reindex(): void {
@@ -372,6 +383,11 @@ export class BmcManager implements RedfishBackend {
   async bootDevice(uuid: string): Promise<BmcBootDevice> {
     const n = await this.node(uuid);
     return { device: n.bootDevice, persistent: n.bootPersistent, uefi: n.firmware.bootMode === 'uefi' };
+  }
+
+  async inventory(uuid: string): Promise<BmcInventory> {
+    const n = await this.node(uuid);
+    return { name: n.name, arch: n.arch };
   }
 
   async setBootDevice(uuid: string, device: BootDevice, persistent: boolean): Promise<void> {

@@ -6,6 +6,7 @@ import {
   type NodeMetadata,
   type VirtualMediaState,
 } from './hypervisor.js';
+import type { Arch } from './types.js';
 import { xmlEscape as e, xmlUnescape } from './xml.js';
 
 /** Namespace of tenks' domain metadata. */
@@ -149,14 +150,26 @@ export function isQ35(machine: string): boolean {
   return machine.includes('q35');
 }
 
-/** Target of the CD drive: SATA on q35, IDE on i440fx (`pc`). */
-export function cdromTarget(machine: string): { dev: string; bus: string } {
+/**
+ * Whether a machine type can have Secure Boot firmware: q35 on x86_64 (the firmware needs SMM,
+ * which i440fx lacks); aarch64's virt (AAVMF needs no SMM).
+ */
+export function secureBootMachine(arch: Arch, machine: string): boolean {
+  return arch === 'x86_64' ? isQ35(machine) : machine.startsWith('virt');
+}
+
+/**
+ * Target of the CD drive: SATA on q35, IDE on i440fx (`pc`); SCSI (on a virtio-scsi controller)
+ * on aarch64, whose `virt` machine has neither.
+ */
+export function cdromTarget(machine: string, arch: Arch = 'x86_64'): { dev: string; bus: string } {
+  if (arch !== 'x86_64') return { dev: 'sda', bus: 'scsi' };
   return isQ35(machine) ? { dev: 'sda', bus: 'sata' } : { dev: 'hdc', bus: 'ide' };
 }
 
 /** The CD drive element, empty or holding `source`. */
-export function cdromXml(source: DomainSpec['cdrom'], machine: string): string {
-  const t = cdromTarget(machine);
+export function cdromXml(source: DomainSpec['cdrom'], machine: string, arch: Arch = 'x86_64'): string {
+  const t = cdromTarget(machine, arch);
   const src =
     source === null
       ? ''
@@ -177,11 +190,25 @@ export function clockXml(offset: string): string {
 }
 
 /**
- * libvirt domain XML for a spec. `type` is the domain type (`kvm`, `qemu`, or `test` for the test
- * driver), `arch` the guest architecture.
+ * Devices x86 machines have built in and the aarch64 `virt` machine lacks: the CD drive's
+ * virtio-scsi controller, and with VNC a USB controller with a keyboard and a tablet (no PS/2).
  */
-export function domainXml(spec: DomainSpec, type: string, arch = 'x86_64'): string {
+function armDevicesXml(spec: DomainSpec): string {
+  if (spec.arch === 'x86_64') return '';
+  const usb = spec.vnc
+    ? "<controller type='usb' model='qemu-xhci'/><input type='keyboard' bus='usb'/><input type='tablet' bus='usb'/>"
+    : '';
+  return `<controller type='scsi' index='0' model='virtio-scsi'/>${usb}`;
+}
+
+/**
+ * libvirt domain XML for a spec. `type` is the domain type (`kvm`, `qemu`, or `test` for the test
+ * driver), `arch` the libvirt architecture to define (the spec's, except on the test driver, whose
+ * x86_64 stand-in is `i686`). What is x86-only (APIC, SMM, a VGA card) follows the spec's arch.
+ */
+export function domainXml(spec: DomainSpec, type: string, arch: string = spec.arch): string {
   if (spec.disks.length > 26 * 10) throw new TenksError('INVALID_SPEC', 'too many disks', { field: 'node.volumes' });
+  const x86 = spec.arch === 'x86_64';
   const sb = spec.bootMode === 'uefi' && spec.secureBoot ? 'yes' : 'no';
   const firmware =
     spec.bootMode === 'uefi'
@@ -189,15 +216,19 @@ export function domainXml(spec: DomainSpec, type: string, arch = 'x86_64'): stri
       : '<os>';
   const boot = spec.bootOrder.map((b) => `<boot dev='${BOOT_DEV[b]}'/>`).join('');
   const cpu = spec.cpuMode === null ? '' : `<cpu mode='${e(spec.cpuMode)}'/>`;
-  // Secure Boot firmware requires SMM (and libvirt only offers it on q35).
-  const features = `<features><acpi/><apic/>${sb === 'yes' ? "<smm state='on'/>" : ''}</features>`;
+  // x86 Secure Boot firmware requires SMM (and libvirt only offers it on q35); AAVMF needs none.
+  const features = x86
+    ? `<features><acpi/><apic/>${sb === 'yes' ? "<smm state='on'/>" : ''}</features>`
+    : '<features><acpi/></features>';
   const console =
     spec.consoleLogPath === null
       ? "<serial type='pty'><target port='0'/></serial><console type='pty'><target type='serial' port='0'/></console>"
       : `<serial type='pty'><log file='${e(spec.consoleLogPath)}' append='on'/><target port='0'/></serial>` +
         "<console type='pty'><target type='serial' port='0'/></console>";
+  // virt has no VGA: a virtio GPU, which AAVMF and Linux both drive.
   const vnc = spec.vnc
-    ? "<graphics type='vnc' autoport='yes' listen='127.0.0.1'><listen type='address' address='127.0.0.1'/></graphics><video><model type='vga'/></video>"
+    ? "<graphics type='vnc' autoport='yes' listen='127.0.0.1'><listen type='address' address='127.0.0.1'/></graphics>" +
+      `<video><model type='${x86 ? 'vga' : 'virtio'}'/></video>`
     : '';
   return (
     `<domain type='${e(type)}'>` +
@@ -212,7 +243,8 @@ export function domainXml(spec: DomainSpec, type: string, arch = 'x86_64'): stri
     '<devices>' +
     (spec.emulator === null ? '' : `<emulator>${e(spec.emulator)}</emulator>`) +
     spec.disks.map(diskXml).join('') +
-    cdromXml(spec.cdrom, spec.machine) +
+    armDevicesXml(spec) +
+    cdromXml(spec.cdrom, spec.machine, spec.arch) +
     spec.nics.map((n) => nicXml(n, spec.trustGuestRxFilters)).join('') +
     console +
     vnc +

@@ -14,6 +14,7 @@ import {
   type Domain,
 } from '../native/index.js';
 import { cdromXml, domainXml, METADATA_KEY, METADATA_NS, metadataXml, parseMetadata } from './domain-xml.js';
+import { readFirmwareDescriptors, secureBootArchesOf } from './firmware-descriptors.js';
 import type {
   CallOptions,
   DomainEvent,
@@ -87,14 +88,29 @@ const EVENT_TYPE: Record<number, DomainEvent['type']> = {
 
 /** What the host's capabilities say about virtualisation. */
 export interface Capabilities {
-  /** Domain type to define (`kvm`, `qemu`, or `test` on the test driver). */
+  /** Domain type of x86_64 guests (`kvm`, `qemu`, or `test` on the test driver). */
   domainType: string;
+  /** Engine of x86_64 guests; every other architecture runs under TCG unless in {@link kvmArches}. */
   engine: Engine;
-  /** Guest architecture to define (`x86_64`; the test driver only offers `i686`). */
+  /** libvirt architecture x86_64 nodes are defined with (`x86_64`; the test driver only offers `i686`). */
   arch: string;
+  /**
+   * Guest architectures libvirt runs (an `hvm` guest whose emulator is installed), sorted. On the
+   * test driver, `['x86_64']`: its `i686` guest stands in for the x86_64 nodes it defines, and it
+   * offers no other architecture.
+   */
+  arches: string[];
+  /** Those of {@link arches} libvirt offers KVM for (before the engine is chosen). */
+  kvmArches: string[];
 }
 
-/** Reads the domain type and engine from `virConnectGetCapabilities` XML: kvm only when libvirt offers it. */
+/** Machine type whose UEFI firmware is probed, per architecture tenks makes nodes of. */
+const UEFI_MACHINE: Readonly<Record<string, string>> = { x86_64: 'q35', aarch64: 'virt' };
+
+/**
+ * Reads the guest architectures, domain type and engine from `virConnectGetCapabilities` XML:
+ * kvm only when libvirt offers it for x86_64. Refuses a host with neither x86_64 nor aarch64 guests.
+ */
 export function parseCapabilities(xml: string): Capabilities {
   const parser = new XMLParser({
     ignoreAttributes: false,
@@ -104,19 +120,40 @@ export function parseCapabilities(xml: string): Capabilities {
   const doc = parser.parse(xml) as {
     capabilities?: { guest?: { os_type?: string; arch?: { name?: string; domain?: { type?: string }[] } }[] };
   };
-  const types = new Set<string>();
+  const arches = new Set<string>();
+  const kvmArches = new Set<string>();
   let testArch: string | null = null;
   for (const g of doc.capabilities?.guest ?? []) {
-    if (g.os_type !== 'hvm') continue;
+    const name = g.arch?.name;
+    if (g.os_type !== 'hvm' || name === undefined) continue;
     for (const d of g.arch?.domain ?? []) {
-      if (g.arch?.name === 'x86_64' && d.type) types.add(d.type);
-      if (d.type === 'test') testArch ??= g.arch?.name ?? null;
+      if (d.type === 'qemu' || d.type === 'kvm') arches.add(name);
+      if (d.type === 'kvm') kvmArches.add(name);
+      if (d.type === 'test') testArch ??= name;
     }
   }
-  if (types.has('kvm')) return { domainType: 'kvm', engine: 'kvm', arch: 'x86_64' };
-  if (types.has('qemu')) return { domainType: 'qemu', engine: 'qemu', arch: 'x86_64' };
-  if (testArch !== null) return { domainType: 'test', engine: 'qemu', arch: testArch };
-  throw new TenksError('UNSUPPORTED', 'libvirt offers no x86_64 guest (install qemu-system-x86)');
+  const sorted = (set: Set<string>): string[] => [...set].sort();
+  if (arches.has('x86_64') || arches.has('aarch64')) {
+    const kvm = kvmArches.has('x86_64');
+    return {
+      domainType: kvm ? 'kvm' : 'qemu',
+      engine: kvm ? 'kvm' : 'qemu',
+      arch: 'x86_64',
+      arches: sorted(arches),
+      kvmArches: sorted(kvmArches),
+    };
+  }
+  if (testArch !== null)
+    return { domainType: 'test', engine: 'qemu', arch: testArch, arches: ['x86_64'], kvmArches: [] };
+  throw new TenksError(
+    'UNSUPPORTED',
+    'libvirt offers no x86_64 or aarch64 guest (install qemu-system-x86, or qemu-system-arm for aarch64)',
+  );
+}
+
+/** Whether `uri` reaches a libvirt on this machine, whose QEMU firmware descriptors the agent can read. */
+function localQemu(uri: string): boolean {
+  return /^qemu:\/\/\/(system|session|embed)\b/.test(uri);
 }
 
 /** The Hypervisor port on a real libvirt connection (through the native addon). */
@@ -126,7 +163,7 @@ export class LibvirtHypervisor implements Hypervisor {
   private constructor(
     private readonly conn: Connection,
     private readonly caps: Capabilities,
-    private readonly uefi: boolean,
+    private readonly firmware: { uefiArches: string[]; secureBootArches: string[] },
     private readonly log: Logger,
     concurrency: number,
     private readonly reported: LibvirtHypervisorOptions['reportedCapacity'] | null,
@@ -154,9 +191,15 @@ export class LibvirtHypervisor implements Hypervisor {
         parseCapabilities(await lv(conn.capabilities(), 'reading host capabilities')),
         o,
       );
-      const uefi = caps.domainType === 'test' ? true : await LibvirtHypervisor.probeUefi(conn, caps.domainType);
-      o.log.info('libvirt connected', { uri: o.uri, engine: caps.engine, domainType: caps.domainType, uefi });
-      return new LibvirtHypervisor(conn, caps, uefi, o.log, o.concurrency ?? 16, o.reportedCapacity ?? null);
+      const firmware = await LibvirtHypervisor.probeFirmware(conn, caps, o.uri);
+      o.log.info('libvirt connected', {
+        uri: o.uri,
+        engine: caps.engine,
+        domainType: caps.domainType,
+        arches: caps.arches,
+        uefiArches: firmware.uefiArches,
+      });
+      return new LibvirtHypervisor(conn, caps, firmware, o.log, o.concurrency ?? 16, o.reportedCapacity ?? null);
     } catch (e) {
       await conn.close().catch(() => undefined);
       throw e;
@@ -170,7 +213,7 @@ export class LibvirtHypervisor implements Hypervisor {
     o: LibvirtHypervisorOptions,
   ): Promise<Capabilities> {
     const engine = o.engine ?? 'auto';
-    const tcg: Capabilities = { domainType: 'qemu', engine: 'qemu', arch: caps.arch };
+    const tcg: Capabilities = { ...caps, domainType: 'qemu', engine: 'qemu' };
     if (caps.domainType !== 'kvm') {
       if (engine === 'kvm')
         throw new TenksError('UNSUPPORTED', `engine 'kvm' was asked for, but libvirt at '${o.uri}' offers no KVM`, {
@@ -195,9 +238,35 @@ export class LibvirtHypervisor implements Hypervisor {
     return works ? caps : tcg;
   }
 
-  private static async probeUefi(conn: Connection, virtType: string): Promise<boolean> {
+  /**
+   * The architectures with UEFI firmware (domain capabilities of each architecture tenks makes
+   * nodes of), and those whose firmware has Secure Boot (the firmware descriptors, on a local
+   * libvirt; on a remote one every UEFI architecture, and libvirt says at start when it has none).
+   * The test driver has no firmware and pretends every architecture it runs has both.
+   */
+  private static async probeFirmware(
+    conn: Connection,
+    caps: Capabilities,
+    uri: string,
+  ): Promise<{ uefiArches: string[]; secureBootArches: string[] }> {
+    if (caps.domainType === 'test') return { uefiArches: [...caps.arches], secureBootArches: [...caps.arches] };
+    const probed = await Promise.all(
+      caps.arches.map(async (arch) => {
+        const machine = UEFI_MACHINE[arch];
+        if (machine === undefined) return null;
+        const virtType = caps.engine === 'kvm' && caps.kvmArches.includes(arch) ? 'kvm' : 'qemu';
+        return (await LibvirtHypervisor.probeUefi(conn, arch, machine, virtType)) ? arch : null;
+      }),
+    );
+    const uefiArches = probed.filter((a): a is string => a !== null);
+    if (!localQemu(uri)) return { uefiArches, secureBootArches: [...uefiArches] };
+    const secure = new Set(secureBootArchesOf(await readFirmwareDescriptors()));
+    return { uefiArches, secureBootArches: uefiArches.filter((a) => secure.has(a)) };
+  }
+
+  private static async probeUefi(conn: Connection, arch: string, machine: string, virtType: string): Promise<boolean> {
     try {
-      const xml = await conn.domainCapabilities({ arch: 'x86_64', machine: 'q35', virtType });
+      const xml = await conn.domainCapabilities({ arch, machine, virtType });
       return (
         /<enum name=['"]firmware['"]>[\s\S]*?<value>efi<\/value>/.test(xml) ||
         /<loader supported=['"]yes['"]>\s*<value>/.test(xml)
@@ -244,7 +313,11 @@ export class LibvirtHypervisor implements Hypervisor {
         cpus: reported?.cpus ?? info.cpus,
         memoryBytes: reportedMemory,
         freeMemoryBytes: Math.max(0, reportedMemory - (memoryBytes - free)),
-        uefiAvailable: this.uefi,
+        uefiAvailable: this.firmware.uefiArches.includes('x86_64'),
+        arches: [...this.caps.arches],
+        uefiArches: [...this.firmware.uefiArches],
+        secureBootArches: [...this.firmware.secureBootArches],
+        kvmArches: this.caps.engine === 'kvm' ? [...this.caps.kvmArches] : [],
       };
     });
   }
@@ -296,17 +369,24 @@ export class LibvirtHypervisor implements Hypervisor {
   renderXml(spec: DomainSpec): string {
     // The test driver takes only its own domain type; otherwise the node's engine (a spec may force TCG).
     const type = this.caps.domainType === 'test' ? 'test' : spec.engine;
-    return domainXml(spec, type, this.caps.arch);
+    return domainXml(spec, type, spec.arch === 'x86_64' ? this.caps.arch : spec.arch);
   }
 
   async defineDomain(spec: DomainSpec, o?: CallOptions): Promise<DomainSummary> {
-    if (spec.bootMode === 'uefi' && !this.uefi)
+    if (!this.caps.arches.includes(spec.arch))
       throw new TenksError(
         'UNSUPPORTED',
-        `node '${spec.name}' wants UEFI but no UEFI firmware is available to libvirt`,
+        `node '${spec.name}' is ${spec.arch}, which libvirt at '${this.conn.uri}' does not run (it runs ${this.caps.arches.join(', ')})`,
+        { field: 'node.arch', ...(spec.arch === 'aarch64' ? { hint: 'install qemu-system-arm' } : {}) },
+      );
+    if (spec.bootMode === 'uefi' && !this.firmware.uefiArches.includes(spec.arch))
+      throw new TenksError(
+        'UNSUPPORTED',
+        `node '${spec.name}' wants UEFI but no ${spec.arch} UEFI firmware is available to libvirt`,
         {
           field: 'node.boot_mode',
-          hint: 'install the ovmf package, or use boot_mode: bios',
+          hint:
+            spec.arch === 'aarch64' ? 'install qemu-efi-aarch64' : 'install the ovmf package, or use boot_mode: bios',
         },
       );
     const xml = this.renderXml(spec);
@@ -424,11 +504,10 @@ export class LibvirtHypervisor implements Hypervisor {
         return false;
       }
       const bus = /<target\b[^>]*bus=['"](\w+)['"]/.exec(drive)?.[1] ?? 'sata';
-      // cdromXml picks the target from the machine type; the live drive's bus tells which one it is.
-      await lv(
-        d.updateDevice(cdromXml(media, bus === 'sata' ? 'q35' : 'pc'), AFFECT_LIVE),
-        `changing the CD of '${name}'`,
-      );
+      // cdromXml picks the target from the architecture and machine type; the live drive's bus tells which.
+      const [arch, machine] =
+        bus === 'scsi' ? (['aarch64', 'virt'] as const) : (['x86_64', bus === 'sata' ? 'q35' : 'pc'] as const);
+      await lv(d.updateDevice(cdromXml(media, machine, arch), AFFECT_LIVE), `changing the CD of '${name}'`);
       return true;
     });
   }

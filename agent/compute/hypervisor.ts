@@ -1,4 +1,4 @@
-import type { BootDevice, BootMode, Engine, HostFacts, NodeSpec, PowerState } from './types.js';
+import type { Arch, BootDevice, BootMode, Engine, HostFacts, NodeSpec, PowerState } from './types.js';
 
 /** Where a domain disk's data lives. */
 export type DiskSource =
@@ -90,10 +90,12 @@ export interface DomainSpec {
   uuid: string;
   memoryMb: number;
   vcpus: number;
+  /** Guest architecture: x86-only devices (APIC, SMM, VGA) follow it. */
+  arch: Arch;
   machine: string;
   cpuMode: string | null;
   bootMode: BootMode;
-  /** Secure Boot on (UEFI only; adds SMM). */
+  /** Secure Boot on (UEFI only; adds SMM on x86_64). */
   secureBoot: boolean;
   engine: Engine;
   disks: DiskSpec[];

@@ -8,6 +8,7 @@ export {
   rawNodeSpec,
   rawVolume,
   NAME_PATTERN,
+  ARCHES,
   type RawNodeSpec,
   type RawVolumeSpec,
 } from './node-spec.js';
@@ -37,4 +38,4 @@ export { HostPathPolicy, resolveHostPath, type HostPathPolicyOptions } from './h
 export { FakeHypervisor } from './hypervisor-fake.js';
 export { FakeStorage } from './storage-fake.js';
 export { DEFAULT_FIRMWARE } from './hypervisor.js';
-export { domainXml, metadataXml, parseMetadata, METADATA_NS, METADATA_KEY } from './domain-xml.js';
+export { domainXml, metadataXml, parseMetadata, secureBootMachine, METADATA_NS, METADATA_KEY } from './domain-xml.js';

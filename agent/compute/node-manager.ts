@@ -7,7 +7,7 @@ import { formatSize } from '../../common/sizes.js';
 import { access, constants } from 'node:fs/promises';
 import { renderTemplate, TemplateError } from '../../common/jinja-lite.js';
 import { prepareConsoleLogDir } from './console-log-dir.js';
-import { isQ35 } from './domain-xml.js';
+import { secureBootMachine } from './domain-xml.js';
 import { hostTemplateFacts } from './host-template-facts.js';
 import {
   DEFAULT_FIRMWARE,
@@ -23,6 +23,7 @@ import type { HostPathPolicy } from './host-paths.js';
 import { compileNodeSpec, specHash, type RawNodeSpec } from './node-spec.js';
 import type { Storage } from './storage.js';
 import type {
+  Arch,
   BootDevice,
   BootMode,
   Engine,
@@ -129,9 +130,19 @@ export function generateMac(): string {
   return ['52', ...[...b].map((x) => x.toString(16).padStart(2, '0'))].join(':');
 }
 
-/** QEMU machine type of a spec: its own, else q35 for UEFI and pc for BIOS. */
+/** Guest architecture of a spec. */
+function archOf(spec: NodeSpec): Arch {
+  return spec.arch ?? 'x86_64';
+}
+
+/** QEMU machine type of a spec: its own, else virt for aarch64, q35 for UEFI and pc for BIOS. */
 function machineOf(spec: NodeSpec): string {
-  return spec.machine ?? (spec.bootMode === 'uefi' ? 'q35' : 'pc');
+  return spec.machine ?? (archOf(spec) === 'aarch64' ? 'virt' : spec.bootMode === 'uefi' ? 'q35' : 'pc');
+}
+
+/** The architecture a `qemu-system-<arch>` emulator path runs, or null for other names. */
+function emulatorArch(path: string): string | null {
+  return /(?:^|\/)qemu-system-([a-z0-9_]+)$/.exec(path)?.[1] ?? null;
 }
 
 function firmwareView(spec: NodeSpec, f: FirmwareState): NodeFirmware {
@@ -157,6 +168,7 @@ export function diffSpecs(a: NodeSpec, b: NodeSpec): string[] {
     if (JSON.stringify(x) !== JSON.stringify(y)) out.push(`${name}: ${JSON.stringify(x)} -> ${JSON.stringify(y)}`);
   };
   field('node_type', a.nodeType, b.nodeType);
+  field('arch', archOf(a), archOf(b));
   field('memory_mb', a.memoryMb, b.memoryMb);
   field('vcpus', a.vcpus, b.vcpus);
   field('machine', a.machine, b.machine);
@@ -230,9 +242,9 @@ export class NodeManager {
     return this.o.facts.libvirtUri.startsWith('test:');
   }
 
-  /** The engine a node runs under: the one its spec forces, else the host's. */
+  /** The engine a node runs under: the one its spec forces, else KVM where the host runs its architecture under KVM. */
   private engineOf(spec: NodeSpec): Engine {
-    return spec.engine ?? this.o.facts.engine;
+    return spec.engine ?? (this.o.facts.kvmArches.includes(archOf(spec)) ? 'kvm' : 'qemu');
   }
 
   /** The emulator path of a node on this host (its template rendered with this host's facts), or null for libvirt's. */
@@ -250,15 +262,30 @@ export class NodeManager {
   /** Checks everything an ensure needs before touching anything; throws INVALID_SPEC/NOT_FOUND listing all problems. */
   private async preflight(spec: NodeSpec, o?: CallOptions): Promise<void> {
     const errors: FieldError[] = [];
-    if (spec.bootMode === 'uefi' && !this.o.facts.uefiAvailable)
+    const facts = this.o.facts;
+    const arch = archOf(spec);
+    if (!facts.arches.includes(arch))
+      errors.push({
+        field: 'node.arch',
+        message:
+          `host '${facts.hostname}' does not run ${arch} guests (it runs ${facts.arches.join(', ') || 'none'})` +
+          (arch === 'aarch64' ? '; install qemu-system-arm there' : ''),
+      });
+    else if (spec.bootMode === 'uefi' && !facts.uefiArches.includes(arch))
       errors.push({
         field: 'node.boot_mode',
-        message: 'UEFI firmware (OVMF) is not available on this host; install ovmf or use bios',
+        message:
+          arch === 'x86_64'
+            ? 'UEFI firmware (OVMF) is not available on this host; install ovmf or use bios'
+            : `UEFI firmware (AAVMF) for ${arch} is not available on host '${facts.hostname}'; install qemu-efi-aarch64`,
       });
-    if (spec.engine === 'kvm' && this.o.facts.engine !== 'kvm')
+    if (spec.engine === 'kvm' && !facts.kvmArches.includes(arch))
       errors.push({
         field: 'node.engine',
-        message: `engine kvm was asked for, but host '${this.o.facts.hostname}' runs QEMU without KVM (TCG)`,
+        message:
+          arch === 'x86_64'
+            ? `engine kvm was asked for, but host '${facts.hostname}' runs QEMU without KVM (TCG)`
+            : `engine kvm was asked for, but host '${facts.hostname}' runs ${arch} guests under QEMU without KVM (TCG)`,
       });
     if (spec.cpuMode === 'host-passthrough' && this.engineOf(spec) !== 'kvm')
       errors.push({
@@ -275,8 +302,14 @@ export class NodeManager {
       } catch (e) {
         errors.push({ field: 'node.emulator', message: (e as Error).message });
       }
+      const runs = path === null ? null : emulatorArch(path);
       if (path !== null && !path.startsWith('/'))
         errors.push({ field: 'node.emulator', message: `'${path}' (rendered on this host) is not an absolute path` });
+      else if (runs !== null && runs !== arch)
+        errors.push({
+          field: 'node.emulator',
+          message: `emulator '${path}' runs ${runs} guests, and the node is ${arch}`,
+        });
       else if (path !== null && !this.testDriver)
         await access(path, constants.X_OK).catch(() =>
           errors.push({
@@ -408,16 +441,20 @@ export class NodeManager {
 
   private domainSpec(spec: NodeSpec, metadata: NodeMetadata, nics: DomainSpec['nics']): DomainSpec {
     const engine = this.engineOf(spec);
+    const arch = archOf(spec);
     const bootMode = metadata.firmware.bootMode ?? spec.bootMode;
     const media = metadata.media;
+    // Under TCG QEMU's default aarch64 CPU (cortex-a15) is 32-bit: 'maximum' runs 64-bit firmware.
+    const defaultCpu = engine === 'kvm' ? 'host-passthrough' : arch === 'aarch64' ? 'maximum' : null;
     return {
       name: spec.name,
       uuid: metadata.uuid,
       memoryMb: spec.memoryMb,
       vcpus: spec.vcpus,
+      arch,
       machine: machineOf(spec),
       // 'none' is upstream's empty cpu_mode: no <cpu> element.
-      cpuMode: spec.cpuMode === 'none' ? null : (spec.cpuMode ?? (engine === 'kvm' ? 'host-passthrough' : null)),
+      cpuMode: spec.cpuMode === 'none' ? null : (spec.cpuMode ?? defaultCpu),
       bootMode,
       secureBoot: bootMode === 'uefi' && metadata.firmware.secureBoot,
       engine,
@@ -610,6 +647,7 @@ export class NodeManager {
       vcpus: spec.vcpus,
       bootMode: spec.bootMode,
       machine: machineOf(spec),
+      arch: archOf(spec),
       volumes: [],
       nics: this.wiring ? this.wiring.describe(spec) : [],
       specHash: specHash(spec),
@@ -660,6 +698,7 @@ export class NodeManager {
       vcpus: spec.vcpus,
       bootMode: spec.bootMode,
       machine: machineOf(spec),
+      arch: archOf(spec),
       volumes,
       nics: this.wiring
         ? this.wiring.describe(spec)
@@ -925,22 +964,36 @@ export class NodeManager {
       const cur = m.firmware;
       const bootMode = patch.bootMode ?? cur.bootMode ?? m.spec.bootMode;
       const secureBoot = patch.secureBoot ?? cur.secureBoot;
-      if (bootMode === 'uefi' && !this.o.facts.uefiAvailable)
-        throw new TenksError('UNSUPPORTED', 'UEFI firmware (OVMF) is not available on this host', {
+      const arch = archOf(m.spec);
+      const machine = machineOf(m.spec);
+      if (bootMode === 'bios' && arch !== 'x86_64')
+        throw new TenksError('UNSUPPORTED', `node '${d.name}' is ${arch}: its firmware is UEFI only, it has no BIOS`, {
           field: 'BootSourceOverrideMode',
         });
+      if (bootMode === 'uefi' && !this.o.facts.uefiArches.includes(arch))
+        throw new TenksError(
+          'UNSUPPORTED',
+          arch === 'x86_64'
+            ? 'UEFI firmware (OVMF) is not available on this host'
+            : `UEFI firmware (AAVMF) for ${arch} is not available on this host`,
+          { field: 'BootSourceOverrideMode' },
+        );
       if (secureBoot && bootMode !== 'uefi')
         throw new TenksError('CONFLICT', `node '${d.name}' boots in legacy BIOS mode: Secure Boot needs UEFI`, {
           field: 'SecureBootEnable',
         });
-      if (secureBoot && !isQ35(machineOf(m.spec)))
+      if (secureBoot && !secureBootMachine(arch, machine))
         throw new TenksError(
           'UNSUPPORTED',
-          `Secure Boot needs a q35 machine; node '${d.name}' is '${machineOf(m.spec)}'`,
+          `Secure Boot needs a ${arch === 'x86_64' ? 'q35' : 'virt'} machine; node '${d.name}' is '${machine}'`,
           {
             field: 'SecureBootEnable',
           },
         );
+      if (secureBoot && !cur.secureBoot && !this.o.facts.secureBootArches.includes(arch))
+        throw new TenksError('UNSUPPORTED', `this host has no ${arch} UEFI firmware with Secure Boot`, {
+          field: 'SecureBootEnable',
+        });
       const effectiveOld = cur.bootMode ?? m.spec.bootMode;
       const firmwareChanged = bootMode !== effectiveOld || (bootMode === 'uefi' && secureBoot !== cur.secureBoot);
       const next: FirmwareState = {

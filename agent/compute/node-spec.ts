@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { invalidSpec, type FieldError } from '../../common/errors.js';
 import { parseSize } from '../../common/sizes.js';
 import { isTemplate, parseTemplate } from '../../common/jinja-lite.js';
-import type { NodeSpec, VolumeFormat, VolumeSpec, VolumeSource, NicSpec, BootMode, Engine } from './types.js';
+import type { Arch, NodeSpec, VolumeFormat, VolumeSpec, VolumeSource, NicSpec, BootMode, Engine } from './types.js';
 
 /** A node spec as received (proto3 style: empty string / 0 mean "not set"). */
 export interface RawNodeSpec {
@@ -32,6 +32,8 @@ export interface RawNodeSpec {
   trustGuestRxFilters: boolean;
   /** `utc`, `localtime`, `variable`, a time zone; empty: utc. */
   clockOffset: string;
+  /** `x86_64`, `aarch64`, or empty for x86_64. */
+  arch: string;
 }
 
 /** A volume as received. */
@@ -56,6 +58,8 @@ const ENGINES = ['kvm', 'qemu'] as const;
 const OWNER = /^([A-Za-z_][A-Za-z0-9_.-]{0,31}|\d{1,10})$/;
 const CLOCK = /^(utc|localtime|variable|[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*)$/;
 const BOOT_MODES: readonly BootMode[] = ['uefi', 'bios'];
+/** Guest architectures tenks makes nodes of (keep in step with GUEST_ARCHES in common/spec/rules.ts). */
+export const ARCHES: readonly Arch[] = ['x86_64', 'aarch64'];
 
 /** Smallest memory a node may have (MiB): below this OVMF and iPXE do not start. */
 export const MIN_MEMORY_MB = 64;
@@ -152,6 +156,14 @@ export function compileNodeSpec(raw: RawNodeSpec, base = 'node'): NodeSpec {
   const bootMode = raw.bootMode === '' ? 'uefi' : raw.bootMode;
   if (!(BOOT_MODES as readonly string[]).includes(bootMode))
     errors.push({ field: `${base}.boot_mode`, message: `unknown boot mode '${raw.bootMode}' (use uefi or bios)` });
+  const arch = raw.arch === '' ? 'x86_64' : raw.arch;
+  if (!(ARCHES as readonly string[]).includes(arch))
+    errors.push({ field: `${base}.arch`, message: `unknown architecture '${raw.arch}' (use ${ARCHES.join(' or ')})` });
+  else if (arch !== 'x86_64' && bootMode === 'bios')
+    errors.push({
+      field: `${base}.boot_mode`,
+      message: `${arch} nodes boot UEFI firmware only: there is no BIOS for ${arch} (use uefi)`,
+    });
 
   const volumes: VolumeSpec[] = [];
   const seen = new Map<string, number>();
@@ -247,6 +259,8 @@ export function compileNodeSpec(raw: RawNodeSpec, base = 'node'): NodeSpec {
     // It changes only NICs: a node without any is the same node with or without it.
     ...(raw.trustGuestRxFilters && nics.length > 0 ? { trustGuestRxFilters: true as const } : {}),
     ...(raw.clockOffset === '' ? {} : { clockOffset: raw.clockOffset }),
+    // Left out for x86_64, so the hash of nodes made before architectures existed stays the same.
+    ...(arch === 'x86_64' ? {} : { arch: arch as Exclude<Arch, 'x86_64'> }),
   };
 }
 
@@ -288,6 +302,7 @@ export function rawNodeSpec(fields: Partial<RawNodeSpec> & Pick<RawNodeSpec, 'cl
     consoleLogOwner: '',
     trustGuestRxFilters: false,
     clockOffset: '',
+    arch: '',
     ...fields,
   };
 }

@@ -12,6 +12,11 @@ export type PowerAction = 'on' | 'off' | 'soft_off' | 'reset' | 'nmi' | 'cycle';
 export type BootDevice = 'network' | 'disk' | 'cdrom';
 /** Volume format. */
 export type VolumeFormat = 'qcow2' | 'raw';
+/**
+ * Guest architecture a node may have (libvirt's names). Keep in step with `GUEST_ARCHES` in
+ * common/spec/rules.ts.
+ */
+export type Arch = 'x86_64' | 'aarch64';
 
 /** Where a volume's content comes from. */
 export type VolumeSource =
@@ -74,6 +79,8 @@ export interface NodeSpec {
   trustGuestRxFilters?: true;
   /** Guest clock; absent: utc. */
   clockOffset?: string;
+  /** Guest architecture; absent: x86_64 (so nodes made before it existed keep their hash). */
+  arch?: Exclude<Arch, 'x86_64'>;
 }
 
 /** A volume as it exists. */
@@ -117,6 +124,7 @@ export interface NodeStatus {
   vcpus: number;
   bootMode: BootMode;
   machine: string;
+  arch: Arch;
   volumes: VolumeInfo[];
   nics: { physnet: string; mac: string; bridge: string; bridgeMac: string; switchPort: string }[];
   specHash: string;
@@ -142,5 +150,17 @@ export interface HostFacts {
   cpus: number;
   memoryBytes: number;
   freeMemoryBytes: number;
+  /** UEFI firmware for x86_64 guests (OVMF); {@link uefiArches} has every architecture's. */
   uefiAvailable: boolean;
+  /**
+   * Guest architectures libvirt runs here (each has its emulator installed), as libvirt names
+   * them: `x86_64`, `aarch64`, `i686`, `armv7l`, ... The test driver's `i686` counts as x86_64.
+   */
+  arches: string[];
+  /** Those of {@link arches} with UEFI firmware libvirt can select (OVMF, AAVMF). */
+  uefiArches: string[];
+  /** Those of {@link uefiArches} with firmware that has Secure Boot. */
+  secureBootArches: string[];
+  /** Those of {@link arches} that run under KVM here (none under TCG). */
+  kvmArches: string[];
 }

@@ -65,6 +65,7 @@ export function toRawNodeSpec(msg: pb.NodeSpec | undefined): RawNodeSpec {
     consoleLogOwner: m.consoleLogOwner,
     trustGuestRxFilters: m.trustGuestRxFilters,
     clockOffset: m.clockOffset,
+    arch: m.arch,
   };
 }
 
@@ -191,6 +192,8 @@ export function hostInfoToPb(
     pool: poolToPb(extra.pool),
     nodeCount: extra.nodeCount,
     uefiAvailable: f.uefiAvailable,
+    arches: f.arches,
+    uefiArches: f.uefiArches,
     physnets: extra.physnets.map(physnetToPb),
   });
 }

@@ -124,7 +124,7 @@ export function desiredIronicNode(
     cpus: n.vcpus,
     memory_mb: n.memoryMb,
     local_gb: rootGb(n),
-    cpu_arch: 'x86_64',
+    cpu_arch: n.arch,
     capabilities: `boot_mode:${n.bootMode}`,
     ...ic.properties,
   };

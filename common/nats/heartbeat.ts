@@ -19,7 +19,15 @@ export interface AgentHeartbeat {
   cpus: number;
   memoryBytes: number;
   freeMemoryBytes: number;
+  /** UEFI firmware for x86_64 guests. */
   uefiAvailable: boolean;
+  /**
+   * Guest architectures the host runs (`x86_64`, `aarch64`, ...). Absent from agents older than
+   * this field, which run x86_64 only: read it with {@link heartbeatArches}.
+   */
+  arches?: string[];
+  /** Those of `arches` with UEFI firmware. Absent from older agents: see {@link heartbeatArches}. */
+  uefiArches?: string[];
   pool: { name: string; type: 'dir' | 'logical'; capacityBytes: number; availableBytes: number };
   /** Physnets set up on the host, with their bridge type and the clusters using them. */
   physnets: {
@@ -52,6 +60,17 @@ export interface AgentHeartbeat {
   /** When this heartbeat was sent (agent clock) and how often they come. */
   timeMs: number;
   intervalMs: number;
+}
+
+/**
+ * The guest architectures of a heartbeat's host, and those with UEFI firmware. An agent older than
+ * these fields made x86_64 guests only, with UEFI when it had OVMF.
+ */
+export function heartbeatArches(h: AgentHeartbeat): { arches: string[]; uefiArches: string[] } {
+  return {
+    arches: h.arches ?? ['x86_64'],
+    uefiArches: h.uefiArches ?? (h.uefiAvailable ? ['x86_64'] : []),
+  };
 }
 
 /** Narrows a decoded payload to a heartbeat (null for anything else). */

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { fieldPath } from '../config.js';
 import { invalidSpec, TenksError, type FieldError } from '../errors.js';
 import { parseSize } from '../sizes.js';
+import { resolveClusterName, type ClusterIdentity } from './cluster-name.js';
 import { didYouMean } from './did-you-mean.js';
 import {
   CPU_MODE_NONE,
@@ -22,6 +23,7 @@ import {
   volumeSchema,
 } from './schema.js';
 import type {
+  Arch,
   BootMode,
   ClusterSpec,
   HostSettings,
@@ -327,6 +329,7 @@ function compileNodeType(
     // default; an empty one renders no <cpu> element at all.
     cpuMode: t.cpu_mode === undefined ? null : t.cpu_mode === null || t.cpu_mode === '' ? CPU_MODE_NONE : t.cpu_mode,
     clockOffset: given(t.clock_offset),
+    arch: given(t.arch),
   };
 }
 
@@ -384,6 +387,7 @@ interface SpecContext {
   volNamePrefix: string | undefined;
   defaultDriver: IronicDriver | undefined;
   defaultBootMode: BootMode | undefined;
+  defaultArch: Arch;
 }
 
 function compileNodeSet(s: RawNodeSet, index: number, sc: SpecContext, ctx: Ctx): NodeSetSpec | null {
@@ -427,6 +431,20 @@ function compileNodeSet(s: RawNodeSet, index: number, sc: SpecContext, ctx: Ctx)
         message: `boot_mode:${caps} contradicts node type '${s.type}', which asks for ${type.bootMode}`,
       });
     bootMode = caps ?? type?.bootMode ?? sc.defaultBootMode;
+    // There is no BIOS for aarch64: the cluster's default_boot_mode does not apply to it, a BIOS asked for is an error.
+    const nodeArch = type ? (type.arch ?? sc.defaultArch) : undefined;
+    if (nodeArch !== undefined && nodeArch !== 'x86_64') {
+      if (caps === 'bios' || type?.bootMode === 'bios')
+        ctx.errors.push({
+          field: at(
+            caps === 'bios'
+              ? [...base, 'ironic_config', 'properties', 'capabilities']
+              : ['node_types', s.type, 'boot_mode'],
+          ),
+          message: `node type '${s.type}' is ${nodeArch}, which boots UEFI firmware only (there is no BIOS for ${nodeArch})`,
+        });
+      bootMode = 'uefi';
+    }
   }
   const driver = s.ironic_driver ?? type?.ironicDriver ?? sc.defaultDriver;
   const nodeNamePrefix = s.node_name_prefix ?? sc.nodeNamePrefix;
@@ -772,6 +790,17 @@ function compileLibvirtVm(s: Scalars, ctx: Ctx): LibvirtVmSettings {
   };
 }
 
+/** The cluster name: `name`, else from `state_file_path` (cluster-name.ts), else the default. */
+function clusterIdentity(s: Scalars, ctx: Ctx): ClusterIdentity | undefined {
+  const r = resolveClusterName(s.name ?? null, s.state_file_path ?? null);
+  if (!r.ok) {
+    ctx.errors.push(r.error);
+    return undefined;
+  }
+  if (r.warning) ctx.warnings.push(r.warning);
+  return r.identity;
+}
+
 /**
  * Validates a cluster spec (as parsed from YAML) and compiles it: defaults applied, camelCase, sizes
  * in bytes, per-spec defaults resolved. Throws one INVALID_SPEC TenksError listing every problem, each
@@ -795,6 +824,7 @@ export function compileClusterSpec(raw: unknown, source?: string): CompiledClust
   }
   const s = scalars as Scalars;
   const failed = (k: keyof Scalars): boolean => !(k in scalars);
+  const identity = failed('name') || failed('state_file_path') ? undefined : clusterIdentity(s, ctx);
 
   const typesPart = parsePart(shape.node_types, input.node_types, ['node_types'], ctx.errors);
   const rawTypes = mapEntries(typesPart, input.node_types, nodeTypeSchema);
@@ -841,6 +871,7 @@ export function compileClusterSpec(raw: unknown, source?: string): CompiledClust
     volNamePrefix: s.vol_name_prefix,
     defaultDriver: s.default_ironic_driver,
     defaultBootMode: s.default_boot_mode,
+    defaultArch: given(s.libvirt_vm_arch) ?? 'x86_64',
   };
   const specs = rawSpecs.map((r, i) => (r ? compileNodeSet(r, i, sc, ctx) : null));
   // An entry that failed validation may still name a node type that does not exist.
@@ -877,7 +908,7 @@ export function compileClusterSpec(raw: unknown, source?: string): CompiledClust
   if (ctx.errors.length > 0) throw invalidSpec(inDocumentOrder(ctx.errors, input), hint);
   // No errors means every part parsed; the checks below only narrow the types.
   if (
-    s.name === undefined ||
+    identity === undefined ||
     s.bridge_type === undefined ||
     hypervisors === undefined ||
     s.default_ironic_driver === undefined ||
@@ -897,7 +928,9 @@ export function compileClusterSpec(raw: unknown, source?: string): CompiledClust
 
   return {
     spec: {
-      name: s.name,
+      name: identity.name,
+      nameSource: identity.source,
+      stateFilePath: identity.stateFilePath,
       bridgeType: s.bridge_type,
       physnetMappings: globalMappings,
       hypervisors,
@@ -912,6 +945,7 @@ export function compileClusterSpec(raw: unknown, source?: string): CompiledClust
         password: s.redfish_password ?? s.ipmi_password,
       },
       defaultBootMode: s.default_boot_mode,
+      defaultArch: given(s.libvirt_vm_arch) ?? 'x86_64',
       deployKernel,
       deployRamdisk,
       // Upstream reads `wait_for_placement | bool`: empty is false, a missing key its default true.

@@ -26,6 +26,8 @@ export function nodeFingerprint(n: Omit<DesiredNode, 'fingerprint'>): string {
     vnc: n.vnc,
     machine: n.machine,
     cpuMode: n.cpuMode,
+    // Only an architecture other than x86_64, so nodes made before architectures keep their fingerprint.
+    ...(n.arch === 'x86_64' ? {} : { arch: n.arch }),
     // Only settings away from their defaults, so nodes made before they existed keep their fingerprint.
     ...libvirtFingerprint(n.libvirt),
   };
@@ -101,6 +103,7 @@ export function expandNodes(spec: ClusterSpec): DesiredNode[] {
         volumes,
         physnets: type.physicalNetworks,
         bootMode: s.bootMode,
+        arch: type.arch ?? spec.defaultArch,
         consoleLog: type.consoleLog,
         vnc: type.vnc,
         machine: type.machine,

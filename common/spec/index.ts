@@ -34,6 +34,15 @@
  *   `deploy_ramdisk_uuid` are accepted as old names.
  */
 export { compileClusterSpec, hostSettings, type CompiledClusterSpec } from './compile.js';
+export {
+  clusterNameFromStateFile,
+  describeNameSource,
+  resolveClusterName,
+  stateFileName,
+  DEFAULT_CLUSTER_NAME,
+  type ClusterIdentity,
+  type ClusterNameSource,
+} from './cluster-name.js';
 export { expandNodes, nodeFingerprint, canonicalJson } from './expand.js';
 export { parseClusterSpec, loadClusterSpecFile } from './load.js';
 export { clusterJsonSchema, CLUSTER_SCHEMA_PATH } from './json-schema.js';

@@ -29,6 +29,9 @@ export const MACHINE_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
 /** libvirt CPU modes the agent supports. */
 export const CPU_MODES = ['host-passthrough', 'host-model', 'maximum'] as const;
 
+/** Guest architectures nodes may have (libvirt's names); keep in step with the agent's `ARCHES` (agent/compute/node-spec.ts). */
+export const GUEST_ARCHES = ['x86_64', 'aarch64'] as const;
+
 /** The CPU mode that means "no <cpu> element": what upstream's empty `cpu_mode:` renders. */
 export const CPU_MODE_NONE = 'none';
 

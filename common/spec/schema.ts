@@ -3,6 +3,7 @@ import { parseSize } from '../sizes.js';
 import {
   CLUSTER_NAME_PATTERN,
   CPU_MODES,
+  GUEST_ARCHES,
   MACHINE_PATTERN,
   NAME_PATTERN,
   NODE_PREFIX_PATTERN,
@@ -48,6 +49,10 @@ const scalar = z.union([z.string(), z.number(), z.boolean()], { error: 'expected
 
 const ironicDriver = z.enum(['ipmi', 'redfish']);
 const bootMode = z.enum(['uefi', 'bios']);
+/** A guest architecture; empty means the default, as upstream's `default()`. */
+const arch = z.union([z.enum(GUEST_ARCHES), z.literal('')], {
+  error: `expected ${GUEST_ARCHES.join(' or ')} (tenks makes no other guest architecture), or empty`,
+});
 
 /** `physnet: device` or `physnet: device:VLAN`. */
 const physnetMappings = z
@@ -226,6 +231,13 @@ export const nodeTypeSchema = z
     clock_offset: clockOffset
       .nullish()
       .describe('libvirt-vm pass-through: the guest clock of nodes of this type; overrides libvirt_vm_clock_offset.'),
+    arch: arch
+      .nullish()
+      .describe(
+        'Guest architecture of nodes of this type: x86_64 or aarch64 (UEFI only, whatever default_boot_mode says; ' +
+          'virt machine; TCG on x86 hosts); ' +
+          'overrides libvirt_vm_arch. Default (and empty): libvirt_vm_arch.',
+      ),
   })
   .describe('A node type: the hardware of its nodes.');
 
@@ -337,8 +349,22 @@ export const clusterSpecSchema = z
     name: z
       .string()
       .regex(CLUSTER_NAME_PATTERN, "not a usable cluster name: use 1-63 lower-case letters, digits and inner '-'")
-      .default('tenks')
-      .describe('tenks extension: the cluster name. Default tenks.'),
+      .nullish()
+      .describe(
+        'tenks extension: the cluster name. Default: named after state_file_path, as upstream keeps deployments ' +
+          "apart by their state file; without it (or with upstream's default state.yml), tenks.",
+      ),
+    state_file_path: z
+      .string()
+      .nullish()
+      .describe(
+        "Upstream's state file; tenks keeps no state file but names a cluster without `name` after it: the file " +
+          "name (a plain path's basename; of a Jinja expression, the text after the last }} if it holds a file " +
+          'name, else the last quoted string literal ending in one), lower-cased, without a .yml/.yaml/.json ' +
+          "extension and a leading 'state' followed by -, _ or ., other characters turned into -, at most 63 " +
+          "characters. Nothing left (upstream's state.yml) means tenks. E.g. \"{{ '/'.join([(playbook_dir | " +
+          "dirname), 'state-compute.yml']) }}\" names the cluster compute.",
+      ),
     bridge_type: z
       .enum(['openvswitch', 'linuxbridge'])
       .default('openvswitch')
@@ -426,6 +452,12 @@ export const clusterSpecSchema = z
       .describe(
         "Console logs go to <log_directory>/libvirt/<node>-console.log. Default: the agent's log_directory " +
           '(/var/log/tenks/, as upstream).',
+      ),
+    libvirt_vm_arch: arch
+      .nullish()
+      .describe(
+        'Guest architecture of every node whose type sets none: x86_64 or aarch64. Nodes go only to hypervisors ' +
+          'that run their architecture. Default (and empty) x86_64.',
       ),
     libvirt_vm_engine: z
       .union([z.enum(['kvm', 'qemu']), z.literal('')], { error: "expected 'kvm', 'qemu', or empty" })

@@ -1,8 +1,12 @@
 /* Compiled cluster spec: validated, defaults applied, camelCase, sizes in bytes. Built by compileClusterSpec. */
+import type { ClusterNameSource } from './cluster-name.js';
 import type { IRONIC_INTERFACES } from './schema.js';
+import type { GUEST_ARCHES } from './rules.js';
 
 /** Firmware of a node. */
 export type BootMode = 'uefi' | 'bios';
+/** Guest architecture of a node. */
+export type Arch = (typeof GUEST_ARCHES)[number];
 /** Ironic driver, and so which emulated BMC Ironic talks to. */
 export type IronicDriver = 'ipmi' | 'redfish';
 /** Kind of the tenks bridge of each physnet. */
@@ -82,6 +86,8 @@ export interface NodeType {
   cpuMode: string | null;
   /** Guest clock (`utc`, `localtime`, `variable`, a time zone), or null for the cluster's. */
   clockOffset: string | null;
+  /** Guest architecture the type asks for, or null for the cluster's (`libvirt_vm_arch`). */
+  arch: Arch | null;
 }
 
 /** Enrolment of a spec's nodes in Ironic. */
@@ -150,6 +156,10 @@ export interface SchedulerSpec {
 export interface ClusterSpec {
   /** Cluster name (DNS-label-like); marks every object tenks creates for it. */
   name: string;
+  /** Where the name came from: `name`, `state_file_path` (see cluster-name.ts) or the default. */
+  nameSource: ClusterNameSource;
+  /** `state_file_path` as written (Jinja unrendered), or null when the spec has none. */
+  stateFilePath: string | null;
   /** Kind of the tenks bridge of each physnet on every host. */
   bridgeType: BridgeType;
   /** Global physnet mappings: every host without its own. */
@@ -176,6 +186,8 @@ export interface ClusterSpec {
   redfish: { address: string; username: string; password: string };
   /** Firmware of nodes whose spec and type set none (already resolved into each NodeSetSpec). */
   defaultBootMode: BootMode;
+  /** Architecture of nodes whose type sets none (`libvirt_vm_arch`). */
+  defaultArch: Arch;
   /** Glance name/UUID or URL, or null to leave it to Ironic's configuration. */
   deployKernel: string | null;
   deployRamdisk: string | null;
@@ -244,6 +256,8 @@ export interface DesiredNode {
   /** One NIC per entry, in order. */
   physnets: readonly string[];
   bootMode: BootMode;
+  /** The type's architecture, else the cluster's. */
+  arch: Arch;
   consoleLog: boolean;
   vnc: boolean;
   machine: string | null;
@@ -254,7 +268,7 @@ export interface DesiredNode {
   ironicConfig: IronicConfig | null;
   /**
    * Hash of what defines the VM (memory, vCPUs, volumes, physnets, boot mode, console, VNC, machine,
-   * CPU mode); equal for nodes that need the same VM. Not the name, driver or Ironic config.
+   * CPU mode, architecture); equal for nodes that need the same VM. Not the name, driver or Ironic config.
    */
   fingerprint: string;
 }

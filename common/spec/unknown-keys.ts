@@ -22,7 +22,6 @@ import { didYouMean, nearMiss } from './did-you-mean.js';
 export const IGNORED_TOP_LEVEL: ReadonlyMap<string, string> = new Map([
   ['cmd', 'tenks has commands instead'],
   ['allocations_file_path', 'tenks keeps no state file'],
-  ['state_file_path', 'tenks keeps no state file'],
   ['default_interfaces', 'interfaces come from the driver; set them per spec in ironic_config'],
   ['bmc_emulators', 'the agent emulates both IPMI and Redfish'],
   ['virtualenv_path', 'tenks installs no Python'],
@@ -82,7 +81,6 @@ export function ignoredTopLevel(key: string): string | undefined {
 
 /** libvirt-vm keys a node type may carry that tenks does not use. */
 export const IGNORED_NODE_TYPE: ReadonlyMap<string, string> = new Map([
-  ['arch', 'nodes are x86_64'],
   ['engine', 'set libvirt_vm_engine for the cluster (the libvirt-vm role reads no per-VM engine)'],
   ['emulator', 'set libvirt_vm_emulator for the cluster (the libvirt-vm role reads no per-VM emulator)'],
   ['interfaces', 'NICs come from physical_networks'],

@@ -1,4 +1,5 @@
 /** The scheduler's view of the agents and of what already runs on them. */
+import { heartbeatArches } from '../../common/index.js';
 import { hostSettings, type ClusterSpec, type DesiredNode } from '../../common/spec/index.js';
 import type { AgentView } from '../agents/registry.js';
 import { keepers, type ObservedNode } from '../planner/index.js';
@@ -36,6 +37,7 @@ export function hostsOf(
       physnets: [...physnets].sort(),
       bmcPortsFree: free,
       alive: a.alive,
+      ...heartbeatArches(h),
     };
   });
 }

@@ -10,6 +10,8 @@ import { canonicalJson, type DesiredNode, type DesiredVolume } from '../../commo
 export const FINGERPRINT_LABEL = 'tenks.dev/fingerprint';
 /** Label prefix of per-volume source hashes. */
 export const VOLUME_LABEL_PREFIX = 'tenks.dev/vol.';
+/** Label holding the guest architecture of nodes that are not x86_64 (absent: x86_64). */
+export const ARCH_LABEL = 'tenks.dev/arch';
 
 function volumeHash(v: DesiredVolume): string {
   return createHash('sha256')
@@ -21,6 +23,8 @@ function volumeHash(v: DesiredVolume): string {
 /** The labels of a desired node. */
 export function desiredLabels(n: DesiredNode): Record<string, string> {
   const labels: Record<string, string> = { [FINGERPRINT_LABEL]: n.fingerprint };
+  // Only away from x86_64, so the labels (and spec hash) of nodes made before architectures stay the same.
+  if (n.arch !== 'x86_64') labels[ARCH_LABEL] = n.arch;
   for (const v of n.volumes) labels[`${VOLUME_LABEL_PREFIX}${v.name}`] = volumeHash(v);
   return labels;
 }

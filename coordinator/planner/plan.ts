@@ -5,7 +5,7 @@
 import { formatSize } from '../../common/index.js';
 import { hostSettings, type ClusterSpec, type DesiredNode } from '../../common/spec/index.js';
 import type { PlacementRecord } from '../state/records.js';
-import { desiredLabels, FINGERPRINT_LABEL, VOLUME_LABEL_PREFIX } from './labels.js';
+import { ARCH_LABEL, desiredLabels, FINGERPRINT_LABEL, VOLUME_LABEL_PREFIX } from './labels.js';
 import { bmcFor, type Action, type DesiredBmc, type NodeRequest, type ObservedNode, type Plan } from './types.js';
 
 /** Inputs of {@link plan}. */
@@ -46,6 +46,12 @@ export function diffVm(n: DesiredNode, o: ObservedNode): { changes: string[]; re
     if (from !== to) changes.push(`${name}: ${String(from)} -> ${String(to)}`);
   };
   field('node_type', o.nodeType, n.nodeType);
+  // Firmware, NVRAM and disks are made for one architecture: another means a new machine.
+  const arch = o.labels[ARCH_LABEL] ?? 'x86_64';
+  if (arch !== n.arch) {
+    changes.push(`arch: ${arch} -> ${n.arch} (the node is rebuilt)`);
+    replace = true;
+  }
   field('memory_mb', o.memoryMb, n.memoryMb);
   field('vcpus', o.vcpus, n.vcpus);
   field('boot_mode', o.bootMode, n.bootMode);

@@ -1,6 +1,6 @@
 /** Protobuf ⇄ domain mapping for the coordinator's calls to agents. */
 import * as pb from '../../proto/gen/tenks/v1/types.pb.js';
-import type { AgentHeartbeat } from '../../common/index.js';
+import { heartbeatArches, type AgentHeartbeat } from '../../common/index.js';
 import type { BridgeType } from '../../common/spec/index.js';
 import type { NodeRequest, ObservedNode } from '../planner/index.js';
 
@@ -53,6 +53,8 @@ export function toAgentNodeSpec(r: NodeRequest): pb.NodeSpec {
     consoleLogOwner: n.libvirt.logOwner ?? '',
     trustGuestRxFilters: n.libvirt.trustGuestRxFilters,
     clockOffset: n.libvirt.clockOffset ?? '',
+    // Empty for x86_64, as agents older than architectures expect.
+    arch: n.arch === 'x86_64' ? '' : n.arch,
   });
 }
 
@@ -123,5 +125,6 @@ export function heartbeatToHostInfo(h: AgentHeartbeat): pb.HostInfo {
     bmcPortRangeEnd: h.bmc.ipmiPortEnd,
     nodeCount: h.nodeCount,
     uefiAvailable: h.uefiAvailable,
+    ...heartbeatArches(h),
   });
 }

@@ -54,6 +54,29 @@ export function describeFailure(f: PlacementFailure, noHosts: string | null): st
         .map((s) => ({ host: r.host, s })),
     );
 
+  const arch = of('arch');
+  if (arch.length > 0) {
+    const runs = (x: (typeof arch)[number]): string => x.s.runs.join(', ') || 'nothing';
+    const more = arch.length > HOSTS_PER_REASON ? ` and ${count(arch.length - HOSTS_PER_REASON)} more hosts` : '';
+    const shown = arch.slice(0, HOSTS_PER_REASON);
+    // When no candidate runs it, say so: no amount of freed room helps.
+    if (arch.length === reasons.length && noHosts === null)
+      parts.push(
+        `needs ${n.arch} but no hypervisor runs it: ${shown.map((x) => `${x.host} runs ${runs(x)}`).join(', ')}${more}`,
+      );
+    else
+      parts.push(
+        `needs ${n.arch}, which ${shown.map((x) => `${x.host} (runs ${runs(x)})`).join(', ')}${more} ` +
+          `${arch.length > 1 ? 'do' : 'does'} not run`,
+      );
+  }
+  const uefi = of('uefi').map((x) => x.host);
+  if (uefi.length > 0) {
+    const l = hostList(uefi);
+    parts.push(
+      `needs UEFI firmware for ${n.arch}, which ${l.text} ${l.plural ? 'lack' : 'lacks'} (${n.arch === 'aarch64' ? 'qemu-efi-aarch64' : 'ovmf'})`,
+    );
+  }
   const ram = of('ram');
   if (ram.length > 0) parts.push(`needs ${mib(n.memoryMb * MiB)} RAM; ${amounts(ram, mib)}`);
   const cpu = of('vcpus');

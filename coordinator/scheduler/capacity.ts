@@ -9,6 +9,10 @@ export type Shortfall =
   | { kind: 'disk'; need: number; free: number }
   | { kind: 'ipmi_port' }
   | { kind: 'physnet'; physnet: string }
+  /** The host does not run the node's architecture; `runs` is what it runs. */
+  | { kind: 'arch'; arch: string; runs: readonly string[] }
+  /** The host runs the architecture but has no UEFI firmware for it. */
+  | { kind: 'uefi'; arch: string }
   | { kind: 'name' }
   | { kind: 'dead' };
 
@@ -35,6 +39,9 @@ export class HostState {
   readonly diskCapacity: number;
   private readonly diskAvailable: number;
   private readonly physnets: ReadonlySet<string>;
+  /** Guest architectures the host runs, and those with UEFI firmware. */
+  readonly arches: readonly string[];
+  private readonly uefiArches: ReadonlySet<string>;
   /** Names of nodes on this host, of every cluster: libvirt domain names are unique per host. */
   private readonly names = new Set<string>();
   memoryUsed = 0;
@@ -52,6 +59,8 @@ export class HostState {
     this.diskCapacity = Math.floor(inv.poolCapacityBytes * o.diskAllocationRatio);
     this.diskAvailable = Math.floor(inv.poolAvailableBytes * o.diskAllocationRatio);
     this.physnets = new Set(inv.physnets);
+    this.arches = inv.arches;
+    this.uefiArches = new Set(inv.uefiArches);
     this.bmcPortsFree = inv.bmcPortsFree;
   }
 
@@ -65,8 +74,16 @@ export class HostState {
     return Math.min(this.diskCapacity - this.diskUsed, this.diskAvailable - this.diskPlacedNow);
   }
 
+  /** Why this host cannot run `n` at all, whatever is free: its architecture, or its UEFI firmware; null when it can. */
+  cannotRun(n: NodeDemand): Shortfall | null {
+    if (!this.arches.includes(n.arch)) return { kind: 'arch', arch: n.arch, runs: this.arches };
+    if (n.uefi && !this.uefiArches.has(n.arch)) return { kind: 'uefi', arch: n.arch };
+    return null;
+  }
+
   /** True when `n` fits as a new node (the host's liveness is the caller's filter). */
   fits(n: NodeDemand): boolean {
+    if (this.cannotRun(n) !== null) return false;
     if (n.memoryMb * MiB > this.freeMemory() || n.vcpus > this.freeVcpus() || n.diskBytes > this.freeDisk())
       return false;
     if (n.needsIpmiPort && this.bmcPortsFree < 1) return false;
@@ -78,6 +95,9 @@ export class HostState {
   shortfalls(n: NodeDemand): Shortfall[] {
     // What a dead host lacks besides a heartbeat does not matter.
     if (!this.alive) return [{ kind: 'dead' }];
+    // Nor do the resources of a host that cannot run the node at all.
+    const cannot = this.cannotRun(n);
+    if (cannot) return [cannot];
     const out: Shortfall[] = [];
     for (const p of n.physnets) if (!this.physnets.has(p)) out.push({ kind: 'physnet', physnet: p });
     if (n.memoryMb * MiB > this.freeMemory())

@@ -16,5 +16,7 @@ export function nodeDemand(n: DesiredNode): NodeDemand {
     diskBytes,
     physnets: [...new Set(n.physnets)],
     needsIpmiPort: n.driver === 'ipmi',
+    arch: n.arch,
+    uefi: n.bootMode === 'uefi',
   };
 }

@@ -35,17 +35,40 @@ function nameList(names: readonly string[]): string {
 
 const gib = (b: number): string => `${(b / GiB).toFixed(1)} GiB`;
 
+/** The error for placed nodes their host cannot run (an architecture or its UEFI firmware it lacks). */
+function misplacedError(cluster: string, misplaced: readonly FieldError[]): TenksError {
+  const shown = misplaced.slice(0, DETAILED_NODES);
+  const more = misplaced.length - shown.length;
+  const head =
+    misplaced.length === 1
+      ? `a node of cluster '${cluster}' cannot run where it is placed (placed nodes keep their hypervisor)`
+      : `${misplaced.length} nodes of cluster '${cluster}' cannot run where they are placed (placed nodes keep their hypervisor)`;
+  return new TenksError(
+    'UNSUPPORTED',
+    [head, ...shown.map((m) => m.message), ...(more > 0 ? [`and ${more} more`] : [])].join('\n'),
+    {
+      details: shown,
+      hint:
+        'install the emulator and firmware of the architecture on that hypervisor (qemu-system-arm and qemu-efi-aarch64 ' +
+        'for aarch64), or remove the node from the spec and apply, then add it back to have it placed anew',
+    },
+  );
+}
+
 /**
  * Places the new nodes of a cluster on hypervisors. Pure: no I/O, the same input gives the same
  * output.
  *
  * - Nodes of the cluster that exist (in `current`) stay on their host, whatever its state: a dead,
  *   unknown, disallowed or overfull host is reported in `warnings`, never a reason to move a node.
- * - New nodes go, in input order, to live allowed hosts with room for their RAM, vCPUs, disk, an IPMI
- *   port when they need one, every physnet they use, and no node of the same name (see HostState for
+ * - New nodes go, in input order, to live allowed hosts that run their architecture (with UEFI
+ *   firmware for it, for UEFI nodes) and have room for their RAM, vCPUs, disk, an IPMI port when
+ *   they need one, every physnet they use, and no node of the same name (see HostState for
  *   how capacity is counted). The strategy chooses among the hosts that fit; ties go to the lowest
  *   host id. Greedy, not an optimal bin packer: a node that finds no room fails even where another
  *   order would have fit.
+ * - A placed node whose host does not run its architecture (or lacks its UEFI firmware) is an
+ *   UNSUPPORTED error naming the node and the host: it must not silently become another machine.
  * - If any new node finds no host, nothing is placed: throws a CAPACITY TenksError naming each node,
  *   what it lacks and on which hosts (bounded for thousands of nodes).
  *
@@ -85,18 +108,32 @@ export function schedule(input: ScheduleInput): ScheduleResult {
     e.nodes.push(node);
     stranded.set(key, e);
   };
+  const misplaced: FieldError[] = [];
   for (const n of input.nodes) {
     const hostId = keptOn.get(n.name);
     if (hostId === undefined) continue;
     const h = byId.get(hostId);
     if (!h) strand(n.name, hostId, 'has no agent');
     else {
+      const cannot = h.cannotRun(n);
+      if (cannot?.kind === 'arch')
+        misplaced.push({
+          field: n.name,
+          message: `node ${n.name} (type ${n.nodeType}) needs ${n.arch} but stays on ${hostId}, which runs ${cannot.runs.join(', ') || 'nothing'}`,
+        });
+      else if (cannot?.kind === 'uefi')
+        misplaced.push({
+          field: n.name,
+          message: `node ${n.name} (type ${n.nodeType}) needs UEFI firmware for ${n.arch} but stays on ${hostId}, which has none`,
+        });
       h.addKept(n);
       if (!h.alive) strand(n.name, hostId, 'is not alive');
       else if (allowed && !allowed.has(hostId)) strand(n.name, hostId, "is not in the spec's hypervisors");
     }
   }
 
+  // Placed nodes never move: one its host cannot run must not quietly become another machine there.
+  if (misplaced.length > 0) throw misplacedError(input.cluster, misplaced);
   const eligible = hosts.filter((h) => h.alive && (allowed === null || allowed.has(h.id)));
   const candidates = allowed === null ? hosts : hosts.filter((h) => allowed.has(h.id));
   const missing = allowed === null ? [] : [...allowed].filter((id) => !byId.has(id)).sort();

@@ -17,6 +17,10 @@ export interface NodeDemand {
   physnets: readonly string[];
   /** True for IPMI nodes, which each take one of the host's BMC ports (Redfish nodes share one service). */
   needsIpmiPort: boolean;
+  /** Guest architecture (`x86_64`, `aarch64`): a host must run it. */
+  arch: string;
+  /** True for UEFI nodes: a host must have UEFI firmware for their architecture. */
+  uefi: boolean;
 }
 
 /**
@@ -40,6 +44,10 @@ export interface HostInventory {
   physnets: readonly string[];
   /** IPMI ports still free in the agent's range (within the spec's range, when it sets one). */
   bmcPortsFree: number;
+  /** Guest architectures the host runs (an agent older than architectures: `['x86_64']`). */
+  arches: readonly string[];
+  /** Those of {@link arches} with UEFI firmware. */
+  uefiArches: readonly string[];
   /** The agent's heartbeat is current. New nodes only go to live hosts. */
   alive: boolean;
 }

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BmcBackend, BmcBootDevice, BmcPowerAction } from '../../agent/bmc/backend.js';
+import type { BmcBackend, BmcBootDevice, BmcInventory, BmcPowerAction } from '../../agent/bmc/backend.js';
 import { IpmiBmc } from '../../agent/bmc/ipmi/bmc.js';
 import { listenIpmi, type IpmiListener } from '../../agent/bmc/ipmi/server.js';
 import { Privilege } from '../../agent/bmc/ipmi/session.js';
@@ -35,6 +35,10 @@ class MemoryBackend implements BmcBackend {
   setBootDevice(_uuid: string, device: BootDevice, persistent: boolean): Promise<void> {
     this.boot = { ...this.boot, device, persistent };
     return Promise.resolve();
+  }
+  node: BmcInventory = { name: 'tk7', arch: 'aarch64' };
+  inventory(): Promise<BmcInventory> {
+    return Promise.resolve(this.node);
   }
 }
 
@@ -174,6 +178,27 @@ describe('IPMI BMC with the real ipmitool (lanplus, loopback)', function () {
     assert.match(mc.stdout, /Device Available\s+: yes/);
     const sdr = await ipmitool([...base, 'sdr', 'list']);
     assert.notEqual(sdr.code, 0);
+  });
+
+  it('serves the FRU inventory, with the CPU architecture as a product field', async function () {
+    const fru = await ipmitool([...base, 'fru', 'print', '0']);
+    assert.equal(fru.code, 0, fru.stderr);
+    assert.match(fru.stdout, /Product Manufacturer\s+: tenks/);
+    assert.match(fru.stdout, /Product Name\s+: virtual bare metal \(libvirt\/QEMU\)/);
+    assert.match(fru.stdout, /Product Serial\s+: 00000000-0000-0000-0000-000000000001/);
+    assert.match(fru.stdout, /Product Asset Tag\s+: tk7/);
+    assert.match(fru.stdout, /Product Extra\s+: cpu_arch=aarch64/);
+    backend.node = { name: 'tk7', arch: 'x86_64' };
+    const x86 = await ipmitool([...base, 'fru', 'print', '0']);
+    assert.match(x86.stdout, /Product Extra\s+: cpu_arch=x86_64/);
+    // Every FRU device: ours, then the SDR repository's locators (there is no SDR repository).
+    const all = await ipmitool([...base, 'fru', 'print']);
+    assert.match(all.stdout, /Builtin FRU Device \(ID 0\)[\s\S]*cpu_arch=x86_64/);
+    const other = await ipmitool([...base, 'fru', 'print', '1']);
+    assert.doesNotMatch(other.stdout, /cpu_arch/);
+    const bin = join(dir, 'fru.bin');
+    const read = await ipmitool([...base, 'fru', 'read', '0', bin]);
+    assert.equal(read.code, 0, read.stderr);
   });
 
   it('fails fast on a wrong password and on an unknown user', async function () {

@@ -12,9 +12,16 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { BmcBootDevice, BmcPowerAction, MediaInsert, RedfishBackend } from '../../agent/bmc/backend.js';
+import type {
+  BmcBootDevice,
+  BmcInventory,
+  BmcPowerAction,
+  FirmwareSupport,
+  MediaInsert,
+  RedfishBackend,
+} from '../../agent/bmc/backend.js';
 import { RedfishService } from '../../agent/bmc/redfish/server.js';
-import type { BootDevice, FirmwarePatch, NodeStatus } from '../../agent/compute/index.js';
+import type { Arch, BootDevice, FirmwarePatch, NodeStatus } from '../../agent/compute/index.js';
 import { nullLogger, TenksError } from '../../common/index.js';
 
 const execFileAsync = promisify(execFile);
@@ -22,7 +29,7 @@ const execFileAsync = promisify(execFile);
 const A = '11111111-2222-4333-8444-555555555555';
 const B = '66666666-7777-4888-9999-000000000000';
 
-function status(uuid: string, name: string, bootMode: 'uefi' | 'bios'): NodeStatus {
+function status(uuid: string, name: string, bootMode: 'uefi' | 'bios', arch: Arch = 'x86_64'): NodeStatus {
   return {
     cluster: 'c',
     name,
@@ -33,7 +40,8 @@ function status(uuid: string, name: string, bootMode: 'uefi' | 'bios'): NodeStat
     memoryMb: 1536,
     vcpus: 2,
     bootMode,
-    machine: bootMode === 'uefi' ? 'q35' : 'pc',
+    machine: arch === 'aarch64' ? 'virt' : bootMode === 'uefi' ? 'q35' : 'pc',
+    arch,
     volumes: [
       {
         name: `${name}-vol0`,
@@ -58,7 +66,11 @@ function status(uuid: string, name: string, bootMode: 'uefi' | 'bios'): NodeStat
 
 /** Two nodes with their own credentials; records every action. */
 class MemoryBackend implements RedfishBackend {
-  readonly uefiAvailable = true;
+  /** The host's firmware, per architecture. */
+  readonly firmware: Record<Arch, FirmwareSupport> = {
+    x86_64: { uefi: true, secureBoot: true },
+    aarch64: { uefi: true, secureBoot: true },
+  };
   readonly nodes = new Map<string, NodeStatus>([
     [A, status(A, 'node-a', 'uefi')],
     [B, status(B, 'node-b', 'bios')],
@@ -83,6 +95,13 @@ class MemoryBackend implements RedfishBackend {
   }
   node(uuid: string): Promise<NodeStatus> {
     return Promise.resolve(structuredClone(this.get(uuid)));
+  }
+  firmwareFor(arch: Arch): FirmwareSupport {
+    return this.firmware[arch];
+  }
+  inventory(uuid: string): Promise<BmcInventory> {
+    const n = this.get(uuid);
+    return Promise.resolve({ name: n.name, arch: n.arch });
   }
   powerState(uuid: string): Promise<'on' | 'off'> {
     return Promise.resolve(this.get(uuid).powerState === 'on' ? 'on' : 'off');
@@ -475,6 +494,48 @@ describe('Redfish service over HTTP (in-memory backend)', function () {
     });
     assert.equal(keys.status, 204);
     assert.ok(backend.actions.includes('firmware:{"resetNvram":true}'));
+  });
+
+  it('reports the CPU architecture: x86 / x86-64, and ARM / ARM-A64 for an aarch64 system, which has no Legacy boot', async function () {
+    backend.nodes.set(B, status(B, 'node-b', 'uefi', 'aarch64'));
+    const B_AUTH = { Authorization: basic('other', 'pw-b') };
+    const cpu = (uuid: string, auth: Record<string, string>): Promise<Res> =>
+      get(`/redfish/v1/Systems/${uuid}/Processors/CPU0`, auth);
+    const x86 = (await cpu(A, A_AUTH)).json;
+    assert.deepEqual([x86.ProcessorArchitecture, x86.InstructionSet], ['x86', 'x86-64']);
+    const arm = (await cpu(B, B_AUTH)).json;
+    assert.deepEqual([arm.ProcessorArchitecture, arm.InstructionSet], ['ARM', 'ARM-A64']);
+    assert.equal(arm.TotalThreads, 1);
+    const system = (await get(`/redfish/v1/Systems/${B}`, B_AUTH)).json;
+    const summary = system.ProcessorSummary as Record<string, unknown>;
+    assert.equal(summary.Count, 2);
+    assert.equal(summary.Model, 'QEMU TCG CPU (aarch64)');
+    assert.equal(
+      ((await get(`/redfish/v1/Systems/${A}`)).json.ProcessorSummary as Record<string, unknown>).Model,
+      'QEMU TCG CPU (x86_64)',
+    );
+    const boot = system.Boot as Record<string, unknown>;
+    assert.deepEqual(boot['BootSourceOverrideMode@Redfish.AllowableValues'], ['UEFI']);
+    const legacy = await call('PATCH', `/redfish/v1/Systems/${B}`, {
+      headers: B_AUTH,
+      body: { Boot: { BootSourceOverrideMode: 'Legacy' } },
+    });
+    assert.equal(legacy.status, 400);
+    assert.match(JSON.stringify(legacy.json), /aarch64 system has no BIOS/);
+    const bios = await call('PATCH', `/redfish/v1/Systems/${B}/BIOS/Settings`, {
+      headers: B_AUTH,
+      body: { Attributes: { BootMode: 'Bios' } },
+    });
+    assert.equal(bios.status, 400);
+    assert.ok(!backend.actions.some((a) => a.startsWith('firmware:')), 'nothing reached the backend');
+    // Secure Boot on virt where the host has AAVMF with Secure Boot, and not where it has none.
+    assert.ok(system.SecureBoot, 'a UEFI virt node offers Secure Boot');
+    backend.firmware.aarch64 = { uefi: true, secureBoot: false };
+    assert.equal((await get(`/redfish/v1/Systems/${B}`, B_AUTH)).json.SecureBoot, undefined);
+    assert.equal((await get(`/redfish/v1/Systems/${B}/SecureBoot`, B_AUTH)).status, 404);
+    backend.firmware.aarch64 = { uefi: false, secureBoot: false };
+    const noFirmware = (await get(`/redfish/v1/Systems/${B}`, B_AUTH)).json.Boot as Record<string, unknown>;
+    assert.deepEqual(noFirmware['BootSourceOverrideMode@Redfish.AllowableValues'], []);
   });
 
   it('never answers an expected GET with a 5xx', async function () {

@@ -3,7 +3,7 @@
  * nodes with blank and image volumes, power, idempotence, UEFI NVRAM, lifecycle events, bad input, SIGTERM.
  */
 import assert from 'node:assert/strict';
-import { access, chmod, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { access, chmod, mkdir, mkdtemp, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClientReadableStream } from '@grpc/grpc-js';
@@ -384,6 +384,73 @@ describe('tenks-agent on qemu:///system (child process, mTLS)', function () {
     assert.ok(!(await domainNames()).includes(name), 'a domain was defined');
     assert.deepEqual(await volumeNames(pool), []);
     assert.equal((await c().list(cluster)).nodes.length, 0);
+  });
+
+  it("honours upstream's libvirt-vm settings: forced TCG, emulator template, console log dir and owner, clock, no <cpu>", async function () {
+    this.timeout(180_000);
+    const name = `${tag}-kayobe`;
+    const logs = join(dir, 'kolla', 'tenks');
+    const spec = nodeSpec({
+      cluster,
+      name,
+      memoryMb: 128,
+      vcpus: 1,
+      bootMode: BootMode.BOOT_MODE_BIOS,
+      volumes: [volume({ capacity: '64MiB' })],
+      consoleLogEnabled: true,
+      // Kayobe's dev configuration, verbatim: rendered with this host's facts by the agent.
+      emulator:
+        "{% if ansible_facts.os_family == 'RedHat' %}/usr/libexec/qemu-kvm{% else %}/usr/bin/qemu-system-x86_64{% endif %}",
+      engine: 'qemu',
+      consoleLogDir: logs,
+      consoleLogOwner: '42436',
+      clockOffset: 'localtime',
+      cpuMode: 'none',
+    });
+    const r = await c().ensure(spec, 120_000);
+    assert.equal(r.changed, true);
+    const xml = await virsh('dumpxml', name);
+    assert.match(xml, /<domain type='qemu'/);
+    assert.match(xml, /<emulator>\/usr\/bin\/qemu-system-x86_64<\/emulator>/);
+    assert.match(xml, /<clock offset='localtime'\/>/);
+    // No <cpu> element was given: libvirt records QEMU's own default CPU, never a mode of ours.
+    assert.doesNotMatch(xml, /<cpu mode='(host-model|host-passthrough|maximum)'/);
+    assert.match(xml, new RegExp(`<log file='${join(logs, `${name}-console.log`)}'`));
+    const st = await stat(logs);
+    assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [42436, 42436, 0o770]);
+    assert.equal(r.node?.consoleLogPath, join(logs, `${name}-console.log`));
+
+    await c().power({ cluster, name }, PowerAction.POWER_ACTION_ON);
+    await waitUntil('the console log is written', () => exists(join(logs, `${name}-console.log`)), 60_000);
+    await c().power({ cluster, name }, PowerAction.POWER_ACTION_OFF);
+    const again = await c().ensure(spec, 120_000);
+    assert.equal(again.changed, false, JSON.stringify(again.changes));
+    await c().delete({ cluster, name });
+    assert.ok(!(await domainNames()).includes(name));
+  });
+
+  it('refuses an emulator the host does not have and KVM on a TCG host, naming the fields, creating nothing', async function () {
+    const name = `${tag}-noemu`;
+    const err = await c()
+      .ensure(
+        nodeSpec({
+          cluster,
+          name,
+          engine: 'kvm',
+          emulator: '/usr/libexec/qemu-kvm',
+          volumes: [volume({ capacity: '64MiB' })],
+        }),
+        60_000,
+      )
+      .then(
+        () => assert.fail('the ensure succeeded'),
+        (e: unknown) => e,
+      );
+    assert.ok(err instanceof TenksError, String(err));
+    assert.equal(err.code, 'INVALID_SPEC');
+    assert.deepEqual(err.details.map((d) => d.field).sort(), ['node.emulator', 'node.engine']);
+    assert.match(err.details.find((d) => d.field === 'node.emulator')?.message ?? '', /qemu-kvm.*not an executable/);
+    assert.ok(!(await domainNames()).includes(name), 'a domain was defined');
   });
 
   it("refuses a TLS key that is not its certificate's before touching the host (exit 2)", async function () {

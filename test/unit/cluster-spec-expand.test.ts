@@ -54,6 +54,7 @@ describe('expandNodes', () => {
       ],
       physnets: ['physnet1', 'physnet2'],
       bootMode: 'uefi',
+      arch: 'x86_64',
       consoleLog: false,
       vnc: false,
       machine: null,
@@ -115,6 +116,52 @@ describe('expandNodes', () => {
     const [c] = nodes({ ...withSpecs([{ type: 'a', count: 1 }]), libvirt_vm_engine: 'qemu' });
     assert.equal(a?.fingerprint, b?.fingerprint);
     assert.notEqual(a?.fingerprint, c?.fingerprint);
+  });
+
+  it('gives nodes the architecture of their type, else libvirt_vm_arch, else x86_64', () => {
+    const types = (raw: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> => {
+      const t = raw.node_types as Record<string, Record<string, unknown>>;
+      t.b = { ...t.b, ...b };
+      return raw;
+    };
+    const arches = (raw: Record<string, unknown>): string[] => nodes(raw).map((n) => `${n.name}:${n.arch}`);
+    const specs = [
+      { type: 'a', count: 1 },
+      { type: 'b', count: 1 },
+    ];
+    assert.deepEqual(arches(withSpecs(specs)), ['tk0:x86_64', 'tk1:x86_64']);
+    assert.deepEqual(arches(withSpecs(specs, { libvirt_vm_arch: 'aarch64' })), ['tk0:aarch64', 'tk1:aarch64']);
+    assert.deepEqual(arches(types(withSpecs(specs, { libvirt_vm_arch: 'aarch64' }), { arch: 'x86_64' })), [
+      'tk0:aarch64',
+      'tk1:x86_64',
+    ]);
+    assert.deepEqual(arches(types(withSpecs(specs), { arch: 'aarch64' })), ['tk0:x86_64', 'tk1:aarch64']);
+    // Empty values mean the default, as upstream's default() reads them.
+    assert.deepEqual(arches(types(withSpecs(specs, { libvirt_vm_arch: '' }), { arch: null })), [
+      'tk0:x86_64',
+      'tk1:x86_64',
+    ]);
+  });
+
+  it('keeps the fingerprint of x86_64 nodes made before architectures, and changes it for aarch64', () => {
+    // Computed before nodes had an architecture: existing nodes must not look changed.
+    const before = 'fba2fc6de2ad66c4';
+    const raw = (extra: Record<string, unknown> = {}, a: Record<string, unknown> = {}): Record<string, unknown> => ({
+      physnet_mappings: { physnet1: 'eth1' },
+      node_types: {
+        a: { memory_mb: 1024, vcpus: 1, volumes: [{ capacity: '10GiB' }], physical_networks: ['physnet1'], ...a },
+      },
+      specs: [{ type: 'a', count: 1 }],
+      ...extra,
+    });
+    assert.equal(nodes(raw())[0]?.fingerprint, before);
+    assert.equal(nodes(raw({ libvirt_vm_arch: 'x86_64' }))[0]?.fingerprint, before);
+    assert.equal(nodes(raw({}, { arch: 'x86_64' }))[0]?.fingerprint, before);
+    assert.notEqual(nodes(raw({}, { arch: 'aarch64' }))[0]?.fingerprint, before);
+    assert.equal(
+      nodes(raw({ libvirt_vm_arch: 'aarch64' }))[0]?.fingerprint,
+      nodes(raw({}, { arch: 'aarch64' }))[0]?.fingerprint,
+    );
   });
 
   it('names nodes as upstream: specs with the same prefix share one index sequence', () => {

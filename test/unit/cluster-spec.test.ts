@@ -69,6 +69,8 @@ describe('compileClusterSpec', () => {
     it('compiles an empty spec with every default', () => {
       const want: ClusterSpec = {
         name: 'tenks',
+        nameSource: 'default',
+        stateFilePath: null,
         bridgeType: 'openvswitch',
         physnetMappings: {},
         hypervisors: null,
@@ -79,6 +81,7 @@ describe('compileClusterSpec', () => {
         ipmi: { address: '0.0.0.0', portRange: null, username: 'username', password: 'password' },
         redfish: { address: '0.0.0.0', username: 'username', password: 'password' },
         defaultBootMode: 'uefi',
+        defaultArch: 'x86_64',
         deployKernel: null,
         deployRamdisk: null,
         waitForPlacement: true,
@@ -137,6 +140,7 @@ describe('compileClusterSpec', () => {
           machine: null,
           cpuMode: null,
           clockOffset: null,
+          arch: null,
         },
       });
       assert.deepEqual(spec.specs, [
@@ -923,5 +927,53 @@ describe("upstream's empty values and libvirt-vm variables", () => {
     assert.match(by.libvirt_custom_socket_path ?? '', /libvirt_uri: qemu\+unix:\/\/\/system\?socket=/);
     assert.match(by.libvirt_host_install_daemon ?? '', /setup\.sh/);
     assert.match(by.libvirt_host_configure_apparmor ?? '', /setup\.sh/);
+  });
+});
+
+describe('guest architecture (libvirt_vm_arch, node type arch)', () => {
+  const withType = (t: Record<string, unknown>, top: Record<string, unknown> = {}): Record<string, unknown> => {
+    const raw = base();
+    Object.assign(raw.node_types.type0!, t);
+    return { ...raw, ...top };
+  };
+
+  it('reads libvirt_vm_arch and the node type arch, which no longer warns', () => {
+    const c = compiled(withType({ arch: 'aarch64' }, { libvirt_vm_arch: 'x86_64' }));
+    assert.deepEqual(c.warnings, []);
+    assert.equal(c.spec.defaultArch, 'x86_64');
+    assert.equal(c.spec.nodeTypes.type0?.arch, 'aarch64');
+    assert.equal(compiled(withType({}, { libvirt_vm_arch: 'aarch64' })).spec.defaultArch, 'aarch64');
+    // Empty and null are the default, as upstream's default() reads them.
+    assert.equal(compiled(withType({ arch: '' }, { libvirt_vm_arch: null })).spec.nodeTypes.type0?.arch, null);
+    assert.equal(compiled(withType({}, { libvirt_vm_arch: '' })).spec.defaultArch, 'x86_64');
+  });
+
+  it('refuses any other architecture, naming the field', () => {
+    assertErrors(withType({ arch: 'armv7l' }, { libvirt_vm_arch: 'ppc64le' }), [
+      ['libvirt_vm_arch', /expected x86_64 or aarch64/],
+      ['node_types.type0.arch', /expected x86_64 or aarch64/],
+    ]);
+    assertError(withType({ arch: 64 }), 'node_types.type0.arch', /expected x86_64 or aarch64/);
+  });
+
+  it('refuses BIOS for an aarch64 node type, where the type or the capabilities ask for it', () => {
+    assertError(
+      withType({ arch: 'aarch64', boot_mode: 'bios' }),
+      'node_types.type0.boot_mode',
+      /aarch64.*UEFI.*no BIOS/,
+    );
+    const caps = withType({}, { libvirt_vm_arch: 'aarch64' });
+    (caps.specs as Record<string, unknown>[])[0]!.ironic_config = {
+      resource_class: 'baremetal',
+      properties: { capabilities: 'boot_mode:bios' },
+    };
+    assertError(caps, 'specs[0].ironic_config.properties.capabilities', /'type0' is aarch64/);
+  });
+
+  it('boots aarch64 nodes UEFI whatever default_boot_mode says (it is for nodes that have a choice)', () => {
+    const c = compiled(withType({ arch: 'aarch64' }, { default_boot_mode: 'bios' }));
+    assert.equal(c.spec.specs[0]?.bootMode, 'uefi');
+    const x86 = compiled(withType({}, { default_boot_mode: 'bios' }));
+    assert.equal(x86.spec.specs[0]?.bootMode, 'bios');
   });
 });

@@ -88,6 +88,7 @@ function domainSpec(fields: Partial<DomainSpec> = {}): DomainSpec {
     uuid: '11111111-2222-4333-8444-555555555555',
     memoryMb: 2048,
     vcpus: 2,
+    arch: 'x86_64',
     machine: 'q35',
     cpuMode: null,
     bootMode: 'uefi',
@@ -112,6 +113,10 @@ function domainSpec(fields: Partial<DomainSpec> = {}): DomainSpec {
 
 function dom(fields: Partial<DomainSpec> = {}, type = 'kvm'): XNode {
   return parse(domainXml(domainSpec(fields), type), 'domain');
+}
+
+function devicesOf(d: XNode): XNode {
+  return one(d, 'devices');
 }
 
 describe('domainXml', () => {
@@ -345,6 +350,91 @@ describe('domainXml', () => {
     assert.ok(one(dom({ secureBoot: true }), 'features').smm !== undefined);
     assert.equal(one(dom({}), 'features').smm, undefined);
     assert.equal(one(dom({ bootMode: 'bios', secureBoot: true }), 'os').firmware, undefined);
+  });
+
+  it('has the x86 devices (APIC, VGA with VNC) on x86_64 and the test driver arch when given', () => {
+    const d = dom({ vnc: true });
+    assert.ok(one(d, 'features').apic !== undefined);
+    assert.equal(at(one(one(one(d, 'devices'), 'video'), 'model'), 'type'), 'vga');
+    assert.equal(at(one(one(dom({}, 'qemu'), 'os'), 'type'), 'arch'), 'x86_64');
+    const test = parse(domainXml(domainSpec(), 'test', 'i686'), 'domain');
+    assert.equal(at(one(one(test, 'os'), 'type'), 'arch'), 'i686');
+  });
+
+  describe('aarch64', () => {
+    const arm = (fields: Partial<DomainSpec> = {}): XNode =>
+      dom({ arch: 'aarch64', machine: 'virt', cpuMode: 'maximum', ...fields }, 'qemu');
+
+    it('is a virt machine of arch aarch64 booting UEFI, under TCG with the maximum CPU', () => {
+      const d = arm();
+      assert.equal(at(d, 'type'), 'qemu');
+      const os = one(d, 'os');
+      assert.equal(at(os, 'firmware'), 'efi');
+      assert.equal(at(one(os, 'type'), 'arch'), 'aarch64');
+      assert.equal(at(one(os, 'type'), 'machine'), 'virt');
+      assert.deepEqual(
+        kids(os, 'boot').map((b) => at(b, 'dev')),
+        ['network', 'hd'],
+      );
+      assert.equal(at(one(d, 'cpu'), 'mode'), 'maximum');
+      assert.deepEqual(kids(devicesOf(d), 'emulator'), [], 'libvirt picks qemu-system-aarch64 for the arch');
+    });
+
+    it('has ACPI but no x86 features (APIC, SMM), even with Secure Boot', () => {
+      const features = one(arm({ secureBoot: true }), 'features');
+      assert.ok(features.acpi !== undefined);
+      assert.equal(features.apic, undefined);
+      assert.equal(features.pae, undefined);
+      assert.equal(features.smm, undefined);
+      const fw = kids(one(one(arm({ secureBoot: true }), 'os'), 'firmware'), 'feature').map(
+        (f) => `${at(f, 'name')}=${at(f, 'enabled')}`,
+      );
+      assert.deepEqual(fw, ['secure-boot=yes', 'enrolled-keys=yes']);
+    });
+
+    it('puts the CD drive on SCSI behind a virtio-scsi controller (virt has no SATA or IDE)', () => {
+      const devices = devicesOf(arm({ cdrom: { type: 'volume', pool: 'tenks', volume: 'n1-vmedia-cd' } }));
+      const cd = kids(devices, 'disk').find((x) => at(x, 'device') === 'cdrom')!;
+      assert.equal(at(one(cd, 'target'), 'bus'), 'scsi');
+      assert.equal(at(one(cd, 'target'), 'dev'), 'sda');
+      const scsi = kids(devices, 'controller').filter((c) => at(c, 'type') === 'scsi');
+      assert.deepEqual(
+        scsi.map((c) => at(c, 'model')),
+        ['virtio-scsi'],
+      );
+    });
+
+    it('keeps disks and NICs on virtio, so PXE comes from the virtio NIC', () => {
+      const nics: DomainSpec['nics'] = [
+        { mac: '52:54:00:00:00:01', attach: { type: 'bridge', bridge: 'br', openvswitch: true }, alias: 'n1-p1' },
+      ];
+      const devices = devicesOf(arm({ nics }));
+      assert.deepEqual(
+        hardDisks(devices).map((x) => at(one(x, 'target'), 'bus')),
+        ['virtio', 'virtio'],
+      );
+      assert.equal(at(one(one(devices, 'interface'), 'model'), 'type'), 'virtio');
+    });
+
+    it('has graphics only with VNC: a virtio GPU (no VGA on virt) and USB input devices', () => {
+      const none = devicesOf(arm());
+      assert.deepEqual(kids(none, 'graphics'), []);
+      assert.deepEqual(kids(none, 'video'), []);
+      assert.deepEqual(kids(none, 'input'), []);
+      const vnc = devicesOf(arm({ vnc: true }));
+      assert.equal(at(one(vnc, 'graphics'), 'listen'), '127.0.0.1');
+      assert.equal(at(one(one(vnc, 'video'), 'model'), 'type'), 'virtio');
+      assert.deepEqual(
+        kids(vnc, 'input').map((i) => `${at(i, 'type')}/${at(i, 'bus')}`),
+        ['keyboard/usb', 'tablet/usb'],
+      );
+      assert.ok(kids(vnc, 'controller').some((c) => at(c, 'type') === 'usb' && at(c, 'model') === 'qemu-xhci'));
+    });
+
+    it('keeps the serial console and its log', () => {
+      const serial = one(devicesOf(arm({ consoleLogPath: '/var/log/tenks/libvirt/n1-console.log' })), 'serial');
+      assert.equal(at(one(serial, 'log'), 'file'), '/var/log/tenks/libvirt/n1-console.log');
+    });
   });
 
   it('keeps firmware and virtual media state in the metadata', () => {

@@ -142,6 +142,14 @@ describe('Ironic node of a tenks node', () => {
     assert.equal(d2.properties.capabilities, 'boot_mode:bios');
   });
 
+  it("sets cpu_arch to the node's architecture, unless ironic_config.properties sets it", () => {
+    const arm = spec({ libvirt_vm_arch: 'aarch64' });
+    assert.equal(desiredIronicNode(arm, node(arm), facts, images).properties.cpu_arch, 'aarch64');
+    assert.equal(desiredIronicNode(spec(), node(spec()), facts, images).properties.cpu_arch, 'x86_64');
+    const own = spec({ libvirt_vm_arch: 'aarch64' }, { properties: { cpu_arch: 'arm64' } });
+    assert.equal(desiredIronicNode(own, node(own), facts, images).properties.cpu_arch, 'arm64');
+  });
+
   it('points redfish nodes at the system, with the spec address when it names a host', () => {
     const s = spec({ default_ironic_driver: 'redfish', redfish_address: '198.51.100.7', redfish_verify_ca: false });
     const d = desiredIronicNode(s, node(s), facts, images, { ipmi: '0.0.0.0', redfish: '198.51.100.7' });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { BmcBackend, BmcBootDevice } from '../../agent/bmc/backend.js';
+import type { BmcBackend, BmcBootDevice, BmcInventory } from '../../agent/bmc/backend.js';
 import {
   rakp3AuthCode,
   rakp4Icv,
@@ -43,6 +43,9 @@ class MemoryBackend implements BmcBackend {
   setBootDevice(_uuid: string, device: BmcBootDevice['device'], persistent: boolean): Promise<void> {
     this.boot = { ...this.boot, device, persistent };
     return Promise.resolve();
+  }
+  inventory(): Promise<BmcInventory> {
+    return Promise.resolve({ name: 'n1', arch: 'x86_64' });
   }
 }
 

@@ -21,6 +21,10 @@ const facts: HostFacts = {
   memoryBytes: 8 * GiB,
   freeMemoryBytes: 4 * GiB,
   uefiAvailable: true,
+  arches: ['x86_64', 'aarch64'],
+  uefiArches: ['x86_64', 'aarch64'],
+  secureBootArches: ['x86_64', 'aarch64'],
+  kvmArches: [],
 };
 
 describe('NodeManager firmware and virtual media', function () {

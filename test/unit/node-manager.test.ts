@@ -25,6 +25,10 @@ function hostFacts(fields: Partial<HostFacts> = {}): HostFacts {
     memoryBytes: 32 * GiB,
     freeMemoryBytes: 16 * GiB,
     uefiAvailable: true,
+    arches: ['x86_64', 'aarch64'],
+    uefiArches: ['x86_64', 'aarch64'],
+    secureBootArches: ['x86_64', 'aarch64'],
+    kvmArches: [],
     ...fields,
   };
 }
@@ -488,7 +492,7 @@ describe('NodeManager', () => {
     });
 
     it('refuses uefi on a host without OVMF', async () => {
-      const { hv, nm } = setup({ uefiAvailable: false });
+      const { hv, nm } = setup({ uefiAvailable: false, uefiArches: ['aarch64'] });
       const e = await rejectsWith(nm.ensure(spec()), 'INVALID_SPEC', 'node.boot_mode');
       assert.match(e.message, /OVMF/);
       assert.equal(hv.domains.size, 0);
@@ -500,7 +504,7 @@ describe('NodeManager', () => {
       const { hv, nm } = setup({ engine: 'qemu' });
       await rejectsWith(nm.ensure(spec({ cpuMode: 'host-passthrough' })), 'INVALID_SPEC', 'node.cpu_mode');
       assert.equal(hv.domains.size, 0);
-      const kvm = setup({ engine: 'kvm' });
+      const kvm = setup({ engine: 'kvm', kvmArches: ['x86_64'] });
       await kvm.nm.ensure(spec({ cpuMode: 'host-passthrough' }));
       await kvm.nm.ensure(spec({ name: 'n2' }));
       assert.equal(kvm.hv.domains.get('n1')!.spec.cpuMode, 'host-passthrough');
@@ -514,7 +518,7 @@ describe('NodeManager', () => {
     });
 
     it('reports every preflight problem at once', async () => {
-      const { nm } = setup({ uefiAvailable: false });
+      const { nm } = setup({ uefiAvailable: false, uefiArches: ['aarch64'] });
       const e = await rejectsWith(
         nm.ensure(
           spec({
@@ -579,7 +583,7 @@ describe('NodeManager', () => {
     });
 
     it('still validates', async () => {
-      const { nm } = setup({ uefiAvailable: false });
+      const { nm } = setup({ uefiAvailable: false, uefiArches: ['aarch64'] });
       await rejectsWith(nm.ensure(spec(), { dryRun: true }), 'INVALID_SPEC', 'node.boot_mode');
     });
   });
@@ -861,6 +865,97 @@ describe('NodeManager', () => {
       }
       for (const v of storage.volumes.keys())
         assert.ok(d.metadata?.ownedVolumes.includes(v), `volume ${v} is not recorded`);
+    });
+  });
+
+  describe('aarch64 nodes', () => {
+    it('makes a virt machine under TCG with the maximum CPU, booting UEFI', async () => {
+      const { hv, nm } = setup();
+      const r = await nm.ensure(spec({ arch: 'aarch64', consoleLogEnabled: true }));
+      const d = hv.domains.get('n1')!.spec;
+      assert.equal(d.arch, 'aarch64');
+      assert.equal(d.machine, 'virt');
+      assert.equal(d.engine, 'qemu');
+      assert.equal(d.cpuMode, 'maximum');
+      assert.equal(d.bootMode, 'uefi');
+      assert.equal(d.emulator, null, "libvirt's emulator for the arch");
+      assert.equal(r.node.arch, 'aarch64');
+      assert.equal(r.node.machine, 'virt');
+      assert.equal((await nm.get(ref('n1'))).arch, 'aarch64');
+      const x86 = await nm.ensure(spec({ name: 'n2' }));
+      assert.equal(x86.node.arch, 'x86_64');
+      assert.equal(hv.domains.get('n2')!.spec.machine, 'q35');
+    });
+
+    it("keeps a given machine and CPU mode, and upstream's empty cpu_mode (none) means no <cpu>", async () => {
+      const { hv, nm } = setup();
+      await nm.ensure(spec({ arch: 'aarch64', machine: 'virt-7.2', cpuMode: 'none' }));
+      assert.equal(hv.domains.get('n1')!.spec.machine, 'virt-7.2');
+      assert.equal(hv.domains.get('n1')!.spec.cpuMode, null);
+    });
+
+    it('runs under KVM only where the host offers KVM for aarch64', async () => {
+      const { hv, nm } = setup({ engine: 'kvm', kvmArches: ['x86_64'] });
+      await nm.ensure(spec({ arch: 'aarch64' }));
+      assert.equal(hv.domains.get('n1')!.spec.engine, 'qemu');
+      assert.equal(hv.domains.get('n1')!.spec.cpuMode, 'maximum');
+      const e = await rejectsWith(nm.ensure(spec({ name: 'n2', arch: 'aarch64', engine: 'kvm' })), 'INVALID_SPEC');
+      assert.deepEqual(
+        e.details.map((d) => d.field),
+        ['node.engine'],
+      );
+      assert.match(e.message, /aarch64 guests under QEMU without KVM/);
+      const arm = setup({ engine: 'qemu', kvmArches: ['aarch64'] });
+      await arm.nm.ensure(spec({ arch: 'aarch64' }));
+      assert.equal(arm.hv.domains.get('n1')!.spec.engine, 'kvm');
+      assert.equal(arm.hv.domains.get('n1')!.spec.cpuMode, 'host-passthrough');
+    });
+
+    it('refuses, naming the host, an architecture the host does not run', async () => {
+      const { hv, nm } = setup({ arches: ['i686', 'x86_64'], uefiArches: ['x86_64'] });
+      const e = await rejectsWith(nm.ensure(spec({ arch: 'aarch64' })), 'INVALID_SPEC', 'node.arch');
+      assert.match(e.message, /host 'hv1' does not run aarch64 guests \(it runs i686, x86_64\)/);
+      assert.equal(hv.domains.size, 0);
+    });
+
+    it('refuses UEFI without AAVMF, and BIOS always', async () => {
+      const { hv, nm } = setup({ uefiArches: ['x86_64'] });
+      const e = await rejectsWith(nm.ensure(spec({ arch: 'aarch64' })), 'INVALID_SPEC', 'node.boot_mode');
+      assert.match(e.message, /AAVMF.*qemu-efi-aarch64/);
+      await rejectsWith(nm.ensure(spec({ arch: 'aarch64', bootMode: 'bios' })), 'INVALID_SPEC', 'node.boot_mode');
+      assert.equal(hv.domains.size, 0);
+    });
+
+    it('refuses an emulator of another architecture', async () => {
+      const { nm } = setup({ libvirtUri: 'test:///default' });
+      const e = await rejectsWith(
+        nm.ensure(spec({ arch: 'aarch64', emulator: '/usr/bin/qemu-system-x86_64' })),
+        'INVALID_SPEC',
+        'node.emulator',
+      );
+      assert.match(e.message, /runs x86_64 guests, and the node is aarch64/);
+    });
+
+    it('reports an architecture change, and leaves x86_64 nodes made before architectures unchanged', async () => {
+      const { nm } = setup();
+      const first = await nm.ensure(spec());
+      assert.equal((await nm.ensure(spec({ arch: 'x86_64' }))).changed, false);
+      const r = await nm.ensure(spec({ arch: 'aarch64' }));
+      assert.ok(r.changes.includes('arch: "x86_64" -> "aarch64"'), r.changes.join('; '));
+      assert.notEqual(r.node.specHash, first.node.specHash);
+    });
+
+    it('refuses BIOS and Secure Boot on other machines through the BMC; Secure Boot on virt is fine', async () => {
+      const { hv, nm } = setup();
+      await nm.ensure(spec({ arch: 'aarch64' }));
+      await rejectsWith(nm.setFirmware(ref('n1'), { bootMode: 'bios' }), 'UNSUPPORTED', 'BootSourceOverrideMode');
+      await nm.setFirmware(ref('n1'), { secureBoot: true });
+      assert.equal(hv.domains.get('n1')!.spec.secureBoot, true);
+      const other = setup({ secureBootArches: ['x86_64'] });
+      await other.nm.ensure(spec({ arch: 'aarch64' }));
+      await rejectsWith(other.nm.setFirmware(ref('n1'), { secureBoot: true }), 'UNSUPPORTED', 'SecureBootEnable');
+      await other.nm.ensure(spec({ name: 'n2', arch: 'aarch64', machine: 'sbsa-ref' }));
+      await rejectsWith(other.nm.setFirmware(ref('n2'), { secureBoot: true }), 'UNSUPPORTED', 'SecureBootEnable');
     });
   });
 });

@@ -30,6 +30,10 @@ const facts: HostFacts = {
   memoryBytes: 8 * 1024 ** 3,
   freeMemoryBytes: 4 * 1024 ** 3,
   uefiAvailable: true,
+  arches: ['x86_64', 'aarch64'],
+  uefiArches: ['x86_64', 'aarch64'],
+  secureBootArches: ['x86_64', 'aarch64'],
+  kvmArches: [],
 };
 
 /** Lets every pending callback run, `n` times over. */
@@ -215,7 +219,7 @@ describe('BMC plane: one listener per node', function () {
       defaultUsername: 'admin',
       redfishPort: 0,
       redfishTls: null,
-      uefiAvailable: true,
+      firmware: { uefiArches: ['x86_64'], secureBootArches: ['x86_64'] },
       nodes,
       log: nullLogger,
       transport,

@@ -504,3 +504,27 @@ describe('upstream libvirt-vm settings on the agent', () => {
     assert.deepEqual(fields(raw({ emulator: '{{ lookup("env", "QEMU") }}' })), ['node.emulator']);
   });
 });
+
+describe('guest architecture on the agent', () => {
+  it('defaults to x86_64, left out of the spec so existing hashes stay the same', () => {
+    const spec = compileNodeSpec(raw());
+    assert.equal('arch' in spec, false);
+    assert.deepEqual(compileNodeSpec(raw({ arch: 'x86_64' })), spec);
+    assert.equal(specHash(compileNodeSpec(raw({ arch: 'x86_64' }))), specHash(spec));
+  });
+
+  it('keeps aarch64, which changes the hash', () => {
+    const spec = compileNodeSpec(raw({ arch: 'aarch64' }));
+    assert.equal(spec.arch, 'aarch64');
+    assert.notEqual(specHash(spec), specHash(compileNodeSpec(raw())));
+  });
+
+  it('refuses an unknown architecture, naming the field', () => {
+    assertOnlyError(raw({ arch: 'riscv64' }), 'node.arch', /unknown architecture 'riscv64' \(use x86_64 or aarch64\)/);
+  });
+
+  it('refuses BIOS for aarch64: there is none', () => {
+    assertOnlyError(raw({ arch: 'aarch64', bootMode: 'bios' }), 'node.boot_mode', /aarch64 .*UEFI .*no BIOS/);
+    assert.equal(compileNodeSpec(raw({ arch: 'aarch64' })).bootMode, 'uefi');
+  });
+});

@@ -495,6 +495,22 @@ describe('plan', () => {
       ]);
     });
 
+    it('replaces a node whose architecture changed (firmware and disks are made for one), both ways', () => {
+      const observed = applied(compile(lab({ specs: [{ type: 'small', count: 1 }] })));
+      assert.equal(observed[0]?.labels['tenks.dev/arch'], undefined, 'x86_64 nodes carry no arch label');
+      const arm = compile(lab({ specs: [{ type: 'small', count: 1 }] }, smallWith({ arch: 'aarch64' })));
+      assert.deepEqual(summary(run({ ...arm, observed })), [
+        ['replace', 'tk0', ['arch: x86_64 -> aarch64 (the node is rebuilt)']],
+      ]);
+      const armNodes = applied(arm);
+      assert.equal(armNodes[0]?.labels['tenks.dev/arch'], 'aarch64');
+      assert.deepEqual(summary(run({ ...arm, observed: armNodes })), [], 'an aarch64 node as asked');
+      const back = compile(lab({ specs: [{ type: 'small', count: 1 }] }));
+      assert.deepEqual(summary(run({ ...back, observed: armNodes })), [
+        ['replace', 'tk0', ['arch: aarch64 -> x86_64 (the node is rebuilt)']],
+      ]);
+    });
+
     it('changes the NIC list', () => {
       const observed = applied(compile(lab()));
       const c = compile(lab({}, smallWith({ physical_networks: ['physnet1', 'physnet2'] })));

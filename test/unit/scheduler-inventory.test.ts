@@ -133,6 +133,8 @@ describe('hostsOf', () => {
         physnets: ['physnet1', 'physnet2'],
         bmcPortsFree: 100,
         alive: true,
+        arches: ['x86_64'],
+        uefiArches: ['x86_64'],
       },
       {
         id: 'a2',
@@ -143,8 +145,27 @@ describe('hostsOf', () => {
         physnets: ['physnet1', 'physnet2'],
         bmcPortsFree: 100,
         alive: false,
+        arches: ['x86_64'],
+        uefiArches: ['x86_64'],
       },
     ]);
+  });
+
+  it('offers the architectures the agent reports; one older than architectures runs x86_64, UEFI if it had OVMF', () => {
+    const { spec } = compile();
+    const hosts = hostsOf(spec, [
+      agent('arm', { arches: ['aarch64', 'i686', 'x86_64'], uefiArches: ['aarch64', 'x86_64'] }),
+      agent('old'),
+      agent('old-bios', { uefiAvailable: false }),
+    ]);
+    assert.deepEqual(
+      hosts.map((h) => [h.id, h.arches, h.uefiArches]),
+      [
+        ['arm', ['aarch64', 'i686', 'x86_64'], ['aarch64', 'x86_64']],
+        ['old', ['x86_64'], ['x86_64']],
+        ['old-bios', ['x86_64'], []],
+      ],
+    );
   });
 
   it('offers the physnets the spec maps there and those the agent reports, once each, sorted', () => {

@@ -39,8 +39,12 @@ const PHYSNETS = ['p1', 'p2', 'p3'];
 
 function randomInput(seed: number): ScheduleInput & { options: Partial<ScheduleOptions> } {
   const r = rng(seed);
+  // Architectures from their own stream (the seed spread, as xorshift's first draws from near seeds are alike),
+  // so the other draws are as they were before architectures.
+  const ra = rng(Math.imul(seed, 0x9e3779b1) >>> 0);
   const hosts: HostInventory[] = Array.from({ length: r.int(1, 8) }, (_, i) => {
     const pool = r.int(20, 400) * GiB;
+    const arches = ra.chance(0.8) ? ['aarch64', 'x86_64'] : ['x86_64'];
     return {
       id: `hv${i}`,
       cpus: r.int(1, 16),
@@ -50,6 +54,8 @@ function randomInput(seed: number): ScheduleInput & { options: Partial<ScheduleO
       physnets: PHYSNETS.filter(() => r.chance(0.9)),
       bmcPortsFree: r.int(0, 40),
       alive: r.chance(0.9),
+      arches,
+      uefiArches: ra.chance(0.97) ? arches : [],
     };
   });
   const demand = (name: string): NodeDemand => ({
@@ -60,8 +66,15 @@ function randomInput(seed: number): ScheduleInput & { options: Partial<ScheduleO
     diskBytes: r.int(0, 20) * GiB,
     physnets: PHYSNETS.filter(() => r.chance(0.2)),
     needsIpmiPort: r.chance(0.7),
+    arch: ra.chance(0.05) ? 'aarch64' : 'x86_64',
+    uefi: ra.chance(0.7),
   });
   const nodes = Array.from({ length: r.int(0, 25) }, (_, i) => demand(`tk${i}`));
+  const runs = (h: HostInventory, n: NodeDemand): boolean =>
+    h.arches.includes(n.arch) && (!n.uefi || h.uefiArches.includes(n.arch));
+  // Placed nodes are where they could run, but for a few (their host lost an emulator or firmware).
+  const runnable = (h: HostInventory, n: NodeDemand): HostInventory =>
+    runs(h, n) || ra.chance(0.03) ? h : (hosts.find((x) => runs(x, n)) ?? h);
   const current: PlacedNode[] = [];
   for (let i = 0; i < r.int(0, 20); i++) {
     const ours = r.chance(0.5) && nodes.length > 0;
@@ -70,7 +83,7 @@ function randomInput(seed: number): ScheduleInput & { options: Partial<ScheduleO
     current.push({
       cluster: ours ? 'c1' : 'c2',
       name: n.name,
-      hostId: r.chance(0.1) ? 'gone' : r.pick(hosts).id,
+      hostId: r.chance(0.1) ? 'gone' : runnable(r.pick(hosts), n).id,
       memoryMb: n.memoryMb,
       vcpus: n.vcpus,
       diskBytes: n.diskBytes,
@@ -118,8 +131,11 @@ function checkInvariants(input: ReturnType<typeof randomInput>, result: ReturnTy
     assert.ok(disk <= h.poolCapacityBytes * o.diskAllocationRatio, `${h.id}: pool capacity exceeded`);
     assert.ok(freshDisk <= h.poolAvailableBytes * o.diskAllocationRatio, `${h.id}: available pool space exceeded`);
     assert.ok(fresh.filter((n) => n.needsIpmiPort).length <= h.bmcPortsFree, `${h.id}: BMC ports exceeded`);
-    for (const n of fresh)
+    for (const n of fresh) {
       for (const p of n.physnets) assert.ok(h.physnets.includes(p), `${h.id}: ${n.name} needs physnet ${p}`);
+      assert.ok(h.arches.includes(n.arch), `${h.id}: ${n.name} is ${n.arch}`);
+      if (n.uefi) assert.ok(h.uefiArches.includes(n.arch), `${h.id}: ${n.name} needs UEFI for ${n.arch}`);
+    }
   }
   for (const a of result.assignments) {
     const was = ours.get(a.node);
@@ -132,6 +148,7 @@ describe('schedule properties', () => {
   it('never exceeds capacity, never moves a placed node, and honours every constraint (500 random inventories)', () => {
     let placed = 0;
     let refused = 0;
+    let unsupported = 0;
     for (let seed = 1; seed <= 500; seed++) {
       const input = randomInput(seed);
       const full = { ...input, options: { ...defaults(), ...input.options } };
@@ -139,16 +156,25 @@ describe('schedule properties', () => {
       try {
         result = schedule(full);
       } catch (e) {
-        assert.ok(e instanceof TenksError && e.code === 'CAPACITY', `seed ${seed}: ${String(e)}`);
+        // CAPACITY for new nodes without a host; UNSUPPORTED for placed ones their host cannot run.
+        assert.ok(
+          e instanceof TenksError && (e.code === 'CAPACITY' || e.code === 'UNSUPPORTED'),
+          `seed ${seed}: ${String(e)}`,
+        );
         assert.ok(e.details.length > 0 && e.details.length <= 6, `seed ${seed}: details bounded`);
+        if (e.code === 'UNSUPPORTED') unsupported++;
         refused++;
         continue;
       }
       checkInvariants(full, result);
       placed++;
     }
-    // The generator exercises both outcomes.
-    assert.ok(placed > 100 && refused > 50, `placed ${placed}, refused ${refused}`);
+    // The generator exercises both outcomes (placed was 106 of 500 before architectures and UEFI firmware
+    // became constraints; they refuse about ten more).
+    assert.ok(
+      placed > 90 && refused > 50 && unsupported > 0,
+      `placed ${placed}, refused ${refused} (${unsupported} unsupported)`,
+    );
   });
 
   it('gives the same result for the same input, for every strategy', () => {
@@ -177,6 +203,8 @@ describe('schedule properties', () => {
         physnets: PHYSNETS,
         bmcPortsFree: 1000,
         alive: true,
+        arches: ['x86_64'],
+        uefiArches: ['x86_64'],
       }));
       const nodes = Array.from({ length: 100 }, (_, i) => ({
         name: `n${i}`,
@@ -186,6 +214,8 @@ describe('schedule properties', () => {
         diskBytes: 10 * GiB,
         physnets: ['p1'],
         needsIpmiPort: true,
+        arch: 'x86_64',
+        uefi: true,
       }));
       const r = schedule({ cluster: 'c', nodes, hosts, current: [], options: { strategy } });
       assert.equal(r.assignments.length, 100, strategy);
@@ -202,6 +232,8 @@ describe('schedule properties', () => {
       physnets: ['p1', 'p2'],
       bmcPortsFree: 10_000,
       alive: true,
+      arches: ['x86_64'],
+      uefiArches: ['x86_64'],
     }));
     const nodes = (n: number): NodeDemand[] =>
       Array.from({ length: n }, (_, i) => ({
@@ -212,6 +244,8 @@ describe('schedule properties', () => {
         diskBytes: 10 * GiB,
         physnets: ['p1'],
         needsIpmiPort: true,
+        arch: 'x86_64',
+        uefi: true,
       }));
     const time = (n: number): number => {
       const input = { cluster: 'c', nodes: nodes(n), hosts, current: [] };

@@ -24,6 +24,8 @@ function host(id: string, o: Partial<HostInventory> = {}): HostInventory {
     physnets: ['physnet1'],
     bmcPortsFree: 100,
     alive: true,
+    arches: ['x86_64'],
+    uefiArches: ['x86_64'],
     ...o,
   };
 }
@@ -37,6 +39,8 @@ function node(name: string, o: Partial<NodeDemand> = {}): NodeDemand {
     diskBytes: 10 * GiB,
     physnets: ['physnet1'],
     needsIpmiPort: true,
+    arch: 'x86_64',
+    uefi: true,
     ...o,
   };
 }
@@ -463,6 +467,8 @@ describe('schedule', () => {
           diskBytes: 11 * GiB,
           physnets: ['p1'],
           needsIpmiPort: true,
+          arch: 'x86_64',
+          uefi: true,
         },
         {
           name: 'r0',
@@ -472,8 +478,108 @@ describe('schedule', () => {
           diskBytes: 11 * GiB,
           physnets: ['p1'],
           needsIpmiPort: false,
+          arch: 'x86_64',
+          uefi: true,
         },
       ]);
+    });
+  });
+
+  describe('architectures', () => {
+    const arm = (n: number, o: Partial<NodeDemand> = {}, from = 0): NodeDemand[] =>
+      nodes(n, { arch: 'aarch64', nodeType: 'arm', ...o }, 'tk', from);
+    const both = { arches: ['aarch64', 'x86_64'], uefiArches: ['aarch64', 'x86_64'] };
+
+    it('places a node only on a host that runs its architecture', () => {
+      const p = place({ nodes: [...arm(3), ...nodes(3, {}, 'x')], hosts: [host('a'), host('b', both), host('c')] });
+      assert.deepEqual([p.tk0, p.tk1, p.tk2], ['b', 'b', 'b']);
+      assert.deepEqual(new Set([p.x0, p.x1, p.x2]), new Set(['a', 'c']), 'x86_64 nodes spread to the emptier hosts');
+    });
+
+    it('names the node, its architecture and what every host runs when none runs it', () => {
+      const e = capacityError({
+        nodes: arm(1),
+        hosts: [host('agent-a'), host('agent-b', { arches: ['i686', 'x86_64'] })],
+      });
+      assert.equal(
+        e.message,
+        "cannot place 1 of 1 new nodes of cluster 'c1'; nothing was placed\n" +
+          'node tk0 (type arm): needs aarch64 but no hypervisor runs it: agent-a runs x86_64, agent-b runs i686, x86_64',
+      );
+      assert.deepEqual(
+        e.details.map((d) => d.field),
+        ['tk0'],
+      );
+      assert.match(e.hint ?? '', /hypervisors/);
+    });
+
+    it('says which hosts do not run it when another does but is full or dead', () => {
+      const full = capacityError({
+        nodes: arm(1, { memoryMb: 64 * 1024 }),
+        hosts: [host('a'), host('b', both)],
+      });
+      assert.match(
+        full.message,
+        /needs aarch64, which a \(runs x86_64\) does not run; needs 65536 MiB RAM; b has 15872 MiB free \(short 49664 MiB\)$/,
+      );
+      const dead = capacityError({ nodes: arm(1), hosts: [host('a'), host('b', { ...both, alive: false })] });
+      assert.match(dead.message, /needs aarch64, which a \(runs x86_64\) does not run; b is not alive/);
+    });
+
+    it('bounds the host list', () => {
+      const hosts = Array.from({ length: 7 }, (_, i) => host(`hv${i}`));
+      const e = capacityError({ nodes: arm(1), hosts });
+      assert.match(e.message, /no hypervisor runs it: hv0 runs x86_64, .*hv3 runs x86_64 and 3 more hosts$/);
+    });
+
+    it('needs UEFI firmware of the architecture for UEFI nodes only', () => {
+      const noArmFirmware = { arches: ['aarch64', 'x86_64'], uefiArches: ['x86_64'] };
+      const e = capacityError({ nodes: arm(1), hosts: [host('a', noArmFirmware)] });
+      assert.match(e.message, /needs UEFI firmware for aarch64, which a lacks \(qemu-efi-aarch64\)/);
+      const noOvmf = { uefiArches: [] };
+      assert.match(
+        capacityError({ nodes: nodes(1), hosts: [host('a', noOvmf)] }).message,
+        /needs UEFI firmware for x86_64, which a lacks \(ovmf\)/,
+      );
+      assert.deepEqual(place({ nodes: nodes(1, { uefi: false }), hosts: [host('a', noOvmf)] }), { tk0: 'a' });
+      assert.deepEqual(place({ nodes: arm(1), hosts: [host('a', noArmFirmware), host('b', both)] }), { tk0: 'b' });
+    });
+
+    it('refuses a placed node its host cannot run, instead of making another machine there', () => {
+      const ns = [...arm(1), ...nodes(1, {}, 'tk', 1)];
+      const current: PlacedNode[] = ns.map((n) => ({
+        cluster: 'c1',
+        name: n.name,
+        hostId: 'agent-a',
+        memoryMb: n.memoryMb,
+        vcpus: n.vcpus,
+        diskBytes: n.diskBytes,
+      }));
+      assert.throws(
+        () => run({ nodes: ns, hosts: [host('agent-a'), host('agent-b', both)], current }),
+        (e: unknown) =>
+          e instanceof TenksError &&
+          e.code === 'UNSUPPORTED' &&
+          e.message ===
+            "a node of cluster 'c1' cannot run where it is placed (placed nodes keep their hypervisor)\n" +
+              'node tk0 (type arm) needs aarch64 but stays on agent-a, which runs x86_64' &&
+          e.details.length === 1 &&
+          e.details[0]?.field === 'tk0',
+      );
+      const noFirmware = { arches: ['aarch64', 'x86_64'], uefiArches: ['x86_64'] };
+      assert.throws(
+        () => run({ nodes: ns, hosts: [host('agent-a', noFirmware)], current }),
+        /node tk0 \(type arm\) needs UEFI firmware for aarch64 but stays on agent-a, which has none/,
+      );
+      // Where it can run, it stays.
+      const r = run({ nodes: ns, hosts: [host('agent-a', both), host('agent-b', both)], current });
+      assert.deepEqual(
+        r.assignments.map((a) => [a.node, a.hostId, a.kept]),
+        [
+          ['tk0', 'agent-a', true],
+          ['tk1', 'agent-a', true],
+        ],
+      );
     });
   });
 });

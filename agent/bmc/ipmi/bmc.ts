@@ -1,6 +1,7 @@
 /** One node's IPMI BMC: datagram in, datagram out (or nothing). Transport-free, so it is unit-testable. */
 import type { BmcBackend, BmcPowerAction } from '../backend.js';
 import type { BootDevice } from '../../compute/index.js';
+import { fruData } from './fru.js';
 import {
   buildAsfPong,
   buildLanResponse,
@@ -21,6 +22,7 @@ export const Cc = {
   INVALID_COMMAND: 0xc1,
   BAD_LENGTH: 0xc7,
   OUT_OF_RANGE: 0xc9,
+  NOT_PRESENT: 0xcb,
   INVALID_DATA: 0xcc,
   INSUFFICIENT_PRIVILEGE: 0xd4,
   UNSUPPORTED_PARAMETER: 0x80,
@@ -41,6 +43,7 @@ const RETRANSMIT_WINDOW_MS = 5_000;
 
 const NETFN_CHASSIS = 0x00;
 const NETFN_APP = 0x06;
+const NETFN_STORAGE = 0x0a;
 
 /** Cipher suite records for Get Channel Cipher Suites: 3 and 17. */
 const SUITE_RECORDS = Buffer.from([0xc0, 0x03, 0x01, 0x41, 0x81, 0xc0, 0x11, 0x03, 0x44, 0x81]);
@@ -270,8 +273,8 @@ export class IpmiBmc {
     const need = (level: number): boolean => s.privilege >= level;
     if (req.netFn === NETFN_APP) {
       switch (req.cmd) {
-        case 0x01: // Get Device ID
-          return buildLanResponse(req, Cc.OK, Buffer.from([0x00, 0x00, 0x01, 0x00, 0x02, 0x00, 0, 0, 0, 0, 0]));
+        case 0x01: // Get Device ID; additional device support 0x08: a FRU inventory device (fru.ts)
+          return buildLanResponse(req, Cc.OK, Buffer.from([0x00, 0x00, 0x01, 0x00, 0x02, 0x08, 0, 0, 0, 0, 0]));
         case 0x38:
         case 0x54:
           return this.preSession(req) ?? buildLanResponse(req, Cc.INVALID_COMMAND);
@@ -338,7 +341,27 @@ export class IpmiBmc {
           return buildLanResponse(req, Cc.INVALID_COMMAND);
       }
     }
+    if (req.netFn === NETFN_STORAGE && (req.cmd === 0x10 || req.cmd === 0x11)) {
+      if (!need(Privilege.USER)) return buildLanResponse(req, Cc.INSUFFICIENT_PRIVILEGE);
+      return this.readFru(req);
+    }
     return buildLanResponse(req, Cc.INVALID_COMMAND);
+  }
+
+  /** Get FRU Inventory Area Info (0x10) and Read FRU Data (0x11) of FRU device 0, the only one. */
+  private async readFru(req: LanRequest): Promise<Buffer> {
+    if (req.data.length < (req.cmd === 0x10 ? 1 : 4)) return buildLanResponse(req, Cc.BAD_LENGTH);
+    if (req.data[0] !== 0) return buildLanResponse(req, Cc.NOT_PRESENT);
+    const inv = await this.backend.inventory(this.uuid).catch(() => null);
+    if (!inv) return buildLanResponse(req, Cc.NODE_BUSY);
+    const fru = fruData({ name: inv.name, uuid: this.uuid, arch: inv.arch });
+    // Size in bytes, little-endian; access by bytes (not words).
+    if (req.cmd === 0x10) return buildLanResponse(req, Cc.OK, Buffer.from([fru.length & 0xff, fru.length >> 8, 0x00]));
+    const offset = req.data.readUInt16LE(1);
+    const count = req.data[3] ?? 0;
+    if (offset >= fru.length) return buildLanResponse(req, Cc.OUT_OF_RANGE);
+    const chunk = fru.subarray(offset, offset + count);
+    return buildLanResponse(req, Cc.OK, Buffer.concat([Buffer.from([chunk.length]), chunk]));
   }
 
   private async setBootOptions(req: LanRequest): Promise<Buffer> {

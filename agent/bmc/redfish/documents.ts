@@ -2,14 +2,16 @@
  * Redfish documents of one node, built from what the agent observes. Pure functions: the server
  * decides who may see them, these only say what they contain.
  */
-import type { BootDevice, NodeStatus } from '../../compute/index.js';
+import { secureBootMachine, type Arch, type BootDevice, type NodeStatus } from '../../compute/index.js';
 
 /** Everything a node's documents are built from. */
 export interface NodeView {
   node: NodeStatus;
   power: 'on' | 'off';
-  /** UEFI firmware is installed on the host. */
+  /** UEFI firmware for the node's architecture is installed on the host. */
   uefiAvailable: boolean;
+  /** Some of that firmware has Secure Boot. */
+  secureBootAvailable: boolean;
 }
 
 /** A JSON document. */
@@ -84,9 +86,35 @@ export function serviceRoot(uuid: string): Doc {
   };
 }
 
-/** Secure Boot is offered where the firmware has it: UEFI nodes on q35 machines. */
+/**
+ * Secure Boot is offered where the firmware has it: UEFI nodes on q35 (x86_64) or virt (aarch64)
+ * machines, on a host with Secure Boot firmware for their architecture (or already using it).
+ */
 export function secureBootSupported(v: NodeView): boolean {
-  return v.node.firmware.bootMode === 'uefi' && v.node.machine.includes('q35');
+  const n = v.node;
+  return (
+    n.firmware.bootMode === 'uefi' &&
+    secureBootMachine(n.arch, n.machine) &&
+    (v.secureBootAvailable || n.firmware.secureBoot)
+  );
+}
+
+/** Redfish's `ProcessorArchitecture` and `InstructionSet` of a node's CPUs. */
+const PROCESSOR: Record<Arch, { architecture: string; instructionSet: string }> = {
+  x86_64: { architecture: 'x86', instructionSet: 'x86-64' },
+  aarch64: { architecture: 'ARM', instructionSet: 'ARM-A64' },
+};
+
+/** The CPU model reported for a node: what runs it. */
+function cpuModel(n: NodeStatus): string {
+  return n.engine === 'kvm' ? 'host CPU (KVM)' : 'QEMU TCG CPU';
+}
+
+/** The boot modes a node can be given: UEFI where the host has its firmware; Legacy (BIOS) on x86_64 only. */
+export function bootModesOf(v: NodeView): string[] {
+  const modes = v.uefiAvailable ? ['UEFI'] : [];
+  if (v.node.arch === 'x86_64') modes.push('Legacy');
+  return modes;
 }
 
 /** The ComputerSystem document. */
@@ -115,9 +143,14 @@ export function systemDoc(v: NodeView): Doc {
       BootSourceOverrideTarget: TARGET_OF_DEVICE[n.bootDevice],
       'BootSourceOverrideTarget@Redfish.AllowableValues': Object.keys(DEVICE_OF_TARGET),
       BootSourceOverrideMode: uefi ? 'UEFI' : 'Legacy',
-      'BootSourceOverrideMode@Redfish.AllowableValues': v.uefiAvailable ? ['UEFI', 'Legacy'] : ['Legacy'],
+      'BootSourceOverrideMode@Redfish.AllowableValues': bootModesOf(v),
     },
-    ProcessorSummary: { Count: n.vcpus, LogicalProcessorCount: n.vcpus, Status: OK },
+    ProcessorSummary: {
+      Count: n.vcpus,
+      LogicalProcessorCount: n.vcpus,
+      Model: `${cpuModel(n)} (${n.arch})`,
+      Status: OK,
+    },
     // Fractions of a GiB are allowed by the schema; Ironic's inspection needs the figure for small VMs.
     MemorySummary: { TotalSystemMemoryGiB: Math.round(memGiB * 1000) / 1000, Status: OK },
     BiosVersion: '1.0.0',
@@ -154,10 +187,10 @@ export function processorDoc(n: NodeStatus, id: string): Doc {
     Name: 'Processor',
     Socket: id,
     ProcessorType: 'CPU',
-    ProcessorArchitecture: 'x86',
-    InstructionSet: 'x86-64',
+    ProcessorArchitecture: PROCESSOR[n.arch].architecture,
+    InstructionSet: PROCESSOR[n.arch].instructionSet,
     Manufacturer: 'QEMU',
-    Model: n.engine === 'kvm' ? 'host CPU (KVM)' : 'QEMU TCG CPU',
+    Model: cpuModel(n),
     TotalCores: 1,
     TotalThreads: 1,
     Status: OK,

@@ -96,6 +96,12 @@ export function parseBootPatch(body: unknown, n: NodeStatus, uefiAvailable: bool
         'BootSourceOverrideMode UEFI: this host has no UEFI firmware',
         MessageId.PROPERTY_VALUE,
       );
+    if (mode === 'Legacy' && n.arch !== 'x86_64')
+      throw new RedfishError(
+        400,
+        `BootSourceOverrideMode Legacy: an ${n.arch} system has no BIOS, only UEFI`,
+        MessageId.PROPERTY_VALUE,
+      );
     out.bootMode = mode === 'UEFI' ? 'uefi' : 'bios';
   }
   return out;
@@ -156,6 +162,8 @@ export function parseBiosPatch(body: unknown, n: NodeStatus, uefiAvailable: bool
         throw new RedfishError(400, `BootMode ${JSON.stringify(v)} is not one of Uefi, Bios`, MessageId.PROPERTY_VALUE);
       if (v === 'Uefi' && !uefiAvailable)
         throw new RedfishError(400, 'BootMode Uefi: this host has no UEFI firmware', MessageId.PROPERTY_VALUE);
+      if (v === 'Bios' && n.arch !== 'x86_64')
+        throw new RedfishError(400, `BootMode Bios: an ${n.arch} system has no BIOS`, MessageId.PROPERTY_VALUE);
       if ((v === 'Uefi') !== (n.firmware.bootMode === 'uefi')) out.bootMode = v === 'Uefi' ? 'uefi' : 'bios';
       continue;
     }

@@ -331,7 +331,8 @@ export class RedfishService {
 
   private async view(uuid: string): Promise<NodeView> {
     const [node, power] = await Promise.all([this.o.backend.node(uuid), this.o.backend.powerState(uuid)]);
-    return { node, power, uefiAvailable: this.o.backend.uefiAvailable };
+    const firmware = this.o.backend.firmwareFor(node.arch);
+    return { node, power, uefiAvailable: firmware.uefi, secureBootAvailable: firmware.secureBoot };
   }
 
   private login(body: unknown): Reply {
@@ -514,7 +515,7 @@ export class RedfishService {
       const doc = docs.biosSettingsDoc(n);
       if (r.method !== 'PATCH') return ok(doc);
       this.checkIfMatch(r.raw, doc);
-      const p = parseBiosPatch(await r.body(), n, be.uefiAvailable);
+      const p = parseBiosPatch(await r.body(), n, be.firmwareFor(n.arch).uefi);
       await be.setFirmware(n.uuid, p);
       return noContent;
     }
