@@ -22,7 +22,8 @@
  * root end only: Ironic reaches the BMCs at the address the file tells it.
  *
  * Agents: libvirt's test driver, with `test_capacity` large enough for the biggest file (a 304 GiB,
- * 48-vCPU node), so the files' sizes go to the scheduler as written. Real QEMU is not used: an
+ * 48-vCPU node), so the files' sizes go to the scheduler as written. Files of aarch64 nodes are
+ * validated but not applied: the test driver makes x86_64 only. Real QEMU is not used: an
  * agent that can reach QEMU must share its network namespace (the VM NICs are macvtaps on links of
  * the agent's namespace), and on this host qemu:///system lives in the root namespace, where a
  * file's physnet1 clashes with a lab's; `qemu:///embed` (which would run QEMU in the namespace)
@@ -105,6 +106,7 @@ interface RawNodeType {
   physical_networks?: string[] | null;
   console_log_enabled?: boolean | null;
   ironic_driver?: string | null;
+  arch?: string | null;
 }
 interface RawIronicConfig {
   resource_class: string;
@@ -139,6 +141,17 @@ interface RawFile {
   wait_for_placement?: boolean | null;
   state_file_path?: string;
   libvirt_vm_default_console_log_dir?: string;
+  libvirt_vm_arch?: string | null;
+}
+
+/** The guest architectures other than x86_64 a file's nodes ask for (node type `arch`, else `libvirt_vm_arch`). */
+function foreignArches(f: RawFile): string[] {
+  // Empty means not given, as upstream's default() reads it.
+  const given = (v: string | null | undefined): string | null => (v === undefined || v === null || v === '' ? null : v);
+  const arches = (f.specs ?? []).map(
+    (s) => given(f.node_types?.[s.type]?.arch) ?? given(f.libvirt_vm_arch) ?? 'x86_64',
+  );
+  return [...new Set(arches.filter((a) => a !== 'x86_64'))];
 }
 
 /** A node as upstream Tenks makes it from a file. */
@@ -426,6 +439,20 @@ describe('upstream Tenks files in shared/compat validate and apply unchanged', f
         const says = MEANINGLESS.get(w.field);
         return !says?.test(w.message);
       });
+      const arches = foreignArches(f);
+      if (arches.length > 0) {
+        // The test driver runs x86_64 only, and a qemu:///system agent must be in the root namespace,
+        // where these files' physnet1 (tb-physnet1) and source devices may be a lab's.
+        assert.deepEqual(
+          unexpected.map((w) => `${w.field}: ${w.message}`),
+          [],
+          'a warning remains only for a variable that truly means nothing in tenks, naming what replaces it',
+        );
+        console.log(
+          `      apply skipped: ${arches.join(', ')} nodes need real QEMU, whose agent cannot be isolated in a namespace (see the file's comment)`,
+        );
+        this.skip();
+      }
       // Checked last, so that the apply is tried whatever the warnings.
 
       // 2. Apply the file unchanged on an agent of its own, in the test's namespace.
