@@ -75,10 +75,15 @@ export class Agent {
       uri: config.libvirtUri,
       concurrency: config.libvirtConcurrency,
       engine: config.engine,
+      ...(config.testCapacity ? { reportedCapacity: config.testCapacity } : {}),
       log,
     });
     try {
-      const storage = new LibvirtStorage(hv.connection, { ...config.storage, log });
+      const storage = new LibvirtStorage(hv.connection, {
+        ...config.storage,
+        reportedCapacityBytes: config.testCapacity?.poolCapacityBytes ?? null,
+        log,
+      });
       await storage.ensurePool();
       const facts = await hv.facts();
       if (hv.capabilities.domainType !== 'test') await mkdir(join(config.logDirectory, 'libvirt'), { recursive: true });

@@ -106,6 +106,23 @@ export const agentConfigSchema = z
      * (a second agent on the host, a test's) leave them alone.
      */
     owns_unmarked: z.boolean().optional(),
+    /**
+     * Only with libvirt's test driver (a `test:` libvirt_uri; refused with any other): the capacity
+     * this agent reports to the scheduler instead of the test driver's fixed host (16 CPUs, 3 GiB of
+     * RAM, a 100 GiB pool), so a test can apply a spec with real-world sizes (a 304 GiB node, say)
+     * to an agent that runs no VM. Each figure left out stays the test driver's. Default: none.
+     */
+    test_capacity: z
+      .object({
+        /** Host RAM, in MiB. */
+        memory_mb: z.number().int().min(1).optional(),
+        /** Host CPUs. */
+        cpus: z.number().int().min(1).optional(),
+        /** Capacity of the storage pool, in GiB. */
+        pool_gib: z.number().int().min(1).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -145,7 +162,19 @@ export interface AgentConfig {
   heartbeatIntervalMs: number;
   /** See `owns_unmarked`. */
   ownsUnmarked: boolean;
+  /** See `test_capacity`; null: report what libvirt says. */
+  testCapacity: TestCapacity | null;
 }
+
+/** Capacity a test-driver agent reports instead of libvirt's figures (null: libvirt's). */
+export interface TestCapacity {
+  memoryBytes: number | null;
+  cpus: number | null;
+  poolCapacityBytes: number | null;
+}
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
 
 /** Raw → compiled, once, with field-path errors. */
 export function compileAgentConfig(raw: unknown): AgentConfig {
@@ -156,6 +185,15 @@ export function compileAgentConfig(raw: unknown): AgentConfig {
     ]);
   if (c.bmc.ipmi_port_range_start > c.bmc.ipmi_port_range_end)
     throw invalidSpec([{ field: 'bmc.ipmi_port_range_end', message: 'must not be below ipmi_port_range_start' }]);
+  // A made-up capacity on a host that really runs VMs would let the scheduler overcommit it.
+  if (c.test_capacity && !c.libvirt_uri.startsWith('test:'))
+    throw invalidSpec([
+      {
+        field: 'test_capacity',
+        message: `only libvirt's test driver may report a made-up capacity; libvirt_uri is '${c.libvirt_uri}'`,
+      },
+    ]);
+  const cap = c.test_capacity;
   return {
     agentId: c.agent_id,
     listen: c.listen,
@@ -188,6 +226,13 @@ export function compileAgentConfig(raw: unknown): AgentConfig {
     nats: c.nats ? compileNatsSettings(c.nats) : null,
     heartbeatIntervalMs: Math.round(c.heartbeat_interval_s * 1000),
     ownsUnmarked: c.owns_unmarked ?? c.agent_id === hostname(),
+    testCapacity: cap
+      ? {
+          memoryBytes: cap.memory_mb === undefined ? null : cap.memory_mb * MiB,
+          cpus: cap.cpus ?? null,
+          poolCapacityBytes: cap.pool_gib === undefined ? null : cap.pool_gib * GiB,
+        }
+      : null,
   };
 }
 

@@ -323,8 +323,8 @@ export interface Nats {
 }
 
 /**
- * nats-server with JetStream on 127.0.0.1 (or `host`: an address agents in network namespaces can
- * reach), a port it picks (`-p -1`), its store in the stack's dir.
+ * nats-server with JetStream on 127.0.0.1 (or `host`, e.g. the root end of a veth pair into a
+ * network namespace of the caller's), a port it picks (`-p -1`), its store in the stack's dir.
  */
 export async function startNats(stack: Stack, o: { args?: readonly string[]; host?: string } = {}): Promise<Nats> {
   const host = o.host ?? '127.0.0.1';
@@ -437,13 +437,15 @@ export interface Pki {
 }
 
 /**
- * Certificates for agent, coordinator and client in `<stack dir>/pki`; `sans` are added to each
- * (`IP:10.1.2.3`: agents listening on another address than loopback).
+ * Certificates for agent, coordinator and client in `<stack dir>/pki`; `sans` (`IP:10.1.2.3`, ...)
+ * go into every certificate beside localhost (make-certs.sh's TENKS_SANS), for daemons reached
+ * at other addresses.
  */
 export async function makePki(stack: Stack, o: { sans?: readonly string[] } = {}): Promise<Pki> {
   const dir = join(stack.dir, 'pki');
-  const sans = o.sans && o.sans.length > 0 ? [`TENKS_SANS=${o.sans.join(',')}`] : [];
-  await run('env', [...sans, 'bash', join(REPO, 'deploy/make-certs.sh'), dir, 'agent', 'coordinator', 'client']);
+  const args = [join(REPO, 'deploy/make-certs.sh'), dir, 'agent', 'coordinator', 'client'];
+  if (o.sans === undefined || o.sans.length === 0) await run('bash', args);
+  else await run('env', [`TENKS_SANS=${o.sans.join(',')}`, 'bash', ...args]);
   return {
     dir,
     files: (name) => ({
@@ -543,9 +545,9 @@ export interface AgentOptions {
   nodeArgs?: readonly string[];
   /** More config keys (override the defaults here). */
   extra?: Record<string, unknown>;
-  /** Run it in this network namespace (`ip netns exec`): its bridges and BMC ports stay there. */
+  /** Run it in this network namespace (`ip netns exec NS node ...`); give `extra.listen` an address there. */
   netns?: string;
-  /** More environment variables of its process. */
+  /** More environment variables of the agent process. */
   env?: Record<string, string>;
 }
 
@@ -575,12 +577,12 @@ export async function startAgent(stack: Stack, nats: Nats, pki: Pki, o: AgentOpt
     ...o.extra,
   });
   const argv = [...(o.nodeArgs ?? []), join(REPO, 'bin/tenks-agent.js'), '--config', file];
-  return stack.spawn(
-    `tenks-agent ${o.id}`,
-    o.netns === undefined ? process.execPath : 'ip',
-    o.netns === undefined ? argv : ['netns', 'exec', o.netns, process.execPath, ...argv],
-    { ...(o.nofile !== undefined ? { nofile: o.nofile } : {}), ...(o.env ? { env: o.env } : {}) },
-  );
+  const [bin, args] =
+    o.netns === undefined ? [process.execPath, argv] : ['ip', ['netns', 'exec', o.netns, process.execPath, ...argv]];
+  return stack.spawn(`tenks-agent ${o.id}`, bin, args, {
+    ...(o.nofile !== undefined ? { nofile: o.nofile } : {}),
+    ...(o.env !== undefined ? { env: o.env } : {}),
+  });
 }
 
 /** Waits until the coordinator lists every one of `ids` as alive (from their heartbeats). */

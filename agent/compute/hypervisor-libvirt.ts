@@ -41,6 +41,11 @@ export interface LibvirtHypervisorOptions {
   engine?: 'auto' | 'kvm' | 'qemu';
   /** Where the KVM probe's answer is kept (default {@link KVM_PROBE_CACHE}; null: not kept). */
   kvmProbeCache?: string | null;
+  /**
+   * Host RAM and CPUs to report instead of libvirt's (each null: libvirt's); free memory shrinks by
+   * what libvirt counts as used. For the test driver only (the agent's `test_capacity`).
+   */
+  reportedCapacity?: { memoryBytes: number | null; cpus: number | null };
   log: Logger;
 }
 
@@ -161,6 +166,7 @@ export class LibvirtHypervisor implements Hypervisor {
     private readonly firmware: { uefiArches: string[]; secureBootArches: string[] },
     private readonly log: Logger,
     concurrency: number,
+    private readonly reported: LibvirtHypervisorOptions['reportedCapacity'] | null,
   ) {
     this.limit = new Semaphore(concurrency);
   }
@@ -193,7 +199,7 @@ export class LibvirtHypervisor implements Hypervisor {
         arches: caps.arches,
         uefiArches: firmware.uefiArches,
       });
-      return new LibvirtHypervisor(conn, caps, firmware, o.log, o.concurrency ?? 16);
+      return new LibvirtHypervisor(conn, caps, firmware, o.log, o.concurrency ?? 16, o.reportedCapacity ?? null);
     } catch (e) {
       await conn.close().catch(() => undefined);
       throw e;
@@ -295,15 +301,18 @@ export class LibvirtHypervisor implements Hypervisor {
         lv(this.conn.libVersion(), 'reading libvirt version'),
         lv(this.conn.hypervisorVersion(), 'reading hypervisor version').catch(() => 0),
       ]);
+      const memoryBytes = info.memoryKiB * 1024;
+      const reported = this.reported;
+      const reportedMemory = reported?.memoryBytes ?? memoryBytes;
       return {
         hostname,
         libvirtUri: this.conn.uri,
         libvirtVersion: libVersion,
         hypervisorVersion: hvVersion,
         engine: this.caps.engine,
-        cpus: info.cpus,
-        memoryBytes: info.memoryKiB * 1024,
-        freeMemoryBytes: free,
+        cpus: reported?.cpus ?? info.cpus,
+        memoryBytes: reportedMemory,
+        freeMemoryBytes: Math.max(0, reportedMemory - (memoryBytes - free)),
         uefiAvailable: this.firmware.uefiArches.includes('x86_64'),
         arches: [...this.caps.arches],
         uefiArches: [...this.firmware.uefiArches],

@@ -23,6 +23,11 @@ export interface LibvirtStorageOptions {
   poolPath: string;
   /** Bound on concurrent storage calls (copies are heavy). Default 4. */
   concurrency?: number;
+  /**
+   * Pool capacity to report instead of libvirt's (available space shrinks by what libvirt counts
+   * as allocated). For the test driver only (the agent's `test_capacity`). Default: libvirt's.
+   */
+  reportedCapacityBytes?: number | null;
   log: Logger;
 }
 
@@ -123,12 +128,13 @@ export class LibvirtStorage implements Storage {
     throwIfAborted(o?.signal);
     const pool = await this.getPool();
     const info = await lv(pool.info(), `reading pool '${this.o.poolName}'`);
+    const capacityBytes = this.o.reportedCapacityBytes ?? info.capacityBytes;
     return {
       name: this.o.poolName,
       type: this.o.poolType,
       path: this.targetPath,
-      capacityBytes: info.capacityBytes,
-      availableBytes: info.availableBytes,
+      capacityBytes,
+      availableBytes: Math.max(0, capacityBytes - (info.capacityBytes - info.availableBytes)),
     };
   }
 

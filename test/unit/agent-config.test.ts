@@ -77,6 +77,7 @@ describe('compileAgentConfig', () => {
       heartbeatIntervalMs: 2000,
       // The default id is the host name: unmarked objects of a lab upgraded in place are its own.
       ownsUnmarked: true,
+      testCapacity: null,
     };
     assert.deepEqual(compileAgentConfig({}), want);
     assert.deepEqual(compileAgentConfig(undefined), want);
@@ -96,6 +97,32 @@ describe('compileAgentConfig', () => {
     assert.equal(compileAgentConfig({ agent_id: 'second' }).ownsUnmarked, false);
     assert.equal(compileAgentConfig({ agent_id: 'second', owns_unmarked: true }).ownsUnmarked, true);
     assert.equal(compileAgentConfig({ owns_unmarked: false }).ownsUnmarked, false);
+  });
+
+  it('takes test_capacity only with the test driver, each figure in its unit', () => {
+    for (const libvirt_uri of ['qemu:///system', 'qemu:///embed?root=/tmp/x', 'qemu+ssh://root@hv/system']) {
+      const [d] = configError({ libvirt_uri, test_capacity: { memory_mb: 1024 } }).details;
+      assert.equal(d?.field, 'test_capacity', libvirt_uri);
+      assert.match(d.message, /test driver/);
+    }
+    // Not given: libvirt's figures, whatever the URI.
+    assert.equal(compileAgentConfig({ libvirt_uri: 'qemu:///system' }).testCapacity, null);
+    assert.deepEqual(
+      compileAgentConfig({
+        libvirt_uri: 'test:///default',
+        test_capacity: { memory_mb: 4096, cpus: 64, pool_gib: 2048 },
+      }).testCapacity,
+      { memoryBytes: 4096 * 2 ** 20, cpus: 64, poolCapacityBytes: 2048 * 2 ** 30 },
+    );
+    assert.deepEqual(compileAgentConfig({ libvirt_uri: 'test:///default', test_capacity: { cpus: 8 } }).testCapacity, {
+      memoryBytes: null,
+      cpus: 8,
+      poolCapacityBytes: null,
+    });
+    assert.equal(
+      configError({ libvirt_uri: 'test:///default', test_capacity: { memory_gb: 1 } }).details[0]?.field,
+      'test_capacity.memory_gb',
+    );
   });
 
   it('refuses Redfish over HTTPS without the agent certificate', () => {
@@ -166,6 +193,7 @@ describe('compileAgentConfig', () => {
       },
       heartbeatIntervalMs: 500,
       ownsUnmarked: false,
+      testCapacity: null,
     });
   });
 
