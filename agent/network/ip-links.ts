@@ -93,7 +93,8 @@ export class IpLinks {
 /** `ip -batch` lines, so callers build scripts without string slips. */
 export const ipLine = {
   addVeth: (a: string, b: string): string => `link add ${a} type veth peer name ${b}`,
-  addBridge: (name: string): string => `link add ${name} type bridge`,
+  addBridge: (name: string, mac: string): string => `link add ${name} address ${mac} type bridge`,
+  address: (name: string, mac: string): string => `link set dev ${name} address ${mac}`,
   addVlan: (parent: string, name: string, vlan: number): string =>
     `link add link ${parent} name ${name} type vlan id ${vlan}`,
   alias: (name: string, alias: string): string => `link set dev ${name} alias ${alias}`,

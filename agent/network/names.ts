@@ -37,6 +37,18 @@ export function nicIndexChar(index: number): string {
   return index.toString(36);
 }
 
+/**
+ * The MAC of the tenks bridge `bridge` made by agent `owner`: locally administered unicast, from a
+ * digest of both, so it is the same whenever the bridge is made again. A bridge without a MAC of its
+ * own takes the lowest of its ports' (Linux and Open vSwitch alike), so its MAC, which Ironic keeps
+ * as the ports' `switch_id`, would change as nodes come and go.
+ */
+export function bridgeMac(owner: string, bridge: string): string {
+  const h = createHash('sha256').update(`tenks-bridge\u0000${owner}\u0000${bridge}`).digest();
+  const bytes = [((h[0] ?? 0) & 0xfc) | 0x02, ...h.subarray(1, 6)];
+  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
 /** Names of everything tenks creates, by role. */
 export const names = {
   /** The tenks bridge of a physnet. */

@@ -3,7 +3,7 @@ import type { CallOptions, DomainNic, NicWiring, NodeSpec, NodeStatus } from '..
 import { NAME_PATTERN } from '../compute/index.js';
 import { ipLine, type IpLinks, type LinkInfo } from './ip-links.js';
 import { aliasOf, clustersOf, externalIdsOf, marksFromAlias, marksFromExternalIds, type Marks } from './marks.js';
-import { names } from './names.js';
+import { bridgeMac, names } from './names.js';
 import type { Ovs, OvsRow } from './ovs.js';
 
 /** Which kind of switch the tenks bridges of a physnet are. */
@@ -409,30 +409,52 @@ export class NetworkPlane implements NicWiring {
     const ops: Ops = { ip: [], ovs: [] };
 
     // The bridge.
+    const mac = bridgeMac(this.o.owner, bridge);
+    const macNow = v.links.get(bridge)?.mac.toLowerCase();
     if (bridgeType === 'linuxbridge') {
       if (!v.links.has(bridge)) {
         ops.ip.push(
-          ipLine.addBridge(bridge),
+          ipLine.addBridge(bridge, mac),
           ipLine.alias(bridge, aliasOf(marks)),
           ipLine.quiet(bridge),
           ipLine.up(bridge),
         );
         changes.push(`bridge ${bridge} created for physnet ${m.physnet}`);
-      } else if (v.links.get(bridge)?.alias !== aliasOf(marks)) {
-        ops.ip.push(ipLine.alias(bridge, aliasOf(marks)));
-        if (!existing?.clusters.includes(cluster)) changes.push(`bridge ${bridge}: cluster ${cluster} added`);
+      } else {
+        if (v.links.get(bridge)?.alias !== aliasOf(marks)) {
+          ops.ip.push(ipLine.alias(bridge, aliasOf(marks)));
+          if (!existing?.clusters.includes(cluster)) changes.push(`bridge ${bridge}: cluster ${cluster} added`);
+        }
+        // Bridges made before their MAC was fixed: fixed now (Ironic's ports follow on the next apply).
+        if (macNow !== mac) {
+          ops.ip.push(ipLine.address(bridge, mac));
+          changes.push(`bridge ${bridge}: MAC fixed at ${mac} (was ${macNow ?? 'unknown'}, its lowest port's)`);
+        }
       }
     } else {
       const row = v.ovsBridges.get(bridge);
       if (!row) {
         ops.ovs.push(
           ['--may-exist', 'add-br', bridge],
-          ['set', 'bridge', bridge, `datapath_type=${this.datapath}`, ...externalIdsOf(marks)],
+          [
+            'set',
+            'bridge',
+            bridge,
+            `datapath_type=${this.datapath}`,
+            `other_config:hwaddr="${mac}"`,
+            ...externalIdsOf(marks),
+          ],
         );
         changes.push(`OVS bridge ${bridge} (${this.datapath}) created for physnet ${m.physnet}`);
-      } else if (!sameMarks(marksFromExternalIds(row.externalIds), marks)) {
-        ops.ovs.push(['set', 'bridge', bridge, ...externalIdsOf(marks)]);
-        if (!existing?.clusters.includes(cluster)) changes.push(`OVS bridge ${bridge}: cluster ${cluster} added`);
+      } else {
+        if (!sameMarks(marksFromExternalIds(row.externalIds), marks)) {
+          ops.ovs.push(['set', 'bridge', bridge, ...externalIdsOf(marks)]);
+          if (!existing?.clusters.includes(cluster)) changes.push(`OVS bridge ${bridge}: cluster ${cluster} added`);
+        }
+        if (macNow !== mac) {
+          ops.ovs.push(['set', 'bridge', bridge, `other_config:hwaddr="${mac}"`]);
+          changes.push(`OVS bridge ${bridge}: MAC fixed at ${mac} (was ${macNow ?? 'unknown'}, its lowest port's)`);
+        }
       }
     }
     // OVS bridges must exist before their ports are added, and Linux links before OVS adds them.

@@ -203,6 +203,44 @@ describe('physnets on the host (Linux bridge and OVS)', function () {
     }
   }
 
+  for (const [typeName, bridgeType] of BRIDGE_TYPES) {
+    it(`keeps a ${typeName} bridge's MAC (Ironic's switch_id) while ports come and go`, async function () {
+      const tag = `${run}m${typeName.slice(0, 1)}`;
+      const source = await makeSource('interface', tag);
+      // A port whose MAC is below every other: a bridge without a MAC of its own would take it.
+      const [low, lowPeer] = [`tml${tag}`, `tmp${tag}`];
+      try {
+        const physnet = `m${tag}`;
+        const req = { cluster, bridgeType, physnets: [{ physnet, device: source.device, vlan: 0 }] };
+        const st = (await client.setupHost(req)).physnets.find((p) => p.physnet === physnet);
+        assert.ok(st);
+        const bridgeMac = async (): Promise<string> =>
+          (JSON.parse(await run_('ip', ['-j', 'link', 'show', 'dev', st.bridge])) as { address: string }[])[0]
+            ?.address ?? '';
+        assert.equal(await bridgeMac(), st.bridgeMac, 'reported MAC is the bridge link MAC');
+        await run_('ip', ['link', 'add', low, 'address', '02:00:00:00:00:01', 'type', 'veth', 'peer', 'name', lowPeer]);
+        if (typeName === 'linuxbridge') await run_('ip', ['link', 'set', low, 'master', st.bridge]);
+        else await run_('ovs-vsctl', ['add-port', st.bridge, low]);
+        await run_('ip', ['link', 'set', low, 'up']);
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal(await bridgeMac(), st.bridgeMac, 'a port with a lower MAC does not change the bridge MAC');
+        if (typeName === 'openvswitch') await run_('ovs-vsctl', ['del-port', st.bridge, low]);
+        await run_('ip', ['link', 'del', low]);
+        const again = (await client.setupHost(req)).physnets.find((p) => p.physnet === physnet);
+        assert.equal(again?.bridgeMac, st.bridgeMac, 'the same MAC after the port left and setup ran again');
+        await client.teardownHost(cluster);
+        // Made again, the bridge gets the same MAC: Ironic's ports stay right across a rebuild.
+        const rebuilt = (await client.setupHost(req)).physnets.find((p) => p.physnet === physnet);
+        assert.equal(rebuilt?.bridgeMac, st.bridgeMac, 'the same MAC when the bridge is made again');
+      } finally {
+        await run_('ovs-vsctl', ['--if-exists', 'del-port', low]).catch(() => '');
+        await run_('ip', ['link', 'del', low]).catch(() => '');
+        await client.teardownHost(cluster).catch(() => undefined);
+        await source.remove();
+      }
+    });
+  }
+
   it('shares one device between two physnets with distinct VLANs', async function () {
     const tag = `${run}v`;
     const source = await makeSource('interface', tag);
