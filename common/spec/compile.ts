@@ -496,13 +496,6 @@ function checkNodeNames(specs: readonly NodeSetSpec[], raw: readonly (RawNodeSet
       });
     }
   }
-  for (const [prefix, idx] of users) {
-    if (idx.length > 1)
-      ctx.warnings.push({
-        field: `specs[${idx[1] ?? 0}].node_name_prefix`,
-        message: `specs ${idx.map((i) => `[${i}]`).join(', ')} share node name prefix '${prefix}' and so one index sequence: changing the count of one renumbers the nodes of the later ones; give each its own node_name_prefix to scale them independently`,
-      });
-  }
   // Different prefixes can still make the same name ('tk1' + '0' and 'tk' + '10').
   if (users.size < 2) return;
   const owner = new Map<string, number>();
@@ -743,11 +736,6 @@ function compileDeployImages(
   };
   const deployKernel = one('deploy_kernel');
   const deployRamdisk = one('deploy_ramdisk');
-  if (specs.some((x) => x.ironicConfig !== null && x.count > 0) && (deployKernel === null || deployRamdisk === null))
-    ctx.warnings.push({
-      field: deployKernel === null ? 'deploy_kernel' : 'deploy_ramdisk',
-      message: "not set: enrolled nodes use the deploy images of Ironic's own configuration, if it has any",
-    });
   return { deployKernel, deployRamdisk };
 }
 
