@@ -120,6 +120,14 @@ export const agentConfigSchema = z
         cpus: z.number().int().min(1).optional(),
         /** Capacity of the storage pool, in GiB. */
         pool_gib: z.number().int().min(1).optional(),
+        /**
+         * Guest architectures the agent reports it runs (the test driver defines domains of any
+         * architecture but offers only its i686 guest, which stands in for x86_64).
+         */
+        arches: z
+          .array(z.enum(['x86_64', 'aarch64'], { error: 'expected x86_64 or aarch64' }))
+          .min(1)
+          .optional(),
       })
       .strict()
       .optional(),
@@ -171,6 +179,8 @@ export interface TestCapacity {
   memoryBytes: number | null;
   cpus: number | null;
   poolCapacityBytes: number | null;
+  /** Guest architectures to report (null: x86_64, the test driver's). */
+  arches: ('x86_64' | 'aarch64')[] | null;
 }
 
 const MiB = 1024 * 1024;
@@ -231,6 +241,7 @@ export function compileAgentConfig(raw: unknown): AgentConfig {
           memoryBytes: cap.memory_mb === undefined ? null : cap.memory_mb * MiB,
           cpus: cap.cpus ?? null,
           poolCapacityBytes: cap.pool_gib === undefined ? null : cap.pool_gib * GiB,
+          arches: cap.arches === undefined ? null : [...new Set(cap.arches)].sort(),
         }
       : null,
   };

@@ -45,7 +45,7 @@ export interface LibvirtHypervisorOptions {
    * Host RAM and CPUs to report instead of libvirt's (each null: libvirt's); free memory shrinks by
    * what libvirt counts as used. For the test driver only (the agent's `test_capacity`).
    */
-  reportedCapacity?: { memoryBytes: number | null; cpus: number | null };
+  reportedCapacity?: { memoryBytes: number | null; cpus: number | null; arches?: string[] | null };
   log: Logger;
 }
 
@@ -186,11 +186,13 @@ export class LibvirtHypervisor implements Hypervisor {
       const remote = /^[a-z]+\+[a-z]+:/.test(o.uri) || /^qemu:\/\/\/(system|session)/.test(o.uri);
       const interval = o.keepaliveIntervalS ?? 5;
       if (remote && interval > 0) await conn.setKeepAlive(interval, 3).catch(() => undefined);
-      const caps = await LibvirtHypervisor.chooseEngine(
+      let caps = await LibvirtHypervisor.chooseEngine(
         conn,
         parseCapabilities(await lv(conn.capabilities(), 'reading host capabilities')),
         o,
       );
+      const arches = o.reportedCapacity?.arches ?? null;
+      if (arches !== null && caps.domainType === 'test') caps = { ...caps, arches: [...arches] };
       const firmware = await LibvirtHypervisor.probeFirmware(conn, caps, o.uri);
       o.log.info('libvirt connected', {
         uri: o.uri,

@@ -138,6 +138,7 @@ export function nodeStatusToPb(n: NodeStatus, bmc?: BmcEndpoints): pb.NodeStatus
     specHash: n.specHash,
     consoleLogPath: n.consoleLogPath,
     engine: n.engine,
+    arch: n.arch,
     bootDevice: BOOT_DEVICE_PB[n.bootDevice],
     labels: n.labels,
     ...(bmc ? { bmc: bmcToPb(bmc) } : {}),

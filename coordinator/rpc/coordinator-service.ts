@@ -208,6 +208,8 @@ export function coordinatorService(
           specHash: '',
           consoleLogPath: '',
           engine: '',
+          // Unknown: placements do not keep it.
+          arch: '',
           bootDevice: BootDevice.BOOT_DEVICE_UNSPECIFIED,
           labels: {},
         });

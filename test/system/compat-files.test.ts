@@ -1,7 +1,8 @@
 /**
  * Every real upstream Tenks configuration file in shared/compat (Kayobe, Kolla-Ansible, Tenks CI,
  * StackHPC's a-universe-from-nothing, ...) validates with no error and applies unchanged: one `it`
- * per file, found by listing the directory (`$TENKS_COMPAT_DIR`, default `<repo>/../shared/compat`),
+ * per file, found by listing the directory (`$TENKS_COMPAT_DIR`, default the shared directory's
+ * `compat/`: see bench/shared-dir.ts),
  * so a new file is covered without a change here.
  *
  * Each file: `tenksctl validate` gives no error, and every warning left is about a variable that
@@ -22,8 +23,9 @@
  * root end only: Ironic reaches the BMCs at the address the file tells it.
  *
  * Agents: libvirt's test driver, with `test_capacity` large enough for the biggest file (a 304 GiB,
- * 48-vCPU node), so the files' sizes go to the scheduler as written. Files of aarch64 nodes are
- * validated but not applied: the test driver makes x86_64 only. Real QEMU is not used: an
+ * 48-vCPU node), so the files' sizes go to the scheduler as written, and reporting x86_64 and
+ * aarch64 (`test_capacity.arches`), so aarch64 files are placed and defined as written (real aarch64
+ * guests boot in test/system/aarch64-qemu.test.ts). Real QEMU is not used here: an
  * agent that can reach QEMU must share its network namespace (the VM NICs are macvtaps on links of
  * the agent's namespace), and on this host qemu:///system lives in the root namespace, where a
  * file's physnet1 clashes with a lab's; `qemu:///embed` (which would run QEMU in the namespace)
@@ -38,7 +40,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { parse } from 'yaml';
 import { parseClusterSpec } from '../../common/spec/index.js';
@@ -47,7 +49,6 @@ import type { FieldError } from '../../common/errors.js';
 import { OperationState, type Operation } from '../../proto/gen/tenks/v1/coordinator.pb.js';
 import type { NodeStatus } from '../../proto/gen/tenks/v1/types.pb.js';
 import {
-  REPO,
   Stack,
   makePki,
   run,
@@ -71,10 +72,11 @@ import {
 } from '../helpers/openstack.js';
 import { startGlanceNames, type GlanceNames } from '../helpers/glance-names.js';
 import { hostProblems, hostSnapshot, settledDiff } from '../helpers/host-guard.js';
+import { sharedMissing, sharedPath } from '../../bench/shared-dir.js';
 import { suffix, waitUntil } from './helpers.js';
 
 /** Where the upstream files are. */
-const COMPAT_DIR = process.env.TENKS_COMPAT_DIR ?? resolve(REPO, '..', 'shared', 'compat');
+const COMPAT_DIR: string = process.env.TENKS_COMPAT_DIR ?? sharedPath('compat') ?? '';
 
 /**
  * Upstream variables that truly mean nothing in tenks, each with what its warning must say: the
@@ -88,8 +90,11 @@ const MEANINGLESS: ReadonlyMap<string, RegExp> = new Map([
   ['libvirt_custom_socket_path', /libvirt_uri/],
 ]);
 
-/** What the test agent reports: more than the biggest file asks for (vpasias: 336 GiB, 56 vCPUs, 1000 GiB). */
-const TEST_CAPACITY = { memory_mb: 1024 * 1024, cpus: 128, pool_gib: 8192 };
+/**
+ * What the test agent reports: more than the biggest file asks for (vpasias: 336 GiB, 56 vCPUs,
+ * 1000 GiB), and both architectures (the test driver defines domains of either).
+ */
+const TEST_CAPACITY = { memory_mb: 1024 * 1024, cpus: 128, pool_gib: 8192, arches: ['x86_64', 'aarch64'] };
 
 /** The agents' IPMI ports (in the test's namespace, so fixed ports clash with nobody's). */
 const IPMI_RANGE = { start: 6230, end: 7229 };
@@ -144,14 +149,11 @@ interface RawFile {
   libvirt_vm_arch?: string | null;
 }
 
-/** The guest architectures other than x86_64 a file's nodes ask for (node type `arch`, else `libvirt_vm_arch`). */
-function foreignArches(f: RawFile): string[] {
+/** A node type's guest architecture: its `arch`, else `libvirt_vm_arch`, else x86_64. */
+function archOf(f: RawFile, type: string): string {
   // Empty means not given, as upstream's default() reads it.
   const given = (v: string | null | undefined): string | null => (v === undefined || v === null || v === '' ? null : v);
-  const arches = (f.specs ?? []).map(
-    (s) => given(f.node_types?.[s.type]?.arch) ?? given(f.libvirt_vm_arch) ?? 'x86_64',
-  );
-  return [...new Set(arches.filter((a) => a !== 'x86_64'))];
+  return given(f.node_types?.[type]?.arch) ?? given(f.libvirt_vm_arch) ?? 'x86_64';
 }
 
 /** A node as upstream Tenks makes it from a file. */
@@ -159,6 +161,7 @@ interface ExpectedNode {
   name: string;
   memoryMb: number;
   vcpus: number;
+  arch: string;
   volumeBytes: number[];
   nics: number;
   consoleLog: boolean;
@@ -187,6 +190,7 @@ function expectedNodes(f: RawFile): ExpectedNode[] {
         name: `${prefix}${index}`,
         memoryMb: t.memory_mb,
         vcpus: t.vcpus,
+        arch: archOf(f, s.type),
         volumeBytes: (t.volumes ?? []).map((v) => bytesOf(v.capacity)),
         nics: (t.physical_networks ?? []).length,
         consoleLog: t.console_log_enabled === true,
@@ -205,11 +209,12 @@ function bmcAddressOf(f: RawFile): string | null {
   return f.ipmi_address !== undefined && !WILDCARD.has(f.ipmi_address) ? f.ipmi_address : null;
 }
 
-const files: string[] | null = existsSync(COMPAT_DIR)
-  ? readdirSync(COMPAT_DIR)
-      .filter((n) => /\.ya?ml$/.test(n))
-      .sort()
-  : null;
+const files: string[] | null =
+  COMPAT_DIR !== '' && existsSync(COMPAT_DIR)
+    ? readdirSync(COMPAT_DIR)
+        .filter((n) => /\.ya?ml$/.test(n))
+        .sort()
+    : null;
 const raw = new Map((files ?? []).map((n) => [n, parse(readFileSync(join(COMPAT_DIR, n), 'utf8')) as RawFile]));
 
 // ---------------------------------------------------------------- Ironic and Nova views
@@ -235,7 +240,9 @@ interface NovaFlavor {
 describe('upstream Tenks files in shared/compat validate and apply unchanged', function () {
   if (files === null) {
     it('(no compat directory)', function () {
-      console.log(`      skipped: ${COMPAT_DIR} does not exist (set TENKS_COMPAT_DIR to the upstream files)`);
+      console.log(
+        `      skipped: ${COMPAT_DIR === '' ? sharedMissing('compat') : `${COMPAT_DIR} does not exist`} (or set TENKS_COMPAT_DIR to the upstream files)`,
+      );
       this.skip();
     });
     return;
@@ -439,20 +446,6 @@ describe('upstream Tenks files in shared/compat validate and apply unchanged', f
         const says = MEANINGLESS.get(w.field);
         return !says?.test(w.message);
       });
-      const arches = foreignArches(f);
-      if (arches.length > 0) {
-        // The test driver runs x86_64 only, and a qemu:///system agent must be in the root namespace,
-        // where these files' physnet1 (tb-physnet1) and source devices may be a lab's.
-        assert.deepEqual(
-          unexpected.map((w) => `${w.field}: ${w.message}`),
-          [],
-          'a warning remains only for a variable that truly means nothing in tenks, naming what replaces it',
-        );
-        console.log(
-          `      apply skipped: ${arches.join(', ')} nodes need real QEMU, whose agent cannot be isolated in a namespace (see the file's comment)`,
-        );
-        this.skip();
-      }
       // Checked last, so that the apply is tried whatever the warnings.
 
       // 2. Apply the file unchanged on an agent of its own, in the test's namespace.
@@ -480,6 +473,8 @@ describe('upstream Tenks files in shared/compat validate and apply unchanged', f
           test_capacity: TEST_CAPACITY,
         },
       });
+      let cluster = '';
+      let deleted = false;
       try {
         await waitUntil(
           `agent ${agentId} alive at the coordinator`,
@@ -490,7 +485,7 @@ describe('upstream Tenks files in shared/compat validate and apply unchanged', f
           90_000,
         );
         const plan = await coord.api.plan(text, path);
-        const cluster = plan.cluster;
+        cluster = plan.cluster;
         // Upstream keeps a file with its own state_file_path apart from the default state file.
         if (f.name === undefined && f.state_file_path !== undefined && cluster === 'tenks')
           ownCluster.push("the cluster is named 'tenks', as every file without name or state_file_path is");
@@ -511,6 +506,7 @@ describe('upstream Tenks files in shared/compat validate and apply unchanged', f
           assert.equal(n.hypervisor !== '', true);
           assert.equal(n.memoryMb, w.memoryMb, `${w.name} memory`);
           assert.equal(n.vcpus, w.vcpus, `${w.name} vCPUs`);
+          assert.equal(n.arch, w.arch, `${w.name} architecture`);
           assert.deepEqual(
             n.volumes.map((v) => v.capacityBytes),
             w.volumeBytes,
@@ -547,6 +543,7 @@ describe('upstream Tenks files in shared/compat validate and apply unchanged', f
             assert.equal(n.resource_class, ic.resource_class, `${w.name} resource_class`);
             if (ic.network_interface !== undefined)
               assert.equal(n.network_interface, ic.network_interface, `${w.name} network_interface`);
+            assert.equal(n.properties.cpu_arch, w.arch, `${w.name} cpu_arch`);
             for (const [k, v] of Object.entries(ic.properties ?? {}))
               assert.deepEqual(n.properties[k], v, `${w.name} properties.${k}`);
             assert.equal(n.provision_state, 'available', `${w.name}: ${n.last_error ?? ''}`);
@@ -586,6 +583,7 @@ describe('upstream Tenks files in shared/compat validate and apply unchanged', f
 
         // 5. Delete: nothing of the cluster is left.
         const del = await finish(await coord.api.deleteCluster(cluster));
+        deleted = true;
         assert.equal(del.state, OperationState.OPERATION_STATE_SUCCEEDED, failedResults(del));
         assert.deepEqual(await coord.api.getNodes(cluster), []);
         assert.ok(!(await coord.api.getClusters()).some((c) => c.name === cluster), 'cluster gone');
@@ -597,6 +595,11 @@ describe('upstream Tenks files in shared/compat validate and apply unchanged', f
         }
         assert.equal(await nsState(), nsBaseline, 'the namespace and its OVS are as before the apply');
       } finally {
+        // A failed file must not leave its cluster to the next one (the default name 'tenks' is shared).
+        if (cluster !== '' && !deleted)
+          await (async () => finish(await coord.api.deleteCluster(cluster)))().catch((e: unknown) => {
+            console.log(`      cleanup: deleting cluster ${cluster} failed: ${String(e)}`);
+          });
         await agent.stop();
       }
       const hostDiff = hostProblems(`after ${file}`, await settledDiff(hostBefore));

@@ -112,16 +112,32 @@ describe('compileAgentConfig', () => {
         libvirt_uri: 'test:///default',
         test_capacity: { memory_mb: 4096, cpus: 64, pool_gib: 2048 },
       }).testCapacity,
-      { memoryBytes: 4096 * 2 ** 20, cpus: 64, poolCapacityBytes: 2048 * 2 ** 30 },
+      { memoryBytes: 4096 * 2 ** 20, cpus: 64, poolCapacityBytes: 2048 * 2 ** 30, arches: null },
     );
     assert.deepEqual(compileAgentConfig({ libvirt_uri: 'test:///default', test_capacity: { cpus: 8 } }).testCapacity, {
       memoryBytes: null,
       cpus: 8,
       poolCapacityBytes: null,
+      arches: null,
     });
     assert.equal(
       configError({ libvirt_uri: 'test:///default', test_capacity: { memory_gb: 1 } }).details[0]?.field,
       'test_capacity.memory_gb',
+    );
+    // Architectures: sorted, once each; only those tenks makes nodes of.
+    assert.deepEqual(
+      compileAgentConfig({
+        libvirt_uri: 'test:///default',
+        test_capacity: { arches: ['aarch64', 'x86_64', 'aarch64'] },
+      }).testCapacity?.arches,
+      ['aarch64', 'x86_64'],
+    );
+    const [bad] = configError({ libvirt_uri: 'test:///default', test_capacity: { arches: ['riscv64'] } }).details;
+    assert.equal(bad?.field, 'test_capacity.arches[0]');
+    assert.match(bad.message, /x86_64 or aarch64/);
+    assert.equal(
+      configError({ libvirt_uri: 'test:///default', test_capacity: { arches: [] } }).details[0]?.field,
+      'test_capacity.arches',
     );
   });
 

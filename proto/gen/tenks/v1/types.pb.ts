@@ -446,6 +446,8 @@ export interface NodeStatus {
   /** Boot device of the next power-on. */
   bootDevice: BootDevice;
   labels: { [key: string]: string };
+  /** Guest architecture: "x86_64" or "aarch64". */
+  arch: string;
 }
 
 export interface NodeStatus_LabelsEntry {
@@ -2222,6 +2224,7 @@ function createBaseNodeStatus(): NodeStatus {
     engine: '',
     bootDevice: 0,
     labels: {},
+    arch: '',
   };
 }
 
@@ -2281,6 +2284,9 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       NodeStatus_LabelsEntry.encode({ key: key as any, value }, writer.uint32(146).fork()).join();
     });
+    if (message.arch !== '') {
+      writer.uint32(154).string(message.arch);
+    }
     return writer;
   },
 
@@ -2444,6 +2450,14 @@ export const NodeStatus: MessageFns<NodeStatus> = {
             }
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.arch = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2519,6 +2533,7 @@ export const NodeStatus: MessageFns<NodeStatus> = {
             {},
           )
         : {},
+      arch: isSet(object.arch) ? globalThis.String(object.arch) : '',
     };
   },
 
@@ -2584,6 +2599,9 @@ export const NodeStatus: MessageFns<NodeStatus> = {
         });
       }
     }
+    if (message.arch !== '') {
+      obj.arch = message.arch;
+    }
     return obj;
   },
 
@@ -2618,6 +2636,7 @@ export const NodeStatus: MessageFns<NodeStatus> = {
       },
       {},
     );
+    message.arch = object.arch ?? '';
     return message;
   },
 };
