@@ -17,12 +17,14 @@ import { join } from 'node:path';
 import { hmac, type CipherSuite } from '../agent/bmc/ipmi/crypto.js';
 import { checksum, openPayload, parseDatagram, PayloadType, type SessionKeys } from '../agent/bmc/ipmi/packet.js';
 import type { Rng } from './fuzz-rng.js';
+import { sharedMissing, sharedPath } from './shared-dir.js';
 
-/** Where the ipmitool captures are (read-only). */
-export const CAPTURE_DIR = '/work/shared/reference/ipmi-captures';
+/** Where the ipmitool captures are (read-only): the shared directory's reference/ipmi-captures. */
+export const CAPTURE_DIR = sharedPath('reference', 'ipmi-captures');
 
 /** The console-to-BMC datagrams of every capture file, in order. */
 export function loadCaptures(dir = CAPTURE_DIR): Buffer[] {
+  if (dir === null) throw new Error(sharedMissing('reference', 'ipmi-captures'));
   const out: Buffer[] = [];
   for (const f of readdirSync(dir).sort()) {
     if (!f.endsWith('.txt')) continue;

@@ -10,9 +10,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { Rng } from './fuzz-rng.js';
+import { sharedPath } from './shared-dir.js';
 
-/** Where the specs come from (read-only). */
-export const SPEC_SOURCES = ['examples', '/work/shared/compat'];
+/** Where the specs come from (read-only): the examples, and the shared compat files where they are. */
+export const SPEC_SOURCES: readonly string[] = ['examples', ...[sharedPath('compat')].filter((d) => d !== null)];
 
 /** A base spec: its file name and parsed content. */
 export interface BaseSpec {
