@@ -1,6 +1,6 @@
 import { access } from 'node:fs/promises';
 import { TenksError } from '../../common/index.js';
-import { CommandError, run } from './exec.js';
+import { CommandError, runCommand } from '../os/index.js';
 
 /** An OVS bridge or port row. */
 export interface OvsRow {
@@ -41,7 +41,7 @@ export class Ovs {
   /** True when ovs-vsctl is installed and the database answers. */
   async available(): Promise<boolean> {
     try {
-      await run(this.vsctl, ['--timeout=5', 'show'], { timeoutMs: 10_000 });
+      await runCommand(this.vsctl, ['--timeout=5', 'show'], { timeoutMs: 10_000 });
       return true;
     } catch {
       return false;
@@ -70,7 +70,7 @@ export class Ovs {
     const args = ['--timeout=60', ...(o.noWait ? ['--no-wait'] : [])];
     for (const c of commands) args.push('--', ...c);
     try {
-      return await run(this.vsctl, args, { timeoutMs: 120_000, ...(signal ? { signal } : {}) });
+      return await runCommand(this.vsctl, args, { timeoutMs: 120_000, signal });
     } catch (e) {
       if (e instanceof CommandError)
         throw new TenksError(
@@ -87,7 +87,7 @@ export class Ovs {
   /** Every bridge with its ports, and every port row. */
   async bridgesAndPorts(): Promise<{ bridges: OvsRow[]; ports: OvsRow[] }> {
     // One ovs-vsctl, one OVSDB snapshot: both tables, one JSON document per line.
-    const out = await run(
+    const out = await runCommand(
       this.vsctl,
       [
         '--timeout=30',
@@ -132,7 +132,7 @@ export class Ovs {
   }
 
   private async portRows(): Promise<{ uuid: string; row: OvsRow }[]> {
-    const out = await run(this.vsctl, ['--timeout=30', '--format=json', '--data=json', ...PORT_LIST], {
+    const out = await runCommand(this.vsctl, ['--timeout=30', '--format=json', '--data=json', ...PORT_LIST], {
       timeoutMs: 60_000,
     });
     return portRowsOf(out);
