@@ -41,8 +41,16 @@ function toLinkInfo(l: IpJsonLink): LinkInfo {
   };
 }
 
+/** The host's Linux links, as the network plane reads and changes them. */
+export interface HostLinks {
+  /** Every link in this network namespace. */
+  list(signal?: AbortSignal): Promise<LinkInfo[]>;
+  /** Runs many `ip` commands (lines without the leading `ip`) at once; stops at the first failing line. */
+  batch(lines: readonly string[], signal?: AbortSignal): Promise<void>;
+}
+
 /** Linux links through iproute2: `ip -json` to read, `ip -batch` to change many at once. */
-export class IpLinks {
+export class IpLinks implements HostLinks {
   constructor(private readonly ip = 'ip') {}
 
   /** Every link in this network namespace. */

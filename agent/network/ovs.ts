@@ -34,8 +34,18 @@ function toMap(v: OvsJsonValue | undefined): Record<string, string> {
   return {};
 }
 
+/** Open vSwitch, as the network plane reads and changes it. */
+export interface OvsSwitch {
+  /** `system` when the kernel datapath can be used, else `netdev` (userspace). */
+  datapathType(): Promise<'system' | 'netdev'>;
+  /** Runs `ovs-vsctl` commands (argv lists) in one transaction; `noWait`: do not wait for ovs-vswitchd. */
+  transact(commands: readonly (readonly string[])[], signal?: AbortSignal, o?: { noWait?: boolean }): Promise<string>;
+  /** Every bridge with its ports, and every port row. */
+  bridgesAndPorts(): Promise<{ bridges: OvsRow[]; ports: OvsRow[] }>;
+}
+
 /** Open vSwitch through `ovs-vsctl`: many changes go in one call (one OVSDB transaction). */
-export class Ovs {
+export class Ovs implements OvsSwitch {
   constructor(private readonly vsctl = 'ovs-vsctl') {}
 
   /** True when ovs-vsctl is installed and the database answers. */
