@@ -72,7 +72,7 @@ export class NetworkPlane implements NicWiring {
       physnets: new PhysnetTable(owned),
       view,
       apply: (ops, opts) => applyHostOps(ops, links, ovs, opts),
-      submit: (ops) => batcher.submit(ops),
+      submit: (ops, replan) => batcher.submit(ops, replan),
       log,
     });
     await plane.load();

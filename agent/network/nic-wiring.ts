@@ -1,6 +1,7 @@
 import { TenksError, type FieldError } from '../../common/index.js';
 import type { CallOptions, DomainNic, NicWiring, NodeSpec, NodeStatus } from '../compute/index.js';
 import { plugInto, type HostOps } from './host-ops.js';
+import type { HostView } from './host-view.js';
 import { ipLine } from './ip-links.js';
 import { aliasOf, externalIdsOf, marksFromAlias, ROLE, type Marks } from './marks.js';
 import { names } from './names.js';
@@ -80,7 +81,15 @@ export class NodeNics implements NicWiring {
   }
 
   async attach(spec: NodeSpec, o: CallOptions = {}): Promise<DomainNic[]> {
-    const v = await this.ctx.view.get();
+    const { ops, nics } = this.planAttach(spec, await this.ctx.view.get());
+    if (o.signal?.aborted) throw new TenksError('CANCELLED', 'cancelled');
+    await this.ctx.submit(ops, async () => this.planAttach(spec, await this.ctx.view.get()).ops);
+    await this.note(spec, true);
+    return nics;
+  }
+
+  /** What wires the NICs of `spec` on the host as `v` has it, and how each attaches. */
+  private planAttach(spec: NodeSpec, v: HostView): { ops: HostOps; nics: DomainNic[] } {
     const ops: HostOps = { ip: [], ovs: [] };
     const nics = spec.nics.map((n, i): DomainNic => {
       const st = this.physnet(n.physnet);
@@ -111,10 +120,7 @@ export class NodeNics implements NicWiring {
       if (n.mac === null) throw new TenksError('INTERNAL', `NIC ${i} of '${spec.name}' has no MAC`);
       return { mac: n.mac, attach: { type: 'direct', device: vp }, alias: `nic${i}` };
     });
-    if (o.signal?.aborted) throw new TenksError('CANCELLED', 'cancelled');
-    await this.ctx.submit(ops);
-    await this.note(spec, true);
-    return nics;
+    return { ops, nics };
   }
 
   describe(spec: NodeSpec): NodeStatus['nics'] {
@@ -132,7 +138,14 @@ export class NodeNics implements NicWiring {
 
   async detach(spec: NodeSpec, _o: CallOptions = {}): Promise<string[]> {
     if (spec.nics.length === 0) return [];
-    const v = await this.ctx.view.get();
+    const { ops, removed } = this.planDetach(spec, await this.ctx.view.get());
+    await this.ctx.submit(ops, async () => this.planDetach(spec, await this.ctx.view.get()).ops);
+    await this.note(spec, false);
+    return removed;
+  }
+
+  /** What removes the switch-side ports of `spec` from the host as `v` has it. */
+  private planDetach(spec: NodeSpec, v: HostView): { ops: HostOps; removed: string[] } {
     const ops: Required<HostOps> = { ovsFirst: [], ip: [], ipDelete: [], ovs: [] };
     const removed: string[] = [];
     spec.nics.forEach((_n, i) => {
@@ -145,9 +158,7 @@ export class NodeNics implements NicWiring {
       else if (v.links.has(vp)) ops.ipDelete.push(vp);
       if (at || v.links.has(sp) || v.links.has(vp)) removed.push(`switch port ${sp}`);
     });
-    await this.ctx.submit(ops);
-    await this.note(spec, false);
-    return removed;
+    return { ops, removed };
   }
 
   /**

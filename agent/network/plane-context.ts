@@ -23,7 +23,10 @@ export interface PlaneContext {
   view: HostViewCache;
   /** Applies host changes now (setup and teardown, under the host lock). */
   apply(ops: HostOps, o: ApplyOptions): Promise<void>;
-  /** Applies host changes together with concurrent callers' (node NICs). */
-  submit(ops: HostOps): Promise<void>;
+  /**
+   * Applies host changes together with concurrent callers' (node NICs); `replan` works them out
+   * again from the host as it is, should the batch they went in fail.
+   */
+  submit(ops: HostOps, replan: () => Promise<HostOps>): Promise<void>;
   log: Logger;
 }

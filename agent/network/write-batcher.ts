@@ -5,13 +5,14 @@ import { noOps, type HostOps } from './host-ops.js';
 export interface WriteBatcherOptions {
   /** Applies one batch of host changes. */
   apply(ops: HostOps): Promise<void>;
-  /** Called when a batch failed, before its requests are retried each alone: the host is not as any view says. */
+  /** Called when a batch failed, before its requests are retried each alone: no view held is true any more. */
   invalidate(): void;
   log: Logger;
 }
 
 interface Request {
   ops: HostOps;
+  replan: () => Promise<HostOps>;
   resolve: () => void;
   reject: (e: unknown) => void;
 }
@@ -28,11 +29,14 @@ export class WriteBatcher {
 
   constructor(private readonly o: WriteBatcherOptions) {}
 
-  /** Queues `ops`; settles once they are applied (or have failed alone). */
-  submit(ops: HostOps): Promise<void> {
+  /**
+   * Queues `ops`; settles once they are applied (or have failed alone). `replan` works the changes
+   * out again from the host as it is then, for the retry.
+   */
+  submit(ops: HostOps, replan: () => Promise<HostOps>): Promise<void> {
     if (noOps(ops)) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      this.pending.push({ ops, resolve, reject });
+      this.pending.push({ ops, replan, resolve, reject });
       if (this.flushScheduled) return;
       this.flushScheduled = true;
       setImmediate(() => {
@@ -63,10 +67,15 @@ export class WriteBatcher {
         batch[0]?.reject(e);
         return;
       }
+      // The batch may have been applied in part: `ip -batch` stops at the failing line, after the
+      // lines before it, and an OVS transaction that fails comes after the whole ip batch. The same
+      // changes again would fail on what is there now ("File exists"), so each request works its
+      // changes out again from a fresh read of the host.
       this.o.invalidate();
       for (const b of batch) {
         try {
-          await this.o.apply(b.ops);
+          const ops = await b.replan();
+          if (!noOps(ops)) await this.o.apply(ops);
           b.resolve();
         } catch (e2) {
           b.reject(e2);
