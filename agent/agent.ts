@@ -12,6 +12,7 @@ import {
   LibvirtHypervisor,
   LibvirtStorage,
   NodeManager,
+  POWER_AFTER_EVENT,
   type DomainEvent,
   type HostFacts,
   type Hypervisor,
@@ -35,15 +36,6 @@ export interface NodeEvent {
   powerState: PowerState;
   timeMs: number;
 }
-
-const POWER_AFTER: Partial<Record<DomainEvent['type'], PowerState>> = {
-  started: 'on',
-  resumed: 'on',
-  stopped: 'off',
-  suspended: 'paused',
-  crashed: 'crashed',
-  shutdown: 'shutting_down',
-};
 
 /** Everything one agent owns on its host, wired together. */
 export class Agent {
@@ -163,7 +155,7 @@ export class Agent {
         cluster: owner,
         name: e.name,
         uuid: e.uuid,
-        powerState: POWER_AFTER[e.type] ?? 'unknown',
+        powerState: POWER_AFTER_EVENT[e.type] ?? 'unknown',
         timeMs: e.timeMs,
       };
     }

@@ -38,4 +38,5 @@ export { HostPathPolicy, resolveHostPath, type HostPathPolicyOptions } from './h
 export { FakeHypervisor } from './hypervisor-fake.js';
 export { FakeStorage } from './storage-fake.js';
 export { DEFAULT_FIRMWARE } from './hypervisor.js';
+export { POWER_AFTER_EVENT } from './power-after-event.js';
 export { domainXml, metadataXml, parseMetadata, secureBootMachine, METADATA_NS, METADATA_KEY } from './domain-xml.js';
