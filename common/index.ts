@@ -3,6 +3,7 @@ export * from './errors.js';
 export * from './logger.js';
 export * from './config.js';
 export * from './config-files.js';
+export * from './daemon-config.js';
 export * from './sizes.js';
 export * from './semaphore.js';
 export * from './lifecycle.js';
