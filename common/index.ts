@@ -7,6 +7,7 @@ export * from './daemon-config.js';
 export * from './sizes.js';
 export * from './semaphore.js';
 export * from './lifecycle.js';
+export * from './daemon-main.js';
 export * from './fence.js';
 export * from './process-guard.js';
 export * from './grpc/errors.js';
