@@ -1,6 +1,6 @@
 /**
- * The daemons' entry point: command-line flags over the config file, compiled once, then the logger,
- * the daemon, and a drain on SIGTERM. Only here and in `main.ts` is winston built.
+ * The daemons' entry point: command-line flags over the config file, compiled once, then the logger
+ * (winston, JSON lines on stdout: the one place a daemon builds it), the daemon, and a drain on SIGTERM.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readYamlFile } from './config.js';
