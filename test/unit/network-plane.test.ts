@@ -4,7 +4,7 @@
  * NICs of concurrent callers in one `ip -batch` and one OVSDB transaction.
  */
 import assert from 'node:assert/strict';
-import { TenksError, type ErrorCode } from '../../common/errors.js';
+import { TenksError } from '../../common/errors.js';
 import { nullLogger } from '../../common/logger.js';
 import type { NodeSpec } from '../../agent/compute/types.js';
 import { NetworkPlane } from '../../agent/network/network-plane.js';
@@ -12,18 +12,9 @@ import { marksFromAlias, marksFromExternalIds } from '../../agent/network/marks.
 import { bridgeMac, names } from '../../agent/network/names.js';
 import type { BridgeType, PhysnetMapping } from '../../agent/network/types.js';
 import { FakeHostNet } from '../helpers/fake-host-net.js';
+import { tenksRejects as rejectsWith } from '../helpers/tenks-rejects.js';
 
 const OWNER = 'agent-a';
-
-async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise<TenksError> {
-  const err = await p.then(
-    () => assert.fail(`expected a ${code} error, but the call succeeded`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof TenksError, `expected a TenksError, got ${String(err)}`);
-  assert.equal(err.code, code, `error code (message: ${err.message})`);
-  return err;
-}
 
 function plane(net: FakeHostNet, o: { ovs?: boolean; owner?: string; viewTtlMs?: number } = {}): Promise<NetworkPlane> {
   return NetworkPlane.create({
@@ -355,25 +346,33 @@ describe('network plane (fake host)', function () {
     });
 
     describe('a batch that fails: each request is retried alone', function () {
-      it('one NIC refused by ip fails only its own attach', async function () {
-        const p = await plane(net);
-        await p.setup('c1', 'linuxbridge', [map('lb', 'eth1')]);
-        const bad = names.switchPort('bad', 0);
-        net.failing = (what) => what === `link add ${bad} type veth peer name ${names.vmPort('bad', 0)}`;
-        const specs = [node('good1', ['lb']), node('bad', ['lb']), node('good2', ['lb'])];
+      /** Attaches good1, bad and good2 at once on `physnet`: only bad's attach may fail; its error. */
+      async function attachThree(p: NetworkPlane, physnet: string): Promise<{ specs: NodeSpec[]; error: TenksError }> {
+        const specs = ['good1', 'bad', 'good2'].map((n) => node(n, [physnet]));
         const results = await Promise.allSettled(specs.map((s) => p.attach(s)));
         assert.deepEqual(
           results.map((r) => r.status),
           ['fulfilled', 'rejected', 'fulfilled'],
           results.map((r) => (r.status === 'rejected' ? String(r.reason) : 'ok')).join('\n'),
         );
-        const failure = results[1] as PromiseRejectedResult;
-        assert.ok(failure.reason instanceof TenksError);
-        assert.match(failure.reason.message, /changing host links failed/);
+        const error: unknown = (results[1] as PromiseRejectedResult).reason;
+        assert.ok(error instanceof TenksError);
         net.failing = null;
+        // Read back by a plane of its own, which holds no view of what the batch did.
         const fresh = await plane(net);
         assert.equal(await fresh.verify(specs[0]!), true, 'good1 is wired');
         assert.equal(await fresh.verify(specs[2]!), true, 'good2 is wired');
+        assert.equal(await fresh.verify(specs[1]!), false, 'bad is not');
+        return { specs, error };
+      }
+
+      it('one NIC refused by ip fails only its own attach', async function () {
+        const p = await plane(net);
+        await p.setup('c1', 'linuxbridge', [map('lb', 'eth1')]);
+        const bad = names.switchPort('bad', 0);
+        net.failing = (what) => what === `link add ${bad} type veth peer name ${names.vmPort('bad', 0)}`;
+        const { error } = await attachThree(p, 'lb');
+        assert.match(error.message, /changing host links failed/);
         assert.equal(net.link(bad), undefined);
       });
 
@@ -382,22 +381,12 @@ describe('network plane (fake host)', function () {
         await p.setup('c1', 'openvswitch', [map('ovs', 'eth2')]);
         const bad = names.switchPort('bad', 0);
         net.failing = (what) => what === `--may-exist add-port ${names.bridge('ovs')} ${bad}`;
-        const specs = [node('good1', ['ovs']), node('bad', ['ovs']), node('good2', ['ovs'])];
-        const results = await Promise.allSettled(specs.map((s) => p.attach(s)));
-        assert.deepEqual(
-          results.map((r) => r.status),
-          ['fulfilled', 'rejected', 'fulfilled'],
-          results.map((r) => (r.status === 'rejected' ? String(r.reason) : 'ok')).join('\n'),
-        );
-        assert.match(String((results[1] as PromiseRejectedResult).reason), /Open vSwitch refused the change/);
-        net.failing = null;
-        const fresh = await plane(net);
-        assert.equal(await fresh.verify(specs[0]!), true, 'good1 is wired');
-        assert.equal(await fresh.verify(specs[2]!), true, 'good2 is wired');
-        assert.equal(await fresh.verify(specs[1]!), false);
+        const { specs, error } = await attachThree(p, 'ovs');
+        assert.match(error.message, /Open vSwitch refused the change/);
         // Applied again, the refused node is wired: nothing of it was left half-made in the way.
-        await fresh.attach(specs[1]!);
-        assert.equal(await fresh.verify(specs[1]!), true);
+        const again = await plane(net);
+        await again.attach(specs[1]!);
+        assert.equal(await again.verify(specs[1]!), true);
       });
 
       it('a batch of one fails with its own error, without a second try', async function () {

@@ -1,17 +1,7 @@
 /** The agent's one way to run a host tool (agent/os/command.ts): its output, and how each failure reads. */
 import assert from 'node:assert/strict';
-import { TenksError, type ErrorCode } from '../../common/errors.js';
 import { CommandError, runCommand } from '../../agent/os/command.js';
-
-async function failure(p: Promise<unknown>, code: ErrorCode): Promise<TenksError> {
-  const err = await p.then(
-    () => assert.fail(`expected a ${code} error, but the command succeeded`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof TenksError, `expected a TenksError, got ${String(err)}`);
-  assert.equal(err.code, code, `error code (message: ${err.message})`);
-  return err;
-}
+import { tenksRejects as failure } from '../helpers/tenks-rejects.js';
 
 describe('running a host tool', function () {
   it('returns what it printed, fed its input on stdin', async function () {
