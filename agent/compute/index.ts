@@ -7,11 +7,11 @@ export {
   specHash,
   rawNodeSpec,
   rawVolume,
-  NAME_PATTERN,
-  ARCHES,
   type RawNodeSpec,
   type RawVolumeSpec,
 } from './node-spec.js';
+// The agent's node, physnet and cluster names follow the cluster spec's rule.
+export { NAME_PATTERN } from '../../common/spec/rules.js';
 export {
   NodeManager,
   volumeName,
