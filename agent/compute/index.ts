@@ -26,13 +26,8 @@ export {
   type NicWiring,
   type NodeManagerOptions,
 } from './node-manager.js';
-export {
-  LibvirtHypervisor,
-  parseCapabilities,
-  powerStateOf,
-  type Capabilities,
-  type LibvirtHypervisorOptions,
-} from './hypervisor-libvirt.js';
+export { LibvirtHypervisor, powerStateOf, type LibvirtHypervisorOptions } from './hypervisor-libvirt.js';
+export { parseCapabilities, type Capabilities } from './libvirt-capabilities.js';
 export { LibvirtStorage, type LibvirtStorageOptions } from './storage-libvirt.js';
 export { HostPathPolicy, resolveHostPath, type HostPathPolicyOptions } from './host-paths.js';
 export { FakeHypervisor } from './hypervisor-fake.js';
