@@ -288,3 +288,13 @@ export function rawNodeSpec(fields: Partial<RawNodeSpec> & Pick<RawNodeSpec, 'cl
 export function rawVolume(fields: Partial<RawVolumeSpec>): RawVolumeSpec {
   return { name: '', capacity: '', image: '', backingImage: '', existing: '', format: '', ...fields };
 }
+
+/** Guest architecture of a spec. */
+export function archOf(spec: NodeSpec): Arch {
+  return spec.arch ?? 'x86_64';
+}
+
+/** QEMU machine type of a spec: its own, else virt for aarch64, q35 for UEFI and pc for BIOS. */
+export function machineOf(spec: NodeSpec): string {
+  return spec.machine ?? (archOf(spec) === 'aarch64' ? 'virt' : spec.bootMode === 'uefi' ? 'q35' : 'pc');
+}
