@@ -178,10 +178,18 @@ export class LibvirtHypervisor implements Hypervisor {
       const [state, meta] = await Promise.all([
         d.state(),
         // The persistent definition's metadata: redefining a running domain changes only that one.
-        d.getMetadata(METADATA_NS, AFFECT_CONFIG).catch((e: unknown) => {
-          if (isVirCode(e, VirErr.NO_DOMAIN_METADATA)) return null;
-          throw e;
-        }),
+        // A transient domain (undefined while running, or started without a definition) has only
+        // its live definition.
+        d
+          .getMetadata(METADATA_NS, AFFECT_CONFIG)
+          .catch((e: unknown) => {
+            if (isVirCode(e, VirErr.OPERATION_INVALID)) return d.getMetadata(METADATA_NS, AFFECT_LIVE);
+            throw e;
+          })
+          .catch((e: unknown) => {
+            if (isVirCode(e, VirErr.NO_DOMAIN_METADATA)) return null;
+            throw e;
+          }),
       ]);
       return {
         name: d.name,

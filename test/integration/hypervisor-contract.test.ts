@@ -315,6 +315,24 @@ for (const subject of SUBJECTS) {
       assert.ok(!(await s.hv.listDomains()).some((d) => d.name === spec.name));
     });
 
+    it('undefines a running domain as libvirt does: it runs on (transient) until it stops, then it is gone', async function () {
+      const spec = domain(name());
+      await s.hv.defineDomain(spec);
+      await s.hv.power(spec.name, 'start');
+      await s.hv.undefineDomain(spec.name);
+      assert.deepEqual(await s.hv.getDomain(spec.name), {
+        name: spec.name,
+        uuid: spec.uuid,
+        powerState: 'on',
+        metadata: spec.metadata,
+      });
+      assert.ok((await s.hv.listDomains()).some((d) => d.name === spec.name));
+      // It has no persistent definition left to keep metadata in.
+      await rejectsWith(s.hv.setMetadata(spec.name, spec.metadata), 'CONFLICT');
+      await s.hv.power(spec.name, 'destroy');
+      assert.equal(await s.hv.getDomain(spec.name), null);
+    });
+
     it('leaves the CD of a stopped domain to its definition (false)', async function () {
       const spec = domain(name());
       await s.hv.defineDomain(spec);
