@@ -7,6 +7,7 @@ import {
   DomainXmlFlags,
   DomainStateCode,
   LibvirtError,
+  ModifyFlags,
   UndefineFlags,
   VirErr,
   type Domain,
@@ -44,11 +45,6 @@ export interface LibvirtHypervisorOptions extends Pick<CapabilityOptions, 'uri' 
    */
   reportedCapacity?: { memoryBytes: number | null; cpus: number | null; arches?: string[] | null };
 }
-
-/** `VIR_DOMAIN_AFFECT_LIVE`. */
-const AFFECT_LIVE = 1;
-/** `VIR_DOMAIN_AFFECT_CONFIG`. */
-const AFFECT_CONFIG = 2;
 
 /** Maps `virDomainState` to tenks' power state. */
 export function powerStateOf(state: number): PowerState {
@@ -181,9 +177,9 @@ export class LibvirtHypervisor implements Hypervisor {
         // A transient domain (undefined while running, or started without a definition) has only
         // its live definition.
         d
-          .getMetadata(METADATA_NS, AFFECT_CONFIG)
+          .getMetadata(METADATA_NS, ModifyFlags.CONFIG)
           .catch((e: unknown) => {
-            if (isVirCode(e, VirErr.OPERATION_INVALID)) return d.getMetadata(METADATA_NS, AFFECT_LIVE);
+            if (isVirCode(e, VirErr.OPERATION_INVALID)) return d.getMetadata(METADATA_NS, ModifyFlags.LIVE);
             throw e;
           })
           .catch((e: unknown) => {
@@ -287,12 +283,10 @@ export class LibvirtHypervisor implements Hypervisor {
   async setMetadata(name: string, metadata: NodeMetadata, o?: CallOptions): Promise<void> {
     await this.run(o, async () => {
       const d = await lv(this.conn.domainByName(name), `looking up domain '${name}'`);
-      // CONFIG (2) so the metadata persists; LIVE too when running (libvirt rejects LIVE on inactive domains).
+      // CONFIG so the metadata persists; LIVE too when running (libvirt rejects LIVE on inactive domains).
       const active = await lv(d.isActive(), `reading domain '${name}'`);
-      await lv(
-        d.setMetadata(metadataXml(metadata), METADATA_KEY, METADATA_NS, active ? 3 : 2),
-        `setting metadata of '${name}'`,
-      );
+      const flags = ModifyFlags.CONFIG | (active ? ModifyFlags.LIVE : 0);
+      await lv(d.setMetadata(metadataXml(metadata), METADATA_KEY, METADATA_NS, flags), `setting metadata of '${name}'`);
     });
   }
 
@@ -365,7 +359,7 @@ export class LibvirtHypervisor implements Hypervisor {
       // cdromXml picks the target from the architecture and machine type; the live drive's bus tells which.
       const [arch, machine] =
         bus === 'scsi' ? (['aarch64', 'virt'] as const) : (['x86_64', bus === 'sata' ? 'q35' : 'pc'] as const);
-      await lv(d.updateDevice(cdromXml(media, machine, arch), AFFECT_LIVE), `changing the CD of '${name}'`);
+      await lv(d.updateDevice(cdromXml(media, machine, arch), ModifyFlags.LIVE), `changing the CD of '${name}'`);
       return true;
     });
   }
