@@ -1,11 +1,6 @@
 import { TenksError } from '../../common/errors.js';
-import {
-  DEFAULT_FIRMWARE,
-  type DomainSpec,
-  type FirmwareState,
-  type NodeMetadata,
-  type VirtualMediaState,
-} from './hypervisor.js';
+import { DEFAULT_FIRMWARE } from './hypervisor.js';
+import type { DomainSpec, FirmwareState, NodeMetadata, VirtualMediaState } from './hypervisor.js';
 import type { Arch } from './types.js';
 import { parseXml, xmlEscape as e } from './xml.js';
 
