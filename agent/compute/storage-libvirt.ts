@@ -6,6 +6,7 @@ import { VirErr, type Connection, type StoragePool, type Volume } from '../nativ
 import { runCommand } from '../os/index.js';
 import type { CallOptions, DiskSource } from './hypervisor.js';
 import { fromLibvirt, isVirCode, lv } from './libvirt-errors.js';
+import { poolTarget, volumeFormat } from './libvirt-xml.js';
 import type { ImageInfo, Storage, VolumeCreate } from './storage.js';
 import type { PoolInfo, VolumeFormat, VolumeInfo } from './types.js';
 import { xmlEscape as e } from './xml.js';
@@ -76,13 +77,8 @@ export class LibvirtStorage implements Storage {
     throwIfAborted(o?.signal);
     let pool = await lv(this.conn.findPool(this.o.poolName), `looking up pool '${this.o.poolName}'`);
     if (pool) {
-      const xml = await lv(pool.xml(), `reading pool '${this.o.poolName}'`);
-      const type = /<pool type=['"](\w+)['"]/.exec(xml)?.[1];
-      const path = /<target>\s*<path>([^<]*)<\/path>/.exec(xml)?.[1];
-      if (
-        type !== this.o.poolType ||
-        (path !== undefined && path.replace(/\/$/, '') !== this.targetPath.replace(/\/$/, ''))
-      )
+      const { type, path } = poolTarget(await lv(pool.xml(), `reading pool '${this.o.poolName}'`));
+      if (type !== this.o.poolType || (path !== null && path.replace(/\/$/, '') !== this.targetPath.replace(/\/$/, '')))
         throw new TenksError(
           'CONFLICT',
           `storage pool '${this.o.poolName}' exists as ${type ?? '?'} at '${path ?? '?'}', but the agent is configured for ${this.o.poolType} at '${this.targetPath}'`,
@@ -144,7 +140,7 @@ export class LibvirtStorage implements Storage {
         ? Promise.resolve(knownFormat)
         : this.o.poolType === 'logical'
           ? Promise.resolve('raw')
-          : v.xml().then((xml) => /<target>[\s\S]*?<format type=['"]([\w-]+)['"]/.exec(xml)?.[1] ?? 'unknown'),
+          : v.xml().then(volumeFormat),
     ]);
     return {
       name: v.name,

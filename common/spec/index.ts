@@ -47,7 +47,8 @@ export {
   type ClusterIdentity,
   type ClusterNameSource,
 } from './cluster-name.js';
-export { expandNodes, nodeFingerprint, canonicalJson } from './expand.js';
+export { expandNodes, nodeFingerprint } from './expand.js';
+export { canonicalJson } from '../canonical-json.js';
 export { parseClusterSpec, loadClusterSpecFile } from './load.js';
 export { mergeSpecFiles, parseClusterSpecFiles, type MergedClusterSpec, type SpecFile } from './spec-files.js';
 export { clusterJsonSchema, CLUSTER_SCHEMA_PATH } from './json-schema.js';
