@@ -5,7 +5,7 @@
  *     --nodes 4 --redfish-workers 24 --cli-parallel 4 --big-bodies 30 --partials 20 --slowloris 6]
  *
  * Setup: nats-server (`-p -1`, JetStream), tenks-coordinator and one tenks-agent on libvirt's
- * `test:///default`, each its own process, mTLS from deploy/make-certs.sh (bench/lib-stack.ts). The
+ * `test:///default`, each its own process, mTLS from deploy/make-certs.sh (bench/lib-stack/). The
  * agent binds gRPC to 127.0.0.1:0, its IPMI BMCs to ports the OS picks (range start 0) and Redfish
  * to port 0, and runs with a loopback inspector port so the bench can force garbage collections.
  * `--nodes` nodes with IPMI and Redfish BMCs are created over gRPC (EnsureNode).
@@ -41,6 +41,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentApi, channelOptions, silenceIpServerNameWarning } from '../common/index.js';
 import { BootMode, NodeSpec } from '../proto/gen/tenks/v1/types.pb.js';
 import { fuzzIpmi } from './fuzz-ipmi.js';
@@ -49,22 +50,17 @@ import type { RedfishTarget } from './fuzz-redfish-requests.js';
 import { hostChanges, snapshot } from './fuzz-host.js';
 import { fuzzSpecs } from './fuzz-spec.js';
 import { forceGc, inspectorAddress, memoryUsage } from './lib-inspector.js';
-import {
-  ensureBundle,
-  makePki,
-  REPO,
-  round,
-  runBench,
-  sayer,
-  sleep,
-  Stack,
-  startAgent,
-  startCoordinator,
-  startNats,
-  statusMb,
-  waitForAgents,
-  type Daemon,
-} from './lib-stack.js';
+import { startAgent, waitForAgents } from './lib-stack/agent.js';
+import { startCoordinator } from './lib-stack/coordinator.js';
+import type { Daemon } from './lib-stack/daemon.js';
+import { round } from './lib-stack/figures.js';
+import { startNats } from './lib-stack/nats.js';
+import { REPO } from './lib-stack/paths.js';
+import { makePki } from './lib-stack/pki.js';
+import { statusMb } from './lib-stack/proc-stats.js';
+import { runBench, sayer } from './lib-stack/run-bench.js';
+import { Stack } from './lib-stack/stack.js';
+import { ensureBundle } from './lib-stack/tenksctl.js';
 
 /**
  * Warm-up before the first memory reading, with as many 10 MB bodies as the measured run. Measured

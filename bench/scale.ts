@@ -46,6 +46,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { stringify } from 'yaml';
 import {
@@ -61,30 +62,18 @@ import {
 } from '../common/index.js';
 import { nodeDemand, schedule, type HostInventory, type PlacedNode } from '../coordinator/scheduler/index.js';
 import { OperationState, type Agent, type Operation } from '../proto/gen/tenks/v1/coordinator.pb.js';
-import {
-  CpuMeter,
-  ensureBundle,
-  freeUdpRanges,
-  makePki,
-  median,
-  nofileLimit,
-  openFds,
-  round,
-  runBench,
-  run,
-  sayer,
-  sleep,
-  Stack,
-  startAgent,
-  startCoordinator,
-  startNats,
-  statusMb,
-  tenksctl,
-  waitForAgents,
-  writeConfig,
-  type Coordinator,
-  type Daemon,
-} from './lib-stack.js';
+import { startAgent, waitForAgents } from './lib-stack/agent.js';
+import { startCoordinator, type Coordinator } from './lib-stack/coordinator.js';
+import type { Daemon } from './lib-stack/daemon.js';
+import { median, round } from './lib-stack/figures.js';
+import { startNats } from './lib-stack/nats.js';
+import { makePki } from './lib-stack/pki.js';
+import { freeUdpRanges } from './lib-stack/ports.js';
+import { CpuMeter, nofileLimit, openFds, statusMb } from './lib-stack/proc-stats.js';
+import { run } from './lib-stack/run.js';
+import { runBench, sayer } from './lib-stack/run-bench.js';
+import { Stack, writeConfig } from './lib-stack/stack.js';
+import { ensureBundle, tenksctl } from './lib-stack/tenksctl.js';
 
 const { values } = parseArgs({
   options: {
