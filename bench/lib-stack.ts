@@ -8,8 +8,9 @@
  * Every process is spawned in its own process group and killed (SIGTERM, then SIGKILL) by
  * {@link Stack.close}, which also runs the registered cleanups (libvirt pools, bridges, ...) in
  * reverse order and removes the temp dir; {@link Stack.closeOnSignals} does the same on Ctrl-C.
- * Ports: NATS picks its own (`-p -1`), daemons bind 127.0.0.1:0 or a port found free a moment
- * before (the coordinator, whose address tenksctl needs up front).
+ * Ports: NATS picks its own (`-p -1`), daemons bind 127.0.0.1:0 and the stack reads back what they
+ * got; only the ports a daemon must be told before it starts (NATS cluster routes, agents' IPMI
+ * ranges) are chosen up front, below the kernel's ephemeral range (bench/lib-stack/ports.ts).
  */
 export { setTimeout as sleep } from 'node:timers/promises';
 export { startAgent, waitForAgents } from './lib-stack/agent.js';

@@ -1,8 +1,8 @@
-/** The stack's tenks-coordinator: mTLS on a loopback port. */
+/** The stack's tenks-coordinator: mTLS on a loopback port of its own choosing. */
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import { channelOptions, CoordinatorApi } from '../../common/index.js';
-import { freePort } from '../../test/helpers/net.js';
+import { portAnswering } from '../../test/helpers/net.js';
 import type { Daemon } from './daemon.js';
 import type { Nats } from './nats.js';
 import { REPO } from './paths.js';
@@ -16,7 +16,15 @@ export interface Coordinator {
   api: CoordinatorApi;
 }
 
-/** Starts tenks-coordinator (mTLS) on a free loopback port; resolves once it answers GetInfo. */
+/** A client with tenksctl's channel options (64 MiB messages: GetNodes of thousands of nodes). */
+function coordinatorClient(address: string, creds: ChannelCredentials, callTimeoutMs: number): CoordinatorApi {
+  return new CoordinatorApi(address, creds, channelOptions({ address, tls: null }), callTimeoutMs);
+}
+
+/**
+ * Starts tenks-coordinator (mTLS) on 127.0.0.1, port 0 unless told one; resolves once it answers
+ * GetInfo, with the address it got.
+ */
 export async function startCoordinator(
   stack: Stack,
   nats: Nats,
@@ -27,16 +35,14 @@ export async function startCoordinator(
     callTimeoutMs?: number;
     /** Config file and process name, for stacks with several coordinators. Default `coordinator`. */
     name?: string;
-    /** Listen on this port (a restart keeps its address). Default: a free one. */
+    /** Listen on this port (a restart keeps its address). Default: one the OS picks. */
     port?: number;
   } = {},
 ): Promise<Coordinator> {
   const name = o.name ?? 'coordinator';
-  const port = o.port ?? (await freePort());
-  const address = `127.0.0.1:${port}`;
   const file = await writeConfig(stack, name, {
     coordinator_id: 'bench-coordinator',
-    listen: address,
+    listen: `127.0.0.1:${o.port ?? 0}`,
     tls: pki.files('coordinator'),
     nats: { servers: nats.url },
     secrets_key_file: join(stack.dir, 'coordinator-secrets.key'),
@@ -50,25 +56,30 @@ export async function startCoordinator(
     '--config',
     file,
   ]);
-  // tenksctl's channel options (64 MiB messages: GetNodes of thousands of nodes).
-  const api = new CoordinatorApi(
-    address,
-    await pki.clientCredentials(),
-    channelOptions({ address, tls: null }),
-    o.callTimeoutMs ?? 120_000,
-  );
+  const creds = await pki.clientCredentials();
+  const callTimeoutMs = o.callTimeoutMs ?? 120_000;
+  let port: number;
+  try {
+    port = await portAnswering(
+      d.pid,
+      async (p) => {
+        const probe = coordinatorClient(`127.0.0.1:${p}`, creds, callTimeoutMs);
+        try {
+          await probe.getInfo({ timeoutMs: 2000 });
+        } finally {
+          probe.close();
+        }
+      },
+      { exited: () => !d.alive, timeoutMs: 60_000 },
+    );
+  } catch (e) {
+    throw new Error(`coordinator did not come up: ${String(e)}\n${d.tail()}`, { cause: e });
+  }
+  const address = `127.0.0.1:${port}`;
+  const api = coordinatorClient(address, creds, callTimeoutMs);
   stack.onCleanup('coordinator client', () => {
     api.close();
     return Promise.resolve();
   });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      await api.getInfo({ timeoutMs: 2000 });
-      return { daemon: d, address, api };
-    } catch (e) {
-      if (!d.alive || Date.now() > deadline) throw new Error(`coordinator did not come up: ${String(e)}\n${d.tail()}`);
-      await sleep(200);
-    }
-  }
+  return { daemon: d, address, api };
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Daemon } from './daemon.js';
 import { NATS_SERVER } from './paths.js';
-import { freePort } from '../../test/helpers/net.js';
+import { freePortRanges } from './ports.js';
 import type { Stack } from './stack.js';
 
 /** The running nats-server. */
@@ -55,11 +55,11 @@ export interface NatsCluster {
 
 /**
  * `size` nats-servers with JetStream clustered on 127.0.0.1 (cluster `tenks`): client ports picked
- * by the servers themselves, route ports free a moment before, stores in the stack's dir.
+ * by the servers themselves, stores in the stack's dir. Route ports are chosen before: a JetStream
+ * server refuses to start without its routes configured, so every server's must be known up front.
  */
 export async function startNatsCluster(stack: Stack, size = 3): Promise<NatsCluster> {
-  const routePorts: number[] = [];
-  for (let i = 0; i < size; i++) routePorts.push(await freePort());
+  const routePorts = (await freePortRanges('tcp', size, 1)).map((r) => r.start);
   const routes = routePorts.map((p) => `nats://127.0.0.1:${String(p)}`).join(',');
   const clientPorts: number[] = new Array<number>(size).fill(-1);
   const launch = (i: number): Daemon =>

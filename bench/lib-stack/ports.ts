@@ -1,7 +1,7 @@
 /**
- * Ports for daemons that must be told theirs before they start: agents' IPMI ranges. Taken below
- * the kernel's ephemeral range, so no port the OS hands out (bind to port 0, outgoing connections)
- * can land on them in between.
+ * Ports for daemons that must be told theirs before they start (every other daemon binds port 0):
+ * agents' IPMI ranges, NATS cluster route ports. Taken below the kernel's ephemeral range, so no
+ * port the OS hands out (bind to port 0, outgoing connections) can land on them in between.
  */
 import { readFile } from 'node:fs/promises';
 
