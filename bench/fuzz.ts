@@ -40,7 +40,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentApi, channelOptions, silenceIpServerNameWarning } from '../common/index.js';
 import { BootMode, NodeSpec } from '../proto/gen/tenks/v1/types.pb.js';
@@ -50,6 +49,7 @@ import type { RedfishTarget } from './fuzz-redfish-requests.js';
 import { hostChanges, snapshot } from './fuzz-host.js';
 import { fuzzSpecs } from './fuzz-spec.js';
 import { forceGc, inspectorAddress, memoryUsage } from './lib-inspector.js';
+import { benchOptions } from './lib-options.js';
 import { startAgent, waitForAgents } from './lib-stack/agent.js';
 import { startCoordinator } from './lib-stack/coordinator.js';
 import type { Daemon } from './lib-stack/daemon.js';
@@ -75,44 +75,31 @@ const WARMUP_REDFISH = 10_000;
 /** The seed when none is given (printed, so a run can be repeated). */
 const DEFAULT_SEED = 20261205;
 
-const { values } = parseArgs({
-  options: {
-    seed: { type: 'string', default: String(DEFAULT_SEED) },
-    'ipmi-packets': { type: 'string', default: '1000000' },
-    'redfish-requests': { type: 'string', default: '100000' },
-    specs: { type: 'string', default: '1000' },
-    nodes: { type: 'string', default: '4' },
-    'redfish-workers': { type: 'string', default: '24' },
-    'cli-parallel': { type: 'string', default: '4' },
-    'big-bodies': { type: 'string', default: '30' },
-    partials: { type: 'string', default: '20' },
-    slowloris: { type: 'string', default: '6' },
+const options = benchOptions(
+  {
+    seed: { default: DEFAULT_SEED, min: 0 },
+    'ipmi-packets': { default: 1_000_000, min: 1000 },
+    'redfish-requests': { default: 100_000, min: 100 },
+    specs: { default: 1000, min: 1 },
+    nodes: { default: 4, min: 2 },
+    'redfish-workers': { default: 24, min: 1 },
+    'cli-parallel': { default: 4, min: 1 },
+    'big-bodies': { default: 30, min: 0 },
+    partials: { default: 20, min: 0 },
+    slowloris: { default: 6, min: 0 },
   },
-  strict: true,
-});
-const SEED = Number(values.seed);
-const IPMI_PACKETS = Number(values['ipmi-packets']);
-const REDFISH_REQUESTS = Number(values['redfish-requests']);
-const SPECS = Number(values.specs);
-const NODES = Number(values.nodes);
-const REDFISH_WORKERS = Number(values['redfish-workers']);
-const CLI_PARALLEL = Number(values['cli-parallel']);
-const BIG_BODIES = Number(values['big-bodies']);
-const PARTIALS = Number(values.partials);
-const SLOWLORIS = Number(values.slowloris);
-for (const [name, v, min] of [
-  ['--seed', SEED, 0],
-  ['--ipmi-packets', IPMI_PACKETS, 1000],
-  ['--redfish-requests', REDFISH_REQUESTS, 100],
-  ['--specs', SPECS, 1],
-  ['--nodes', NODES, 2],
-  ['--redfish-workers', REDFISH_WORKERS, 1],
-  ['--cli-parallel', CLI_PARALLEL, 1],
-  ['--big-bodies', BIG_BODIES, 0],
-  ['--partials', PARTIALS, 0],
-  ['--slowloris', SLOWLORIS, 0],
-] as const)
-  if (!Number.isInteger(v) || v < min || v > 0xffffffff) throw new Error(`${name} must be an integer >= ${min}`);
+  { max: 0xffffffff },
+);
+const SEED = options.seed;
+const IPMI_PACKETS = options['ipmi-packets'];
+const REDFISH_REQUESTS = options['redfish-requests'];
+const SPECS = options.specs;
+const NODES = options.nodes;
+const REDFISH_WORKERS = options['redfish-workers'];
+const CLI_PARALLEL = options['cli-parallel'];
+const BIG_BODIES = options['big-bodies'];
+const PARTIALS = options.partials;
+const SLOWLORIS = options.slowloris;
 
 /** What the issue asks for; the counts are minimums, whatever the flags say. */
 const TARGETS = {
