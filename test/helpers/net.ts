@@ -14,9 +14,9 @@ export const LOOPBACK_BMC = {
 } as const;
 
 /**
- * A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then closed), for a child
- * process whose address must be known before it starts. Where a daemon can report what it bound,
- * give it port 0 instead.
+ * A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then closed): racy, another
+ * process may take it before the caller binds it. Kept for bench/bmc.ts only, until it starts its
+ * agents on port 0 (bench/lib-lone-agent.ts); everything else binds port 0 and reads the port back.
  */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
