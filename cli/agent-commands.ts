@@ -5,6 +5,7 @@ import { nodeFileToSpec } from './node-file.js';
 import { emit, table, type OutputFormat } from './output.js';
 import { hostJson, nodeColumns, nodeJson, physnetColumns, physnetJson, powerName } from './present.js';
 import { TenksError, fromWireError, readYamlFile, type AgentApi } from '../common/index.js';
+import { usageError } from './usage.js';
 
 /** What every agent command gets. */
 export interface AgentContext {
@@ -26,20 +27,34 @@ const POWER_ACTIONS: Record<string, PowerAction> = {
 };
 
 function ref(name: string | undefined, cluster: string | undefined): NodeRef {
-  if (!name) throw new TenksError('INVALID_SPEC', 'a node name is required', { field: 'NAME' });
+  if (!name) throw usageError('a node name is required', 'NAME');
   return /^[0-9a-f]{8}-[0-9a-f]{4}-/i.test(name)
     ? { cluster: cluster ?? '', name: '', uuid: name }
     : { cluster: cluster ?? '', name, uuid: '' };
 }
 
-/** `tenksctl agent <command>`. */
 /** Parses `--physnet NAME=DEVICE[:VLAN]`. */
 export function parsePhysnetFlag(s: string): { physnet: string; device: string; vlan: number } {
   const m = /^([^=]+)=([^:]+)(?::(\d+))?$/.exec(s);
-  if (!m) throw new TenksError('INVALID_SPEC', `'${s}' is not NAME=DEVICE or NAME=DEVICE:VLAN`, { field: '--physnet' });
+  if (!m) throw usageError(`'${s}' is not NAME=DEVICE or NAME=DEVICE:VLAN`, '--physnet');
   return { physnet: m[1] ?? '', device: m[2] ?? '', vlan: m[3] === undefined ? 0 : Number(m[3]) };
 }
 
+/** The commands of `tenksctl agent`. */
+export const AGENT_COMMANDS = [
+  'info',
+  'nodes',
+  'get',
+  'ensure',
+  'delete',
+  'power',
+  'setup-host',
+  'teardown-host',
+  'physnets',
+  'watch',
+] as const;
+
+/** `tenksctl agent <command>`. */
 export async function runAgentCommand(
   ctx: AgentContext,
   args: string[],
@@ -85,7 +100,7 @@ export async function runAgentCommand(
       return;
     }
     case 'ensure': {
-      if (!opts.file) throw new TenksError('INVALID_SPEC', 'ensure needs -f NODE.yaml', { field: '-f' });
+      if (!opts.file) throw usageError('ensure needs -f NODE.yaml', '-f');
       const spec = nodeFileToSpec(await readYamlFile(opts.file), opts.file);
       const r = await c.ensureNode(spec, opts.dryRun, call);
       const out = {
@@ -116,27 +131,20 @@ export async function runAgentCommand(
     case 'power': {
       const [action, name] = rest;
       const pa = action === undefined ? undefined : POWER_ACTIONS[action];
-      if (pa === undefined)
-        throw new TenksError('INVALID_SPEC', `power needs one of ${Object.keys(POWER_ACTIONS).join(', ')}`, {
-          field: 'ACTION',
-        });
+      if (pa === undefined) throw usageError(`power needs one of ${Object.keys(POWER_ACTIONS).join(', ')}`, 'ACTION');
       const r = await c.setPower(ref(name, opts.cluster), pa, call);
       const out = { power_state: powerName(r.powerState), changed: r.changed };
       emit(ctx.format, out, () => `${name ?? ''}: ${out.power_state}${r.changed ? '' : ' (no change)'}\n`);
       return;
     }
     case 'setup-host': {
-      if (!opts.cluster) throw new TenksError('INVALID_SPEC', 'setup-host needs --cluster', { field: '--cluster' });
+      if (!opts.cluster) throw usageError('setup-host needs --cluster', '--cluster');
       const physnets = (opts.physnets ?? []).map(parsePhysnetFlag);
       if (physnets.length === 0)
-        throw new TenksError('INVALID_SPEC', 'setup-host needs at least one --physnet NAME=DEVICE[:VLAN]', {
-          field: '--physnet',
-        });
+        throw usageError('setup-host needs at least one --physnet NAME=DEVICE[:VLAN]', '--physnet');
       const bt = opts.bridgeType ?? 'openvswitch';
       if (bt !== 'openvswitch' && bt !== 'linuxbridge')
-        throw new TenksError('INVALID_SPEC', `unknown bridge type '${bt}' (openvswitch or linuxbridge)`, {
-          field: '--bridge-type',
-        });
+        throw usageError(`unknown bridge type '${bt}' (openvswitch or linuxbridge)`, '--bridge-type');
       const r = await c.setupHost(
         {
           cluster: opts.cluster,
@@ -173,13 +181,7 @@ export async function runAgentCommand(
       return;
     }
     default:
-      throw new TenksError(
-        'INVALID_SPEC',
-        `unknown agent command '${command ?? ''}' (info, nodes, get, ensure, delete, power, watch)`,
-        {
-          field: 'COMMAND',
-        },
-      );
+      throw usageError(`unknown agent command '${command ?? ''}' (${AGENT_COMMANDS.join(', ')})`, 'COMMAND');
   }
 }
 

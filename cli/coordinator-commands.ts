@@ -49,6 +49,7 @@ import {
 } from './progress-view.js';
 import { OperationProgress } from './progress.js';
 import { useColor, type MaybeTty } from './style.js';
+import { noMoreArgs, usageError } from './usage.js';
 
 /** A writable terminal-or-not stream (process.stdout / process.stderr, or fakes). */
 export interface OutStream extends MaybeTty {
@@ -129,9 +130,7 @@ export async function runCoordinatorCommand(
     case 'delete': {
       const name = args[0];
       if (name === undefined || name === '')
-        throw new TenksError('INVALID_SPEC', 'delete needs a cluster name: tenksctl delete CLUSTER [--force]', {
-          field: 'CLUSTER',
-        });
+        throw usageError('delete needs a cluster name: tenksctl delete CLUSTER [--force]', 'CLUSTER');
       noMoreArgs(args, 1, 'delete');
       const api = await ctx.api();
       return runOperation(ctx, () => api.deleteCluster(name, flags.force, callOpts(ctx, true)));
@@ -157,29 +156,15 @@ export async function runCoordinatorCommand(
     case 'export':
       return runExport(ctx, args, flags);
     default:
-      throw new TenksError('INVALID_SPEC', `unknown command '${command}' (see tenksctl --help)`, { field: 'COMMAND' });
+      throw usageError(`unknown command '${command}'`, 'COMMAND');
   }
 }
 
 function needFiles(flags: CoordinatorFlags, command: string): string[] {
   const files = [...(flags.files ?? (flags.file === undefined ? [] : [flags.file]))];
   if (files.length === 0 || files.includes(''))
-    throw new TenksError(
-      'INVALID_SPEC',
-      `${command} needs the cluster spec: tenksctl ${command} -f FILE [-f FILE ...]`,
-      {
-        field: '-f',
-      },
-    );
+    throw usageError(`${command} needs the cluster spec: tenksctl ${command} -f FILE [-f FILE ...]`, '-f');
   return files;
-}
-
-function noMoreArgs(args: readonly string[], allowed: number, command: string): void {
-  if (args.length > allowed)
-    throw new TenksError('INVALID_SPEC', `unexpected argument '${args[allowed] ?? ''}' for ${command}`, {
-      field: 'ARGS',
-      hint: 'see tenksctl --help',
-    });
 }
 
 /** Per-call options: the client's deadline; Ctrl-C aborts unless the call starts an operation. */
@@ -427,8 +412,7 @@ async function get(ctx: CoordinatorContext, args: string[], flags: CoordinatorFl
     }
     case 'operation': {
       noMoreArgs(args, 2, 'get operation');
-      if (name === undefined)
-        throw new TenksError('INVALID_SPEC', 'get operation needs an operation id', { field: 'OPERATION_ID' });
+      if (name === undefined) throw usageError('get operation needs an operation id', 'OPERATION_ID');
       const op = await api.getOperation(name, callOpts(ctx));
       emit(ctx.format, operationJson(op), () => {
         const lines = summaryLines(new OperationProgress(op), useColor(ctx.stdout, ctx.env));
@@ -437,10 +421,9 @@ async function get(ctx: CoordinatorContext, args: string[], flags: CoordinatorFl
       return ExitCode.OK;
     }
     default:
-      throw new TenksError(
-        'INVALID_SPEC',
+      throw usageError(
         `get needs what to list: clusters, nodes, agents or operation ID (got '${what ?? ''}')`,
-        { field: 'RESOURCE' },
+        'RESOURCE',
       );
   }
 }
@@ -452,8 +435,7 @@ async function findNode(
   cluster: string | undefined,
   includeSecrets: boolean,
 ): Promise<NodeStatus> {
-  if (name === undefined || name === '')
-    throw new TenksError('INVALID_SPEC', 'a node name is required', { field: 'NAME' });
+  if (name === undefined || name === '') throw usageError('a node name is required', 'NAME');
   const api = await ctx.api();
   const nodes = (await api.getNodes(cluster ?? '', name, includeSecrets, callOpts(ctx))).filter(
     (n) => n.name === name && (cluster === undefined || n.cluster === cluster),
@@ -478,8 +460,7 @@ async function findNode(
 
 async function describe(ctx: CoordinatorContext, args: string[], flags: CoordinatorFlags): Promise<number> {
   const [what, name] = args;
-  if (what !== 'node')
-    throw new TenksError('INVALID_SPEC', `describe needs 'node NAME' (got '${what ?? ''}')`, { field: 'RESOURCE' });
+  if (what !== 'node') throw usageError(`describe needs 'node NAME' (got '${what ?? ''}')`, 'RESOURCE');
   noMoreArgs(args, 2, 'describe node');
   const found = await findNode(ctx, name, flags.cluster, flags.showSecrets);
   const n = flags.showSecrets ? found : withoutSecrets(found);
@@ -490,14 +471,11 @@ async function describe(ctx: CoordinatorContext, args: string[], flags: Coordina
 async function power(ctx: CoordinatorContext, args: string[], flags: CoordinatorFlags): Promise<number> {
   const [actionName, name] = args;
   const action = actionName === undefined ? undefined : POWER_ACTIONS[actionName];
-  if (action === undefined)
-    throw new TenksError('INVALID_SPEC', `power needs one of ${Object.keys(POWER_ACTIONS).join(', ')}`, {
-      field: 'ACTION',
-    });
+  if (action === undefined) throw usageError(`power needs one of ${Object.keys(POWER_ACTIONS).join(', ')}`, 'ACTION');
   noMoreArgs(args, 2, 'power');
   // Resolve the cluster here so a name used in two clusters is an error, not a guess.
   const cluster = flags.cluster ?? (await findNode(ctx, name, undefined, false)).cluster;
-  if (name === undefined) throw new TenksError('INVALID_SPEC', 'a node name is required', { field: 'NAME' });
+  if (name === undefined) throw usageError('a node name is required', 'NAME');
   const api = await ctx.api();
   const r = await api.setNodePower(cluster, name, action, callOpts(ctx));
   const out = { cluster, node: name, power_state: powerName(r.powerState), changed: r.changed };
@@ -528,7 +506,7 @@ async function info(ctx: CoordinatorContext): Promise<number> {
 
 async function cancel(ctx: CoordinatorContext, args: string[]): Promise<number> {
   const [id] = args;
-  if (id === undefined) throw new TenksError('INVALID_SPEC', 'cancel needs an operation id', { field: 'OPERATION_ID' });
+  if (id === undefined) throw usageError('cancel needs an operation id', 'OPERATION_ID');
   noMoreArgs(args, 1, 'cancel');
   const api = await ctx.api();
   const op = await api.cancelOperation(id, callOpts(ctx));

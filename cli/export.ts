@@ -42,6 +42,7 @@ import {
   type NodeFacts,
 } from '../common/index.js';
 import { ExitCode } from './exit-codes.js';
+import { noMoreArgs, usageError } from './usage.js';
 
 /** Formats of `tenksctl export`. */
 export const EXPORT_FORMATS = ['ironic', 'bifrost', 'metal3'] as const;
@@ -442,20 +443,13 @@ async function writePrivate(file: string, text: string): Promise<void> {
 
 /** `tenksctl export CLUSTER --format F [--file OUT]`. `-o` does not apply: the format is the file's. */
 export async function runExport(ctx: ExportContext, args: readonly string[], flags: ExportFlags): Promise<number> {
-  const [cluster, extra] = args;
+  const [cluster] = args;
   if (cluster === undefined || cluster === '')
-    throw new TenksError(
-      'INVALID_SPEC',
+    throw usageError(
       `export needs a cluster name: tenksctl export CLUSTER --format ${EXPORT_FORMATS.join('|')}`,
-      {
-        field: 'CLUSTER',
-      },
+      'CLUSTER',
     );
-  if (extra !== undefined)
-    throw new TenksError('INVALID_SPEC', `unexpected argument '${extra}' for export`, {
-      field: 'ARGS',
-      hint: 'see tenksctl --help',
-    });
+  noMoreArgs(args, 1, 'export');
   const format = parseExportFormat(flags.format);
   const api = await ctx.api();
   const opts = { timeoutMs: ctx.settings.timeoutMs, signal: ctx.interrupt };

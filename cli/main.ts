@@ -5,6 +5,7 @@ import { dialOptions, loadCliConfigFile, resolveCliSettings, type CliFlags, type
 import { COORDINATOR_COMMANDS, runCoordinatorCommand } from './coordinator-commands.js';
 import { defaultHint, ExitCode, exitCodeOf } from './exit-codes.js';
 import { parseOutputFormat, type OutputFormat } from './output.js';
+import { usageError } from './usage.js';
 import {
   AgentApi,
   CoordinatorApi,
@@ -247,13 +248,12 @@ async function main(argv: string[]): Promise<number> {
       return ExitCode.OK;
     }
     if (group !== 'agent' && !(COORDINATOR_COMMANDS as readonly string[]).includes(group))
-      throw new TenksError('INVALID_SPEC', `unknown command '${group}' (see tenksctl --help)`, { field: 'COMMAND' });
+      throw usageError(`unknown command '${group}'`, 'COMMAND');
     const files = values.file ?? [];
     if (files.length > 1 && !(group === 'validate' || group === 'plan' || group === 'apply'))
-      throw new TenksError(
-        'INVALID_SPEC',
+      throw usageError(
         `-f/--file is given ${files.length} times; only validate, plan and apply take several files`,
-        { field: '-f' },
+        '-f',
       );
 
     const flags: CliFlags = {
@@ -314,7 +314,7 @@ async function main(argv: string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      return printError(new TenksError('INVALID_SPEC', e.message, { hint: 'see tenksctl --help' }), format, debug);
+      return printError(usageError(e.message), format, debug);
     }
     return printError(isTenksError(e) ? e : toTenksError(e), format, debug);
   }

@@ -1,12 +1,12 @@
 import { stringify } from 'yaml';
-import { TenksError } from '../common/index.js';
+import { usageError } from './usage.js';
 
 /** Output formats of every command. */
 export type OutputFormat = 'table' | 'json' | 'yaml';
 
 export function parseOutputFormat(s: string | undefined): OutputFormat {
   if (s === undefined || s === 'table' || s === 'json' || s === 'yaml') return s ?? 'table';
-  throw new TenksError('INVALID_SPEC', `unknown output format '${s}' (use table, json or yaml)`, { field: '-o' });
+  throw usageError(`unknown output format '${s}' (use table, json or yaml)`, '-o');
 }
 
 /** A column of a table: header and how to read a cell from a row. */

@@ -586,6 +586,19 @@ describe('tenksctl with a coordinator (fake coordinator, real NATS, CLI as a chi
     assert.deepEqual(coord().called('deleteCluster').at(-1), { cluster: 'okdel', force: false });
   });
 
+  it('an unknown command is a usage error: exit 2, INVALID_SPEC, and the hint points at --help', async () => {
+    for (const args of [['nodes'], ['agent', 'bogus']]) {
+      const r = await cli(args).done;
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /^error: unknown (agent )?command '(nodes|bogus)'/m);
+      assert.match(r.stderr, /^ {2}code: INVALID_SPEC$/m);
+      assert.match(r.stderr, /^ {2}hint: see tenksctl --help$/m, 'a usage error, not a spec to fix');
+      const j = await cli(['-o', 'json', ...args]).done;
+      assert.equal(j.code, 2, j.stderr);
+      assert.equal((JSON.parse(j.stderr) as { error: { code: string } }).error.code, 'INVALID_SPEC');
+    }
+  });
+
   it('get agents shows a table', async () => {
     const r = await cli(['get', 'agents']).done;
     assert.equal(r.code, 0, r.stderr);
