@@ -36,3 +36,36 @@ export function benchOptions<I extends string, S extends string = never>(
   }
   return out as Record<I, number> & Partial<Record<S, string>>;
 }
+
+/*
+ * numberOptions: the same idea for numbers that need not be whole (`integer: false`), with the
+ * arguments given (tests) or the process's.
+ */
+/** One option: its default, its least value, and whether it must be a whole number (default: yes). */
+export interface NumberOption {
+  default: number;
+  min: number;
+  integer?: boolean;
+}
+
+/** The values of `options` given on the command line (`args`, default the process's), checked in their order. */
+export function numberOptions<K extends string>(
+  options: Record<K, NumberOption>,
+  args: string[] = process.argv.slice(2),
+): Record<K, number> {
+  const names = Object.keys(options) as K[];
+  const { values } = parseArgs({
+    args,
+    options: Object.fromEntries(names.map((n) => [n, { type: 'string', default: String(options[n].default) }])),
+    strict: true,
+  });
+  const out = {} as Record<K, number>;
+  for (const name of names) {
+    const { min, integer = true } = options[name];
+    const value = Number(values[name]);
+    if (integer ? !Number.isInteger(value) || value < min : !(value >= min))
+      throw new Error(`--${name} must be ${integer ? 'an integer ' : ''}>= ${min}`);
+    out[name] = value;
+  }
+  return out;
+}
