@@ -30,6 +30,6 @@ export {
 export { NOVA_EXTRA_SPECS_MICROVERSION, NOVA_MIN_MICROVERSION, NovaClient } from './nova.js';
 export { placementResourceClass, PlacementClient } from './placement.js';
 export { GlanceClient } from './glance.js';
-export { codeOfStatus, openStackErrorMessage } from './http.js';
+export { codeOfStatus, openStackErrorMessage } from './errors.js';
 export { compareMicroversions, parseMicroversion } from './microversion.js';
 export { Secret } from './secret.js';

@@ -6,7 +6,8 @@
  */
 import { TenksError, untilAborted, type Logger } from '../../common/index.js';
 import type { CloudAuth, DomainRef, EndpointInterface, KeystoneScope, UserRef } from './clouds.js';
-import { headerValue, ServiceClient, type Credentials, type Transport } from './http.js';
+import { headerValue, ServiceClient, type Credentials } from './service-client.js';
+import type { Transport } from './transport.js';
 
 /** The auth types that go through Keystone. */
 export type KeystoneAuth = Extract<CloudAuth, { authUrl: string }>;

@@ -1,7 +1,6 @@
 /** Placement: whether any resource provider has room for one unit of a resource class. */
-import { ServiceClient, type Credentials, type Transport } from './http.js';
+import { ServiceClient, type ServiceEndpoint } from './service-client.js';
 import type { PlacementApi } from './types.js';
-import type { Logger } from '../../common/index.js';
 
 /** `GET /resource_providers?resources=` needs placement 1.4. */
 export const PLACEMENT_MICROVERSION = '1.4';
@@ -16,13 +15,7 @@ export function placementResourceClass(resourceClass: string): string {
 }
 
 /** Options of a {@link PlacementClient}. */
-export interface PlacementClientOptions {
-  endpoint: string;
-  transport: Transport;
-  credentials: Credentials | null;
-  timeoutMs: number;
-  log: Logger;
-}
+export type PlacementClientOptions = ServiceEndpoint;
 
 /** {@link PlacementApi} over Placement's REST API. */
 export class PlacementClient implements PlacementApi {
