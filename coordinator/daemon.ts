@@ -1,4 +1,5 @@
 /** A running coordinator: NATS, state, agent registry, operations and the gRPC server, with a lifecycle. */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
   connectNats,
@@ -36,7 +37,7 @@ async function connectWithRetry(config: CoordinatorConfig, log: Logger): Promise
     } catch (e) {
       if (Date.now() > deadline) throw e;
       if (attempt === 0) log.warn('NATS not reachable yet; retrying', { error: String(e) });
-      await new Promise((r) => setTimeout(r, 1_000));
+      await sleep(1_000);
     }
   }
 }
@@ -61,7 +62,7 @@ async function untilJetStream<T>(log: Logger, open: () => Promise<T>): Promise<T
       const err = toTenksError(e, 'UNAVAILABLE');
       if (Date.now() > deadline || (err.code !== 'UNAVAILABLE' && err.code !== 'TIMEOUT')) throw err;
       if (attempt === 0) log.warn('JetStream not answering yet; retrying', { error: err.message });
-      await new Promise((r) => setTimeout(r, 1_000));
+      await sleep(1_000);
     }
   }
 }
