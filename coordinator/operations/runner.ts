@@ -26,7 +26,13 @@ import {
   type OperationKind,
 } from '../../common/index.js';
 import { actionTarget, type Action } from '../planner/index.js';
-import { isFinished, type ClusterRecord, type OperationRecord, type ResultRecord } from '../state/records.js';
+import {
+  emptyClusterRecord,
+  isFinished,
+  type ClusterRecord,
+  type OperationRecord,
+  type ResultRecord,
+} from '../state/records.js';
 import type { Versioned } from '../state/kv-mirror.js';
 import type { EventSink } from './events.js';
 import { applyFlow, deleteFlow, teardownFlow, type FlowDeps, type ProgressSink } from './flows.js';
@@ -192,16 +198,7 @@ export class OperationRunner {
           }
         }
       }
-      const base: ClusterRecord = cur?.value ?? {
-        version: 1,
-        name: cluster,
-        specYaml: '',
-        source: '',
-        operationId: null,
-        lastOperationId: null,
-        lastOperationState: null,
-        updatedMs: 0,
-      };
+      const base = cur?.value ?? emptyClusterRecord(cluster);
       const next: ClusterRecord = {
         ...base,
         operationId: op.id,
