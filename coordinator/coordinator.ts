@@ -6,7 +6,7 @@ import { TenksError, type Logger } from '../common/index.js';
 import { CLUSTER_NAME_PATTERN, describeNameSource, expandNodes, redactSpecSecrets } from '../common/spec/index.js';
 import type { AgentPort } from './agents/port.js';
 import type { AgentRegistry, AgentView } from './agents/registry.js';
-import type { OpenStackConnector } from './enrolment/index.js';
+import type { OpenStackConnector } from './openstack/index.js';
 import type { RetryPolicy } from './executor/index.js';
 import {
   cloudOf,

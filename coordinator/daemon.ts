@@ -14,7 +14,7 @@ import type { AgentPort } from './agents/port.js';
 import { AgentRegistry } from './agents/registry.js';
 import type { CoordinatorConfig } from './config.js';
 import { Coordinator } from './coordinator.js';
-import { openStackConnector } from './openstack-connector.js';
+import { cachedCloudConnector } from './openstack/index.js';
 import { NatsEventSink } from './operations/events.js';
 import { OperationRunner } from './operations/runner.js';
 import { GrpcAgentPort } from './rpc/agent-port.js';
@@ -111,7 +111,7 @@ export class CoordinatorDaemon {
       const port = o.wrapAgentPort ? o.wrapAgentPort(grpcPort) : grpcPort;
       const events = new NatsEventSink(nc, config.eventsSubjectPrefix, log);
       const policy = { attempts: config.retryAttempts, backoffMs: config.retryBackoffMs };
-      const openstack = openStackConnector(config.openstack, log);
+      const openstack = cachedCloudConnector(config.openstack, log);
       runner = new OperationRunner({
         coordinatorId: config.coordinatorId,
         leaseMs: config.operationLeaseMs,

@@ -15,9 +15,6 @@ import { diffEnrolment, isNoop, type EnrolChange } from './diff.js';
 import { applyEnrolment, ownedBy, unenrol } from './enrol.js';
 import { applyFlavorChange, customResourceClass, describeFlavorChange, diffFlavors, ownedFlavors } from './flavors.js';
 
-/** How the coordinator reaches a cloud: null when none is configured anywhere. */
-export type OpenStackConnector = (cloud: string | null, signal?: AbortSignal) => Promise<OpenStackClients | null>;
-
 /** What the stage reports through (the runner's progress sink). */
 export interface StageProgress {
   started: (a: Action) => void;

@@ -6,7 +6,8 @@ export {
   DEFAULT_OPENSTACK_TIMEOUT_MS,
   type ConnectOptions,
   type OpenStackConnection,
-} from './connect.js';
+} from './connection.js';
+export { cachedCloudConnector, type CloudSettings } from './connection-cache.js';
 export {
   cloudSearchDirs,
   endpointServiceOf,

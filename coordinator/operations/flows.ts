@@ -18,12 +18,11 @@ import {
   enrolledNodes,
   unenrolNodes,
   wantsOpenStack,
-  type OpenStackConnector,
   type StageProgress,
 } from '../enrolment/index.js';
 import { execute, type ExecuteHooks, type RetryPolicy } from '../executor/index.js';
 import { DEFAULT_OPENSTACK_TIMEOUT_MS } from '../openstack/index.js';
-import type { IronicNode, OpenStackClients } from '../openstack/types.js';
+import type { IronicNode, OpenStackClients, OpenStackConnector } from '../openstack/types.js';
 import {
   actionTarget,
   plan,
