@@ -4,7 +4,8 @@
  * clouds.yaml with one cloud). A connection (tokens, negotiated versions) is kept a few minutes.
  */
 import { isTenksError, TenksError, type Logger } from '../../common/index.js';
-import { loadCloudConfig, type CloudConfig } from './clouds.js';
+import type { CloudConfig } from './cloud-config.js';
+import { loadCloudConfig } from './clouds.js';
 import { connectCloud, type OpenStackConnection } from './connection.js';
 import type { OpenStackConnector } from './types.js';
 

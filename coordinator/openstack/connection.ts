@@ -6,7 +6,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { TenksError, type Logger } from '../../common/index.js';
-import { endpointServiceOf, loadCloudConfig, SERVICE_TYPES, type CloudConfig, type ServiceType } from './clouds.js';
+import { endpointServiceOf, SERVICE_TYPES, type CloudConfig, type ServiceType } from './cloud-config.js';
+import { loadCloudConfig } from './clouds.js';
 import { BasicAuth, StaticToken } from './credentials.js';
 import { GlanceClient } from './glance.js';
 import type { Credentials } from './service-client.js';

@@ -9,9 +9,7 @@ export {
 } from './connection.js';
 export { cachedCloudConnector, type CloudSettings } from './connection-cache.js';
 export {
-  cloudSearchDirs,
   endpointServiceOf,
-  loadCloudConfig,
   SERVICE_TYPES,
   type AuthType,
   type CloudAuth,
@@ -21,7 +19,9 @@ export {
   type EndpointInterface,
   type ServiceSettings,
   type ServiceType,
-} from './clouds.js';
+} from './cloud-config.js';
+export { cloudSearchDirs } from './clouds-yaml.js';
+export { loadCloudConfig } from './clouds.js';
 export {
   IRONIC_KNOWN_MICROVERSION,
   IRONIC_MIN_MICROVERSION,

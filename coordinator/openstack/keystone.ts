@@ -5,7 +5,7 @@
  * interface and region.
  */
 import { TenksError, untilAborted, type Logger } from '../../common/index.js';
-import type { CloudAuth, DomainRef, EndpointInterface, KeystoneScope, UserRef } from './clouds.js';
+import type { CloudAuth, DomainRef, EndpointInterface, KeystoneScope, UserRef } from './cloud-config.js';
 import { headerValue, ServiceClient, type Credentials } from './service-client.js';
 import type { Transport } from './transport.js';
 
