@@ -15,8 +15,8 @@ import {
   previewEnrolment,
   pruneRefusalOf,
   type FlowDeps,
-} from './operations/flows.js';
-import type { OperationRunner } from './operations/runner.js';
+  type OperationRunner,
+} from './operations/index.js';
 import { pruneError, prunePlanWarning, pruneRefusal, type Plan } from './planner/index.js';
 import { sealSpec, unsealSpec, type SecretBox } from './secrets/index.js';
 import type { ClusterRecord, OperationRecord } from './state/records.js';
