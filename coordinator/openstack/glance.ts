@@ -5,19 +5,14 @@ import type { GlanceApi } from './types.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Options of a {@link GlanceClient}; `endpoint` is the image endpoint (`http://glance:9292`, with or without `/v2`). */
-export type GlanceClientOptions = ServiceEndpoint;
-
 /** {@link GlanceApi} over Glance's REST API. */
 export class GlanceClient implements GlanceApi {
   private readonly http: ServiceClient;
 
-  constructor(o: GlanceClientOptions) {
-    this.http = new ServiceClient({
-      service: 'glance',
-      ...o,
-      endpoint: o.endpoint.replace(/\/+$/, '').replace(/\/v2$/, ''),
-    });
+  /** At the image endpoint (`http://glance:9292`, with or without `/v2`). */
+  constructor(at: ServiceEndpoint) {
+    const endpoint = at.endpoint.replace(/\/+$/, '').replace(/\/v2$/, '');
+    this.http = new ServiceClient({ ...at, service: 'glance', endpoint });
   }
 
   /**

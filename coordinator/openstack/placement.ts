@@ -14,19 +14,13 @@ export function placementResourceClass(resourceClass: string): string {
   return /^CUSTOM_[A-Z0-9_]+$/.test(upper) ? upper : `CUSTOM_${upper}`;
 }
 
-/** Options of a {@link PlacementClient}. */
-export type PlacementClientOptions = ServiceEndpoint;
-
-/** {@link PlacementApi} over Placement's REST API. */
+/** {@link PlacementApi} over Placement's REST API, at {@link PLACEMENT_MICROVERSION}. */
 export class PlacementClient implements PlacementApi {
   private readonly http: ServiceClient;
 
-  constructor(o: PlacementClientOptions) {
-    this.http = new ServiceClient({
-      service: 'placement',
-      ...o,
-      headers: { 'OpenStack-API-Version': `placement ${PLACEMENT_MICROVERSION}` },
-    });
+  constructor(at: ServiceEndpoint) {
+    const headers = { 'OpenStack-API-Version': `placement ${PLACEMENT_MICROVERSION}` };
+    this.http = new ServiceClient({ ...at, service: 'placement', headers });
   }
 
   /** True when a provider can take one unit of the class (the Ironic resource class or `CUSTOM_...`). */

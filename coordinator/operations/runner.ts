@@ -25,7 +25,7 @@ import {
   type Logger,
   type OperationKind,
 } from '../../common/index.js';
-import { isFinished, type OperationRecord } from '../state/records.js';
+import { isFinished, newOperationRecord, type OperationRecord } from '../state/records.js';
 import type { Versioned } from '../state/kv-mirror.js';
 import { applyFlow } from './apply-flow.js';
 import { ClusterLocks } from './cluster-locks.js';
@@ -134,12 +134,10 @@ export class OperationRunner {
     if (this.closed) throw new TenksError('UNAVAILABLE', 'the coordinator is shutting down');
     const now = this.wall();
     const sentAt = performance.now();
-    const op: OperationRecord = {
-      version: 1,
+    const op = newOperationRecord({
       id: newOperationId(),
       cluster,
       kind,
-      state: 'pending',
       specYaml: o.specYaml,
       source: o.source,
       force: o.force,
@@ -148,17 +146,7 @@ export class OperationRunner {
       leaseMs: this.o.leaseMs,
       leaseUntilMs: now + this.o.leaseMs,
       startedMs: now,
-      finishedMs: 0,
-      results: [],
-      succeeded: 0,
-      failed: 0,
-      actionsTotal: 0,
-      actionsDone: 0,
-      errorCode: '',
-      errorMessage: '',
-      warnings: [],
-      cancelRequested: false,
-    };
+    });
     // The record exists before the lock names it, so whoever meets the lock can read who holds it.
     const revision = await this.store.operations.compareAndSet(op.id, op, null);
     const clusters = kind === 'teardown' ? this.store.clusters.values().map((c) => c.name) : [cluster];

@@ -103,21 +103,8 @@ export function isFinished(state: OperationStateName): boolean {
   return state === 'succeeded' || state === 'failed' || state === 'cancelled';
 }
 
-/** The record of a cluster that has none yet: no spec, never operated on. */
-export function emptyClusterRecord(name: string): ClusterRecord {
-  return {
-    version: 1,
-    name,
-    specYaml: '',
-    source: '',
-    operationId: null,
-    lastOperationId: null,
-    lastOperationState: null,
-    updatedMs: 0,
-  };
-}
-
-const version = z.literal(1);
+/** A record's schema: version 1, its fields, and any key a later version added, kept as it is. */
+const record = <S extends z.core.$ZodLooseShape>(shape: S) => z.looseObject({ version: z.literal(1), ...shape });
 const text = z.string().default('');
 const count = z.number().int().min(0).default(0);
 const timeMs = z.number().default(0);
@@ -126,8 +113,7 @@ const operationState = z.enum(OPERATION_STATES);
 const errorCode = z.enum([...Object.values(ErrorCode), '']).default('');
 
 /** Reads a {@link ClusterRecord}. */
-export const clusterRecordSchema = z.looseObject({
-  version,
+export const clusterRecordSchema = record({
   name: z.string(),
   specYaml: z.string(),
   source: text,
@@ -138,8 +124,7 @@ export const clusterRecordSchema = z.looseObject({
 }) satisfies z.ZodType<ClusterRecord>;
 
 /** Reads a {@link PlacementRecord}. */
-export const placementRecordSchema = z.looseObject({
-  version,
+export const placementRecordSchema = record({
   cluster: z.string(),
   node: z.string(),
   agent: z.string(),
@@ -164,8 +149,7 @@ const resultRecordSchema = z.looseObject({
 }) satisfies z.ZodType<ResultRecord>;
 
 /** Reads an {@link OperationRecord}. */
-export const operationRecordSchema = z.looseObject({
-  version,
+export const operationRecordSchema = record({
   id: z.string(),
   cluster: z.string(),
   kind: z.enum(OPERATION_KINDS),
@@ -189,3 +173,29 @@ export const operationRecordSchema = z.looseObject({
   warnings: texts,
   cancelRequested: z.boolean().default(false),
 }) satisfies z.ZodType<OperationRecord>;
+
+/** The record of a cluster that has none yet: no spec, never operated on. */
+export function emptyClusterRecord(name: string): ClusterRecord {
+  return clusterRecordSchema.parse({ version: 1, name, specYaml: '' });
+}
+
+/** What a new operation's record is made of; the rest starts empty (nothing done, no error). */
+export type NewOperation = Pick<
+  OperationRecord,
+  | 'id'
+  | 'cluster'
+  | 'kind'
+  | 'specYaml'
+  | 'source'
+  | 'force'
+  | 'prune'
+  | 'owner'
+  | 'leaseMs'
+  | 'leaseUntilMs'
+  | 'startedMs'
+>;
+
+/** The record of an operation about to start: pending, nothing done yet. */
+export function newOperationRecord(op: NewOperation): OperationRecord {
+  return operationRecordSchema.parse({ version: 1, state: 'pending', ...op });
+}
