@@ -7,6 +7,7 @@
  * hands the resource the node's {@link NodeView}.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { TenksError } from '../../../common/index.js';
 import type { Caller } from './authentication.js';
 import { collection, type NodeView } from './documents.js';
 import { allow, missing, ok, type Reply } from './reply.js';
@@ -124,13 +125,14 @@ export class RedfishRouter {
    */
   nodeResource(collectionName: string, resource: string, handle: NodeHandler): void {
     const c = this.collections.get(collectionName);
-    if (!c) throw new Error(`no node collection ${collectionName} to add ${resource} to`);
-    if (c.resources.has(resource)) throw new Error(`${collectionName}/${resource} is served twice`);
+    if (!c) throw new TenksError('INTERNAL', `no node collection ${collectionName} to add ${resource} to`);
+    if (c.resources.has(resource)) throw new TenksError('INTERNAL', `${collectionName}/${resource} is served twice`);
     c.resources.set(resource, handle);
   }
 
   private taken(name: string): void {
-    if (this.services.has(name) || this.collections.has(name)) throw new Error(`/redfish/v1/${name} is served twice`);
+    if (this.services.has(name) || this.collections.has(name))
+      throw new TenksError('INTERNAL', `/redfish/v1/${name} is served twice`);
   }
 
   /** The reply to a request; throws a Redfish error (or what a resource threw) when there is none. */
