@@ -81,7 +81,7 @@ function urlHost(h: string): string {
 }
 
 /** GB rounded up, as Ironic's local_gb (and upstream Tenks) counts. */
-export function gbUp(bytes: number): number {
+function gbUp(bytes: number): number {
   return Math.ceil(bytes / 1e9);
 }
 

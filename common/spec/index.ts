@@ -41,21 +41,11 @@
  */
 export { compileClusterSpec, type CompiledClusterSpec } from './compile.js';
 export { hostSettings } from './compile-hosts.js';
-export {
-  clusterNameFromStateFile,
-  describeNameSource,
-  resolveClusterName,
-  stateFileName,
-  DEFAULT_CLUSTER_NAME,
-  type ClusterIdentity,
-  type ClusterNameSource,
-} from './cluster-name.js';
-export { expandNodes, nodeFingerprint, canonicalJson } from './expand.js';
+export { clusterNameFromStateFile, describeNameSource, resolveClusterName, stateFileName } from './cluster-name.js';
+export { expandNodes, canonicalJson } from './expand.js';
 export { parseClusterSpec, loadClusterSpecFile } from './load.js';
 export { mergeSpecFiles, parseClusterSpecFiles, type MergedClusterSpec, type SpecFile } from './spec-files.js';
 export { clusterJsonSchema, CLUSTER_SCHEMA_PATH } from './json-schema.js';
-export { clusterSpecSchema, type RawClusterSpec } from './schema.js';
-export { IRONIC_INTERFACES } from './schema-fields.js';
 export { defaultSchedulerSpec } from './scheduler-spec.js';
 export {
   isSecretKey,
@@ -64,7 +54,6 @@ export {
   specSecrets,
   REDACTED,
   SECRET_SPEC_FIELDS,
-  type SpecSecret,
 } from './secrets.js';
 export { NAME_PATTERN, CLUSTER_NAME_PATTERN, MAX_CLUSTER_NODES, NODE_PLACEHOLDER } from './rules.js';
 export type * from './types.js';

@@ -6,7 +6,7 @@
  */
 import { TenksError, untilAborted } from '../../common/index.js';
 import type { ClusterSpec } from '../../common/spec/index.js';
-import type { OpenStackClients, OpenStackConnector } from '../openstack/types.js';
+import type { OpenStackClients, OpenStackConnector } from '../openstack/index.js';
 
 /** The services of its cloud a spec uses. */
 export interface CloudNeeds {

@@ -8,9 +8,9 @@ import { abortError, TenksError, toTenksError, type Logger } from '../../common/
 import { desiredIronicNode, type DeployImages, type NodeFacts } from '../../common/ironic/index.js';
 import { hostSettings, type ClusterSpec, type DesiredNode } from '../../common/spec/index.js';
 import { bmcFor, type Action, type ObservedNode } from '../planner/index.js';
-import type { IronicApi, IronicNode, NovaApi, NovaFlavor, OpenStackClients } from '../openstack/types.js';
+import type { IronicApi, IronicNode, NovaApi, NovaFlavor, OpenStackClients } from '../openstack/index.js';
 import { resultOf } from '../executor/index.js';
-import type { ResultRecord } from '../state/records.js';
+import type { ResultRecord } from '../state/index.js';
 import { diffEnrolment, isNoop, type EnrolChange } from './diff.js';
 import { applyEnrolment, ownedBy, unenrol } from './enrol.js';
 import { applyFlavorChange, customResourceClass, describeFlavorChange, diffFlavors, ownedFlavors } from './flavors.js';
