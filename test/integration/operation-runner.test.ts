@@ -9,25 +9,14 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { stringify } from 'yaml';
-import {
-  decodeJson,
-  isTenksError,
-  nullLogger,
-  untilAborted,
-  type OpEvent,
-  type TenksError,
-} from '../../common/index.js';
-import type { AgentPort, NodeKey, PowerVerb } from '../../coordinator/agents/port.js';
-import { AgentRegistry } from '../../coordinator/agents/registry.js';
-import { NatsEventSink, OperationRunner } from '../../coordinator/operations/index.js';
+import { decodeJson, isTenksError, untilAborted, type OpEvent, type TenksError } from '../../common/index.js';
+import type { AgentPort, NodeKey, PowerVerb } from '../../coordinator/agents/index.js';
 import type { NodeRequest } from '../../coordinator/planner/index.js';
-import { GrpcAgentPort } from '../../coordinator/rpc/agent-port.js';
 import { SecretBox, sealSpec, unsealSpec } from '../../coordinator/secrets/index.js';
-import type { OperationRecord } from '../../coordinator/state/records.js';
-import { StateStore } from '../../coordinator/state/store.js';
+import type { OperationRecord } from '../../coordinator/state/index.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
 import { startNats, type TestNats } from './helpers-nats.js';
+import { operationEnded, smallClusterSpec, startRunnerCoordinator, type RunnerCoordinator } from './helpers-runner.js';
 
 const LEASE_MS = 2_000;
 
@@ -100,15 +89,8 @@ class GatedPort implements AgentPort {
   }
 }
 
-/** The parts of one coordinator that run operations. */
-interface Coord {
-  id: string;
-  nc: NatsConnection;
-  store: StateStore;
-  runner: OperationRunner;
-  gate: Gate;
-  close(): Promise<void>;
-}
+/** A coordinator's operation runner, with the gate in front of its agent. */
+type Coord = RunnerCoordinator & { gate: Gate };
 
 describe('operation runner over real NATS', function () {
   this.timeout(60_000);
@@ -127,63 +109,30 @@ describe('operation runner over real NATS', function () {
   const secrets = new SecretBox(randomBytes(32), 'test secrets key');
 
   async function coordinator(id: string, o: { recovery: boolean; leaseMs?: number }): Promise<Coord> {
-    // Reconnecting for good, soon after the server is back, as the coordinator's connection does.
-    const nc = await connect({ servers: nats.url, name: id, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
-    const log = nullLogger;
-    const store = await StateStore.open(nc, 1, log);
-    const registry = await AgentRegistry.start(nc, {
-      timeoutMs: 3_000,
-      tls: null,
-      callTimeoutMs: 30_000,
-      concurrency: 16,
-      waitMs: 2_000,
-      replicas: 1,
-      log,
-    });
     const gate = new Gate();
-    const runner = new OperationRunner({
-      coordinatorId: id,
-      leaseMs: o.leaseMs ?? LEASE_MS,
-      deps: {
-        store,
-        registry,
-        port: new GatedPort(new GrpcAgentPort(registry), gate),
-        policy: { attempts: 2, backoffMs: 100 },
-        log,
-        secrets,
-      },
-      events: new NatsEventSink(nc, prefix, log),
-      log,
-    });
-    if (o.recovery) runner.startRecovery();
-    const c: Coord = {
+    const parts = await startRunnerCoordinator({
       id,
-      nc,
-      store,
-      runner,
+      natsUrl: nats.url,
+      agentId,
+      leaseMs: o.leaseMs ?? LEASE_MS,
+      recovery: o.recovery,
+      secrets,
+      eventsPrefix: prefix,
+      port: (grpc) => new GatedPort(grpc, gate),
+    });
+    const c: Coord = {
+      ...parts,
       gate,
       close: async () => {
         gate.open();
-        await runner.close(0);
-        registry.close();
-        store.stop();
-        await nc.close().catch(() => undefined);
+        await parts.close();
       },
     };
     coords.push(c);
-    while (!registry.alive(agentId)) await sleep(50);
     return c;
   }
 
-  const spec = (cluster: string, count: number): string =>
-    stringify({
-      name: cluster,
-      node_types: { small: { memory_mb: 64, vcpus: 1, volumes: [{ capacity: '16MiB' }], physical_networks: [] } },
-      specs: [{ type: 'small', count, node_name_prefix: `${cluster}-` }],
-      default_boot_mode: 'bios',
-      ipmi_username: 'admin',
-      ipmi_password: 'secret-pw',
-    });
+  const spec = smallClusterSpec;
   const newCluster = (): string => `r${tag}${String(n++)}`;
   const apply = (c: Coord, cluster: string, count: number): Promise<OperationRecord> =>
     c.runner.start('apply', cluster, {
@@ -200,16 +149,8 @@ describe('operation runner over real NATS', function () {
   };
   const eventsOf = (id: string): OpEvent[] => events.filter((e) => e.op === id);
 
-  async function ended(c: Coord, id: string, timeoutMs = 30_000): Promise<OperationRecord> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      // A read may time out while JetStream comes back after a restart: look again.
-      const op = (await c.store.operations.fetch(id).catch(() => null))?.value;
-      if (op && ['succeeded', 'failed', 'cancelled'].includes(op.state)) return op;
-      if (Date.now() > end) assert.fail(`operation ${id} did not end: ${JSON.stringify(op)}`);
-      await sleep(100);
-    }
-  }
+  const ended = (c: Coord, id: string, timeoutMs?: number): Promise<OperationRecord> =>
+    operationEnded(c.store, id, timeoutMs);
 
   async function held(c: Coord): Promise<void> {
     const end = Date.now() + 20_000;
