@@ -123,22 +123,22 @@ class ExprParser {
     return t?.t === 'op' && t.v === v;
   }
 
-  private or(): Expr {
-    let left = this.and();
-    while (this.isWord('or')) {
+  /** `next` joined by the word operator `op`, left to right (`a or b or c`). */
+  private chain(op: 'or' | 'and', next: () => Expr): Expr {
+    let left = next();
+    while (this.isWord(op)) {
       this.i++;
-      left = { kind: 'binary', op: 'or', left, right: this.and() };
+      left = { kind: 'binary', op, left, right: next() };
     }
     return left;
   }
 
+  private or(): Expr {
+    return this.chain('or', () => this.and());
+  }
+
   private and(): Expr {
-    let left = this.not();
-    while (this.isWord('and')) {
-      this.i++;
-      left = { kind: 'binary', op: 'and', left, right: this.not() };
-    }
-    return left;
+    return this.chain('and', () => this.not());
   }
 
   private not(): Expr {

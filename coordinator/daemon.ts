@@ -10,8 +10,7 @@ import {
   type GrpcServer,
   type Logger,
 } from '../common/index.js';
-import type { AgentPort } from './agents/port.js';
-import { AgentRegistry } from './agents/registry.js';
+import { AgentRegistry, type AgentPort } from './agents/index.js';
 import type { CoordinatorConfig } from './config.js';
 import { Coordinator } from './coordinator.js';
 import { cachedCloudConnector } from './openstack/index.js';
@@ -19,7 +18,7 @@ import { NatsEventSink, OperationRunner } from './operations/index.js';
 import { GrpcAgentPort } from './rpc/agent-port.js';
 import { coordinatorService, CoordinatorServiceService } from './rpc/coordinator-service.js';
 import { openSecretBox } from './secrets/index.js';
-import { StateStore } from './state/store.js';
+import { StateStore } from './state/index.js';
 
 /** How long a starting coordinator keeps trying to reach NATS. */
 const NATS_START_MS = 60_000;

@@ -6,14 +6,30 @@
 import { createHash } from 'node:crypto';
 import type { ClusterSpec, DesiredNode, IronicInterface } from '../spec/index.js';
 
+/** A node's BMC endpoints as its agent reports them, credentials included; null where it serves none. */
+export interface BmcFacts {
+  ipmi: { address: string; port: number; username: string; password: string } | null;
+  redfish: { url: string; systemId: string; username: string; password: string } | null;
+}
+
+/** A node NIC as its agent reports it. */
+export interface NicFacts {
+  mac: string;
+  physnet: string;
+  /**
+   * The switch side, as Ironic's local_link_connection names it: the bridge (switch_info), its MAC
+   * (switch_id) and the node's port on it (port_id).
+   */
+  bridge: string;
+  bridgeMac: string;
+  switchPort: string;
+}
+
 /** What the agent reports of a node that enrolment needs (passwords included). */
 export interface NodeFacts {
   uuid: string;
-  nics: readonly { mac: string; physnet: string; bridge: string; bridgeMac: string; switchPort: string }[];
-  bmc: {
-    ipmi: { address: string; port: number; username: string; password: string } | null;
-    redfish: { url: string; systemId: string; username: string; password: string } | null;
-  };
+  nics: readonly NicFacts[];
+  bmc: BmcFacts;
 }
 
 /** One Ironic port. */
@@ -65,7 +81,7 @@ function urlHost(h: string): string {
 }
 
 /** GB rounded up, as Ironic's local_gb (and upstream Tenks) counts. */
-export function gbUp(bytes: number): number {
+function gbUp(bytes: number): number {
   return Math.ceil(bytes / 1e9);
 }
 

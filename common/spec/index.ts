@@ -41,22 +41,12 @@
  */
 export { compileClusterSpec, type CompiledClusterSpec } from './compile.js';
 export { hostSettings } from './compile-hosts.js';
-export {
-  clusterNameFromStateFile,
-  describeNameSource,
-  resolveClusterName,
-  stateFileName,
-  DEFAULT_CLUSTER_NAME,
-  type ClusterIdentity,
-  type ClusterNameSource,
-} from './cluster-name.js';
-export { expandNodes, nodeFingerprint } from './expand.js';
+export { clusterNameFromStateFile, describeNameSource, resolveClusterName, stateFileName } from './cluster-name.js';
+export { expandNodes } from './expand.js';
 export { canonicalJson } from '../canonical-json.js';
 export { parseClusterSpec, loadClusterSpecFile } from './load.js';
 export { mergeSpecFiles, parseClusterSpecFiles, type MergedClusterSpec, type SpecFile } from './spec-files.js';
 export { clusterJsonSchema, CLUSTER_SCHEMA_PATH } from './json-schema.js';
-export { clusterSpecSchema, type RawClusterSpec } from './schema.js';
-export { IRONIC_INTERFACES } from './schema-fields.js';
 export { defaultSchedulerSpec } from './scheduler-spec.js';
 export {
   isSecretKey,
@@ -65,7 +55,6 @@ export {
   specSecrets,
   REDACTED,
   SECRET_SPEC_FIELDS,
-  type SpecSecret,
 } from './secrets.js';
 export { NAME_PATTERN, CLUSTER_NAME_PATTERN, MAX_CLUSTER_NODES, NODE_PLACEHOLDER } from './rules.js';
 export type * from './types.js';

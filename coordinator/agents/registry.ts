@@ -19,7 +19,7 @@ import {
   type TlsFiles,
 } from '../../common/index.js';
 import { Kvm } from '@nats-io/kv';
-import { followBucket, type BucketFollower } from '../state/kv-watch.js';
+import { followBucket, type BucketFollower } from '../state/index.js';
 
 /** Options of the registry. */
 export interface RegistryOptions {

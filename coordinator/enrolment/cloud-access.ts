@@ -6,7 +6,7 @@
  */
 import { TenksError, untilAborted } from '../../common/index.js';
 import type { ClusterSpec } from '../../common/spec/index.js';
-import type { OpenStackClients, OpenStackConnector } from '../openstack/types.js';
+import type { OpenStackClients, OpenStackConnector } from '../openstack/index.js';
 
 /** The services of its cloud a spec uses. */
 export interface CloudNeeds {
@@ -34,11 +34,24 @@ export function wantsOpenStack(spec: ClusterSpec): boolean {
 const CLOUD_SETTINGS =
   'set cloud in the spec, openstack.cloud in the coordinator config, or OS_CLOUD / OS_* for the coordinator';
 
+/** How each service a spec may need is named in messages, and where its endpoint comes from. */
+const SERVICES = {
+  ironic: {
+    use: 'enrols nodes (ironic_config)',
+    kind: 'baremetal (Ironic)',
+    product: 'Ironic',
+    override: 'baremetal_endpoint_override',
+  },
+  nova: {
+    use: 'wants flavors (nova_flavors)',
+    kind: 'compute (Nova)',
+    product: 'Nova',
+    override: 'compute_endpoint_override',
+  },
+} as const satisfies Record<keyof CloudNeeds, unknown>;
+
 function purpose(needs: CloudNeeds): string {
-  const parts = [
-    needs.ironic ? 'enrols nodes (ironic_config)' : null,
-    needs.nova ? 'wants flavors (nova_flavors)' : null,
-  ];
+  const parts = [needs.ironic ? SERVICES.ironic.use : null, needs.nova ? SERVICES.nova.use : null];
   return parts.filter((p) => p !== null).join(' and ');
 }
 
@@ -72,25 +85,22 @@ export async function checkCloudAccess(
         field: 'cloud',
         hint: CLOUD_SETTINGS,
       });
-    if (needs.ironic) {
-      if (!os.ironic)
+    // Ironic first, then Nova: one cheap authenticated call each.
+    for (const name of ['ironic', 'nova'] as const) {
+      if (!needs[name]) continue;
+      const api = os[name];
+      const s = SERVICES[name];
+      if (!api)
         throw new TenksError(
           'INVALID_SPEC',
-          `cluster ${spec.name} enrols nodes (ironic_config) but cloud ${os.cloud} has no baremetal (Ironic) endpoint`,
-          { field: 'cloud', hint: `put Ironic in the catalog of ${os.cloud}, or give it baremetal_endpoint_override` },
+          `cluster ${spec.name} ${s.use} but cloud ${os.cloud} has no ${s.kind} endpoint`,
+          {
+            field: 'cloud',
+            hint: `put ${s.product} in the catalog of ${os.cloud}, or give it ${s.override}`,
+          },
         );
-      waitingFor = `ironic at ${os.ironic.endpoint}`;
-      await untilAborted(os.ironic.probe(bounded), bounded);
-    }
-    if (needs.nova) {
-      if (!os.nova)
-        throw new TenksError(
-          'INVALID_SPEC',
-          `cluster ${spec.name} wants flavors (nova_flavors) but cloud ${os.cloud} has no compute (Nova) endpoint`,
-          { field: 'cloud', hint: `put Nova in the catalog of ${os.cloud}, or give it compute_endpoint_override` },
-        );
-      waitingFor = `nova at ${os.nova.endpoint}`;
-      await untilAborted(os.nova.probe(bounded), bounded);
+      waitingFor = `${name} at ${api.endpoint}`;
+      await untilAborted(api.probe(bounded), bounded);
     }
     return os;
   } finally {

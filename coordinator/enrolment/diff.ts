@@ -5,7 +5,7 @@
  */
 import { EXTRA, secretsHash, type DesiredIronicNode, type DesiredPort } from '../../common/ironic/index.js';
 import { createBody } from '../../common/ironic/index.js';
-import type { IronicNode, IronicPort, JsonPatchOp } from '../openstack/types.js';
+import type { IronicNode, IronicPort, JsonPatchOp } from '../openstack/index.js';
 
 /** Provision states tenks may bring a node to. */
 export type TargetState = 'enroll' | 'manageable' | 'available';

@@ -1,7 +1,7 @@
 /** Carries out an EnrolChange against Ironic, and removes nodes from Ironic. */
 import { TenksError, toTenksError } from '../../common/index.js';
 import { EXTRA } from '../../common/ironic/index.js';
-import type { IronicApi, IronicNode } from '../openstack/types.js';
+import type { IronicApi, IronicNode } from '../openstack/index.js';
 import { DELETABLE_STATES, type EnrolChange } from './diff.js';
 
 /** How long one provision step may take (manage validates power through the BMC). */

@@ -6,7 +6,7 @@
 import { TenksError } from '../../common/index.js';
 import { rootGb } from '../../common/ironic/index.js';
 import { expandNodes, type ClusterSpec } from '../../common/spec/index.js';
-import type { NovaApi, NovaFlavor } from '../openstack/types.js';
+import type { NovaApi, NovaFlavor } from '../openstack/index.js';
 
 /** Extra spec marking a tenks flavor, with its cluster. */
 export const FLAVOR_MARK = 'tenks:cluster';

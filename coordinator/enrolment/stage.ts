@@ -8,9 +8,9 @@ import { abortError, TenksError, toTenksError, type Logger } from '../../common/
 import { desiredIronicNode, type DeployImages, type NodeFacts } from '../../common/ironic/index.js';
 import { hostSettings, type ClusterSpec, type DesiredNode } from '../../common/spec/index.js';
 import { bmcFor, type Action, type ObservedNode } from '../planner/index.js';
-import type { IronicApi, IronicNode, OpenStackClients } from '../openstack/types.js';
+import type { IronicApi, IronicNode, NovaApi, NovaFlavor, OpenStackClients } from '../openstack/index.js';
 import { resultOf } from '../executor/index.js';
-import type { ResultRecord } from '../state/records.js';
+import type { ResultRecord } from '../state/index.js';
 import { diffEnrolment, isNoop, type EnrolChange } from './diff.js';
 import { applyEnrolment, ownedBy, unenrol } from './enrol.js';
 import { applyFlavorChange, customResourceClass, describeFlavorChange, diffFlavors, ownedFlavors } from './flavors.js';
@@ -43,10 +43,35 @@ async function step(a: Action, progress: StageProgress, work: () => Promise<stri
   }
 }
 
-/** The failed result of the whole flavor step (Nova could not be listed). */
-function flavorsFailed(progress: StageProgress, e: unknown): void {
-  const a: Action = { kind: 'flavor', agent: '', name: 'nova_flavors', changes: [] };
-  progress.done(resultOf(a, false, [], toTenksError(e)));
+/** One flavor step: its action (with the change it makes) and the call that makes it. */
+interface FlavorStep {
+  action: Action;
+  run: () => Promise<void>;
+}
+
+/**
+ * Lists Nova's flavors and runs, one at a time, the steps `plan` makes of them. A list that fails
+ * is the failed result of the whole flavor step.
+ */
+async function runFlavorSteps(
+  nova: NovaApi,
+  progress: StageProgress,
+  signal: AbortSignal,
+  plan: (flavors: NovaFlavor[]) => FlavorStep[],
+): Promise<void> {
+  let steps: FlavorStep[];
+  try {
+    steps = plan(await nova.listFlavors(signal));
+  } catch (e) {
+    const a: Action = { kind: 'flavor', agent: '', name: 'nova_flavors', changes: [] };
+    progress.done(resultOf(a, false, [], toTenksError(e)));
+    return;
+  }
+  for (const { action, run } of steps)
+    await step(action, progress, async () => {
+      await run();
+      return action.changes;
+    });
 }
 
 /** deploy_kernel / deploy_ramdisk: URLs and UUIDs as they are, Glance names resolved. */
@@ -225,22 +250,17 @@ export async function syncFlavors(
     return;
   }
   const nova = os.nova;
-  let changes;
-  try {
-    changes = diffFlavors(spec, await nova.listFlavors(signal));
-  } catch (e) {
-    flavorsFailed(progress, e);
-    return;
-  }
-  for (const c of changes) {
-    const name = c.kind === 'delete' ? c.old.name : c.want.name;
-    const line = describeFlavorChange(c);
-    const a: Action = { kind: 'flavor', agent: '', name, changes: [line] };
-    await step(a, progress, async () => {
-      await applyFlavorChange(nova, c, signal);
-      return [line];
-    });
-  }
+  await runFlavorSteps(nova, progress, signal, (flavors) =>
+    diffFlavors(spec, flavors).map((c) => ({
+      action: {
+        kind: 'flavor',
+        agent: '',
+        name: c.kind === 'delete' ? c.old.name : c.want.name,
+        changes: [describeFlavorChange(c)],
+      },
+      run: () => applyFlavorChange(nova, c, signal),
+    })),
+  );
 }
 
 /**
@@ -297,20 +317,12 @@ export async function deleteFlavors(
 ): Promise<void> {
   if (!os.nova) return;
   const nova = os.nova;
-  let mine;
-  try {
-    mine = ownedFlavors(cluster, await nova.listFlavors(signal));
-  } catch (e) {
-    flavorsFailed(progress, e);
-    return;
-  }
-  for (const f of mine) {
-    const a: Action = { kind: 'flavor', agent: '', name: f.name, changes: [`flavor ${f.name}: deleted`] };
-    await step(a, progress, async () => {
-      await nova.deleteFlavor(f.id, signal);
-      return a.changes;
-    });
-  }
+  await runFlavorSteps(nova, progress, signal, (flavors) =>
+    ownedFlavors(cluster, flavors).map((f) => ({
+      action: { kind: 'flavor', agent: '', name: f.name, changes: [`flavor ${f.name}: deleted`] },
+      run: () => nova.deleteFlavor(f.id, signal),
+    })),
+  );
 }
 
 /** The cluster's nodes in Ironic (tenks' mark), for delete and teardown. */

@@ -5,9 +5,9 @@
  * and cancels the calls in flight.
  */
 import { isTenksError, TenksError, toTenksError } from '../../common/index.js';
-import type { AgentPort } from '../agents/port.js';
+import type { AgentPort } from '../agents/index.js';
 import { actionTarget, type Action, type ObservedNode, type Plan } from '../planner/index.js';
-import type { ResultRecord } from '../state/records.js';
+import type { ResultRecord } from '../state/index.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 
 /** What the executor tells its caller as it goes. */

@@ -1,3 +1,3 @@
 /** Running plans against agents. */
-export { execute, resultOf, type ExecuteContext, type ExecuteHooks } from './executor.js';
+export { execute, resultOf, type ExecuteHooks } from './executor.js';
 export { RETRY, withRetry, type RetryPolicy } from './retry.js';

@@ -75,8 +75,9 @@ export class Transport {
 
   /**
    * undici checks a kept-alive connection for the server's close before it reuses it, and drops
-   * idle ones before servers commonly do (4 s, or the server's own Keep-Alive hint less 1 s): a
-   * request is not lost to a connection closed under it, and none is sent twice.
+   * idle ones before servers commonly do (after 4 s, or the server's own Keep-Alive hint less
+   * 2 s): a request seldom goes out on a connection the server has just closed, and when one does
+   * only an idempotent one is sent again (ServiceClient's retries).
    */
   private pool(): Agent {
     const { tls, connectTimeoutMs } = this.opts;

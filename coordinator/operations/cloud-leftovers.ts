@@ -9,7 +9,7 @@ import { EXTRA } from '../../common/ironic/index.js';
 import { expandNodes, type ClusterSpec } from '../../common/spec/index.js';
 import { cloudNeeds, desiredFlavors, FLAVOR_MARK } from '../enrolment/index.js';
 import type { ObservedNode } from '../planner/index.js';
-import type { PlacementRecord } from '../state/records.js';
+import type { PlacementRecord } from '../state/index.js';
 
 /** Names beyond these are counted, not listed: an operation record must stay small. */
 const MAX_LISTED = 100;

@@ -4,9 +4,14 @@
  * out first marks that holder failed, so it cannot also be resumed.
  */
 import { isTenksError, TenksError, type Logger } from '../../common/index.js';
-import type { Versioned } from '../state/kv-mirror.js';
-import { emptyClusterRecord, isFinished, type ClusterRecord, type OperationRecord } from '../state/records.js';
-import type { StateStore } from '../state/store.js';
+import {
+  emptyClusterRecord,
+  isFinished,
+  type ClusterRecord,
+  type OperationRecord,
+  type StateStore,
+  type Versioned,
+} from '../state/index.js';
 import type { EventSink } from './events.js';
 
 /** What {@link ClusterLocks} works with. */

@@ -2,10 +2,10 @@
 import { toTenksError } from '../../common/index.js';
 import { deleteFlavors, enrolledNodes, unenrolNodes } from '../enrolment/index.js';
 import { execute } from '../executor/index.js';
-import type { IronicNode, OpenStackClients } from '../openstack/types.js';
+import type { IronicNode, OpenStackClients } from '../openstack/index.js';
 import type { Action, Plan } from '../planner/index.js';
 import { unsealSpec } from '../secrets/index.js';
-import type { PlacementRecord } from '../state/records.js';
+import type { PlacementRecord } from '../state/index.js';
 import {
   cloudLeftovers,
   cloudRefusal,

@@ -1,15 +1,12 @@
 /** What the flows (apply, delete, teardown) are given, and how they report progress. */
 import type { Logger } from '../../common/index.js';
 import type { ClusterSpec } from '../../common/spec/index.js';
-import type { AgentPort } from '../agents/port.js';
-import type { AgentRegistry } from '../agents/registry.js';
+import type { AgentPort, AgentRegistry } from '../agents/index.js';
 import { checkCloudAccess, wantsOpenStack, type StageProgress } from '../enrolment/index.js';
 import type { ExecuteHooks, RetryPolicy } from '../executor/index.js';
-import { DEFAULT_OPENSTACK_TIMEOUT_MS } from '../openstack/index.js';
-import type { OpenStackClients, OpenStackConnector } from '../openstack/types.js';
+import { DEFAULT_OPENSTACK_TIMEOUT_MS, type OpenStackClients, type OpenStackConnector } from '../openstack/index.js';
 import type { SecretBox } from '../secrets/index.js';
-import type { ResultRecord } from '../state/records.js';
-import type { StateStore } from '../state/store.js';
+import type { ResultRecord, StateStore } from '../state/index.js';
 
 /** What the flows use. */
 export interface FlowDeps {

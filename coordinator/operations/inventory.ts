@@ -1,10 +1,10 @@
 /** The scheduler's view of the agents and of what already runs on them. */
 import { heartbeatArches } from '../../common/index.js';
 import { hostSettings, type ClusterSpec, type DesiredNode } from '../../common/spec/index.js';
-import type { AgentView } from '../agents/registry.js';
+import type { AgentView } from '../agents/index.js';
 import { keepers, type ObservedNode } from '../planner/index.js';
 import { nodeDemand, type HostInventory, type PlacedNode } from '../scheduler/index.js';
-import type { PlacementRecord } from '../state/records.js';
+import type { PlacementRecord } from '../state/index.js';
 
 /**
  * Every known agent as a schedulable host. Free IPMI ports are the agent's, and no more than the

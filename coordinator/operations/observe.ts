@@ -1,9 +1,8 @@
 /** Asks the agents what exists of a cluster: the observed half of every plan. */
 import { toTenksError, type Logger } from '../../common/index.js';
-import type { AgentRegistry } from '../agents/registry.js';
-import type { AgentPort, HostPhysnet } from '../agents/port.js';
+import type { AgentPort, AgentRegistry, HostPhysnet } from '../agents/index.js';
 import type { ObservedNode } from '../planner/index.js';
-import type { PlacementRecord } from '../state/records.js';
+import type { PlacementRecord } from '../state/index.js';
 
 /** What the agents said. */
 export interface Observation {

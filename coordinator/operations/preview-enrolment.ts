@@ -1,7 +1,7 @@
 /** What enrolment an apply would do, for `plan`. */
 import { toTenksError } from '../../common/index.js';
 import { describeFlavorChange, diffFlavors, enrolledNodes, isNoop, planEnrolment } from '../enrolment/index.js';
-import type { OpenStackClients } from '../openstack/types.js';
+import type { OpenStackClients } from '../openstack/index.js';
 import type { Action } from '../planner/index.js';
 import type { PlannedCluster } from './plan-cluster.js';
 

@@ -1,6 +1,6 @@
 /** An operation's progress as its record counts it and its events tell it. */
 import { actionTarget, type Action } from '../planner/index.js';
-import type { OperationRecord, ResultRecord } from '../state/records.js';
+import type { OperationRecord, ResultRecord } from '../state/index.js';
 import type { EventSink } from './events.js';
 import type { ProgressSink } from './flow-deps.js';
 

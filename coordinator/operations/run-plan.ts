@@ -3,7 +3,7 @@ import type { DesiredNode } from '../../common/spec/index.js';
 import { execute, type ExecuteHooks } from '../executor/index.js';
 import type { Action, ObservedNode, Plan } from '../planner/index.js';
 import { nodeDemand } from '../scheduler/index.js';
-import type { PlacementRecord } from '../state/records.js';
+import type { PlacementRecord } from '../state/index.js';
 import type { FlowDeps, ProgressSink } from './flow-deps.js';
 
 function placementOf(

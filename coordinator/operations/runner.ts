@@ -25,8 +25,7 @@ import {
   type Logger,
   type OperationKind,
 } from '../../common/index.js';
-import { isFinished, newOperationRecord, type OperationRecord } from '../state/records.js';
-import type { Versioned } from '../state/kv-mirror.js';
+import { isFinished, newOperationRecord, type OperationRecord, type Versioned } from '../state/index.js';
 import { applyFlow } from './apply-flow.js';
 import { ClusterLocks } from './cluster-locks.js';
 import { deleteFlow, teardownFlow } from './delete-flow.js';

@@ -4,7 +4,7 @@
  */
 import { formatSize } from '../../common/index.js';
 import { hostSettings, type ClusterSpec, type DesiredNode } from '../../common/spec/index.js';
-import type { PlacementRecord } from '../state/records.js';
+import type { PlacementRecord } from '../state/index.js';
 import { ARCH_LABEL, desiredLabels, FINGERPRINT_LABEL, VOLUME_LABEL_PREFIX } from './labels.js';
 import { bmcFor, type Action, type DesiredBmc, type NodeRequest, type ObservedNode, type Plan } from './types.js';
 

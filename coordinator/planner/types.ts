@@ -1,4 +1,5 @@
 /** Domain types of planning: what is observed on the agents, and the actions that change it. */
+import type { BmcFacts, NicFacts } from '../../common/ironic/index.js';
 import type { BridgeType, DesiredNode, IronicDriver } from '../../common/spec/index.js';
 
 /** A node as its agent reports it (ListNodes), in the coordinator's terms. */
@@ -17,12 +18,9 @@ export interface ObservedNode {
   consoleLog: boolean;
   /** Pool volumes (`<node>-<name>`) and their sizes. */
   volumes: { name: string; capacityBytes: number }[];
-  nics: { physnet: string; mac: string; bridge: string; bridgeMac: string; switchPort: string }[];
+  nics: NicFacts[];
   labels: Record<string, string>;
-  bmc: {
-    ipmi: { address: string; port: number; username: string; password: string } | null;
-    redfish: { url: string; systemId: string; username: string; password: string } | null;
-  };
+  bmc: BmcFacts;
 }
 
 /** What a node's BMC should be. */

@@ -122,17 +122,11 @@ export class HostState {
     return s / (w.ram + w.vcpus + w.disk);
   }
 
-  /** Accounts a node that exists here (another cluster's, or one of ours being removed). */
-  addExisting(p: PlacedNode): void {
-    this.memoryUsed += p.memoryMb * MiB;
-    this.vcpusUsed += p.vcpus;
-    this.diskUsed += p.diskBytes;
-    this.names.add(p.name);
-    this.nodes++;
-  }
-
-  /** Accounts a node of ours that stays here, at the size the spec now asks for. */
-  addKept(n: NodeDemand): void {
+  /**
+   * Accounts a node that exists here (another cluster's, or one of ours being removed), or one of
+   * ours that stays here (at the size the spec now asks for).
+   */
+  addExisting(n: Pick<PlacedNode, 'name' | 'memoryMb' | 'vcpus' | 'diskBytes'>): void {
     this.memoryUsed += n.memoryMb * MiB;
     this.vcpusUsed += n.vcpus;
     this.diskUsed += n.diskBytes;
@@ -142,7 +136,7 @@ export class HostState {
 
   /** Accounts a node placed here in this run. */
   addNew(n: NodeDemand): void {
-    this.addKept(n);
+    this.addExisting(n);
     this.diskPlacedNow += n.diskBytes;
     if (n.needsIpmiPort) this.bmcPortsFree--;
   }

@@ -126,7 +126,7 @@ export function schedule(input: ScheduleInput): ScheduleResult {
           field: n.name,
           message: `node ${n.name} (type ${n.nodeType}) needs UEFI firmware for ${n.arch} but stays on ${hostId}, which has none`,
         });
-      h.addKept(n);
+      h.addExisting(n);
       if (!h.alive) strand(n.name, hostId, 'is not alive');
       else if (allowed && !allowed.has(hostId)) strand(n.name, hostId, "is not in the spec's hypervisors");
     }

@@ -3,5 +3,5 @@
  * and cluster specs stored with their secrets sealed under it.
  */
 export { openSecretBox } from './key-file.js';
-export { isSealed, SecretBox, SEALED_PREFIX, SECRETS_KEY_BYTES } from './secret-box.js';
+export { isSealed, SecretBox, SEALED_PREFIX } from './secret-box.js';
 export { sealSpec, unsealSpec } from './spec-seal.js';

@@ -6,20 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { stringify } from 'yaml';
-import { isTenksError, nullLogger, TenksError, type Logger } from '../../common/index.js';
-import type { AgentPort, NodeKey, PowerVerb } from '../../coordinator/agents/port.js';
-import { AgentRegistry } from '../../coordinator/agents/registry.js';
-import { NatsEventSink } from '../../coordinator/operations/events.js';
-import { OperationRunner } from '../../coordinator/operations/runner.js';
+import { isTenksError, TenksError } from '../../common/index.js';
+import type { AgentPort, NodeKey, PowerVerb } from '../../coordinator/agents/index.js';
 import type { NodeRequest } from '../../coordinator/planner/index.js';
-import { GrpcAgentPort } from '../../coordinator/rpc/agent-port.js';
-import { newOperationRecord, type OperationRecord } from '../../coordinator/state/records.js';
-import { StateStore } from '../../coordinator/state/store.js';
 import { SecretBox, sealSpec } from '../../coordinator/secrets/index.js';
+import { newOperationRecord, type OperationRecord } from '../../coordinator/state/index.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
 import { startNats, type TestNats } from './helpers-nats.js';
+import { operationEnded, smallClusterSpec, startRunnerCoordinator, type RunnerCoordinator } from './helpers-runner.js';
 
 const LEASE_MS = 2_000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -132,25 +126,15 @@ class RecordingPort implements AgentPort {
   }
 }
 
-/** The parts of one coordinator that run operations. */
-interface Coord {
-  id: string;
-  nc: NatsConnection;
-  store: StateStore;
-  runner: OperationRunner;
-  close(): Promise<void>;
-}
-
 describe('operation leases over real NATS', function () {
   this.timeout(60_000);
   const tag = Math.random().toString(36).slice(2, 7);
   const agentId = `lease-${tag}`;
   let nats: TestNats;
   let agent: TestAgent;
-  const coords: Coord[] = [];
+  const coords: RunnerCoordinator[] = [];
   const calls: CallRecord[] = [];
   let n = 0;
-  const log: Logger = nullLogger;
   // Coordinators sharing NATS share one secrets key, as deployed.
   const secrets = new SecretBox(randomBytes(32), 'test secrets key');
 
@@ -163,56 +147,28 @@ describe('operation leases over real NATS', function () {
       agentTimeoutMs?: number;
       loses?: string;
     },
-  ): Promise<Coord> {
-    const nc = await connect({ servers: nats.url, name: id, reconnect: false });
-    const store = await StateStore.open(nc, 1, log);
-    const registry = await AgentRegistry.start(nc, {
-      timeoutMs: o.agentTimeoutMs ?? 3_000,
-      tls: null,
-      callTimeoutMs: 30_000,
-      concurrency: 16,
-      waitMs: 2_000,
-      replicas: 1,
-      log,
-    });
-    const port = new RecordingPort(new GrpcAgentPort(registry), id, calls, o.stallMs ?? 0, o.loses ?? null);
-    const runner = new OperationRunner({
-      coordinatorId: id,
-      leaseMs: LEASE_MS,
-      deps: { store, registry, port, policy: { attempts: 2, backoffMs: 100 }, log, secrets },
-      events: new NatsEventSink(nc, 'tenks.ops', log),
-      log,
-      ...(o.wallClockMs ? { wallClockMs: o.wallClockMs } : {}),
-    });
-    if (o.recovery) runner.startRecovery();
-    const c: Coord = {
+  ): Promise<RunnerCoordinator> {
+    const c = await startRunnerCoordinator({
       id,
-      nc,
-      store,
-      runner,
-      close: async () => {
-        await runner.close(0);
-        registry.close();
-        store.stop();
-        await nc.close().catch(() => undefined);
-      },
-    };
+      natsUrl: nats.url,
+      agentId,
+      leaseMs: LEASE_MS,
+      recovery: o.recovery,
+      secrets,
+      eventsPrefix: 'tenks.ops',
+      // Cut off for good once its connection is closed.
+      reconnect: false,
+      port: (grpc) => new RecordingPort(grpc, id, calls, o.stallMs ?? 0, o.loses ?? null),
+      ...(o.wallClockMs ? { wallClockMs: o.wallClockMs } : {}),
+      ...(o.agentTimeoutMs === undefined ? {} : { agentTimeoutMs: o.agentTimeoutMs }),
+    });
     coords.push(c);
-    while (!registry.alive(agentId)) await sleep(50);
     return c;
   }
 
-  const spec = (cluster: string, count: number): string =>
-    stringify({
-      name: cluster,
-      node_types: { small: { memory_mb: 64, vcpus: 1, volumes: [{ capacity: '16MiB' }], physical_networks: [] } },
-      specs: [{ type: 'small', count, node_name_prefix: `${cluster}-` }],
-      default_boot_mode: 'bios',
-      ipmi_username: 'admin',
-      ipmi_password: 'secret-pw',
-    });
+  const spec = smallClusterSpec;
   const newCluster = (): string => `l${tag}${String(n++)}`;
-  const start = (c: Coord, cluster: string, count: number) =>
+  const start = (c: RunnerCoordinator, cluster: string, count: number) =>
     c.runner.start('apply', cluster, {
       specYaml: sealSpec(secrets, spec(cluster, count)),
       source: 'spec.yaml',
@@ -220,16 +176,7 @@ describe('operation leases over real NATS', function () {
     });
   const nodesOf = async (cluster: string): Promise<string[]> =>
     (await agent.daemon.agent.nodes.list(cluster)).map((x) => x.name).sort();
-
-  async function ended(c: Coord, id: string, timeoutMs = 30_000): Promise<OperationRecord> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const op = (await c.store.operations.fetch(id))?.value;
-      if (op && ['succeeded', 'failed', 'cancelled'].includes(op.state)) return op;
-      if (Date.now() > end) assert.fail(`operation ${id} did not end: ${JSON.stringify(op)}`);
-      await sleep(100);
-    }
-  }
+  const ended = (c: RunnerCoordinator, id: string): Promise<OperationRecord> => operationEnded(c.store, id);
 
   before(async function () {
     nats = await startNats();
