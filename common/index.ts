@@ -13,6 +13,16 @@ export * from './grpc/tls.js';
 export * from './grpc/client.js';
 export * from './grpc/agent-client.js';
 export * from './grpc/coordinator-client.js';
+// For the servers' mapping modules (agent/rpc, coordinator/rpc): the messages both sides share.
+export { bmcInfoToPb, hostInfoToPb, nodeStatusToPb, physnetToPb } from './grpc/agent-messages.js';
+export {
+  bootModeName,
+  bridgeTypeName,
+  nodeEventTypeToPb,
+  operationStateToPb,
+  powerActionName,
+  powerStateToPb,
+} from './grpc/enums.js';
 export * from './grpc/server.js';
 export * from './grpc/serve.js';
 export * from './grpc/reflection.js';
@@ -20,3 +30,4 @@ export { createWinstonLogger, type LoggerOptions } from './winston-logger.js';
 export * from './spec/index.js';
 export * from './nats/index.js';
 export * from './ironic/index.js';
+export * from './api/index.js';
