@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { credentials } from '@grpc/grpc-js';
 import { BootMode, NodeSpec, VolumeSpec } from '../proto/gen/tenks/v1/types.pb.js';
-import { AgentApi } from '../common/index.js';
+import { AgentWire } from '../common/index.js';
 import { freePort, LOOPBACK_BMC } from '../test/helpers/net.js';
 
 const { values } = parseArgs({
@@ -37,7 +37,7 @@ async function peakRssMb(pid: number): Promise<number> {
 
 interface Running {
   proc: ChildProcess;
-  api: AgentApi;
+  api: AgentWire;
   dir: string;
 }
 
@@ -71,7 +71,7 @@ async function startAgent(uri: string, pool: string): Promise<Running> {
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
-  const api = new AgentApi(`127.0.0.1:${port}`, credentials.createInsecure(), {}, 300_000);
+  const api = new AgentWire(`127.0.0.1:${port}`, credentials.createInsecure(), {}, 300_000);
   const deadline = Date.now() + 120_000;
   for (;;) {
     try {

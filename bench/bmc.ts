@@ -69,7 +69,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { credentials } from '@grpc/grpc-js';
 import { BootMode, NodeSpec, type NodeStatus } from '../proto/gen/tenks/v1/types.pb.js';
-import { AgentApi } from '../common/index.js';
+import { AgentWire } from '../common/index.js';
 import { freePort } from '../test/helpers/net.js';
 import { forceGc, inspectorAddress, inspectorCall } from './lib-inspector.js';
 
@@ -235,7 +235,7 @@ async function settledRssKb(pid: number, pauseMs = 2000, samples = 3, everyMs = 
 interface Agent {
   proc: ChildProcess;
   pid: number;
-  api: AgentApi;
+  api: AgentWire;
   log: { out: () => string };
   /** The agent's inspector WebSocket (loopback, OS-chosen port), for forcing a GC. */
   inspector: string;
@@ -277,7 +277,7 @@ async function startAgent(dir: string, name: string): Promise<Agent> {
   await writeFile(file, JSON.stringify(config, null, 2));
   const proc = spawnGroup(process.execPath, ['--inspect=127.0.0.1:0', 'bin/tenks-agent.js', '--config', file]);
   const log = captured(proc);
-  const api = new AgentApi(`127.0.0.1:${port}`, credentials.createInsecure(), {}, 120_000);
+  const api = new AgentWire(`127.0.0.1:${port}`, credentials.createInsecure(), {}, 120_000);
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {

@@ -20,7 +20,7 @@ import { bundleIsFresh } from '../bin/bundle.js';
 import { promisify } from 'node:util';
 import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { stringify } from 'yaml';
-import { channelOptions, CoordinatorApi } from '../common/index.js';
+import { channelOptions, CoordinatorWire } from '../common/index.js';
 import { freePort } from '../test/helpers/net.js';
 
 const execFileAsync = promisify(execFile);
@@ -466,7 +466,7 @@ export async function makePki(stack: Stack, o: { sans?: readonly string[] } = {}
 export interface Coordinator {
   daemon: Daemon;
   address: string;
-  api: CoordinatorApi;
+  api: CoordinatorWire;
 }
 
 /** Writes `config` (YAML) to `<stack dir>/<name>.yaml`. */
@@ -511,7 +511,7 @@ export async function startCoordinator(
     file,
   ]);
   // tenksctl's channel options (64 MiB messages: GetNodes of thousands of nodes).
-  const api = new CoordinatorApi(
+  const api = new CoordinatorWire(
     address,
     await pki.clientCredentials(),
     channelOptions({ address, tls: null }),

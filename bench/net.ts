@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { credentials } from '@grpc/grpc-js';
 import { SetupHostRequest } from '../proto/gen/tenks/v1/agent.pb.js';
 import { BootMode, BridgeType, NicSpec, NodeSpec, PhysnetMapping, VolumeSpec } from '../proto/gen/tenks/v1/types.pb.js';
-import { AgentApi } from '../common/index.js';
+import { AgentWire } from '../common/index.js';
 import { names } from '../agent/network/names.js';
 import { freePort, LOOPBACK_BMC } from '../test/helpers/net.js';
 
@@ -98,7 +98,7 @@ function ensureOvs(): void {
 
 interface Running {
   proc: ChildProcess;
-  api: AgentApi;
+  api: AgentWire;
   dir: string;
 }
 
@@ -149,7 +149,7 @@ async function startAgent(r: Run, pool: string): Promise<Running> {
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
-  const api = new AgentApi(`127.0.0.1:${port}`, credentials.createInsecure(), {}, 300_000);
+  const api = new AgentWire(`127.0.0.1:${port}`, credentials.createInsecure(), {}, 300_000);
   const running: Running = { proc, api, dir };
   r.agent = running;
   const deadline = Date.now() + 120_000;

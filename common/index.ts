@@ -11,7 +11,9 @@ export * from './process-guard.js';
 export * from './grpc/errors.js';
 export * from './grpc/tls.js';
 export * from './grpc/client.js';
+export * from './grpc/agent-wire.js';
 export * from './grpc/agent-client.js';
+export * from './grpc/coordinator-wire.js';
 export * from './grpc/coordinator-client.js';
 // For the servers' mapping modules (agent/rpc, coordinator/rpc): the messages both sides share.
 export { bmcInfoToPb, hostInfoToPb, nodeStatusToPb, physnetToPb } from './grpc/agent-messages.js';

@@ -9,11 +9,11 @@ import {
   TenksError,
   parseClusterSpec,
   redactSpecSecrets,
+  type Cluster,
   type ClusterSpec,
   type CoordinatorApi,
+  type NodeStatus,
 } from '../../common/index.js';
-import { Cluster } from '../../proto/gen/tenks/v1/coordinator.pb.js';
-import { NodeStatus } from '../../proto/gen/tenks/v1/types.pb.js';
 
 const SPEC_YAML = `
 name: lab1
@@ -65,11 +65,24 @@ const UUIDS = {
 
 function status(name: keyof typeof UUIDS, i: number, nics: number, redfishOnly = false): NodeStatus {
   const uuid = UUIDS[name];
-  return NodeStatus.fromPartial({
+  return {
     cluster: 'lab1',
     name,
     uuid,
+    nodeType: '',
     hypervisor: 'hv1',
+    powerState: 'unknown',
+    memoryMb: 0,
+    vcpus: 0,
+    bootMode: 'unknown',
+    machine: '',
+    volumes: [],
+    specHash: '',
+    consoleLogPath: '',
+    engine: '',
+    bootDevice: 'unknown',
+    labels: {},
+    arch: '',
     nics: Array.from({ length: nics }, (_, k) => ({
       physnet: `physnet${k + 1}`,
       mac: `52:54:00:00:0${i}:0${k}`,
@@ -78,7 +91,7 @@ function status(name: keyof typeof UUIDS, i: number, nics: number, redfishOnly =
       switchPort: `tk${i}p${k}`,
     })),
     bmc: {
-      ipmi: redfishOnly ? undefined : { address: '192.0.2.10', port: 6230 + i, username: 'admin', password: 's3cret' },
+      ipmi: redfishOnly ? null : { address: '192.0.2.10', port: 6230 + i, username: 'admin', password: 's3cret' },
       redfish: {
         url: 'http://192.0.2.10:8000',
         systemId: `/redfish/v1/Systems/${uuid}`,
@@ -86,7 +99,7 @@ function status(name: keyof typeof UUIDS, i: number, nics: number, redfishOnly =
         password: '',
       },
     },
-  });
+  };
 }
 
 const STATUSES: NodeStatus[] = [
@@ -380,9 +393,7 @@ describe('tenksctl export', function () {
     it('lower-cases names Kubernetes would refuse', function () {
       const yaml = SPEC_YAML.replace('node_name_prefix: tk', 'node_name_prefix: TK_');
       const spec = parseClusterSpec(yaml, 'fixture').spec;
-      const nodes = STATUSES.map((s) =>
-        s.name.startsWith('tk') ? NodeStatus.fromPartial({ ...s, name: s.name.replace('tk', 'TK_') }) : s,
-      );
+      const nodes = STATUSES.map((s) => (s.name.startsWith('tk') ? { ...s, name: s.name.replace('tk', 'TK_') } : s));
       const out = renderExport('metal3', spec, nodes);
       const names = parseAllDocuments(out.text).map((d) => (d.toJS() as Doc).metadata.name);
       assert.ok(names.includes('tk-0') && names.includes('tk-0-bmc-secret'));
@@ -422,7 +433,16 @@ describe('tenksctl export', function () {
         },
       };
     }
-    const lab1 = Cluster.fromPartial({ name: 'lab1', specYaml: SPEC_YAML });
+    const lab1: Cluster = {
+      name: 'lab1',
+      nodeCount: 0,
+      specYaml: SPEC_YAML,
+      operationId: '',
+      updatedUnixMs: 0,
+      agents: [],
+      lastOperationId: '',
+      lastOperationState: 'unspecified',
+    };
 
     it('reads the spec and the nodes with secrets, and warns on a terminal', async function () {
       const c = ctx([lab1], true);
