@@ -7,8 +7,6 @@ import { cancel, deleteCluster, teardown, watch } from './operation-commands.js'
 import { apply, needFiles, plan, validate } from './spec-commands.js';
 import { usageError } from './usage.js';
 
-export type { CoordinatorContext, CoordinatorFlags, OutStream } from './coordinator-context.js';
-
 type Command = (ctx: CoordinatorContext, args: string[], flags: CoordinatorFlags) => Promise<number>;
 
 /** Each coordinator command; it resolves with the exit status (errors are thrown). */

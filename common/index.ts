@@ -32,4 +32,6 @@ export { createWinstonLogger, type LoggerOptions } from './winston-logger.js';
 export * from './spec/index.js';
 export * from './nats/index.js';
 export * from './ironic/index.js';
-export * from './api/index.js';
+// The daemons' APIs in tenks terms: every type, and the one set the CLI reads.
+export type * from './api/index.js';
+export { TERMINAL_OPERATION_STATES } from './api/index.js';

@@ -17,7 +17,7 @@ import {
   powerStateName,
   powerStateToPb,
 } from '../../common/grpc/enums.js';
-import { POWER_ACTIONS, POWER_STATES, type NodeStatus } from '../../common/index.js';
+import { POWER_ACTIONS, POWER_STATES, type NodeStatus } from '../../common/api/index.js';
 
 const NODE: NodeStatus = {
   cluster: 'lab1',
