@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentConfig } from './config.js';
 import type { CheckedAgentConfig } from './config-check.js';
 import { BmcManager } from './bmc/index.js';
@@ -11,6 +12,7 @@ import {
   LibvirtHypervisor,
   LibvirtStorage,
   NodeManager,
+  POWER_AFTER_EVENT,
   type DomainEvent,
   type HostFacts,
   type Hypervisor,
@@ -34,15 +36,6 @@ export interface NodeEvent {
   powerState: PowerState;
   timeMs: number;
 }
-
-const POWER_AFTER: Partial<Record<DomainEvent['type'], PowerState>> = {
-  started: 'on',
-  resumed: 'on',
-  stopped: 'off',
-  suspended: 'paused',
-  crashed: 'crashed',
-  shutdown: 'shutting_down',
-};
 
 /** Everything one agent owns on its host, wired together. */
 export class Agent {
@@ -126,7 +119,7 @@ export class Agent {
         log,
       });
       const agent = new Agent(config, hv, storage, nodes, network, bmc, facts, log);
-      agent.watchDomains();
+      void agent.watchDomains();
       return agent;
     } catch (e) {
       await hv.close();
@@ -162,7 +155,7 @@ export class Agent {
         cluster: owner,
         name: e.name,
         uuid: e.uuid,
-        powerState: POWER_AFTER[e.type] ?? 'unknown',
+        powerState: POWER_AFTER_EVENT[e.type] ?? 'unknown',
         timeMs: e.timeMs,
       };
     }
@@ -171,34 +164,33 @@ export class Agent {
   /**
    * Follows libvirt's lifecycle events until the agent drains: they keep the BMCs' view of power
    * fresh, and a node started with a one-time boot device gets its definition put back to the
-   * persistent device, so the override really applies once.
+   * persistent device, so the override really applies once. A watch that ends (libvirt's
+   * connection hiccuped) starts again.
    */
-  private watchDomains(): void {
-    const run = async (): Promise<void> => {
-      for await (const e of this.hypervisor.events(this.draining.signal)) {
-        this.bmc.onDomainEvent(e);
-        if (e.type !== 'started') continue;
-        await this.nodes.completeOneTimeBoot(e.name).catch((err: unknown) => {
-          this.log.warn('could not reset a one-time boot device', { node: e.name, error: String(err) });
-        });
+  private async watchDomains(): Promise<void> {
+    const { signal } = this.draining;
+    for (;;) {
+      let failure: { error: unknown } | null = null;
+      try {
+        for await (const e of this.hypervisor.events(signal)) {
+          this.bmc.onDomainEvent(e);
+          if (e.type !== 'started') continue;
+          await this.nodes.completeOneTimeBoot(e.name).catch((err: unknown) => {
+            this.log.warn('could not reset a one-time boot device', { node: e.name, error: String(err) });
+          });
+        }
+      } catch (error) {
+        failure = { error };
       }
-    };
-    // Until the agent drains, a watch that ends (libvirt's connection hiccuped) starts again.
-    const follow = (): void => {
-      run().then(
-        () => {
-          if (this.draining.signal.aborted) return;
-          this.log.warn('event watch ended; following again', { afterMs: WATCH_RETRY_MS });
-          setTimeout(follow, WATCH_RETRY_MS).unref();
-        },
-        (err: unknown) => {
-          if (this.draining.signal.aborted) return;
-          this.log.error('event watch failed; following again', { afterMs: WATCH_RETRY_MS, error: String(err) });
-          setTimeout(follow, WATCH_RETRY_MS).unref();
-        },
-      );
-    };
-    follow();
+      if (signal.aborted) return;
+      if (failure) {
+        this.log.error('event watch failed; following again', {
+          afterMs: WATCH_RETRY_MS,
+          error: String(failure.error),
+        });
+      } else this.log.warn('event watch ended; following again', { afterMs: WATCH_RETRY_MS });
+      await sleep(WATCH_RETRY_MS, undefined, { signal, ref: false }).catch(() => undefined);
+    }
   }
 
   /** Ends event streams; called when the daemon starts draining. */

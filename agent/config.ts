@@ -3,10 +3,12 @@ import { z } from 'zod';
 import {
   compile,
   compileNatsSettings,
-  HOST_PORT,
+  daemonFields,
   invalidSpec,
   natsConfigObject,
+  tlsFilesOf,
   type NatsSettings,
+  type TlsFiles,
 } from '../common/index.js';
 
 /** Where node images may come from unless configured: tenks' own image directory and libvirt's. */
@@ -16,23 +18,13 @@ export const DEFAULT_IMAGE_DIRS = ['/var/lib/tenks/images', '/var/lib/libvirt/im
 export const agentConfigSchema = z
   .object({
     /** Agent id announced to the coordinator. Default: the host name. */
-    agent_id: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'use letters, digits, _ . -')
-      .default(hostname()),
+    agent_id: daemonFields.id,
     /** gRPC listen address. Default `0.0.0.0:7443`. */
-    listen: z.string().regex(HOST_PORT, 'must be host:port ([v6]:port for IPv6)').default('0.0.0.0:7443'),
+    listen: daemonFields.listen('0.0.0.0:7443'),
     /** Address the coordinator should dial (default: the listen address, with this host's name for 0.0.0.0). */
     advertise_address: z.string().optional(),
     /** mTLS identity: required unless `insecure_loopback` is set and `listen` is on loopback. */
-    tls: z
-      .object({
-        ca_file: z.string(),
-        cert_file: z.string(),
-        key_file: z.string(),
-      })
-      .strict()
-      .optional(),
+    tls: daemonFields.tlsFiles.optional(),
     /** Serve plaintext gRPC; refused unless `listen` is a loopback address. Default false. */
     insecure_loopback: z.boolean().default(false),
     /** libvirt URI. Default `qemu:///system`. */
@@ -89,9 +81,9 @@ export const agentConfigSchema = z
     /** Console logs under `<log_directory>/libvirt/`. Default `/var/log/tenks`. */
     log_directory: z.string().min(1).default('/var/log/tenks'),
     /** `debug`, `info` (default), `warn`, `error`. */
-    log_level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    log_level: daemonFields.logLevel,
     /** Seconds to finish in-flight calls on SIGTERM before forcing. Default 10. */
-    shutdown_grace_s: z.number().min(0).max(600).default(10),
+    shutdown_grace_s: daemonFields.shutdownGraceS,
     /**
      * NATS, where the agent announces itself (heartbeats in the `tenks-agents` KV bucket) to the
      * coordinator. Absent: no heartbeats (the agent still serves gRPC, e.g. for `tenksctl agent`).
@@ -142,7 +134,7 @@ export interface AgentConfig {
   agentId: string;
   listen: string;
   advertiseAddress: string | null;
-  tls: { caFile: string; certFile: string; keyFile: string } | null;
+  tls: TlsFiles | null;
   insecureLoopback: boolean;
   libvirtUri: string;
   libvirtConcurrency: number;
@@ -208,7 +200,7 @@ export function compileAgentConfig(raw: unknown): AgentConfig {
     agentId: c.agent_id,
     listen: c.listen,
     advertiseAddress: c.advertise_address ?? null,
-    tls: c.tls ? { caFile: c.tls.ca_file, certFile: c.tls.cert_file, keyFile: c.tls.key_file } : null,
+    tls: c.tls ? tlsFilesOf(c.tls) : null,
     insecureLoopback: c.insecure_loopback,
     libvirtUri: c.libvirt_uri,
     libvirtConcurrency: c.libvirt_concurrency,

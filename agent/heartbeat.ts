@@ -4,6 +4,7 @@
  * BMC ports) are fresh in every heartbeat; costlier ones (node count, pool) every few.
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import {
@@ -64,7 +65,8 @@ export class Heartbeat {
         nc = await connectNats(o.nats, { name: `tenks-agent ${o.agentId}`, timeoutMs: 5_000, log: o.log });
       } catch (e) {
         if (attempt === 0) o.log.warn('NATS not reachable yet; heartbeats start once it is', { error: String(e) });
-        await new Promise((r) => setTimeout(r, 2_000).unref());
+        // An abort ends the wait at once; the check at the top of the loop then throws its reason.
+        await sleep(2_000, undefined, { signal, ref: false }).catch(() => undefined);
       }
     }
     if (signal.aborted) {

@@ -33,6 +33,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import { stringify } from 'yaml';
@@ -44,25 +45,15 @@ import { hostSnapshot, settledDiff } from '../test/helpers/host-guard.js';
 import { takeHostLock } from '../test/helpers/host-lock.js';
 import { diffProblems } from '../test/helpers/host-snapshot-diff.js';
 import { takeSnapshot, type HostSnapshot } from '../test/helpers/host-snapshot.js';
-import {
-  makePki,
-  median,
-  round,
-  run,
-  runBench,
-  sayer,
-  sleep,
-  Stack,
-  startAgent,
-  startCoordinator,
-  startNatsCluster,
-  waitForAgents,
-  type Coordinator,
-  type Daemon,
-  type Nats,
-  type NatsCluster,
-  type Pki,
-} from './lib-stack.js';
+import { startAgent, waitForAgents } from './lib-stack/agent.js';
+import { startCoordinator, type Coordinator } from './lib-stack/coordinator.js';
+import type { Daemon } from './lib-stack/daemon.js';
+import { median, round } from './lib-stack/figures.js';
+import { startNatsCluster, type Nats, type NatsCluster } from './lib-stack/nats.js';
+import { makePki, type Pki } from './lib-stack/pki.js';
+import { run } from './lib-stack/run.js';
+import { runBench, sayer } from './lib-stack/run-bench.js';
+import { Stack } from './lib-stack/stack.js';
 
 const { values } = parseArgs({
   options: {

@@ -12,28 +12,16 @@
  * Every datagram that comes back, on any lane, goes through {@link checkReply}.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import {
-  rakp3AuthCode,
-  rakp4Icv,
-  sessionIntegrityKey,
-  SUITES,
-  userKey,
-  type RakpContext,
-} from '../agent/bmc/ipmi/crypto.js';
-import { parseDatagram, PayloadType, sessionKeys, type SessionKeys } from '../agent/bmc/ipmi/packet.js';
-import {
-  asfPing,
-  checkReply,
-  lanRequest,
-  loadCaptures,
-  rawInput,
-  seal,
-  sessionInput,
-  v20Plain,
-  type ReplyKind,
-  type SessionState,
-} from './fuzz-ipmi-packets.js';
+import { rakp3AuthCode, rakp4Icv, sessionIntegrityKey, SUITES, userKey } from '../agent/bmc/ipmi/crypto.js';
+import { PayloadType, sessionKeys, type SessionKeys } from '../agent/bmc/ipmi/packet.js';
+import { asfPing, seal, v20Plain } from './fuzz-ipmi-datagrams.js';
+import { loadCaptures, rawInput } from './fuzz-ipmi-raw-inputs.js';
+import { checkReply, type ReplyKind } from './fuzz-ipmi-replies.js';
+import { sessionInput, type SessionState } from './fuzz-ipmi-session-inputs.js';
 import { Rng } from './fuzz-rng.js';
+import { note, type Tally as Examples } from './fuzz-tally.js';
+import { handshakeReply, openSessionRequest, rakp1Request, rakp3Request, rakpContext } from './ipmi-handshake.js';
+import { lanRequest } from './ipmi-lan-message.js';
 
 /** Options of {@link fuzzIpmi}. */
 export interface IpmiFuzzOptions {
@@ -62,7 +50,7 @@ export interface IpmiFuzzResult {
   replies: number;
   malformed: number;
   /** Malformed replies by problem: how many, and the first datagram in hex. */
-  malformed_by_problem: Record<string, { count: number; first: string }>;
+  malformed_by_problem: Examples;
   reply_kinds: Partial<Record<ReplyKind, number>>;
   /** Replies inside a session by completion code (hex). */
   session_completion_codes: Record<string, number>;
@@ -80,7 +68,7 @@ class Tally {
   pings = 0;
   replies = 0;
   malformed = 0;
-  readonly problems: Record<string, { count: number; first: string }> = {};
+  readonly problems: Examples = {};
   readonly kinds: Partial<Record<ReplyKind, number>> = {};
   readonly codes: Record<string, number> = {};
   barriersLost = 0;
@@ -93,8 +81,6 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const BARRIER_TIMEOUT_MS = 3000;
 const HANDSHAKE_TIMEOUT_MS = 500;
 const HANDSHAKE_TRIES = 4;
-/** ADMINISTRATOR | name-only lookup, as ipmitool sends it. */
-const ROLE = 0x14;
 
 /** One UDP socket connected to one BMC. */
 class Lane {
@@ -139,11 +125,8 @@ class Lane {
     const v = checkReply(buf, (sid) => this.sessions.get(sid) ?? null);
     if (!v.ok) {
       t.malformed++;
-      // Problems name a field and maybe a value: group by the words only, at most 20 groups.
-      const key = v.problem.replace(/0x[0-9a-f]+|\d+/g, 'N');
-      const seen = t.problems[key];
-      if (seen) seen.count++;
-      else if (Object.keys(t.problems).length < 20) t.problems[key] = { count: 1, first: buf.toString('hex') };
+      // Problems name a field and maybe a value: group by the words only.
+      note(t.problems, v.problem.replace(/0x[0-9a-f]+|\d+/g, 'N'), buf.toString('hex'));
       return;
     }
     t.kinds[v.kind] = (t.kinds[v.kind] ?? 0) + 1;
@@ -230,12 +213,6 @@ class Lane {
   }
 }
 
-/** A payload of a pre-session reply, when `buf` is one of `payloadType` (else null). */
-function preSessionPayload(buf: Buffer, payloadType: number): Buffer | null {
-  const p = parseDatagram(buf, () => null);
-  return p.kind === 'v20' && !p.authenticated && p.payloadType === payloadType ? p.payload : null;
-}
-
 /** How a handshake is spoiled before the real one (or not). */
 type Spoil = 'none' | 'user' | 'rakp3-code' | 'rakp3-status' | 'rakp1-session' | 'suite';
 
@@ -255,46 +232,28 @@ async function handshake(
   const rm = rng.bytes(16);
   const sidmBytes = Buffer.alloc(4);
   sidmBytes.writeUInt32LE(sidm);
-  const algs = [
-    ...[0x00, 0, 0, 0x08, spoil === 'suite' ? 0 : suite.auth, 0, 0, 0],
-    ...[0x01, 0, 0, 0x08, suite.integrity, 0, 0, 0],
-    ...[0x02, 0, 0, 0x08, suite.confidentiality, 0, 0, 0],
-  ];
-  const open = v20Plain(PayloadType.OPEN_SESSION_REQUEST, Buffer.from([tag, 0, 0, 0, ...sidmBytes, ...algs]));
+  const algorithms = spoil === 'suite' ? { ...suite, auth: 0 } : suite;
+  const open = v20Plain(PayloadType.OPEN_SESSION_REQUEST, openSessionRequest(tag, sidmBytes, algorithms));
   const sidc = await lane.request(open, (buf) => {
-    const p = preSessionPayload(buf, PayloadType.OPEN_SESSION_RESPONSE);
-    if (p?.[0] !== tag) return null;
+    const p = handshakeReply(buf, PayloadType.OPEN_SESSION_RESPONSE, tag);
+    if (!p) return null;
     return p[1] === 0 && p.length >= 12 ? Buffer.from(p.subarray(8, 12)) : Buffer.alloc(0);
   });
   if (!sidc || sidc.length === 0) return null;
   const username = Buffer.from(spoil === 'user' ? `${opts.username}x` : opts.username, 'utf8');
-  const rakp1 = Buffer.concat([
-    Buffer.from([tag, 0, 0, 0]),
-    spoil === 'rakp1-session' ? Buffer.from(rng.bytes(4)) : sidc,
-    rm,
-    Buffer.from([ROLE, 0, 0, username.length]),
-    username,
-  ]);
+  const sessionId = spoil === 'rakp1-session' ? Buffer.from(rng.bytes(4)) : sidc;
+  const rakp1 = rakp1Request(tag, sessionId, rm, username);
   const rakp2 = await lane.request(v20Plain(PayloadType.RAKP1, rakp1), (buf) => {
-    const p = preSessionPayload(buf, PayloadType.RAKP2);
-    if (p?.[0] !== tag) return null;
+    const p = handshakeReply(buf, PayloadType.RAKP2, tag);
+    if (!p) return null;
     return p[1] === 0 && p.length >= 40 ? Buffer.from(p) : Buffer.alloc(0);
   });
   if (!rakp2 || rakp2.length === 0) return null;
-  const ctx: RakpContext = {
-    suite,
-    sidm: sidmBytes,
-    sidc,
-    rm,
-    rc: Buffer.from(rakp2.subarray(8, 24)),
-    guid: Buffer.from(rakp2.subarray(24, 40)),
-    rolem: ROLE,
-    username,
-  };
+  const ctx = rakpContext(suite, { sidm: sidmBytes, sidc }, rm, rakp2, username);
   const kuid = userKey(opts.password);
   const code = rakp3AuthCode(ctx, kuid);
   if (spoil === 'rakp3-code') code[0] = (code[0] ?? 0) ^ 0xff;
-  const rakp3 = Buffer.concat([Buffer.from([tag, spoil === 'rakp3-status' ? 0x0f : 0, 0, 0]), sidc, code]);
+  const rakp3 = rakp3Request(tag, spoil === 'rakp3-status' ? 0x0f : 0, sidc, code);
   if (spoil === 'rakp3-status') {
     // The console gives up: the BMC answers nothing and forgets the session.
     lane.send(v20Plain(PayloadType.RAKP3, rakp3));
@@ -302,8 +261,8 @@ async function handshake(
   }
   const sik = sessionIntegrityKey(ctx, kuid);
   const ok = await lane.request(v20Plain(PayloadType.RAKP3, rakp3), (buf) => {
-    const p = preSessionPayload(buf, PayloadType.RAKP4);
-    if (p?.[0] !== tag) return null;
+    const p = handshakeReply(buf, PayloadType.RAKP4, tag);
+    if (!p) return null;
     return p[1] === 0 && p.subarray(8).equals(rakp4Icv(ctx, sik));
   });
   if (!ok) return null;

@@ -8,8 +8,10 @@
  * trickle header bytes through the whole run; the server must close them itself.
  */
 import { redfishResponseProblem, RawConnection, type HttpResponse, type ResponseOutcome } from './fuzz-http.js';
-import { nextRequest, type RedfishTarget, type RequestCase, type TokenBook } from './fuzz-redfish-requests.js';
+import { nextRequest, type RequestCase } from './fuzz-redfish-requests.js';
+import type { RedfishTarget, TokenBook } from './fuzz-redfish-target.js';
 import { Rng } from './fuzz-rng.js';
+import { note, type Tally } from './fuzz-tally.js';
 
 /** Options of {@link fuzzRedfish}. */
 export interface RedfishFuzzOptions {
@@ -25,9 +27,6 @@ export interface RedfishFuzzOptions {
   slowloris: number;
   say: (line: string) => void;
 }
-
-/** Counts by key, plus the first example of each (at most 20 keys). */
-type Tally = Record<string, { count: number; first: string }>;
 
 /** What the Redfish fuzz saw. */
 export interface RedfishFuzzResult {
@@ -57,10 +56,9 @@ export interface RedfishFuzzResult {
   requests_per_s: number;
 }
 
-function note(t: Tally, key: string, first: string): void {
-  const e = t[key];
-  if (e) e.count++;
-  else if (Object.keys(t).length < 20) t[key] = { count: 1, first: first.slice(0, 300) };
+/** Counts `key` in `t`, keeping its first example cut to 300 characters. */
+function example(t: Tally, key: string, first: string): void {
+  note(t, key, first, 300);
 }
 
 /** Shared counters. */
@@ -107,15 +105,15 @@ function judge(
   switch (out.type) {
     case 'timeout':
       counters.hangs++;
-      note(counters.hangsBy, c.kind, what);
+      example(counters.hangsBy, c.kind, what);
       return null;
     case 'closed':
       counters.noResponse++;
-      note(counters.noResponseBy, c.kind, what);
+      example(counters.noResponseBy, c.kind, what);
       return null;
     case 'malformed':
       counters.malformed++;
-      note(counters.malformedBy, out.problem.replace(/\d+/g, 'N'), `${out.problem} <- ${what}`);
+      example(counters.malformedBy, out.problem.replace(/\d+/g, 'N'), `${out.problem} <- ${what}`);
       return null;
     case 'response':
       break;
@@ -126,7 +124,7 @@ function judge(
   const problem = redfishResponseProblem(r);
   if (problem) {
     counters.malformed++;
-    note(
+    example(
       counters.malformedBy,
       problem.replace(/\d+/g, 'N'),
       `${problem}: ${r.body.toString('utf8').slice(0, 160)} <- ${what}`,
@@ -134,7 +132,7 @@ function judge(
   }
   if (r.status === 500 || (r.status >= 500 && (c.method === 'GET' || c.method === 'HEAD'))) {
     counters.serverErrors++;
-    note(counters.serverErrorsBy, `${r.status} ${c.kind}`, `${r.body.toString('utf8').slice(0, 200)} <- ${what}`);
+    example(counters.serverErrorsBy, `${r.status} ${c.kind}`, `${r.body.toString('utf8').slice(0, 200)} <- ${what}`);
   }
   if (c.login && r.status === 201) {
     const token = r.headers.get('x-auth-token')?.[0];
@@ -152,6 +150,17 @@ function judge(
   return r;
 }
 
+/** Waits for the answer to `c` on `conn` and judges it (see {@link judge}). */
+async function judgeAnswer(
+  conn: RawConnection,
+  c: RequestCase,
+  worker: { counters: Counters; book: TokenBook },
+  sentAt: number,
+  where: string,
+): Promise<HttpResponse | null> {
+  return judge(c, await conn.response(c.method === 'HEAD', c.deadlineMs), worker.counters, worker.book, sentAt, where);
+}
+
 function closes(r: HttpResponse | null): boolean {
   return r === null || (r.headers.get('connection')?.some((v) => /close/i.test(v)) ?? false);
 }
@@ -160,6 +169,7 @@ function closes(r: HttpResponse | null): boolean {
 async function worker(index: number, quota: number, opts: RedfishFuzzOptions, counters: Counters): Promise<void> {
   const rng = new Rng(opts.seed, `redfish-${index}`);
   const book: TokenBook = { live: [], dead: [] };
+  const state = { counters, book };
   // Units hold 3.3 requests on average (55 % single, 30 % 2-20 sequential, 15 % 2-10 pipelined).
   const units = quota / 3.3;
   const pBig = opts.bigBodies / opts.workers / units;
@@ -186,7 +196,7 @@ async function worker(index: number, quota: number, opts: RedfishFuzzOptions, co
         if (big) counters.big++;
         const at = performance.now();
         conn.write(c.bytes);
-        if (c.answer) judge(c, await conn.response(c.method === 'HEAD', c.deadlineMs), counters, book, at, 'single');
+        if (c.answer) await judgeAnswer(conn, c, state, at, 'single');
         else {
           counters.partials++;
           const out = await conn.response(false, c.deadlineMs);
@@ -210,14 +220,7 @@ async function worker(index: number, quota: number, opts: RedfishFuzzOptions, co
         conn.write(Buffer.concat(cases.map((c) => c.bytes)));
         for (const [i, c] of cases.entries()) {
           count(c);
-          const r = judge(
-            c,
-            await conn.response(c.method === 'HEAD', c.deadlineMs),
-            counters,
-            book,
-            at,
-            `pipeline ${i}`,
-          );
+          const r = await judgeAnswer(conn, c, state, at, `pipeline ${i}`);
           // The server closed after this one: the rest were never read by it.
           if (closes(r)) break;
         }
@@ -230,14 +233,7 @@ async function worker(index: number, quota: number, opts: RedfishFuzzOptions, co
           count(c);
           const at = performance.now();
           conn.write(c.bytes);
-          const r = judge(
-            c,
-            await conn.response(c.method === 'HEAD', c.deadlineMs),
-            counters,
-            book,
-            at,
-            `sequence ${i}`,
-          );
+          const r = await judgeAnswer(conn, c, state, at, `sequence ${i}`);
           if (closes(r)) {
             conn.close();
             conn = null;

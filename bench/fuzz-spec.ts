@@ -24,6 +24,7 @@ import { isTenksError, parseClusterSpec, unaryCall, type CoordinatorWire, type F
 import { ApplyResponse, PlanResponse } from '../proto/gen/tenks/v1/coordinator.pb.js';
 import { loadBaseSpecs, mutant, type Mutant } from './fuzz-spec-mutate.js';
 import { Rng } from './fuzz-rng.js';
+import { note, type Tally } from './lib-tally.js';
 
 /** Options of {@link fuzzSpecs}. */
 export interface SpecFuzzOptions {
@@ -39,8 +40,6 @@ export interface SpecFuzzOptions {
   coordinator: CoordinatorWire;
   say: (line: string) => void;
 }
-
-type Tally = Record<string, { count: number; first: string }>;
 
 /** What the spec fuzz saw. */
 export interface SpecFuzzResult {
@@ -65,12 +64,6 @@ export interface SpecFuzzResult {
   cli_seconds_median: number;
   coordinator_calls: number;
   seconds: number;
-}
-
-function note(t: Tally, key: string, first: string): void {
-  const e = t[key];
-  if (e) e.count++;
-  else if (Object.keys(t).length < 20) t[key] = { count: 1, first: first.slice(0, 500) };
 }
 
 /** Text that marks an internal failure rather than an explanation (quoted input is fine). */
@@ -237,7 +230,7 @@ export async function fuzzSpecs(opts: SpecFuzzOptions): Promise<SpecFuzzResult> 
     if (local.internal !== null) {
       // Not INVALID_SPEC at all: an error without a path by definition.
       withoutPathCount++;
-      note(withoutPath, 'not INVALID_SPEC', `${m.file}: ${local.internal}`);
+      note(withoutPath, 'not INVALID_SPEC', `${m.file}: ${local.internal}`, 500);
     }
     if (local.errors !== null) {
       rejected++;
@@ -247,7 +240,7 @@ export async function fuzzSpecs(opts: SpecFuzzOptions): Promise<SpecFuzzResult> 
         const p = pathProblem(e, rootWrong);
         if (p) {
           bad = true;
-          note(withoutPath, p.replace(/: .*/, ''), `${m.file}: ${e.field}: ${e.message}`);
+          note(withoutPath, p.replace(/: .*/, ''), `${m.file}: ${e.field}: ${e.message}`, 500);
         }
       }
       if (bad) withoutPathCount++;
@@ -273,7 +266,12 @@ export async function fuzzSpecs(opts: SpecFuzzOptions): Promise<SpecFuzzResult> 
       const p = cliProblem(run, x.errors);
       if (p) {
         cliBadCount++;
-        note(cliBad, p.replace(/"[^"]*"|\d+/g, '_').slice(0, 60), `${x.m.file}: ${p}\n${run.stderr.slice(0, 300)}`);
+        note(
+          cliBad,
+          p.replace(/"[^"]*"|\d+/g, '_').slice(0, 60),
+          `${x.m.file}: ${p}\n${run.stderr.slice(0, 300)}`,
+          500,
+        );
       }
       if ((i + 1) % 200 === 0)
         opts.say(`specs: tenksctl validate ${i + 1}/${mutants.length}, ${cliBadCount} mismatches`);
@@ -321,6 +319,7 @@ export async function fuzzSpecs(opts: SpecFuzzOptions): Promise<SpecFuzzResult> 
           coordinatorBad,
           (problems[0] ?? '').replace(/:.*/, '').slice(0, 60),
           `${x.m.file}: ${problems.join('; ')}`,
+          500,
         );
       }
       if ((i + 1) % 100 === 0) {

@@ -5,7 +5,7 @@
  *     --nodes 4 --redfish-workers 24 --cli-parallel 4 --big-bodies 30 --partials 20 --slowloris 6]
  *
  * Setup: nats-server (`-p -1`, JetStream), tenks-coordinator and one tenks-agent on libvirt's
- * `test:///default`, each its own process, mTLS from deploy/make-certs.sh (bench/lib-stack.ts). The
+ * `test:///default`, each its own process, mTLS from deploy/make-certs.sh (bench/lib-stack/). The
  * agent binds gRPC to 127.0.0.1:0, its IPMI BMCs to ports the OS picks (range start 0) and Redfish
  * to port 0, and runs with a loopback inspector port so the bench can force garbage collections.
  * `--nodes` nodes with IPMI and Redfish BMCs are created over gRPC (EnsureNode).
@@ -40,7 +40,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentWire, channelOptions, silenceIpServerNameWarning } from '../common/index.js';
 import { BootMode, NodeSpec } from '../proto/gen/tenks/v1/types.pb.js';
 import { fuzzIpmi } from './fuzz-ipmi.js';
@@ -49,22 +49,18 @@ import type { RedfishTarget } from './fuzz-redfish-requests.js';
 import { hostChanges, snapshot } from './fuzz-host.js';
 import { fuzzSpecs } from './fuzz-spec.js';
 import { forceGc, inspectorAddress, memoryUsage } from './lib-inspector.js';
-import {
-  ensureBundle,
-  makePki,
-  REPO,
-  round,
-  runBench,
-  sayer,
-  sleep,
-  Stack,
-  startAgent,
-  startCoordinator,
-  startNats,
-  statusMb,
-  waitForAgents,
-  type Daemon,
-} from './lib-stack.js';
+import { benchOptions } from './lib-options.js';
+import { startAgent, waitForAgents } from './lib-stack/agent.js';
+import { startCoordinator } from './lib-stack/coordinator.js';
+import type { Daemon } from './lib-stack/daemon.js';
+import { round } from './lib-stack/figures.js';
+import { startNats } from './lib-stack/nats.js';
+import { REPO } from './lib-stack/paths.js';
+import { makePki } from './lib-stack/pki.js';
+import { statusMb } from './lib-stack/proc-stats.js';
+import { runBench, sayer } from './lib-stack/run-bench.js';
+import { Stack } from './lib-stack/stack.js';
+import { ensureBundle } from './lib-stack/tenksctl.js';
 
 /**
  * Warm-up before the first memory reading, with as many 10 MB bodies as the measured run. Measured
@@ -79,44 +75,31 @@ const WARMUP_REDFISH = 10_000;
 /** The seed when none is given (printed, so a run can be repeated). */
 const DEFAULT_SEED = 20261205;
 
-const { values } = parseArgs({
-  options: {
-    seed: { type: 'string', default: String(DEFAULT_SEED) },
-    'ipmi-packets': { type: 'string', default: '1000000' },
-    'redfish-requests': { type: 'string', default: '100000' },
-    specs: { type: 'string', default: '1000' },
-    nodes: { type: 'string', default: '4' },
-    'redfish-workers': { type: 'string', default: '24' },
-    'cli-parallel': { type: 'string', default: '4' },
-    'big-bodies': { type: 'string', default: '30' },
-    partials: { type: 'string', default: '20' },
-    slowloris: { type: 'string', default: '6' },
+const options = benchOptions(
+  {
+    seed: { default: DEFAULT_SEED, min: 0 },
+    'ipmi-packets': { default: 1_000_000, min: 1000 },
+    'redfish-requests': { default: 100_000, min: 100 },
+    specs: { default: 1000, min: 1 },
+    nodes: { default: 4, min: 2 },
+    'redfish-workers': { default: 24, min: 1 },
+    'cli-parallel': { default: 4, min: 1 },
+    'big-bodies': { default: 30, min: 0 },
+    partials: { default: 20, min: 0 },
+    slowloris: { default: 6, min: 0 },
   },
-  strict: true,
-});
-const SEED = Number(values.seed);
-const IPMI_PACKETS = Number(values['ipmi-packets']);
-const REDFISH_REQUESTS = Number(values['redfish-requests']);
-const SPECS = Number(values.specs);
-const NODES = Number(values.nodes);
-const REDFISH_WORKERS = Number(values['redfish-workers']);
-const CLI_PARALLEL = Number(values['cli-parallel']);
-const BIG_BODIES = Number(values['big-bodies']);
-const PARTIALS = Number(values.partials);
-const SLOWLORIS = Number(values.slowloris);
-for (const [name, v, min] of [
-  ['--seed', SEED, 0],
-  ['--ipmi-packets', IPMI_PACKETS, 1000],
-  ['--redfish-requests', REDFISH_REQUESTS, 100],
-  ['--specs', SPECS, 1],
-  ['--nodes', NODES, 2],
-  ['--redfish-workers', REDFISH_WORKERS, 1],
-  ['--cli-parallel', CLI_PARALLEL, 1],
-  ['--big-bodies', BIG_BODIES, 0],
-  ['--partials', PARTIALS, 0],
-  ['--slowloris', SLOWLORIS, 0],
-] as const)
-  if (!Number.isInteger(v) || v < min || v > 0xffffffff) throw new Error(`${name} must be an integer >= ${min}`);
+  { max: 0xffffffff },
+);
+const SEED = options.seed;
+const IPMI_PACKETS = options['ipmi-packets'];
+const REDFISH_REQUESTS = options['redfish-requests'];
+const SPECS = options.specs;
+const NODES = options.nodes;
+const REDFISH_WORKERS = options['redfish-workers'];
+const CLI_PARALLEL = options['cli-parallel'];
+const BIG_BODIES = options['big-bodies'];
+const PARTIALS = options.partials;
+const SLOWLORIS = options.slowloris;
 
 /** What the issue asks for; the counts are minimums, whatever the flags say. */
 const TARGETS = {

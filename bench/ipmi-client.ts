@@ -5,7 +5,8 @@
  * message checksums, echoed rqSeq/cmd, completion codes).
  *
  * Packet framing and crypto come from the BMC engine (agent/bmc/ipmi/packet.ts, crypto.ts): they are
- * direction-neutral. Only the request/response LAN message codec of the console direction lives here.
+ * direction-neutral. The console's LAN messages and handshake messages are bench/ipmi-lan-message.ts
+ * and bench/ipmi-handshake.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
@@ -22,50 +23,17 @@ import {
 import {
   buildV15,
   buildV20,
-  checksum,
   openPayload,
   parseDatagram,
   PayloadType,
   sessionKeys,
   type SessionKeys,
 } from '../agent/bmc/ipmi/packet.js';
+import { handshakeReply, openSessionRequest, rakp1Request, rakp3Request, rakpContext } from './ipmi-handshake.js';
+import { lanRequest, parseLanResponse, type LanResponse } from './ipmi-lan-message.js';
 
 /** ipmitool's fixed console session ID (SIDm), `A4 A3 A2 A0` on the wire. */
 const IPMITOOL_SIDM = 0xa0a2a3a4;
-/** ipmitool's RAKP1 role with `-L ADMINISTRATOR`: ADMIN (4) | name-only lookup (0x10). */
-const ROLE_ADMIN_NAME_ONLY = 0x14;
-const BMC_ADDR = 0x20;
-const CONSOLE_ADDR = 0x81;
-
-/** A LAN response message as the console reads it. */
-export interface LanResponse {
-  netFn: number;
-  rqSeq: number;
-  cmd: number;
-  cc: number;
-  data: Buffer;
-}
-
-/** An IPMI LAN request from the console (rqAddr 0x81, LUN 0), as ipmitool builds it. */
-export function buildLanRequest(netFn: number, cmd: number, rqSeq: number, data: Buffer = Buffer.alloc(0)): Buffer {
-  const head = Buffer.from([BMC_ADDR, netFn << 2]);
-  const body = Buffer.concat([Buffer.from([CONSOLE_ADDR, (rqSeq & 0x3f) << 2, cmd]), data]);
-  return Buffer.concat([head, Buffer.from([checksum(head)]), body, Buffer.from([checksum(body)])]);
-}
-
-/** Parses a LAN response; null when short or a checksum is wrong. */
-export function parseLanResponse(m: Buffer): LanResponse | null {
-  if (m.length < 8) return null;
-  if (checksum(m.subarray(0, 2)) !== m[2]) return null;
-  if (checksum(m.subarray(3, m.length - 1)) !== m[m.length - 1]) return null;
-  return {
-    netFn: (m[1] ?? 0) >> 2,
-    rqSeq: (m[4] ?? 0) >> 2,
-    cmd: m[5] ?? 0,
-    cc: m[6] ?? 0xff,
-    data: m.subarray(7, m.length - 1),
-  };
-}
 
 /** Why a session did not complete: the step, and what went wrong there. */
 export class SessionFailure extends Error {
@@ -198,6 +166,12 @@ function fail(step: string, reason: string): never {
   throw new SessionFailure(step, reason);
 }
 
+/** Fails `step` unless the handshake reply `r` has status 0 and echoes the console's session ID. */
+function accepted(step: string, r: Buffer, sidm: Buffer): void {
+  if (r[1] !== 0) fail(step, `status 0x${(r[1] ?? 0).toString(16)}`);
+  if (!r.subarray(4, 8).equals(sidm)) fail(step, 'wrong console session ID');
+}
+
 /**
  * Runs one complete `power status` session: Get Channel Auth Capabilities (IPMI 1.5 framing), Open
  * Session, RAKP 1/2, RAKP 3/4, Set Session Privilege (ADMINISTRATOR), [ipmitool's probes,] Get
@@ -223,7 +197,7 @@ export async function powerStatusSession(o: SessionOptions): Promise<SessionResu
     const capSeq = rqSeq++;
     const caps = await ex.request(
       'auth caps',
-      buildV15(buildLanRequest(0x06, 0x38, capSeq, Buffer.from([0x8e, 0x04]))),
+      buildV15(lanRequest(0x06, 0x38, capSeq, Buffer.from([0x8e, 0x04]))),
       o,
       (buf) => {
         const p = parseDatagram(buf, () => null);
@@ -238,21 +212,14 @@ export async function powerStatusSession(o: SessionOptions): Promise<SessionResu
     const tag = randomBytes(1)[0] ?? 0;
     const sidmBytes = Buffer.alloc(4);
     sidmBytes.writeUInt32LE(IPMITOOL_SIDM);
-    const algs = Buffer.from([
-      ...[0x00, 0, 0, 0x08, suite.auth, 0, 0, 0],
-      ...[0x01, 0, 0, 0x08, suite.integrity, 0, 0, 0],
-      ...[0x02, 0, 0, 0x08, suite.confidentiality, 0, 0, 0],
-    ]);
-    const openReq = Buffer.concat([Buffer.from([tag, 0x00, 0, 0]), sidmBytes, algs]);
+    const openReq = openSessionRequest(tag, sidmBytes, suite);
     const sidc = await ex.request(
       'open session',
       buildV20(PayloadType.OPEN_SESSION_REQUEST, 0, 0, openReq, null),
       o,
       (buf) => {
-        const p = parseDatagram(buf, () => null);
-        if (p.kind !== 'v20' || p.payloadType !== PayloadType.OPEN_SESSION_RESPONSE) return null;
-        const r = p.payload;
-        if (r.length < 8 || r[0] !== tag) return null;
+        const r = handshakeReply(buf, PayloadType.OPEN_SESSION_RESPONSE, tag);
+        if (!r || r.length < 8) return null;
         if (r[1] !== 0) fail('open session', `status 0x${(r[1] ?? 0).toString(16)}`);
         if (r.length < 36) fail('open session', 'short response');
         if (!r.subarray(4, 8).equals(sidmBytes)) fail('open session', 'wrong console session ID');
@@ -268,52 +235,31 @@ export async function powerStatusSession(o: SessionOptions): Promise<SessionResu
     // 3. RAKP1 -> RAKP2: check the BMC's key exchange auth code.
     const rm = randomBytes(16);
     const username = Buffer.from(o.username, 'utf8');
-    const rakp1 = Buffer.concat([
-      Buffer.from([tag, 0, 0, 0]),
-      sidc,
-      rm,
-      Buffer.from([ROLE_ADMIN_NAME_ONLY, 0, 0, username.length]),
-      username,
-    ]);
+    const rakp1 = rakp1Request(tag, sidc, rm, username);
     const kuid = userKey(o.password);
     const ctx = await ex.request(
       'rakp2',
       buildV20(PayloadType.RAKP1, 0, 0, rakp1, null),
       o,
       (buf): RakpContext | null => {
-        const p = parseDatagram(buf, () => null);
-        if (p.kind !== 'v20' || p.payloadType !== PayloadType.RAKP2) return null;
-        const r = p.payload;
-        if (r.length < 8 || r[0] !== tag) return null;
-        if (r[1] !== 0) fail('rakp2', `status 0x${(r[1] ?? 0).toString(16)}`);
-        if (!r.subarray(4, 8).equals(sidmBytes)) fail('rakp2', 'wrong console session ID');
+        const r = handshakeReply(buf, PayloadType.RAKP2, tag);
+        if (!r || r.length < 8) return null;
+        accepted('rakp2', r, sidmBytes);
         const macLength = suite.hash === 'sha1' ? 20 : 32;
         if (r.length !== 40 + macLength) fail('rakp2', `length ${r.length}`);
-        const c: RakpContext = {
-          suite,
-          sidm: sidmBytes,
-          sidc,
-          rm,
-          rc: Buffer.from(r.subarray(8, 24)),
-          guid: Buffer.from(r.subarray(24, 40)),
-          rolem: ROLE_ADMIN_NAME_ONLY,
-          username,
-        };
+        const c = rakpContext(suite, { sidm: sidmBytes, sidc }, rm, r, username);
         if (!macEqual(rakp2AuthCode(c, kuid), r.subarray(40))) fail('rakp2', 'key exchange auth code does not match');
         return c;
       },
     );
 
     // 4. RAKP3 -> RAKP4: prove the password, check the BMC's integrity check value.
-    const rakp3 = Buffer.concat([Buffer.from([tag, 0, 0, 0]), sidc, rakp3AuthCode(ctx, kuid)]);
+    const rakp3 = rakp3Request(tag, 0, sidc, rakp3AuthCode(ctx, kuid));
     const sik = sessionIntegrityKey(ctx, kuid);
     await ex.request('rakp4', buildV20(PayloadType.RAKP3, 0, 0, rakp3, null), o, (buf) => {
-      const p = parseDatagram(buf, () => null);
-      if (p.kind !== 'v20' || p.payloadType !== PayloadType.RAKP4) return null;
-      const r = p.payload;
-      if (r.length < 8 || r[0] !== tag) return null;
-      if (r[1] !== 0) fail('rakp4', `status 0x${(r[1] ?? 0).toString(16)}`);
-      if (!r.subarray(4, 8).equals(sidmBytes)) fail('rakp4', 'wrong console session ID');
+      const r = handshakeReply(buf, PayloadType.RAKP4, tag);
+      if (!r || r.length < 8) return null;
+      accepted('rakp4', r, sidmBytes);
       if (!macEqual(rakp4Icv(ctx, sik), r.subarray(8))) fail('rakp4', 'integrity check value does not match');
       return true;
     });
@@ -323,7 +269,7 @@ export async function powerStatusSession(o: SessionOptions): Promise<SessionResu
     /** An in-session request; `anyCc`: an error completion code is a fine answer (ipmitool's probes). */
     const command = (step: string, netFn: number, cmd: number, data: Buffer, anyCc = false): Promise<LanResponse> => {
       const seq = rqSeq++ & 0x3f;
-      const packet = buildV20(PayloadType.IPMI, sidcNum, outSeq++, buildLanRequest(netFn, cmd, seq, data), keys);
+      const packet = buildV20(PayloadType.IPMI, sidcNum, outSeq++, lanRequest(netFn, cmd, seq, data), keys);
       return ex.request(step, packet, o, (buf) => {
         const p = parseDatagram(buf, (sid) => (sid === IPMITOOL_SIDM ? suite.icvLength : null));
         if (p.kind !== 'v20' || p.payloadType !== PayloadType.IPMI || p.sessionId !== IPMITOOL_SIDM) return null;

@@ -37,28 +37,20 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { silenceIpServerNameWarning } from '../common/index.js';
-import {
-  CpuMeter,
-  ensureBundle,
-  makePki,
-  median,
-  pidOf,
-  round,
-  runBench,
-  run,
-  sayer,
-  Stack,
-  startAgent,
-  startCoordinator,
-  startNats,
-  statusMb,
-  tenksctl,
-  writeConfig,
-  type CtlRun,
-  type Daemon,
-} from './lib-stack.js';
+import { startAgent } from './lib-stack/agent.js';
+import { startCoordinator } from './lib-stack/coordinator.js';
+import type { Daemon } from './lib-stack/daemon.js';
+import { median, round } from './lib-stack/figures.js';
+import { startNats } from './lib-stack/nats.js';
+import { makePki } from './lib-stack/pki.js';
+import { CpuMeter, pidOf, statusMb } from './lib-stack/proc-stats.js';
+import { run } from './lib-stack/run.js';
+import { runBench, sayer } from './lib-stack/run-bench.js';
+import { Stack, writeConfig } from './lib-stack/stack.js';
+import { ensureBundle, tenksctl, type CtlRun } from './lib-stack/tenksctl.js';
 
 const { values } = parseArgs({
   options: {
@@ -222,7 +214,7 @@ await runBench(stack, say, result, async () => {
     if (agents.some((a) => a.id === agentId && a.alive)) break;
     if (!agent.alive) throw new Error(`the agent exited:\n${agent.tail()}`);
     if (Date.now() > deadline) throw new Error(`agent not alive after 180 s:\n${agent.tail()}\n${r.stderr}`);
-    await new Promise((res) => setTimeout(res, 250));
+    await sleep(250);
   }
   result.setup_s = round((performance.now() - t0) / 1000, 2);
   say(

@@ -11,18 +11,29 @@
  * and linux_wire_1000_nics_s, linux_noop_1000_nics_s, linux_teardown_1000_nics_s (Linux bridge),
  * scaled to 1000 NICs; teardown is DeleteNode of every node plus TeardownHost.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { credentials } from '@grpc/grpc-js';
 import { SetupHostRequest } from '../proto/gen/tenks/v1/agent.pb.js';
 import { BootMode, BridgeType, NicSpec, NodeSpec, PhysnetMapping, VolumeSpec } from '../proto/gen/tenks/v1/types.pb.js';
-import { AgentWire } from '../common/index.js';
 import { names } from '../agent/network/names.js';
-import { freePort, LOOPBACK_BMC } from '../test/helpers/net.js';
+import { LoneAgent } from './lib-lone-agent.js';
+import { round } from './lib-stack/figures.js';
+import { sayer } from './lib-stack/run-bench.js';
+import { seconds, timed } from './lib-timed.js';
+import { ensureOvs, ipLinks, sh, snapshot } from './net-host.js';
+import {
+  cleanupSync,
+  kernel,
+  makeSource,
+  NICS_PER_NODE,
+  ourNames,
+  verifyClean,
+  verifyWired,
+  type Run,
+} from './net-run.js';
 
 const { values } = parseArgs({
   options: {
@@ -34,219 +45,14 @@ const { values } = parseArgs({
 const N = Number(values.nodes);
 const CONCURRENCY = Number(values.concurrency);
 const VOLUMES = Number(values.volumes);
-const NICS_PER_NODE = 2;
 if (!Number.isInteger(N) || N < 1 || N > 99_999) throw new Error(`--nodes must be 1-99999 (got ${values.nodes})`);
 if (!Number.isInteger(CONCURRENCY) || CONCURRENCY < 1) throw new Error('--concurrency must be a positive integer');
 if (VOLUMES !== 0 && VOLUMES !== 1) throw new Error('--volumes must be 0 or 1');
 
-type Kind = 'openvswitch' | 'linuxbridge';
-
-const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
-const say = (line: string): void => {
-  process.stderr.write(`bench:net: ${line}\n`);
-};
-
-/** Runs a host tool; returns stdout. */
-function sh(file: string, args: readonly string[], input?: string): string {
-  return execFileSync(file, args, {
-    encoding: 'utf8',
-    stdio: ['pipe', 'pipe', 'pipe'],
-    maxBuffer: 256 * 1024 * 1024,
-    ...(input === undefined ? {} : { input }),
-  });
-}
-
-/** Like sh, but a failure only comes back as false (cleanup). */
-function shQuiet(file: string, args: readonly string[], input?: string): boolean {
-  try {
-    sh(file, args, input);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-interface IpLink {
-  ifname: string;
-  master?: string;
-  flags?: string[];
-  ifalias?: string;
-}
-
-function ipLinks(): Map<string, IpLink> {
-  const list = JSON.parse(sh('ip', ['-json', 'link', 'show'])) as IpLink[];
-  return new Map(list.map((l) => [l.ifname, l]));
-}
-
-function ovsBridges(): string[] {
-  return sh('ovs-vsctl', ['--timeout=30', 'list-br'])
-    .split('\n')
-    .filter((b) => b !== '');
-}
-
-function ovsRunning(): boolean {
-  return shQuiet('ovs-vsctl', ['--timeout=5', 'show']);
-}
-
-/** Makes sure ovsdb-server and ovs-vswitchd answer, starting them when they do not. */
-function ensureOvs(): void {
-  if (ovsRunning()) return;
-  say('Open vSwitch is not answering; starting it with ovs-ctl');
-  sh('/usr/share/openvswitch/scripts/ovs-ctl', ['start']);
-  if (!ovsRunning()) throw new Error('Open vSwitch did not start (ovs-vsctl show fails)');
-}
-
-interface Running {
-  proc: ChildProcess;
-  api: AgentWire;
-  dir: string;
-}
-
-/** Everything one run made on the host, so cleanup can find it whatever happened. */
-interface Run {
-  kind: Kind;
-  cluster: string;
-  /** Source interfaces (dummies; veth ends where the kernel has no dummy driver). */
-  dummies: string[];
-  /** Peers of veth sources, removed with them. */
-  peers: string[];
-  physnets: string[];
-  nodes: string[];
-  agent: Running | null;
-  dir: string | null;
-}
+type Kind = Run['kind'];
+const say = sayer('bench:net');
 
 const runs = new Set<Run>();
-
-async function startAgent(r: Run, pool: string): Promise<Running> {
-  const dir = mkdtempSync(join(tmpdir(), 'tenks-bench-net-'));
-  r.dir = dir;
-  const port = await freePort();
-  // BMCs on loopback, on ports the OS chooses: a lab on this host holds Redfish's default 8000.
-  const configFile = join(dir, 'agent.json');
-  writeFileSync(configFile, JSON.stringify({ bmc: LOOPBACK_BMC }));
-  const proc = spawn(
-    process.execPath,
-    [
-      'bin/tenks-agent.js',
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--insecure-loopback',
-      '--libvirt-uri',
-      'test:///default',
-      '--pool-name',
-      pool,
-      '--pool-path',
-      join(dir, 'pool'),
-      '--log-directory',
-      join(dir, 'log'),
-      '--state-dir',
-      join(dir, 'state'),
-      '--config',
-      configFile,
-      '--log-level',
-      'warn',
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  const api = new AgentWire(`127.0.0.1:${port}`, credentials.createInsecure(), {}, 300_000);
-  const running: Running = { proc, api, dir };
-  r.agent = running;
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    try {
-      await api.hostInfo({ timeoutMs: 2000 });
-      break;
-    } catch (e) {
-      if (Date.now() > deadline || proc.exitCode !== null || proc.signalCode !== null) throw e;
-      await new Promise((res) => setTimeout(res, 200));
-    }
-  }
-  return running;
-}
-
-/** Stops the agent: SIGTERM, then SIGKILL after 20 s. */
-async function stopAgent(r: Run): Promise<void> {
-  const a = r.agent;
-  if (!a) return;
-  r.agent = null;
-  a.api.close();
-  if (a.proc.exitCode !== null || a.proc.signalCode !== null) return;
-  const exited = new Promise((res) => a.proc.once('exit', res));
-  a.proc.kill('SIGTERM');
-  const timer = setTimeout(() => a.proc.kill('SIGKILL'), 20_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-/** Every interface name tenks could have made for this run's physnets, sources and nodes. */
-function ourNames(r: Run): Set<string> {
-  const out = new Set<string>();
-  for (const f of Object.values(names) as ((key: string, nic?: number) => string)[]) {
-    if (f.length === 1) for (const key of [...r.physnets, ...r.dummies]) out.add(f(key));
-    else for (const n of r.nodes) for (let i = 0; i < NICS_PER_NODE; i++) out.add(f(n, i));
-  }
-  return out;
-}
-
-/** Removes whatever this run left: the agent, OVS bridges, links, dummies, scratch directory. Never throws. */
-function cleanupSync(r: Run): void {
-  if (r.agent) {
-    r.agent.api.close();
-    if (r.agent.proc.exitCode === null && r.agent.proc.signalCode === null) r.agent.proc.kill('SIGKILL');
-    r.agent = null;
-  }
-  const ours = ourNames(r);
-  try {
-    if (ovsRunning()) {
-      const brs = ovsBridges().filter((b) => ours.has(b));
-      const cmds = brs.flatMap((b) => ['--', '--if-exists', 'del-br', b]);
-      for (const d of r.dummies) cmds.push('--', '--if-exists', 'del-port', d);
-      if (brs.length > 0) say(`cleanup: removing OVS bridges ${brs.join(', ')}`);
-      shQuiet('ovs-vsctl', ['--timeout=60', ...cmds]);
-    }
-  } catch {
-    // OVS is gone: nothing of ours can be in it.
-  }
-  try {
-    const present = ipLinks();
-    const left = [...present.keys()].filter((n) => ours.has(n));
-    // Deleting one end of a veth pair takes its peer along; -force goes on past the peers.
-    if (left.length > 0) {
-      say(`cleanup: removing ${left.length} leftover links`);
-      shQuiet('ip', ['-force', '-batch', '-'], left.map((n) => `link del dev ${n}`).join('\n') + '\n');
-    }
-    const now = ipLinks();
-    const dummies = [...r.dummies, ...r.peers].filter((d) => now.has(d));
-    if (dummies.length > 0)
-      shQuiet('ip', ['-force', '-batch', '-'], dummies.map((d) => `link del dev ${d}`).join('\n') + '\n');
-  } catch (e) {
-    say(`cleanup: ${(e as Error).message}`);
-  }
-  if (r.dir) {
-    rmSync(r.dir, { recursive: true, force: true });
-    r.dir = null;
-  }
-}
-
-const kernel = { noDummy: false };
-
-/** Creates a source interface: a dummy, or one end of a veth pair where the dummy driver is missing. */
-function makeSource(r: Run, name: string): void {
-  if (!kernel.noDummy) {
-    try {
-      sh('ip', ['link', 'add', name, 'type', 'dummy']);
-      return;
-    } catch (e) {
-      if (!/Unknown device type/i.test(String((e as { stderr?: unknown }).stderr))) throw e;
-      kernel.noDummy = true;
-      say('this kernel has no dummy driver: using one end of a veth pair as each source interface');
-    }
-  }
-  const peer = `${name}p`;
-  r.peers.push(peer);
-  sh('ip', ['link', 'add', name, 'type', 'veth', 'peer', 'name', peer]);
-}
 
 function onSignal(sig: NodeJS.Signals): void {
   say(`${sig}: cleaning up`);
@@ -256,29 +62,19 @@ function onSignal(sig: NodeJS.Signals): void {
 process.once('SIGINT', onSignal);
 process.once('SIGTERM', onSignal);
 
-/** Runs `task(i)` for i in [0, n) with `limit` in flight; returns seconds. */
-async function timed(label: string, n: number, limit: number, task: (i: number) => Promise<unknown>): Promise<number> {
-  const start = process.hrtime.bigint();
-  let next = 0;
-  let done = 0;
-  const step = Math.max(1, Math.ceil(n / 4));
-  await Promise.all(
-    Array.from({ length: Math.min(limit, n) }, async () => {
-      while (next < n) {
-        const i = next++;
-        await task(i);
-        done++;
-        if (done % step === 0 && done < n) say(`  ${label}: ${done}/${n}`);
-      }
-    }),
-  );
-  return Number(process.hrtime.bigint() - start) / 1e9;
+/** Stops the run's agent: SIGTERM, then SIGKILL after 20 s. */
+async function stopAgent(r: Run): Promise<void> {
+  const a = r.agent;
+  r.agent = null;
+  await a?.stop();
 }
 
-async function seconds(f: () => Promise<unknown>): Promise<number> {
-  const start = process.hrtime.bigint();
-  await f();
-  return Number(process.hrtime.bigint() - start) / 1e9;
+/** {@link timed} over the run's nodes, saying how far it got at each quarter. */
+function timedSaying(label: string, task: (i: number) => Promise<unknown>): Promise<number> {
+  const step = Math.max(1, Math.ceil(N / 4));
+  return timed(N, CONCURRENCY, task, (done) => {
+    if (done % step === 0 && done < N) say(`  ${label}: ${done}/${N}`);
+  });
 }
 
 function suffix(): string {
@@ -310,93 +106,6 @@ function spec(r: Run, i: number): NodeSpec {
   });
 }
 
-/** Checks that every NIC's veth pair exists, is up, and its switch port sits in its physnet's bridge. */
-function verifyWired(r: Run): void {
-  const links = ipLinks();
-  const bridges = r.physnets.map((p) => names.bridge(p));
-  const ovsPorts = new Map<string, Set<string>>();
-  if (r.kind === 'openvswitch')
-    for (const b of bridges)
-      ovsPorts.set(
-        b,
-        new Set(
-          sh('ovs-vsctl', ['--timeout=30', 'list-ports', b])
-            .split('\n')
-            .filter((p) => p !== ''),
-        ),
-      );
-  const problems: string[] = [];
-  let switchPorts = 0;
-  for (const n of r.nodes)
-    for (let i = 0; i < NICS_PER_NODE; i++) {
-      const sp = names.switchPort(n, i);
-      const vp = names.vmPort(n, i);
-      const bridge = bridges[i]!;
-      const l = links.get(sp);
-      if (!l) {
-        problems.push(`${sp} missing`);
-        continue;
-      }
-      switchPorts++;
-      if (!links.has(vp)) problems.push(`${vp} missing`);
-      if (!l.flags?.includes('UP')) problems.push(`${sp} down`);
-      if (r.kind === 'linuxbridge' ? l.master !== bridge : !ovsPorts.get(bridge)?.has(sp))
-        problems.push(`${sp} not in ${bridge}`);
-    }
-  if (switchPorts !== N * NICS_PER_NODE) problems.unshift(`${switchPorts} switch ports, expected ${N * NICS_PER_NODE}`);
-  if (problems.length > 0)
-    throw new Error(
-      `${r.kind}: wiring check failed: ${problems.slice(0, 10).join('; ')} (${problems.length} problems)`,
-    );
-  say(`${r.kind}: ${switchPorts} switch ports (and their VM-side peers) present and plugged in`);
-}
-
-interface Snapshot {
-  links: Set<string>;
-  ovs: Set<string>;
-}
-
-function snapshot(): Snapshot {
-  return { links: new Set(ipLinks().keys()), ovs: new Set(ovsRunning() ? ovsBridges() : []) };
-}
-
-/** Compares the host with the snapshot taken before setup: anything of ours left fails the run. */
-function verifyClean(r: Run, before: Snapshot, dummiesDown: boolean): void {
-  const after = snapshot();
-  const links = ipLinks();
-  const ours = ourNames(r);
-  const added = [...after.links].filter((n) => !before.links.has(n));
-  const removed = [...before.links].filter((n) => !after.links.has(n));
-  const addedBr = [...after.ovs].filter((n) => !before.ovs.has(n));
-  const removedBr = [...before.ovs].filter((n) => !after.ovs.has(n));
-  const problems: string[] = [];
-  const leftLinks = added.filter((n) => ours.has(n));
-  const leftBr = addedBr.filter((n) => ours.has(n));
-  if (leftLinks.length > 0)
-    problems.push(
-      `${leftLinks.length} links left: ${leftLinks.slice(0, 8).join(', ')}${leftLinks.length > 8 ? ', ...' : ''}`,
-    );
-  if (leftBr.length > 0) problems.push(`OVS bridges left: ${leftBr.join(', ')}`);
-  for (const d of r.dummies) {
-    const l = links.get(d);
-    if (!l) problems.push(`source ${d} was deleted`);
-    else {
-      if (l.master) problems.push(`source ${d} still enslaved to ${l.master}`);
-      if (dummiesDown && l.flags?.includes('UP')) problems.push(`source ${d} left up (it was down before setup)`);
-    }
-  }
-  if (r.kind === 'openvswitch')
-    for (const d of r.dummies)
-      if (shQuiet('ovs-vsctl', ['--timeout=30', 'port-to-br', d])) problems.push(`source ${d} still an OVS port`);
-  // Changes by others on this host (or OVS's own datapath devices) are reported, not blamed on tenks.
-  const foreign = [...added.filter((n) => !ours.has(n)), ...removed.map((n) => `-${n}`)];
-  const foreignBr = [...addedBr.filter((n) => !ours.has(n)), ...removedBr.map((n) => `-${n}`)];
-  if (foreign.length > 0) say(`${r.kind}: note: links changed by something else: ${foreign.join(', ')}`);
-  if (foreignBr.length > 0) say(`${r.kind}: note: OVS bridges changed by something else: ${foreignBr.join(', ')}`);
-  if (problems.length > 0) throw new Error(`${r.kind}: teardown left things behind: ${problems.join('; ')}`);
-  say(`${r.kind}: host links and OVS bridges back to the snapshot taken before setup`);
-}
-
 async function bench(kind: Kind): Promise<Figures> {
   const sfx = suffix();
   const r: Run = {
@@ -419,7 +128,15 @@ async function bench(kind: Kind): Promise<Figures> {
     const before = snapshot();
     say(`${kind}: dummies ${r.dummies.join(', ')}; physnets ${r.physnets.join(', ')} -> bridges ${bridges.join(', ')}`);
 
-    const a = await startAgent(r, `tenks-bench-net-${sfx}`);
+    r.dir = mkdtempSync(join(tmpdir(), 'tenks-bench-net-'));
+    const a = LoneAgent.spawn({
+      libvirtUri: 'test:///default',
+      poolName: `tenks-bench-net-${sfx}`,
+      dir: r.dir,
+      callTimeoutMs: 300_000,
+    });
+    r.agent = a;
+    await a.ready();
     const setupS = await seconds(async () => {
       const res = await a.api.setupHost(
         SetupHostRequest.create({
@@ -450,7 +167,7 @@ async function bench(kind: Kind): Promise<Figures> {
             Promise.resolve(sh('ovs-vsctl', ['--timeout=600', '--', '--if-exists', 'del-port', 'tbn-settle'])),
           )
         : 0;
-    const wireCallsS = await timed('wire', N, CONCURRENCY, async (i) => {
+    const wireCallsS = await timedSaying('wire', async (i) => {
       const res = await a.api.ensureNode(spec(r, i));
       if (!res.changed) throw new Error(`${r.nodes[i]!} already existed`);
       const got = res.node?.nics.map((n) => `${n.switchPort}@${n.bridge}`) ?? [];
@@ -464,13 +181,13 @@ async function bench(kind: Kind): Promise<Figures> {
     verifyWired(r);
 
     await settle();
-    const noopS = await timed('no-op', N, CONCURRENCY, async (i) => {
+    const noopS = await timedSaying('no-op', async (i) => {
       const res = await a.api.ensureNode(spec(r, i));
       if (res.changed) throw new Error(`${r.nodes[i]!} changed on a no-op ensure: ${res.changes.join('; ')}`);
     });
     say(`${kind}: no-op re-ensure of ${N} nodes in ${round(noopS)} s`);
 
-    const deleteS = await timed('delete', N, CONCURRENCY, async (i) => {
+    const deleteS = await timedSaying('delete', async (i) => {
       const res = await a.api.deleteNode({ cluster: r.cluster, name: r.nodes[i]!, uuid: '' });
       if (!res.existed) throw new Error(`${r.nodes[i]!} did not exist at delete`);
     });
@@ -492,7 +209,7 @@ async function bench(kind: Kind): Promise<Figures> {
   }
 }
 
-ensureOvs();
+ensureOvs(say);
 const ovs = await bench('openvswitch');
 const linux = await bench('linuxbridge');
 

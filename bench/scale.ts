@@ -45,213 +45,61 @@
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { stringify } from 'yaml';
-import {
-  AgentWire,
-  asOpEvent,
-  channelOptions,
-  compileClusterSpec,
-  connectNats,
-  decodeJson,
-  expandNodes,
-  nullLogger,
-  silenceIpServerNameWarning,
-} from '../common/index.js';
-import { nodeDemand, schedule, type HostInventory, type PlacedNode } from '../coordinator/scheduler/index.js';
-import { OperationState, type Agent, type Operation } from '../proto/gen/tenks/v1/coordinator.pb.js';
-import {
-  CpuMeter,
-  ensureBundle,
-  freeUdpRanges,
-  makePki,
-  median,
-  nofileLimit,
-  openFds,
-  round,
-  runBench,
-  run,
-  sayer,
-  sleep,
-  Stack,
-  startAgent,
-  startCoordinator,
-  startNats,
-  statusMb,
-  tenksctl,
-  waitForAgents,
-  writeConfig,
-  type Coordinator,
-  type Daemon,
-} from './lib-stack.js';
+import { AgentWire, channelOptions, connectNats, nullLogger, silenceIpServerNameWarning } from '../common/index.js';
+import type { Operation } from '../proto/gen/tenks/v1/coordinator.pb.js';
+import { benchOptions } from './lib-options.js';
+import { startAgent, waitForAgents } from './lib-stack/agent.js';
+import { startCoordinator, type Coordinator } from './lib-stack/coordinator.js';
+import type { Daemon } from './lib-stack/daemon.js';
+import { median, round } from './lib-stack/figures.js';
+import { startNats } from './lib-stack/nats.js';
+import { makePki } from './lib-stack/pki.js';
+import { freeUdpRanges } from './lib-stack/ports.js';
+import { CpuMeter, nofileLimit, openFds, statusMb } from './lib-stack/proc-stats.js';
+import { run } from './lib-stack/run.js';
+import { runBench, sayer } from './lib-stack/run-bench.js';
+import { Stack, writeConfig } from './lib-stack/stack.js';
+import { ensureBundle, tenksctl } from './lib-stack/tenksctl.js';
+import { OperationClock, summarizeCpu, type OpOutcome } from './scale-operations.js';
+import { benchScheduler, ratiosFor, specObject, type ScaleNodes } from './scale-scheduler.js';
 
-const { values } = parseArgs({
-  options: {
-    agents: { type: 'string', default: '10' },
-    small: { type: 'string', default: '1000' },
-    large: { type: 'string', default: '10000' },
-    'volume-mib': { type: 'string', default: '32' },
-    'ports-per-agent': { type: 'string', default: '1200' },
-    nofile: { type: 'string', default: '65536' },
-    'timeout-s': { type: 'string', default: '600' },
-    'schedule-repeat': { type: 'string', default: '5' },
-    'cpu-prof': { type: 'string' },
+const options = benchOptions(
+  {
+    agents: { default: 10, min: 1 },
+    small: { default: 1000, min: 1 },
+    large: { default: 10_000, min: 1 },
+    'volume-mib': { default: 32, min: 0 },
+    'ports-per-agent': { default: 1200, min: 1 },
+    nofile: { default: 65_536, min: 1024 },
+    'timeout-s': { default: 600, min: 1 },
+    'schedule-repeat': { default: 5, min: 1 },
   },
-  strict: true,
-});
-const AGENTS = Number(values.agents);
-const SMALL = Number(values.small);
-const LARGE = Number(values.large);
-const VOLUME_MIB = Number(values['volume-mib']);
-const PORTS = Number(values['ports-per-agent']);
-const NOFILE = Number(values.nofile);
-const TIMEOUT_MS = Number(values['timeout-s']) * 1000;
-const SCHEDULE_REPEAT = Number(values['schedule-repeat']);
-const CPU_PROF = values['cpu-prof'];
-for (const [name, v, min] of [
-  ['--agents', AGENTS, 1],
-  ['--small', SMALL, 1],
-  ['--large', LARGE, 1],
-  ['--volume-mib', VOLUME_MIB, 0],
-  ['--ports-per-agent', PORTS, 1],
-  ['--nofile', NOFILE, 1024],
-  ['--timeout-s', TIMEOUT_MS, 1000],
-  ['--schedule-repeat', SCHEDULE_REPEAT, 1],
-] as const)
-  if (!Number.isInteger(v) || v < min) throw new Error(`${name} must be an integer >= ${min}`);
+  { strings: ['cpu-prof'] },
+);
+const AGENTS = options.agents;
+const SMALL = options.small;
+const LARGE = options.large;
+const PORTS = options['ports-per-agent'];
+const NOFILE = options.nofile;
+const TIMEOUT_MS = options['timeout-s'] * 1000;
+const CPU_PROF = options['cpu-prof'];
 if ((SMALL + LARGE) / AGENTS > PORTS)
   throw new Error(`--ports-per-agent ${PORTS} cannot hold ${(SMALL + LARGE) / AGENTS} IPMI nodes per agent`);
 
 const TARGETS = { schedule_10000_s: 1, apply_1000_s: 60, noop_1000_s: 5 };
-const MiB = 1024 * 1024;
-const NODE_MB = 64;
+const NODES: ScaleNodes = {
+  memoryMb: 64,
+  volumeMib: options['volume-mib'],
+  password: randomBytes(6).toString('hex'),
+};
 
 const say = sayer('bench:scale');
 const tag = randomBytes(3).toString('hex');
-const password = randomBytes(6).toString('hex');
 const agentIds = Array.from({ length: AGENTS }, (_, k) => `scale-${tag}-${String(k).padStart(2, '0')}`);
 
 silenceIpServerNameWarning();
-
-/** Scheduler ratios so that `perAgent` nodes fit on the smallest reported host, 20 % to spare. */
-function ratiosFor(agents: readonly Agent[], perAgent: number): Record<string, number> {
-  const want = perAgent * 1.2;
-  let cpu = 1;
-  let ram = 1;
-  let disk = 1;
-  for (const a of agents) {
-    const h = a.host;
-    if (!h) throw new Error(`agent ${a.id} reports no host`);
-    cpu = Math.max(cpu, want / Math.max(1, h.cpus));
-    ram = Math.max(ram, (want * NODE_MB * MiB + 512 * MiB) / Math.max(1, h.memoryBytes));
-    const pool = h.pool;
-    if (VOLUME_MIB > 0 && pool)
-      disk = Math.max(disk, (want * VOLUME_MIB * MiB) / Math.max(1, Math.min(pool.capacityBytes, pool.availableBytes)));
-  }
-  const up = (x: number): number => Math.min(1000, Math.ceil(x * 10) / 10);
-  return { cpu_allocation_ratio: up(cpu), ram_allocation_ratio: up(ram), disk_allocation_ratio: up(disk) };
-}
-
-/** The cluster spec (as parsed YAML): `count` tiny IPMI nodes named `<prefix><i>`. */
-function specObject(
-  cluster: string,
-  count: number,
-  prefix: string,
-  ratios: Record<string, number>,
-): Record<string, unknown> {
-  return {
-    name: cluster,
-    default_ironic_driver: 'ipmi',
-    default_boot_mode: 'bios',
-    ipmi_username: 'admin',
-    ipmi_password: password,
-    node_types: {
-      tiny: {
-        memory_mb: NODE_MB,
-        vcpus: 1,
-        volumes: VOLUME_MIB > 0 ? [{ capacity: `${VOLUME_MIB}MiB` }] : [],
-      },
-    },
-    specs: [{ type: 'tiny', count, node_name_prefix: prefix }],
-    scheduler: { strategy: 'spread', ...ratios },
-  };
-}
-
-/** The pure scheduler on the agents' real inventory: median seconds of `schedule()`. */
-function benchScheduler(
-  agents: readonly Agent[],
-  ratios: Record<string, number>,
-): { scheduleS: number; runsS: number[]; withPlacedS: number; compileExpandS: number; hosts: number } {
-  const inventory: HostInventory[] = agents.map((a) => ({
-    id: a.id,
-    cpus: a.host?.cpus ?? 0,
-    memoryBytes: a.host?.memoryBytes ?? 0,
-    poolCapacityBytes: a.host?.pool?.capacityBytes ?? 0,
-    poolAvailableBytes: a.host?.pool?.availableBytes ?? 0,
-    physnets: [],
-    bmcPortsFree: PORTS,
-    alive: true,
-    // Empty from a coordinator older than architectures: x86_64, as heartbeats without them read.
-    arches: a.host?.arches.length ? a.host.arches : ['x86_64'],
-    uefiArches: a.host?.arches.length ? a.host.uefiArches : ['x86_64'],
-  }));
-  const t = performance.now();
-  const { spec } = compileClusterSpec(specObject(`sched-${tag}`, LARGE, 'sb', ratios), 'scale-10000.yaml');
-  const demands = expandNodes(spec).map(nodeDemand);
-  const compileExpandS = (performance.now() - t) / 1000;
-  if (demands.length !== LARGE) throw new Error(`expandNodes gave ${demands.length} nodes, expected ${LARGE}`);
-  const once = (current: PlacedNode[]): number => {
-    const t0 = performance.now();
-    const r = schedule({ cluster: spec.name, nodes: demands, hosts: inventory, current, options: spec.scheduler });
-    const s = (performance.now() - t0) / 1000;
-    if (r.assignments.length !== LARGE) throw new Error('schedule placed a wrong number of nodes');
-    return s;
-  };
-  once([]);
-  const runsS = Array.from({ length: SCHEDULE_REPEAT }, () => once([]));
-  const placed: PlacedNode[] = Array.from({ length: SMALL }, (_, i) => ({
-    cluster: 'other',
-    name: `sa${i}`,
-    hostId: agents[i % agents.length]?.id ?? '',
-    memoryMb: NODE_MB,
-    vcpus: 1,
-    diskBytes: VOLUME_MIB * MiB,
-  }));
-  const withPlaced = Array.from({ length: SCHEDULE_REPEAT }, () => once(placed));
-  return { scheduleS: median(runsS), runsS, withPlacedS: median(withPlaced), compileExpandS, hosts: inventory.length };
-}
-
-/** How one operation went. */
-interface OpOutcome {
-  /** Wall clock from the RPC to the end; null when it did not end in time. */
-  s: number | null;
-  /** As the coordinator recorded it (started to finished). */
-  opS: number | null;
-  state: string;
-  actionsTotal: number;
-  actionsDone: number;
-  results: number;
-  failedResults: number;
-  /** [seconds since the call, actions_done] from the GetOperation polls. */
-  progress: [number, number][];
-  /**
-   * Seconds from the operation's start (coordinator clock, from its events): planned (observe,
-   * schedule, plan), first step started (after recording new placements), last step reported
-   * finished, done.
-   */
-  timeline: Record<string, number | null>;
-  cpu: Record<string, number>;
-  op: Operation | null;
-}
-
-const STATE_NAMES: Record<number, string> = {
-  [OperationState.OPERATION_STATE_PENDING]: 'pending',
-  [OperationState.OPERATION_STATE_RUNNING]: 'running',
-  [OperationState.OPERATION_STATE_SUCCEEDED]: 'succeeded',
-  [OperationState.OPERATION_STATE_FAILED]: 'failed',
-  [OperationState.OPERATION_STATE_CANCELLED]: 'cancelled',
-};
 
 const stack = await Stack.create('tenks-bench-scale-');
 stack.closeOnSignals(say);
@@ -260,7 +108,7 @@ const result: Record<string, unknown> = {
   libvirt_uri: 'test:///default',
   small_nodes: SMALL,
   large_nodes: LARGE,
-  node: { memory_mb: NODE_MB, vcpus: 1, nics: 0, volume_mib: VOLUME_MIB, boot_mode: 'bios', bmc: 'ipmi' },
+  node: { memory_mb: NODES.memoryMb, vcpus: 1, nics: 0, volume_mib: NODES.volumeMib, boot_mode: 'bios', bmc: 'ipmi' },
   client: 'CoordinatorWire (common/) in the bench process; end = operation_done NATS event, confirmed by GetOperation',
   transport: 'mTLS (deploy/make-certs.sh) on 127.0.0.1',
   targets_s: TARGETS,
@@ -303,7 +151,7 @@ await runBench(stack, say, result, async () => {
     for (const c of agentApis.values()) c.close();
     return Promise.resolve();
   });
-  const ratios = ratiosFor(inventory, (SMALL + LARGE) / AGENTS);
+  const ratios = ratiosFor(inventory, (SMALL + LARGE) / AGENTS, NODES);
   const h0 = inventory[0]?.host;
   Object.assign(result, {
     setup_s: round((performance.now() - t0) / 1000, 2),
@@ -323,7 +171,13 @@ await runBench(stack, say, result, async () => {
   );
 
   // ---- The pure scheduler.
-  const sched = benchScheduler(inventory, ratios);
+  const sched = benchScheduler(inventory, ratios, NODES, {
+    cluster: `sched-${tag}`,
+    nodes: LARGE,
+    placed: SMALL,
+    repeat: options['schedule-repeat'],
+    bmcPortsFree: PORTS,
+  });
   Object.assign(result, {
     schedule_10000_s: round(sched.scheduleS, 4),
     schedule_10000_runs_s: sched.runsS.map((x) => round(x, 4)),
@@ -340,30 +194,6 @@ await runBench(stack, say, result, async () => {
     { name: 'bench:scale', log: nullLogger },
   );
   stack.onCleanup('bench NATS connection', () => nc.close());
-  const doneEvents = new Map<string, () => void>();
-  const seenDone = new Set<string>();
-  /** Coordinator times (ms) of each operation's milestones, from its events. */
-  const milestones = new Map<string, { planned?: number; firstStep?: number; lastFinished?: number; done?: number }>();
-  const sub = nc.subscribe('tenks.ops.*.events');
-  void (async () => {
-    for await (const m of sub) {
-      const ev = asOpEvent(decodeJson(m.data));
-      if (ev === null) continue;
-      const ms = milestones.get(ev.op) ?? {};
-      milestones.set(ev.op, ms);
-      if (ev.type === 'operation_started') ms.planned ??= ev.timeMs;
-      else if (ev.type === 'step_started') ms.firstStep ??= ev.timeMs;
-      else if (ev.type === 'step_finished') ms.lastFinished = ev.timeMs;
-      if (ev.type !== 'operation_done') continue;
-      ms.done = ev.timeMs;
-      seenDone.add(ev.op);
-      doneEvents.get(ev.op)?.();
-    }
-  })().catch((e: unknown) => {
-    // Ends of operations still show through GetOperation polls.
-    say(`NATS event subscription ended: ${String(e)}`);
-  });
-  await nc.flush();
 
   const pids = (): Map<string, number> => {
     const m = new Map<string, number>([
@@ -373,93 +203,13 @@ await runBench(stack, say, result, async () => {
     for (const [k, a] of agents.entries()) m.set(`agent${k}`, a.pid);
     return m;
   };
-  const meter = new CpuMeter(pids);
-  const summarize = (cpu: Record<string, number>): Record<string, number> => {
-    const agentCpu = Object.entries(cpu)
-      .filter(([k]) => k.startsWith('agent'))
-      .map(([, v]) => v);
-    return {
-      coordinator: cpu.coordinator ?? 0,
-      agents_sum: round(
-        agentCpu.reduce((s, v) => s + v, 0),
-        2,
-      ),
-      agents_max: round(Math.max(0, ...agentCpu), 2),
-      nats: cpu.nats ?? 0,
-    };
-  };
-
-  const operate = async (what: string, start: () => Promise<Operation>): Promise<OpOutcome> => {
-    await meter.mark();
-    const t = performance.now();
-    const started = await start();
-    const id = started.id;
-    const ended = new Promise<void>((resolve) => {
-      if (seenDone.has(id)) resolve();
-      doneEvents.set(id, resolve);
-    });
-    const progress: [number, number][] = [];
-    let op: Operation = started;
-    let endS: number | null = null;
-    const deadline = t + TIMEOUT_MS;
-    // Set by the event's callback: a holder, so the checks below are not narrowed away.
-    const event: { at: number | null } = { at: null };
-    void ended.then(() => (event.at = performance.now()));
-    for (;;) {
-      const wait = Math.max(0, Math.min(2000, deadline - performance.now()));
-      await Promise.race([ended, sleep(wait)]);
-      op = await coordinator.api.getOperation(id, { timeoutMs: 60_000 });
-      progress.push([round((performance.now() - t) / 1000, 1), op.actionsDone]);
-      if (op.state >= OperationState.OPERATION_STATE_SUCCEEDED) {
-        endS = ((event.at ?? performance.now()) - t) / 1000;
-        break;
-      }
-      if (event.at !== null) await sleep(100);
-      if (performance.now() > deadline) {
-        say(
-          `${what}: not done after ${TIMEOUT_MS / 1000} s (${op.actionsDone}/${op.actionsTotal} actions): cancelling`,
-        );
-        await coordinator.api.cancelOperation(id).catch(() => undefined);
-        for (let i = 0; i < 120; i++) {
-          op = await coordinator.api.getOperation(id, { timeoutMs: 60_000 });
-          if (op.state >= OperationState.OPERATION_STATE_SUCCEEDED) break;
-          await sleep(1000);
-        }
-        break;
-      }
-    }
-    doneEvents.delete(id);
-    const cpu = await meter.since();
-    const opS = op.finishedUnixMs > 0 && op.startedUnixMs > 0 ? (op.finishedUnixMs - op.startedUnixMs) / 1000 : null;
-    const ms = milestones.get(id) ?? {};
-    const since = (x: number | undefined): number | null =>
-      x === undefined || op.startedUnixMs <= 0 ? null : round((x - op.startedUnixMs) / 1000);
-    const out: OpOutcome = {
-      timeline: {
-        planned: since(ms.planned),
-        first_step: since(ms.firstStep),
-        last_step_finished: since(ms.lastFinished),
-        done: since(ms.done),
-      },
-      s: endS,
-      opS,
-      state: STATE_NAMES[op.state] ?? String(op.state),
-      actionsTotal: op.actionsTotal,
-      actionsDone: op.actionsDone,
-      results: op.results.length,
-      failedResults: op.results.filter((r) => !r.ok).length,
-      progress,
-      cpu,
-      op,
-    };
-    const c = summarize(cpu);
-    say(
-      `${what}: ${out.state} in ${endS === null ? 'n/a' : round(endS)} s (coordinator's record ${opS === null ? 'n/a' : round(opS)} s), ` +
-        `${out.actionsDone}/${out.actionsTotal} actions, ${out.failedResults} failed; CPU s: coordinator ${c.coordinator}, agents ${c.agents_sum} (busiest ${c.agents_max}), nats ${c.nats}; ` +
-        `timeline s: ${JSON.stringify(out.timeline)}`,
-    );
-    return out;
-  };
+  const clock = await OperationClock.watch(nc, {
+    api: coordinator.api,
+    meter: new CpuMeter(pids),
+    timeoutMs: TIMEOUT_MS,
+    say,
+  });
+  const operate = (what: string, start: () => Promise<Operation>): Promise<OpOutcome> => clock.operate(what, start);
 
   const expectOk = (what: string, o: OpOutcome, actions: number | null): void => {
     if (o.state !== 'succeeded') {
@@ -496,7 +246,7 @@ await runBench(stack, say, result, async () => {
       state: o.state,
       actions_total: o.actionsTotal,
       actions_done: o.actionsDone,
-      cpu_s: summarize(o.cpu),
+      cpu_s: summarizeCpu(o.cpu),
       timeline_s: o.timeline,
       actions_done_by_poll: o.progress,
     };
@@ -514,8 +264,8 @@ await runBench(stack, say, result, async () => {
 
   const small = `scale-${tag}-small`;
   const large = `scale-${tag}-large`;
-  const smallYaml = stringify(specObject(small, SMALL, 'sa', ratios));
-  const largeYaml = stringify(specObject(large, LARGE, 'sb', ratios));
+  const smallYaml = stringify(specObject(small, SMALL, 'sa', ratios, NODES));
+  const largeYaml = stringify(specObject(large, LARGE, 'sb', ratios, NODES));
 
   // 1,000 nodes.
   let o = await operate(`apply ${SMALL}`, () => coordinator.api.apply(smallYaml, 'scale-small.yaml'));

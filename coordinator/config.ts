@@ -1,13 +1,13 @@
 /** Coordinator configuration: raw YAML (snake_case) → defaults → compiled, once, with field-path errors. */
-import { hostname } from 'node:os';
 import { z } from 'zod';
 import {
   compile,
   compileNatsSettings,
-  HOST_PORT,
+  daemonFields,
   invalidSpec,
   natsConfigSchema,
   OPS_SUBJECT_PREFIX,
+  tlsFilesOf,
   type NatsSettings,
   type TlsFiles,
 } from '../common/index.js';
@@ -15,22 +15,17 @@ import {
 /** Where the secrets key lives unless configured: beside the rest of tenks' state on the host. */
 export const DEFAULT_SECRETS_KEY_FILE = '/var/lib/tenks/coordinator-secrets.key';
 
-const tlsSchema = z.object({ ca_file: z.string(), cert_file: z.string(), key_file: z.string() }).strict();
-
 /** The config file. Every option and its default is documented here and in the README. */
 export const coordinatorConfigSchema = z
   .object({
     /** Instance id, recorded as the owner of the operations it runs. Default: the host name. */
-    coordinator_id: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'use letters, digits, _ . -')
-      .default(hostname()),
+    coordinator_id: daemonFields.id,
     /** gRPC listen address for tenksctl. Default `0.0.0.0:7442`. */
-    listen: z.string().regex(HOST_PORT, 'must be host:port ([v6]:port for IPv6)').default('0.0.0.0:7442'),
+    listen: daemonFields.listen('0.0.0.0:7442'),
     /** mTLS identity of the gRPC server, and (unless agent_tls is set) of the coordinator towards agents. */
-    tls: tlsSchema.optional(),
+    tls: daemonFields.tlsFiles.optional(),
     /** Client identity towards agents, when it differs from `tls`. */
-    agent_tls: tlsSchema.optional(),
+    agent_tls: daemonFields.tlsFiles.optional(),
     /** Plaintext gRPC, for tenksctl and towards agents; only on loopback addresses. Default false. */
     insecure_loopback: z.boolean().default(false),
     /** NATS: agent heartbeats, state (JetStream KV) and progress events. */
@@ -80,9 +75,9 @@ export const coordinatorConfigSchema = z
     /** NATS URLs tenksctl should use for events (default: nats.servers). */
     advertise_nats: z.array(z.string()).optional(),
     /** `debug`, `info` (default), `warn`, `error`. */
-    log_level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    log_level: daemonFields.logLevel,
     /** Seconds to finish in-flight work on SIGTERM before forcing. Default 10. */
-    shutdown_grace_s: z.number().min(0).max(600).default(10),
+    shutdown_grace_s: daemonFields.shutdownGraceS,
   })
   .strict();
 
@@ -111,12 +106,6 @@ export interface CoordinatorConfig {
   shutdownGraceMs: number;
 }
 
-const files = (t: z.output<typeof tlsSchema>): TlsFiles => ({
-  caFile: t.ca_file,
-  certFile: t.cert_file,
-  keyFile: t.key_file,
-});
-
 /** Raw → compiled. */
 export function compileCoordinatorConfig(raw: unknown): CoordinatorConfig {
   const c = compile(coordinatorConfigSchema, raw ?? {});
@@ -126,8 +115,8 @@ export function compileCoordinatorConfig(raw: unknown): CoordinatorConfig {
   return {
     coordinatorId: c.coordinator_id,
     listen: c.listen,
-    tls: c.tls ? files(c.tls) : null,
-    agentTls: c.agent_tls ? files(c.agent_tls) : c.tls ? files(c.tls) : null,
+    tls: c.tls ? tlsFilesOf(c.tls) : null,
+    agentTls: c.agent_tls ? tlsFilesOf(c.agent_tls) : c.tls ? tlsFilesOf(c.tls) : null,
     insecureLoopback: c.insecure_loopback,
     nats,
     secretsKeyFile: c.secrets_key_file,

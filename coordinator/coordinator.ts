@@ -6,7 +6,7 @@ import { TenksError, toTenksError, type Logger, type NodeStatus, type PowerActio
 import { CLUSTER_NAME_PATTERN, describeNameSource, expandNodes, redactSpecSecrets } from '../common/spec/index.js';
 import type { AgentPort } from './agents/port.js';
 import type { AgentRegistry, AgentView } from './agents/registry.js';
-import type { OpenStackConnector } from './enrolment/index.js';
+import type { OpenStackConnector } from './openstack/index.js';
 import type { RetryPolicy } from './executor/index.js';
 import {
   cloudOf,
@@ -15,8 +15,8 @@ import {
   previewEnrolment,
   pruneRefusalOf,
   type FlowDeps,
-} from './operations/flows.js';
-import type { OperationRunner } from './operations/runner.js';
+  type OperationRunner,
+} from './operations/index.js';
 import { pruneError, prunePlanWarning, pruneRefusal, type Plan } from './planner/index.js';
 import { sealSpec, unsealSpec, type SecretBox } from './secrets/index.js';
 import type { ClusterRecord, OperationRecord, PlacementRecord } from './state/records.js';

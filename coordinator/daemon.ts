@@ -1,4 +1,5 @@
 /** A running coordinator: NATS, state, agent registry, operations and the gRPC server, with a lifecycle. */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
   connectNats,
@@ -13,9 +14,8 @@ import type { AgentPort } from './agents/port.js';
 import { AgentRegistry } from './agents/registry.js';
 import type { CoordinatorConfig } from './config.js';
 import { Coordinator } from './coordinator.js';
-import { openStackConnector } from './openstack-connector.js';
-import { NatsEventSink } from './operations/events.js';
-import { OperationRunner } from './operations/runner.js';
+import { cachedCloudConnector } from './openstack/index.js';
+import { NatsEventSink, OperationRunner } from './operations/index.js';
 import { GrpcAgentPort } from './rpc/agent-port.js';
 import { coordinatorService, CoordinatorServiceService } from './rpc/coordinator-service.js';
 import { openSecretBox } from './secrets/index.js';
@@ -36,7 +36,7 @@ async function connectWithRetry(config: CoordinatorConfig, log: Logger): Promise
     } catch (e) {
       if (Date.now() > deadline) throw e;
       if (attempt === 0) log.warn('NATS not reachable yet; retrying', { error: String(e) });
-      await new Promise((r) => setTimeout(r, 1_000));
+      await sleep(1_000);
     }
   }
 }
@@ -61,7 +61,7 @@ async function untilJetStream<T>(log: Logger, open: () => Promise<T>): Promise<T
       const err = toTenksError(e, 'UNAVAILABLE');
       if (Date.now() > deadline || (err.code !== 'UNAVAILABLE' && err.code !== 'TIMEOUT')) throw err;
       if (attempt === 0) log.warn('JetStream not answering yet; retrying', { error: err.message });
-      await new Promise((r) => setTimeout(r, 1_000));
+      await sleep(1_000);
     }
   }
 }
@@ -110,7 +110,7 @@ export class CoordinatorDaemon {
       const port = o.wrapAgentPort ? o.wrapAgentPort(grpcPort) : grpcPort;
       const events = new NatsEventSink(nc, config.eventsSubjectPrefix, log);
       const policy = { attempts: config.retryAttempts, backoffMs: config.retryBackoffMs };
-      const openstack = openStackConnector(config.openstack, log);
+      const openstack = cachedCloudConnector(config.openstack, log);
       runner = new OperationRunner({
         coordinatorId: config.coordinatorId,
         leaseMs: config.operationLeaseMs,

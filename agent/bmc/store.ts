@@ -4,7 +4,8 @@
  */
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { TenksError } from '../../common/index.js';
+import { z } from 'zod';
+import { TenksError, zodErrors } from '../../common/index.js';
 
 /** One node's BMC record. Never logged. */
 export interface BmcRecord {
@@ -17,10 +18,18 @@ export interface BmcRecord {
   redfish: boolean;
 }
 
-interface FileFormat {
-  version: 1;
-  nodes: Record<string, BmcRecord>;
-}
+const recordSchema: z.ZodType<BmcRecord> = z.object({
+  name: z.string(),
+  username: z.string(),
+  password: z.string(),
+  ipmiPort: z.number().int().min(0).max(65535),
+  redfish: z.boolean(),
+});
+
+/** The file: its format version and the records by node UUID. */
+const fileSchema = z.object({ version: z.literal(1), nodes: z.record(z.string(), recordSchema) });
+
+type FileFormat = z.infer<typeof fileSchema>;
 
 /** The credentials file. Writes are serialised and atomic (write, then rename). */
 export class BmcStore {
@@ -41,12 +50,21 @@ export class BmcStore {
         cause: e,
       });
     }
+    let doc: unknown;
     try {
-      const doc = JSON.parse(text) as FileFormat;
-      this.nodes = new Map(Object.entries(doc.nodes));
+      doc = JSON.parse(text);
     } catch (e) {
       throw new TenksError('INTERNAL', `BMC credentials file '${this.path}' is not valid JSON`, { cause: e });
     }
+    const parsed = fileSchema.safeParse(doc);
+    if (!parsed.success) {
+      // Field paths and zod's messages only: a record's password never appears (zod does not quote values).
+      const problems = zodErrors(parsed.error).map((p) => `${p.field}: ${p.message}`);
+      throw new TenksError('INTERNAL', `BMC credentials file '${this.path}' is not valid: ${problems.join('; ')}`, {
+        cause: parsed.error,
+      });
+    }
+    this.nodes = new Map(Object.entries(parsed.data.nodes));
   }
 
   get(uuid: string): BmcRecord | undefined {

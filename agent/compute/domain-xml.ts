@@ -1,13 +1,8 @@
 import { TenksError } from '../../common/errors.js';
-import {
-  DEFAULT_FIRMWARE,
-  type DomainSpec,
-  type FirmwareState,
-  type NodeMetadata,
-  type VirtualMediaState,
-} from './hypervisor.js';
+import { DEFAULT_FIRMWARE } from './hypervisor.js';
+import type { DomainSpec, FirmwareState, NodeMetadata, VirtualMediaState } from './hypervisor.js';
 import type { Arch } from './types.js';
-import { xmlEscape as e, xmlUnescape } from './xml.js';
+import { parseXml, xmlEscape as e } from './xml.js';
 
 /** Namespace of tenks' domain metadata. */
 export const METADATA_NS = 'https://tenks.dev/xmlns/node/1';
@@ -75,54 +70,74 @@ export function metadataXml(m: NodeMetadata, prefix?: string): string {
   );
 }
 
-function attr(xml: string, name: string): string | null {
-  const m = new RegExp(`\\s${name}=(?:'([^']*)'|"([^"]*)")`).exec(xml);
-  if (!m) return null;
-  return xmlUnescape(m[1] ?? m[2] ?? '');
+/** Our metadata element as parsed: attributes and children, all optional (it may be another's). */
+interface MetadataElement {
+  '@version'?: string;
+  '@cluster'?: string;
+  '@name'?: string;
+  '@uuid'?: string;
+  '@agent'?: string;
+  '@spec-hash'?: string;
+  '@boot-device'?: string;
+  '@boot-persistent'?: string;
+  '@persistent-boot-device'?: string;
+  'owned-volume'?: { '@name'?: string }[];
+  spec?: unknown;
+  bmc?: unknown;
+}
+
+/**
+ * Our metadata element in `xml`: the element itself (as `virDomainGetMetadata` returns it), or
+ * within a domain definition's `<metadata>`. Namespace prefixes are not checked.
+ */
+function metadataElement(xml: string): MetadataElement | null {
+  const doc = parseXml(xml, ['owned-volume']) as { node?: unknown; domain?: { metadata?: { node?: unknown } } };
+  const node = doc.node ?? doc.domain?.metadata?.node;
+  return typeof node === 'object' && node !== null && !Array.isArray(node) ? node : null;
 }
 
 /** Parses our metadata element; null when it is not ours or not readable (never throws). */
 export function parseMetadata(xml: string): NodeMetadata | null {
-  const head = /<(?:\w+:)?node\b[^>]*>/.exec(xml)?.[0];
-  if (!head) return null;
-  const version = attr(head, 'version');
-  const cluster = attr(head, 'cluster');
-  const name = attr(head, 'name');
-  const uuid = attr(head, 'uuid');
-  const specHash = attr(head, 'spec-hash');
-  const specText = /<(?:\w+:)?spec>([\s\S]*?)<\/(?:\w+:)?spec>/.exec(xml)?.[1];
+  let node: MetadataElement | null;
+  try {
+    node = metadataElement(xml);
+  } catch {
+    return null;
+  }
+  if (node === null) return null;
+  const cluster = node['@cluster'];
+  const name = node['@name'];
+  const uuid = node['@uuid'];
+  const specHash = node['@spec-hash'];
   if (
-    version !== '1' ||
-    cluster === null ||
-    name === null ||
-    uuid === null ||
-    specHash === null ||
-    specText === undefined
+    node['@version'] !== '1' ||
+    cluster === undefined ||
+    name === undefined ||
+    uuid === undefined ||
+    specHash === undefined ||
+    typeof node.spec !== 'string'
   )
     return null;
   let spec: NodeMetadata['spec'];
   try {
-    spec = JSON.parse(xmlUnescape(specText)) as NodeMetadata['spec'];
+    spec = JSON.parse(node.spec) as NodeMetadata['spec'];
   } catch {
     return null;
   }
-  const ownedVolumes = [...xml.matchAll(/<(?:\w+:)?owned-volume\s+name=(?:'([^']*)'|"([^"]*)")/g)].map((m) =>
-    xmlUnescape(m[1] ?? m[2] ?? ''),
-  );
-  const bmc = parseBmcState(/<(?:\w+:)?bmc>([\s\S]*?)<\/(?:\w+:)?bmc>/.exec(xml)?.[1]);
-  const bootDevice = attr(head, 'boot-device');
-  const persistentBootDevice = attr(head, 'persistent-boot-device');
+  const bmc = parseBmcState(typeof node.bmc === 'string' ? node.bmc : undefined);
+  const bootDevice = node['@boot-device'];
+  const persistentBootDevice = node['@persistent-boot-device'];
   return {
     version: 1,
     cluster,
     name,
     uuid,
-    agent: attr(head, 'agent'),
+    agent: node['@agent'] ?? null,
     specHash,
     spec,
-    ownedVolumes,
+    ownedVolumes: (node['owned-volume'] ?? []).map((v) => v['@name'] ?? ''),
     bootDevice: bootDevice === 'disk' || bootDevice === 'cdrom' ? bootDevice : 'network',
-    bootPersistent: attr(head, 'boot-persistent') !== 'no',
+    bootPersistent: node['@boot-persistent'] !== 'no',
     persistentBootDevice:
       persistentBootDevice === 'disk' || persistentBootDevice === 'cdrom' ? persistentBootDevice : 'network',
     firmware: bmc.firmware,
@@ -135,7 +150,7 @@ function parseBmcState(text: string | undefined): { firmware: FirmwareState; med
   const fallback = { firmware: { ...DEFAULT_FIRMWARE }, media: null };
   if (text === undefined) return fallback;
   try {
-    const raw = JSON.parse(xmlUnescape(text)) as {
+    const raw = JSON.parse(text) as {
       firmware?: Partial<FirmwareState>;
       media?: VirtualMediaState | null;
     };

@@ -1,24 +1,40 @@
 import { TenksError } from '../../common/errors.js';
 import type {
-  CallOptions,
+  DiskSource,
   DomainEvent,
   DomainPowerOp,
   DomainSpec,
   DomainSummary,
-  DiskSource,
   Hypervisor,
   NodeMetadata,
 } from './hypervisor.js';
 import type { HostFacts, PowerState } from './types.js';
 
-/** An in-memory hypervisor for unit tests. Mirrors libvirt's rules that tenks relies on. */
+/** `op`'s outcome as a promise, as an adapter call's would be: a throw becomes a rejection. */
+function settle<T>(op: () => T): Promise<T> {
+  return new Promise((resolve) => {
+    resolve(op());
+  });
+}
+
+/** A domain of the fake hypervisor. */
+interface FakeDomain {
+  spec: DomainSpec;
+  state: PowerState;
+  metadata: NodeMetadata | null;
+  /** False once undefined while running: libvirt keeps such a domain until it stops. */
+  persistent: boolean;
+  liveCdrom?: DiskSource | null;
+}
+
+/**
+ * An in-memory hypervisor for unit tests. It follows libvirt (QEMU driver) where tenks relies on
+ * it, and test/integration/hypervisor-contract.test.ts holds it to the libvirt adapter.
+ */
 export class FakeHypervisor implements Hypervisor {
   readonly uri = 'fake:///';
   /** Defined domains by name. */
-  readonly domains = new Map<
-    string,
-    { spec: DomainSpec; state: PowerState; metadata: NodeMetadata | null; liveCdrom?: DiskSource | null }
-  >();
+  readonly domains = new Map<string, FakeDomain>();
   /** Every call, for assertions (`define:n1`, `start:n1`). */
   readonly calls: string[] = [];
   private readonly listeners = new Set<(e: DomainEvent) => void>();
@@ -42,6 +58,13 @@ export class FakeHypervisor implements Hypervisor {
     };
   }
 
+  /** The domain `name`, or NOT_FOUND as libvirt's lookup fails. */
+  private domain(name: string): FakeDomain {
+    const d = this.domains.get(name);
+    if (!d) throw new TenksError('NOT_FOUND', `looking up domain '${name}': Domain not found`);
+    return d;
+  }
+
   private emit(type: DomainEvent['type'], d: DomainSpec): void {
     for (const l of this.listeners) l({ type, name: d.name, uuid: d.uuid, timeMs: Date.now() });
   }
@@ -63,96 +86,113 @@ export class FakeHypervisor implements Hypervisor {
 
   /** Adds a domain tenks did not create. */
   addForeign(name: string, uuid: string): void {
-    this.domains.set(name, { spec: { name, uuid } as DomainSpec, state: 'off', metadata: null });
+    this.domains.set(name, { spec: { name, uuid } as DomainSpec, state: 'off', metadata: null, persistent: true });
   }
 
-  defineDomain(spec: DomainSpec, _o?: CallOptions): Promise<DomainSummary> {
-    this.calls.push(`define:${spec.name}`);
-    if (this.failNextDefine) {
-      const e = this.failNextDefine;
-      this.failNextDefine = null;
-      return Promise.reject(e);
-    }
-    const existing = this.domains.get(spec.name);
-    if (existing && existing.spec.uuid !== spec.uuid)
-      return Promise.reject(
-        new TenksError('ALREADY_EXISTS', `domain '${spec.name}' already exists with uuid ${existing.spec.uuid}`),
-      );
-    for (const [n, d] of this.domains)
-      if (n !== spec.name && d.spec.uuid === spec.uuid)
-        return Promise.reject(new TenksError('ALREADY_EXISTS', `domain '${n}' already has uuid ${spec.uuid}`));
-    this.domains.set(spec.name, {
-      spec: structuredClone(spec),
-      state: existing?.state ?? 'off',
-      metadata: structuredClone(spec.metadata),
+  defineDomain(spec: DomainSpec): Promise<DomainSummary> {
+    return settle(() => {
+      this.calls.push(`define:${spec.name}`);
+      if (this.failNextDefine) {
+        const e = this.failNextDefine;
+        this.failNextDefine = null;
+        throw e;
+      }
+      if (!this.hostFacts.arches.includes(spec.arch))
+        throw new TenksError('UNSUPPORTED', `node '${spec.name}' is ${spec.arch}, which ${this.uri} does not run`, {
+          field: 'node.arch',
+        });
+      if (spec.bootMode === 'uefi' && !this.hostFacts.uefiArches.includes(spec.arch))
+        throw new TenksError('UNSUPPORTED', `node '${spec.name}' wants UEFI, which ${this.uri} lacks`, {
+          field: 'node.boot_mode',
+        });
+      // libvirt refuses both as a failed operation, which the adapter reports as INTERNAL.
+      const existing = this.domains.get(spec.name);
+      if (existing && existing.spec.uuid !== spec.uuid)
+        throw new TenksError(
+          'INTERNAL',
+          `defining domain '${spec.name}': operation failed: domain '${spec.name}' already exists with uuid ${existing.spec.uuid}`,
+        );
+      for (const [n, d] of this.domains)
+        if (n !== spec.name && d.spec.uuid === spec.uuid)
+          throw new TenksError(
+            'INTERNAL',
+            `defining domain '${spec.name}': operation failed: domain '${n}' is already defined with uuid ${spec.uuid}`,
+          );
+      this.domains.set(spec.name, {
+        spec: structuredClone(spec),
+        state: existing?.state ?? 'off',
+        metadata: structuredClone(spec.metadata),
+        persistent: true,
+      });
+      this.emit('defined', spec);
+      return this.summary(spec.name) as DomainSummary;
     });
-    this.emit('defined', spec);
-    return Promise.resolve(this.summary(spec.name) as DomainSummary);
   }
 
   setMetadata(name: string, metadata: NodeMetadata): Promise<void> {
-    const d = this.domains.get(name);
-    if (!d) return Promise.reject(new TenksError('NOT_FOUND', `no domain '${name}'`));
-    d.metadata = structuredClone(metadata);
-    return Promise.resolve();
+    return settle(() => {
+      const d = this.domain(name);
+      // The adapter sets the persistent definition's metadata, which a transient domain has not.
+      if (!d.persistent)
+        throw new TenksError(
+          'CONFLICT',
+          `setting metadata of '${name}': transient domains do not have any persistent config`,
+        );
+      d.metadata = structuredClone(metadata);
+    });
   }
 
+  /** Like libvirt, undefining a running domain leaves it running (transient) until it stops. */
   undefineDomain(name: string): Promise<void> {
-    this.calls.push(`undefine:${name}`);
-    const d = this.domains.get(name);
-    if (!d) return Promise.resolve();
-    if (d.state !== 'off') return Promise.reject(new TenksError('CONFLICT', `domain '${name}' is running`));
-    this.domains.delete(name);
-    this.emit('undefined', d.spec);
-    return Promise.resolve();
+    return settle(() => {
+      this.calls.push(`undefine:${name}`);
+      const d = this.domains.get(name);
+      if (!d?.persistent) return;
+      if (d.state === 'off') this.domains.delete(name);
+      else d.persistent = false;
+      this.emit('undefined', d.spec);
+    });
   }
 
   power(name: string, op: DomainPowerOp): Promise<void> {
-    this.calls.push(`${op}:${name}`);
-    const d = this.domains.get(name);
-    if (!d) return Promise.reject(new TenksError('NOT_FOUND', `no domain '${name}'`));
-    const running = d.state !== 'off';
-    switch (op) {
-      case 'start':
-        if (running) return Promise.reject(new TenksError('CONFLICT', 'domain is already running'));
+    return settle(() => {
+      this.calls.push(`${op}:${name}`);
+      const d = this.domain(name);
+      const running = d.state !== 'off';
+      // As QEMU: OPERATION_INVALID (CONFLICT), where libvirt's test driver says INTERNAL for start and shutdown.
+      if (running === (op === 'start'))
+        throw new TenksError('CONFLICT', `${op} of domain '${name}': domain is ${running ? 'already' : 'not'} running`);
+      if (op === 'start') {
         d.state = 'on';
         this.emit('started', d.spec);
-        break;
-      case 'destroy':
-      case 'shutdown':
-        if (!running) return Promise.reject(new TenksError('CONFLICT', 'domain is not running'));
+      } else if (op === 'destroy' || op === 'shutdown') {
         d.state = 'off';
+        if (!d.persistent) this.domains.delete(name);
         this.emit('stopped', d.spec);
-        break;
-      case 'reset':
-      case 'nmi':
-        if (!running) return Promise.reject(new TenksError('CONFLICT', 'domain is not running'));
-        break;
-    }
-    return Promise.resolve();
+      }
+    });
   }
 
   powerState(name: string): Promise<PowerState> {
-    const d = this.domains.get(name);
-    if (!d) return Promise.reject(new TenksError('NOT_FOUND', `no domain '${name}'`));
-    return Promise.resolve(d.state);
+    return settle(() => this.domain(name).state);
   }
 
   changeLiveMedia(name: string, media: DiskSource | null): Promise<boolean> {
-    this.calls.push(`media:${name}:${media === null ? 'eject' : 'insert'}`);
-    const d = this.domains.get(name);
-    if (!d) return Promise.reject(new TenksError('NOT_FOUND', `no domain '${name}'`));
-    if (d.state === 'off') return Promise.resolve(false);
-    d.liveCdrom = media;
-    return Promise.resolve(true);
+    return settle(() => {
+      this.calls.push(`media:${name}:${media === null ? 'eject' : 'insert'}`);
+      const d = this.domain(name);
+      if (d.state === 'off') return false;
+      d.liveCdrom = media;
+      return true;
+    });
   }
 
   resetNvram(name: string): Promise<void> {
-    this.calls.push(`nvram-reset:${name}`);
-    const d = this.domains.get(name);
-    if (!d) return Promise.reject(new TenksError('NOT_FOUND', `no domain '${name}'`));
-    if (d.state !== 'off') return Promise.reject(new TenksError('CONFLICT', `domain '${name}' is running`));
-    return Promise.resolve();
+    return settle(() => {
+      this.calls.push(`nvram-reset:${name}`);
+      if (this.domain(name).state !== 'off')
+        throw new TenksError('CONFLICT', `node '${name}' is running: its NVRAM is re-created at its next start`);
+    });
   }
 
   async *events(signal: AbortSignal): AsyncIterable<DomainEvent> {

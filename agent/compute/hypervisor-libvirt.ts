@@ -1,5 +1,3 @@
-import { stat } from 'node:fs/promises';
-import { XMLParser } from 'fast-xml-parser';
 import { TenksError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { Semaphore, throwIfAborted } from '../../common/semaphore.js';
@@ -9,12 +7,12 @@ import {
   DomainXmlFlags,
   DomainStateCode,
   LibvirtError,
+  ModifyFlags,
   UndefineFlags,
   VirErr,
   type Domain,
 } from '../native/index.js';
 import { cdromXml, domainXml, METADATA_KEY, METADATA_NS, metadataXml, parseMetadata } from './domain-xml.js';
-import { readFirmwareDescriptors, secureBootArchesOf } from './firmware-descriptors.js';
 import type {
   CallOptions,
   DomainEvent,
@@ -25,34 +23,28 @@ import type {
   Hypervisor,
   NodeMetadata,
 } from './hypervisor.js';
-import { kvmWorks, KVM_PROBE_CACHE, probeKey } from './kvm-probe.js';
+import {
+  readCapabilities,
+  type Capabilities,
+  type CapabilityOptions,
+  type FirmwareArches,
+} from './libvirt-capabilities.js';
 import { fromLibvirt, isVirCode, lv } from './libvirt-errors.js';
-import type { Engine, HostFacts, PowerState } from './types.js';
+import { cdromBus, domainFirmware, withoutFirmwareSelection } from './libvirt-xml.js';
+import type { HostFacts, PowerState } from './types.js';
 
 /** Options of the libvirt hypervisor adapter. */
-export interface LibvirtHypervisorOptions {
-  /** libvirt URI (`qemu:///system`, `qemu:///embed?root=DIR`, `test:///default`, remote URIs). */
-  uri: string;
+export interface LibvirtHypervisorOptions extends Pick<CapabilityOptions, 'uri' | 'engine' | 'kvmProbeCache' | 'log'> {
   /** Most libvirt calls in flight at once on this connection. Default 16. */
   concurrency?: number;
   /** Keepalive interval in seconds for remote connections (0: off). Default 5. */
   keepaliveIntervalS?: number;
-  /** `auto` (default): KVM when libvirt offers it and a probe guest runs under it; else as named. */
-  engine?: 'auto' | 'kvm' | 'qemu';
-  /** Where the KVM probe's answer is kept (default {@link KVM_PROBE_CACHE}; null: not kept). */
-  kvmProbeCache?: string | null;
   /**
    * Host RAM and CPUs to report instead of libvirt's (each null: libvirt's); free memory shrinks by
    * what libvirt counts as used. For the test driver only (the agent's `test_capacity`).
    */
   reportedCapacity?: { memoryBytes: number | null; cpus: number | null; arches?: string[] | null };
-  log: Logger;
 }
-
-/** `VIR_DOMAIN_AFFECT_LIVE`. */
-const AFFECT_LIVE = 1;
-/** `VIR_DOMAIN_AFFECT_CONFIG`. */
-const AFFECT_CONFIG = 2;
 
 /** Maps `virDomainState` to tenks' power state. */
 export function powerStateOf(state: number): PowerState {
@@ -86,76 +78,6 @@ const EVENT_TYPE: Record<number, DomainEvent['type']> = {
   [DomainEventCode.CRASHED]: 'crashed',
 };
 
-/** What the host's capabilities say about virtualisation. */
-export interface Capabilities {
-  /** Domain type of x86_64 guests (`kvm`, `qemu`, or `test` on the test driver). */
-  domainType: string;
-  /** Engine of x86_64 guests; every other architecture runs under TCG unless in {@link kvmArches}. */
-  engine: Engine;
-  /** libvirt architecture x86_64 nodes are defined with (`x86_64`; the test driver only offers `i686`). */
-  arch: string;
-  /**
-   * Guest architectures libvirt runs (an `hvm` guest whose emulator is installed), sorted. On the
-   * test driver, `['x86_64']`: its `i686` guest stands in for the x86_64 nodes it defines, and it
-   * offers no other architecture.
-   */
-  arches: string[];
-  /** Those of {@link arches} libvirt offers KVM for (before the engine is chosen). */
-  kvmArches: string[];
-}
-
-/** Machine type whose UEFI firmware is probed, per architecture tenks makes nodes of. */
-const UEFI_MACHINE: Readonly<Record<string, string>> = { x86_64: 'q35', aarch64: 'virt' };
-
-/**
- * Reads the guest architectures, domain type and engine from `virConnectGetCapabilities` XML:
- * kvm only when libvirt offers it for x86_64. Refuses a host with neither x86_64 nor aarch64 guests.
- */
-export function parseCapabilities(xml: string): Capabilities {
-  const parser = new XMLParser({
-    ignoreAttributes: false,
-    attributeNamePrefix: '',
-    isArray: (name) => ['guest', 'domain'].includes(name),
-  });
-  const doc = parser.parse(xml) as {
-    capabilities?: { guest?: { os_type?: string; arch?: { name?: string; domain?: { type?: string }[] } }[] };
-  };
-  const arches = new Set<string>();
-  const kvmArches = new Set<string>();
-  let testArch: string | null = null;
-  for (const g of doc.capabilities?.guest ?? []) {
-    const name = g.arch?.name;
-    if (g.os_type !== 'hvm' || name === undefined) continue;
-    for (const d of g.arch?.domain ?? []) {
-      if (d.type === 'qemu' || d.type === 'kvm') arches.add(name);
-      if (d.type === 'kvm') kvmArches.add(name);
-      if (d.type === 'test') testArch ??= name;
-    }
-  }
-  const sorted = (set: Set<string>): string[] => [...set].sort();
-  if (arches.has('x86_64') || arches.has('aarch64')) {
-    const kvm = kvmArches.has('x86_64');
-    return {
-      domainType: kvm ? 'kvm' : 'qemu',
-      engine: kvm ? 'kvm' : 'qemu',
-      arch: 'x86_64',
-      arches: sorted(arches),
-      kvmArches: sorted(kvmArches),
-    };
-  }
-  if (testArch !== null)
-    return { domainType: 'test', engine: 'qemu', arch: testArch, arches: ['x86_64'], kvmArches: [] };
-  throw new TenksError(
-    'UNSUPPORTED',
-    'libvirt offers no x86_64 or aarch64 guest (install qemu-system-x86, or qemu-system-arm for aarch64)',
-  );
-}
-
-/** Whether `uri` reaches a libvirt on this machine, whose QEMU firmware descriptors the agent can read. */
-function localQemu(uri: string): boolean {
-  return /^qemu:\/\/\/(system|session|embed)\b/.test(uri);
-}
-
 /** The Hypervisor port on a real libvirt connection (through the native addon). */
 export class LibvirtHypervisor implements Hypervisor {
   private readonly limit: Semaphore;
@@ -163,7 +85,7 @@ export class LibvirtHypervisor implements Hypervisor {
   private constructor(
     private readonly conn: Connection,
     private readonly caps: Capabilities,
-    private readonly firmware: { uefiArches: string[]; secureBootArches: string[] },
+    private readonly firmware: FirmwareArches,
     private readonly log: Logger,
     concurrency: number,
     private readonly reported: LibvirtHypervisorOptions['reportedCapacity'] | null,
@@ -186,14 +108,7 @@ export class LibvirtHypervisor implements Hypervisor {
       const remote = /^[a-z]+\+[a-z]+:/.test(o.uri) || /^qemu:\/\/\/(system|session)/.test(o.uri);
       const interval = o.keepaliveIntervalS ?? 5;
       if (remote && interval > 0) await conn.setKeepAlive(interval, 3).catch(() => undefined);
-      let caps = await LibvirtHypervisor.chooseEngine(
-        conn,
-        parseCapabilities(await lv(conn.capabilities(), 'reading host capabilities')),
-        o,
-      );
-      const arches = o.reportedCapacity?.arches ?? null;
-      if (arches !== null && caps.domainType === 'test') caps = { ...caps, arches: [...arches] };
-      const firmware = await LibvirtHypervisor.probeFirmware(conn, caps, o.uri);
+      const { caps, firmware } = await readCapabilities(conn, { ...o, testArches: o.reportedCapacity?.arches ?? null });
       o.log.info('libvirt connected', {
         uri: o.uri,
         engine: caps.engine,
@@ -205,76 +120,6 @@ export class LibvirtHypervisor implements Hypervisor {
     } catch (e) {
       await conn.close().catch(() => undefined);
       throw e;
-    }
-  }
-
-  /** Keeps `kvm` only when it is asked for, or (auto) when a KVM guest really runs here. */
-  private static async chooseEngine(
-    conn: Connection,
-    caps: Capabilities,
-    o: LibvirtHypervisorOptions,
-  ): Promise<Capabilities> {
-    const engine = o.engine ?? 'auto';
-    const tcg: Capabilities = { ...caps, domainType: 'qemu', engine: 'qemu' };
-    if (caps.domainType !== 'kvm') {
-      if (engine === 'kvm')
-        throw new TenksError('UNSUPPORTED', `engine 'kvm' was asked for, but libvirt at '${o.uri}' offers no KVM`, {
-          field: 'engine',
-          hint: 'check /dev/kvm and its permissions, or set engine: auto',
-        });
-      return caps;
-    }
-    if (engine === 'kvm') return caps;
-    if (engine === 'qemu') return tcg;
-    const [hv, lib, kvmStat] = await Promise.all([
-      conn.hypervisorVersion().catch(() => 0),
-      conn.libVersion().catch(() => 0),
-      stat('/dev/kvm').catch(() => null),
-    ]);
-    const key = probeKey({ hypervisorVersion: hv, libvirtVersion: lib, kvmCtimeMs: kvmStat?.ctimeMs ?? 0 });
-    const works = await kvmWorks(conn, key, {
-      cacheFile: o.kvmProbeCache === undefined ? KVM_PROBE_CACHE : o.kvmProbeCache,
-      log: o.log,
-    });
-    if (!works) o.log.warn('libvirt offers KVM but a KVM guest does not run here: using QEMU (TCG)', { uri: o.uri });
-    return works ? caps : tcg;
-  }
-
-  /**
-   * The architectures with UEFI firmware (domain capabilities of each architecture tenks makes
-   * nodes of), and those whose firmware has Secure Boot (the firmware descriptors, on a local
-   * libvirt; on a remote one every UEFI architecture, and libvirt says at start when it has none).
-   * The test driver has no firmware and pretends every architecture it runs has both.
-   */
-  private static async probeFirmware(
-    conn: Connection,
-    caps: Capabilities,
-    uri: string,
-  ): Promise<{ uefiArches: string[]; secureBootArches: string[] }> {
-    if (caps.domainType === 'test') return { uefiArches: [...caps.arches], secureBootArches: [...caps.arches] };
-    const probed = await Promise.all(
-      caps.arches.map(async (arch) => {
-        const machine = UEFI_MACHINE[arch];
-        if (machine === undefined) return null;
-        const virtType = caps.engine === 'kvm' && caps.kvmArches.includes(arch) ? 'kvm' : 'qemu';
-        return (await LibvirtHypervisor.probeUefi(conn, arch, machine, virtType)) ? arch : null;
-      }),
-    );
-    const uefiArches = probed.filter((a): a is string => a !== null);
-    if (!localQemu(uri)) return { uefiArches, secureBootArches: [...uefiArches] };
-    const secure = new Set(secureBootArchesOf(await readFirmwareDescriptors()));
-    return { uefiArches, secureBootArches: uefiArches.filter((a) => secure.has(a)) };
-  }
-
-  private static async probeUefi(conn: Connection, arch: string, machine: string, virtType: string): Promise<boolean> {
-    try {
-      const xml = await conn.domainCapabilities({ arch, machine, virtType });
-      return (
-        /<enum name=['"]firmware['"]>[\s\S]*?<value>efi<\/value>/.test(xml) ||
-        /<loader supported=['"]yes['"]>\s*<value>/.test(xml)
-      );
-    } catch {
-      return false;
     }
   }
 
@@ -329,10 +174,18 @@ export class LibvirtHypervisor implements Hypervisor {
       const [state, meta] = await Promise.all([
         d.state(),
         // The persistent definition's metadata: redefining a running domain changes only that one.
-        d.getMetadata(METADATA_NS, AFFECT_CONFIG).catch((e: unknown) => {
-          if (isVirCode(e, VirErr.NO_DOMAIN_METADATA)) return null;
-          throw e;
-        }),
+        // A transient domain (undefined while running, or started without a definition) has only
+        // its live definition.
+        d
+          .getMetadata(METADATA_NS, ModifyFlags.CONFIG)
+          .catch((e: unknown) => {
+            if (isVirCode(e, VirErr.OPERATION_INVALID)) return d.getMetadata(METADATA_NS, ModifyFlags.LIVE);
+            throw e;
+          })
+          .catch((e: unknown) => {
+            if (isVirCode(e, VirErr.NO_DOMAIN_METADATA)) return null;
+            throw e;
+          }),
       ]);
       return {
         name: d.name,
@@ -401,7 +254,8 @@ export class LibvirtHypervisor implements Hypervisor {
         const oldXml = previous
           ? await previous.xml(DomainXmlFlags.INACTIVE | DomainXmlFlags.SECURE).catch(() => '')
           : '';
-        if (previous && /<os\b[^>]*firmware=['"]efi['"]|<loader\b/.test(oldXml)) {
+        const uefi = oldXml === '' ? null : domainFirmware(oldXml);
+        if (previous && (uefi?.selectsEfi === true || uefi?.hasLoader === true)) {
           if (await previous.isActive().catch(() => true))
             this.log.warn('node switched to BIOS while running: its NVRAM file stays until it is deleted', {
               node: spec.name,
@@ -429,12 +283,10 @@ export class LibvirtHypervisor implements Hypervisor {
   async setMetadata(name: string, metadata: NodeMetadata, o?: CallOptions): Promise<void> {
     await this.run(o, async () => {
       const d = await lv(this.conn.domainByName(name), `looking up domain '${name}'`);
-      // CONFIG (2) so the metadata persists; LIVE too when running (libvirt rejects LIVE on inactive domains).
+      // CONFIG so the metadata persists; LIVE too when running (libvirt rejects LIVE on inactive domains).
       const active = await lv(d.isActive(), `reading domain '${name}'`);
-      await lv(
-        d.setMetadata(metadataXml(metadata), METADATA_KEY, METADATA_NS, active ? 3 : 2),
-        `setting metadata of '${name}'`,
-      );
+      const flags = ModifyFlags.CONFIG | (active ? ModifyFlags.LIVE : 0);
+      await lv(d.setMetadata(metadataXml(metadata), METADATA_KEY, METADATA_NS, flags), `setting metadata of '${name}'`);
     });
   }
 
@@ -499,17 +351,15 @@ export class LibvirtHypervisor implements Hypervisor {
     return this.run(o, async () => {
       const d = await lv(this.conn.domainByName(name), `looking up domain '${name}'`);
       if (!(await lv(d.isActive(), `reading domain '${name}'`))) return false;
-      const live = await lv(d.xml(), `reading domain '${name}'`);
-      const drive = /<disk\b[^>]*device=['"]cdrom['"][\s\S]*?<\/disk>/.exec(live)?.[0];
-      if (drive === undefined) {
+      const bus = cdromBus(await lv(d.xml(), `reading domain '${name}'`));
+      if (bus === null) {
         this.log.warn('node has no CD drive while running: new media shows at its next power-on', { node: name });
         return false;
       }
-      const bus = /<target\b[^>]*bus=['"](\w+)['"]/.exec(drive)?.[1] ?? 'sata';
       // cdromXml picks the target from the architecture and machine type; the live drive's bus tells which.
       const [arch, machine] =
         bus === 'scsi' ? (['aarch64', 'virt'] as const) : (['x86_64', bus === 'sata' ? 'q35' : 'pc'] as const);
-      await lv(d.updateDevice(cdromXml(media, machine, arch), AFFECT_LIVE), `changing the CD of '${name}'`);
+      await lv(d.updateDevice(cdromXml(media, machine, arch), ModifyFlags.LIVE), `changing the CD of '${name}'`);
       return true;
     });
   }
@@ -520,12 +370,8 @@ export class LibvirtHypervisor implements Hypervisor {
       if (await lv(d.isActive(), `reading domain '${name}'`))
         throw new TenksError('CONFLICT', `node '${name}' is running: its NVRAM is re-created at its next start`);
       const xml = await lv(d.xml(DomainXmlFlags.INACTIVE | DomainXmlFlags.SECURE), `reading domain '${name}'`);
-      if (!/<os\b[^>]*firmware=['"]efi['"]/.test(xml)) return;
-      // Without the selected loader and NVRAM template libvirt selects firmware again (for the new
-      // Secure Boot setting) and copies a fresh variable store at the next start.
-      const fresh = xml
-        .replace(/<loader\b[^>]*\/>|<loader\b[\s\S]*?<\/loader>/, '')
-        .replace(/<nvram\b[^>]*\/>|<nvram\b[\s\S]*?<\/nvram>/, '');
+      if (!domainFirmware(xml).selectsEfi) return;
+      const fresh = withoutFirmwareSelection(xml);
       await lv(d.undefine(UndefineFlags.NVRAM), `removing the NVRAM of '${name}'`);
       try {
         await lv(this.conn.defineDomain(fresh), `redefining '${name}'`);

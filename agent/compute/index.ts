@@ -1,41 +1,26 @@
 /** The agent's compute plane, as the rest of the agent sees it. */
-export type * from './types.js';
-export type * from './hypervisor.js';
-export type * from './storage.js';
-export {
-  compileNodeSpec,
-  specHash,
-  rawNodeSpec,
-  rawVolume,
-  NAME_PATTERN,
-  ARCHES,
-  type RawNodeSpec,
-  type RawVolumeSpec,
-} from './node-spec.js';
-export {
-  NodeManager,
-  volumeName,
-  mediaVolumeName,
-  type FirmwarePatch,
-  generateMac,
-  diffSpecs,
-  type NodeRef,
-  type EnsureResult,
-  type DeleteResult,
-  type NodeLock,
-  type NicWiring,
-  type NodeManagerOptions,
-} from './node-manager.js';
-export {
-  LibvirtHypervisor,
-  parseCapabilities,
-  powerStateOf,
-  type Capabilities,
-  type LibvirtHypervisorOptions,
-} from './hypervisor-libvirt.js';
-export { LibvirtStorage, type LibvirtStorageOptions } from './storage-libvirt.js';
-export { HostPathPolicy, resolveHostPath, type HostPathPolicyOptions } from './host-paths.js';
-export { FakeHypervisor } from './hypervisor-fake.js';
-export { FakeStorage } from './storage-fake.js';
-export { DEFAULT_FIRMWARE } from './hypervisor.js';
-export { domainXml, metadataXml, parseMetadata, secureBootMachine, METADATA_NS, METADATA_KEY } from './domain-xml.js';
+export type {
+  Arch,
+  BootDevice,
+  BootMode,
+  HostFacts,
+  NodeSpec,
+  NodeStatus,
+  PoolInfo,
+  PowerAction,
+  PowerState,
+} from './types.js';
+export type { CallOptions, DomainEvent, DomainNic, Hypervisor } from './hypervisor.js';
+export type { Storage } from './storage.js';
+export type { NicWiring } from './nic-wiring.js';
+export { compileNodeSpec, type RawNodeSpec } from './node-spec.js';
+// The agent's node, physnet and cluster names follow the cluster spec's rule.
+export { NAME_PATTERN } from '../../common/spec/rules.js';
+export { NodeManager, type NodeLock } from './node-manager.js';
+export type { DeleteResult, EnsureResult, NodeRef } from './node-lifecycle.js';
+export type { FirmwarePatch } from './node-firmware.js';
+export { LibvirtHypervisor } from './hypervisor-libvirt.js';
+export { LibvirtStorage } from './storage-libvirt.js';
+export { HostPathPolicy } from './host-paths.js';
+export { secureBootMachine } from './domain-xml.js';
+export { POWER_AFTER_EVENT } from './power-after-event.js';

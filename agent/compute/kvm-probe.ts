@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../common/logger.js';
 import type { Connection } from '../native/index.js';
 
@@ -76,7 +77,7 @@ export async function kvmWorks(conn: Connection, key: string, o: KvmProbeOptions
           detail = `a KVM guest did not reach iPXE within ${timeoutMs} ms (serial: ${JSON.stringify(text.slice(-120))})`;
           break;
         }
-        await new Promise((r) => setTimeout(r, 200));
+        await sleep(200);
       }
     } catch (e) {
       detail = `starting the probe guest failed: ${(e as Error).message}`;

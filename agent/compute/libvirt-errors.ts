@@ -1,32 +1,26 @@
 import { TenksError, type ErrorCode } from '../../common/errors.js';
 import { LibvirtError, VirErr } from '../native/index.js';
 
-const CODE_OF: Partial<Record<number, ErrorCode>> = {
-  [VirErr.NO_DOMAIN]: 'NOT_FOUND',
-  [VirErr.NO_STORAGE_POOL]: 'NOT_FOUND',
-  [VirErr.NO_STORAGE_VOL]: 'NOT_FOUND',
-  [VirErr.DOM_EXIST]: 'ALREADY_EXISTS',
-  [VirErr.STORAGE_VOL_EXIST]: 'ALREADY_EXISTS',
-  [VirErr.OPERATION_INVALID]: 'CONFLICT',
-  [VirErr.XML_ERROR]: 'INVALID_SPEC',
-  [VirErr.XML_DETAIL]: 'INVALID_SPEC',
-  [VirErr.INVALID_ARG]: 'INVALID_SPEC',
-  [VirErr.CONFIG_UNSUPPORTED]: 'UNSUPPORTED',
-  [VirErr.NO_SUPPORT]: 'UNSUPPORTED',
-  [VirErr.OPERATION_UNSUPPORTED]: 'UNSUPPORTED',
-  [VirErr.NO_CONNECT]: 'UNAVAILABLE',
-  [VirErr.RPC]: 'UNAVAILABLE',
-  [VirErr.OPERATION_TIMEOUT]: 'TIMEOUT',
-  [VirErr.AUTH_FAILED]: 'PERMISSION',
-  [VirErr.AUTH_UNAVAILABLE]: 'PERMISSION',
-  [VirErr.ACCESS_DENIED]: 'PERMISSION',
-  [VirErr.OPERATION_DENIED]: 'PERMISSION',
+/** The libvirt errors each tenks code stands for; every other libvirt error is INTERNAL. */
+const LIBVIRT_ERRORS: Partial<Record<ErrorCode, number[]>> = {
+  NOT_FOUND: [VirErr.NO_DOMAIN, VirErr.NO_STORAGE_POOL, VirErr.NO_STORAGE_VOL],
+  ALREADY_EXISTS: [VirErr.DOM_EXIST, VirErr.STORAGE_VOL_EXIST],
+  CONFLICT: [VirErr.OPERATION_INVALID],
+  INVALID_SPEC: [VirErr.XML_ERROR, VirErr.XML_DETAIL, VirErr.INVALID_ARG],
+  UNSUPPORTED: [VirErr.CONFIG_UNSUPPORTED, VirErr.NO_SUPPORT, VirErr.OPERATION_UNSUPPORTED],
+  UNAVAILABLE: [VirErr.NO_CONNECT, VirErr.RPC],
+  TIMEOUT: [VirErr.OPERATION_TIMEOUT],
+  PERMISSION: [VirErr.AUTH_FAILED, VirErr.AUTH_UNAVAILABLE, VirErr.ACCESS_DENIED, VirErr.OPERATION_DENIED],
 };
+
+const CODE_OF = new Map<number, ErrorCode>(
+  Object.entries(LIBVIRT_ERRORS).flatMap(([code, errors]) => errors.map((e) => [e, code as ErrorCode] as const)),
+);
 
 /** Turns a libvirt failure into a TenksError (keeping it as the cause); other errors pass through. */
 export function fromLibvirt(e: unknown, what: string): unknown {
   if (e instanceof LibvirtError) {
-    return new TenksError(CODE_OF[e.code] ?? 'INTERNAL', `${what}: ${e.message}`, { cause: e });
+    return new TenksError(CODE_OF.get(e.code) ?? 'INTERNAL', `${what}: ${e.message}`, { cause: e });
   }
   return e;
 }

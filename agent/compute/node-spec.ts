@@ -1,7 +1,25 @@
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../../common/canonical-json.js';
 import { invalidSpec, type FieldError } from '../../common/errors.js';
 import { parseSize } from '../../common/sizes.js';
-import { CLOCK_OFFSET_PATTERN, CPU_MODE_NONE, LOG_OWNER_PATTERN, emulatorProblem } from '../../common/spec/rules.js';
+import {
+  CLOCK_OFFSET_PATTERN,
+  CPU_MODE_NONE,
+  CPU_MODES as SPEC_CPU_MODES,
+  GUEST_ARCHES,
+  LOG_OWNER_PATTERN,
+  MACHINE_PATTERN,
+  MAX_VCPUS,
+  MIN_MEMORY_MB,
+  NAME_PATTERN,
+  NAME_RULE,
+  VOLUME_NAME_PATTERN,
+  VOLUME_NAME_RULE,
+  backingFormatProblem,
+  emulatorProblem,
+  imagePathProblem,
+  volumeSourcesProblem,
+} from '../../common/spec/rules.js';
 import type { Arch, NodeSpec, VolumeFormat, VolumeSpec, VolumeSource, NicSpec, BootMode, Engine } from './types.js';
 
 /** A node spec as received (proto3 style: empty string / 0 mean "not set"). */
@@ -46,64 +64,42 @@ export interface RawVolumeSpec {
   format: string;
 }
 
-/** Names usable as libvirt domain names, volume file names and in interface aliases. */
-export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
-const MACHINE = /^[a-z0-9][a-z0-9._-]*$/;
 const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}$/;
-const CPU_MODES = ['host-passthrough', 'host-model', 'maximum', CPU_MODE_NONE] as const;
+/** The spec's CPU modes, and upstream's empty one (no <cpu> element), which the coordinator sends as `none`. */
+const CPU_MODES = [...SPEC_CPU_MODES, CPU_MODE_NONE] as const;
 const ENGINES = ['kvm', 'qemu'] as const;
 const BOOT_MODES: readonly BootMode[] = ['uefi', 'bios'];
-/** Guest architectures tenks makes nodes of (keep in step with GUEST_ARCHES in common/spec/rules.ts). */
-export const ARCHES: readonly Arch[] = ['x86_64', 'aarch64'];
-
-/** Smallest memory a node may have (MiB): below this OVMF and iPXE do not start. */
-export const MIN_MEMORY_MB = 64;
-/** Largest vCPU count accepted. */
-export const MAX_VCPUS = 512;
 
 function checkName(value: string, field: string, what: string, errors: FieldError[]): void {
   if (value === '') errors.push({ field, message: `${what} is required` });
   else if (!NAME_PATTERN.test(value))
-    errors.push({
-      field,
-      message: `'${value}' is not a usable ${what}: use 1-63 letters, digits, '_', '.', '-', starting with a letter or digit`,
-    });
+    errors.push({ field, message: `'${value}' is not a usable ${what}: ${NAME_RULE}` });
 }
 
 function compileVolume(raw: RawVolumeSpec, index: number, base: string, errors: FieldError[]): VolumeSpec | null {
   const field = `${base}.volumes[${index}]`;
   const before = errors.length;
   const name = raw.name === '' ? `vol${index}` : raw.name;
-  if (!VOLUME_NAME.test(name))
-    errors.push({
-      field: `${field}.name`,
-      message: `'${name}' is not a usable volume name: use 1-32 letters, digits, '_', '-'`,
-    });
+  if (!VOLUME_NAME_PATTERN.test(name))
+    errors.push({ field: `${field}.name`, message: `'${name}' is not a usable volume name: ${VOLUME_NAME_RULE}` });
 
-  const sources = [
-    ['image', raw.image],
-    ['backing_image', raw.backingImage],
-    ['existing', raw.existing],
-  ].filter(([, v]) => v !== '');
-  if (sources.length > 1)
-    errors.push({
-      field,
-      message: `give at most one of image, backing_image and existing (got ${sources.map(([k]) => k).join(', ')})`,
-    });
+  const given = { image: raw.image, backing_image: raw.backingImage, existing: raw.existing };
+  const sources = volumeSourcesProblem(
+    Object.entries(given)
+      .filter(([, value]) => value !== '')
+      .map(([key]) => key),
+  );
+  if (sources !== null) errors.push({ field, message: sources });
 
   let source: VolumeSource = { kind: 'blank' };
   if (raw.image !== '') source = { kind: 'image', path: raw.image };
   else if (raw.backingImage !== '') source = { kind: 'backing', path: raw.backingImage };
   else if (raw.existing !== '') source = { kind: 'existing', ref: raw.existing };
-  for (const [key, value] of [
-    ['image', raw.image],
-    ['backing_image', raw.backingImage],
-  ] as const) {
-    if (value !== '' && !value.startsWith('/'))
-      errors.push({ field: `${field}.${key}`, message: `'${value}' must be an absolute path on the hypervisor` });
+  for (const key of ['image', 'backing_image'] as const) {
+    const problem = given[key] === '' ? null : imagePathProblem(given[key]);
+    if (problem !== null) errors.push({ field: `${field}.${key}`, message: problem });
   }
 
   let format: VolumeFormat = 'qcow2';
@@ -111,8 +107,8 @@ function compileVolume(raw: RawVolumeSpec, index: number, base: string, errors: 
     if (raw.format === 'qcow2' || raw.format === 'raw') format = raw.format;
     else errors.push({ field: `${field}.format`, message: `unknown volume format '${raw.format}' (use qcow2 or raw)` });
   }
-  if (source.kind === 'backing' && format !== 'qcow2')
-    errors.push({ field: `${field}.format`, message: 'a volume with backing_image must be qcow2' });
+  const backing = source.kind === 'backing' ? backingFormatProblem(format) : null;
+  if (backing !== null) errors.push({ field: `${field}.format`, message: backing });
 
   let capacityBytes = 0;
   if (raw.capacity === '') {
@@ -144,7 +140,7 @@ export function compileNodeSpec(raw: RawNodeSpec, base = 'node'): NodeSpec {
       field: `${base}.vcpus`,
       message: `vcpus must be a whole number from 1 to ${MAX_VCPUS} (got ${raw.vcpus})`,
     });
-  if (raw.machine !== '' && !MACHINE.test(raw.machine))
+  if (raw.machine !== '' && !MACHINE_PATTERN.test(raw.machine))
     errors.push({ field: `${base}.machine`, message: `'${raw.machine}' is not a machine type` });
   if (raw.cpuMode !== '' && !(CPU_MODES as readonly string[]).includes(raw.cpuMode))
     errors.push({
@@ -155,8 +151,11 @@ export function compileNodeSpec(raw: RawNodeSpec, base = 'node'): NodeSpec {
   if (!(BOOT_MODES as readonly string[]).includes(bootMode))
     errors.push({ field: `${base}.boot_mode`, message: `unknown boot mode '${raw.bootMode}' (use uefi or bios)` });
   const arch = raw.arch === '' ? 'x86_64' : raw.arch;
-  if (!(ARCHES as readonly string[]).includes(arch))
-    errors.push({ field: `${base}.arch`, message: `unknown architecture '${raw.arch}' (use ${ARCHES.join(' or ')})` });
+  if (!(GUEST_ARCHES as readonly string[]).includes(arch))
+    errors.push({
+      field: `${base}.arch`,
+      message: `unknown architecture '${raw.arch}' (use ${GUEST_ARCHES.join(' or ')})`,
+    });
   else if (arch !== 'x86_64' && bootMode === 'bios')
     errors.push({
       field: `${base}.boot_mode`,
@@ -254,18 +253,6 @@ export function compileNodeSpec(raw: RawNodeSpec, base = 'node'): NodeSpec {
   };
 }
 
-/** JSON with object keys sorted, so equal specs hash equally. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => {
-    if (v && typeof v === 'object' && !Array.isArray(v)) {
-      return Object.fromEntries(
-        Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-      );
-    }
-    return v;
-  });
-}
-
 /** Short stable hash of a spec. */
 export function specHash(spec: NodeSpec): string {
   return createHash('sha256').update(canonicalJson(spec)).digest('hex').slice(0, 16);
@@ -300,4 +287,14 @@ export function rawNodeSpec(fields: Partial<RawNodeSpec> & Pick<RawNodeSpec, 'cl
 /** A raw volume with only some fields set. */
 export function rawVolume(fields: Partial<RawVolumeSpec>): RawVolumeSpec {
   return { name: '', capacity: '', image: '', backingImage: '', existing: '', format: '', ...fields };
+}
+
+/** Guest architecture of a spec. */
+export function archOf(spec: NodeSpec): Arch {
+  return spec.arch ?? 'x86_64';
+}
+
+/** QEMU machine type of a spec: its own, else virt for aarch64, q35 for UEFI and pc for BIOS. */
+export function machineOf(spec: NodeSpec): string {
+  return spec.machine ?? (archOf(spec) === 'aarch64' ? 'virt' : spec.bootMode === 'uefi' ? 'q35' : 'pc');
 }

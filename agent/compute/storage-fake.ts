@@ -3,7 +3,10 @@ import type { DiskSource } from './hypervisor.js';
 import type { ImageInfo, Storage, VolumeCreate } from './storage.js';
 import type { PoolInfo, VolumeFormat, VolumeInfo } from './types.js';
 
-/** An in-memory pool for unit tests. */
+/**
+ * An in-memory dir pool for unit tests. test/integration/storage-contract.test.ts holds it to the
+ * libvirt adapter.
+ */
 export class FakeStorage implements Storage {
   readonly poolName = 'tenks';
   readonly poolType = 'dir' as const;
@@ -19,8 +22,9 @@ export class FakeStorage implements Storage {
   }
 
   pool(): Promise<PoolInfo> {
+    // As a dir pool: volumes are sparse, so only what is written (allocated) is used.
     let used = 0;
-    for (const v of this.volumes.values()) used += v.capacityBytes;
+    for (const v of this.volumes.values()) used += v.allocationBytes;
     return Promise.resolve({
       name: this.poolName,
       type: 'dir',

@@ -1,17 +1,15 @@
-import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { TenksError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { Semaphore, throwIfAborted } from '../../common/semaphore.js';
 import { VirErr, type Connection, type StoragePool, type Volume } from '../native/index.js';
+import { runCommand } from '../os/index.js';
 import type { CallOptions, DiskSource } from './hypervisor.js';
 import { fromLibvirt, isVirCode, lv } from './libvirt-errors.js';
+import { poolTarget, volumeFormat } from './libvirt-xml.js';
 import type { ImageInfo, Storage, VolumeCreate } from './storage.js';
 import type { PoolInfo, VolumeFormat, VolumeInfo } from './types.js';
 import { xmlEscape as e } from './xml.js';
-
-const execFileAsync = promisify(execFile);
 
 /** Options of a libvirt-backed storage pool. */
 export interface LibvirtStorageOptions {
@@ -79,13 +77,8 @@ export class LibvirtStorage implements Storage {
     throwIfAborted(o?.signal);
     let pool = await lv(this.conn.findPool(this.o.poolName), `looking up pool '${this.o.poolName}'`);
     if (pool) {
-      const xml = await lv(pool.xml(), `reading pool '${this.o.poolName}'`);
-      const type = /<pool type=['"](\w+)['"]/.exec(xml)?.[1];
-      const path = /<target>\s*<path>([^<]*)<\/path>/.exec(xml)?.[1];
-      if (
-        type !== this.o.poolType ||
-        (path !== undefined && path.replace(/\/$/, '') !== this.targetPath.replace(/\/$/, ''))
-      )
+      const { type, path } = poolTarget(await lv(pool.xml(), `reading pool '${this.o.poolName}'`));
+      if (type !== this.o.poolType || (path !== null && path.replace(/\/$/, '') !== this.targetPath.replace(/\/$/, '')))
         throw new TenksError(
           'CONFLICT',
           `storage pool '${this.o.poolName}' exists as ${type ?? '?'} at '${path ?? '?'}', but the agent is configured for ${this.o.poolType} at '${this.targetPath}'`,
@@ -110,7 +103,7 @@ export class LibvirtStorage implements Storage {
 
   private async checkVolumeGroup(): Promise<void> {
     try {
-      await execFileAsync('vgs', ['--noheadings', this.o.poolPath], { timeout: 10_000 });
+      await runCommand('vgs', ['--noheadings', this.o.poolPath], { timeoutMs: 10_000 });
     } catch (err) {
       throw new TenksError(
         'NOT_FOUND',
@@ -147,7 +140,7 @@ export class LibvirtStorage implements Storage {
         ? Promise.resolve(knownFormat)
         : this.o.poolType === 'logical'
           ? Promise.resolve('raw')
-          : v.xml().then((xml) => /<target>[\s\S]*?<format type=['"]([\w-]+)['"]/.exec(xml)?.[1] ?? 'unknown'),
+          : v.xml().then(volumeFormat),
     ]);
     return {
       name: v.name,
@@ -238,9 +231,9 @@ export class LibvirtStorage implements Storage {
               await lv(vol.resize(capacityBytes, RESIZE_ALLOCATE), `resizing volume '${v.name}'`);
           } else {
             const path = await lv(vol.path(), `reading volume '${v.name}'`);
-            await execFileAsync('qemu-img', ['convert', '-n', '-O', format, src, path], {
+            await runCommand('qemu-img', ['convert', '-n', '-O', format, src, path], {
               signal: o?.signal,
-              timeout: 3_600_000,
+              timeoutMs: 3_600_000,
             }).catch((err: unknown) => {
               throw new TenksError(
                 'INTERNAL',
@@ -291,9 +284,9 @@ export class LibvirtStorage implements Storage {
       return null;
     }
     try {
-      const { stdout } = await execFileAsync('qemu-img', ['info', '--output=json', '-U', path], {
+      const stdout = await runCommand('qemu-img', ['info', '--output=json', '-U', path], {
         signal: o?.signal,
-        timeout: 60_000,
+        timeoutMs: 60_000,
       });
       const info = JSON.parse(stdout) as { format?: string; 'virtual-size'?: number };
       if (typeof info.format !== 'string' || typeof info['virtual-size'] !== 'number')

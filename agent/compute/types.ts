@@ -1,7 +1,13 @@
 /** Domain types of the agent's compute plane. No protobuf types here: `agent/rpc/` maps to and from them. */
 
-/** Firmware. */
-export type BootMode = 'uefi' | 'bios';
+import type { Arch, BootMode, VolumeFormat, VolumeSource } from '../../common/spec/types.js';
+
+/**
+ * The node vocabulary the agent shares with the cluster spec: firmware, guest architecture, volume
+ * format and volume source (whose `existing` references arrive with the node name filled in).
+ */
+export type { Arch, BootMode, VolumeFormat, VolumeSource };
+
 /** Accelerator QEMU runs with. */
 export type Engine = 'kvm' | 'qemu';
 /** Power state as tenks reports it. */
@@ -10,23 +16,6 @@ export type PowerState = 'on' | 'off' | 'paused' | 'shutting_down' | 'crashed' |
 export type PowerAction = 'on' | 'off' | 'soft_off' | 'reset' | 'nmi' | 'cycle';
 /** First boot device. */
 export type BootDevice = 'network' | 'disk' | 'cdrom';
-/** Volume format. */
-export type VolumeFormat = 'qcow2' | 'raw';
-/**
- * Guest architecture a node may have (libvirt's names). Keep in step with `GUEST_ARCHES` in
- * common/spec/rules.ts.
- */
-export type Arch = 'x86_64' | 'aarch64';
-
-/** Where a volume's content comes from. */
-export type VolumeSource =
-  | { kind: 'blank' }
-  /** Copy of an image file on the hypervisor. */
-  | { kind: 'image'; path: string }
-  /** Copy-on-write overlay on an image file on the hypervisor. */
-  | { kind: 'backing'; path: string }
-  /** An existing pool volume (by name) or file/block device (absolute path); never deleted by tenks. */
-  | { kind: 'existing'; ref: string };
 
 /** A compiled volume of a node. */
 export interface VolumeSpec {

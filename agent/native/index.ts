@@ -1,2 +1,15 @@
-export * from './libvirt.js';
-export type { NativeNodeInfo, NativePoolInfo, NativeVolumeInfo } from './native.js';
+/** The libvirt binding, as the agent's libvirt adapters (agent/compute) and the tests see it. */
+export {
+  Connection,
+  DomainEventCode,
+  DomainStateCode,
+  DomainXmlFlags,
+  LibvirtError,
+  ModifyFlags,
+  UndefineFlags,
+  VirErr,
+  type Domain,
+  type LifecycleEvent,
+  type StoragePool,
+  type Volume,
+} from './libvirt.js';

@@ -139,139 +139,141 @@ export const DEFINE_VALIDATE = 1;
 /** A lifecycle event with its libvirt codes. */
 export type LifecycleEvent = NativeLifecycleEvent;
 
-/** A libvirt domain. */
-export class Domain {
+/** A libvirt object the addon hands out: its calls pass its handle and map libvirt errors. */
+abstract class LibvirtObject<H> {
   constructor(
-    private readonly native: Native,
-    readonly handle: NativeDomain,
+    protected readonly native: Native,
+    readonly handle: H,
   ) {}
 
+  /** Runs the addon call `op` on this object's handle. */
+  protected run<T>(op: (native: Native, handle: H) => Promise<T>): Promise<T> {
+    return call(op(this.native, this.handle));
+  }
+}
+
+/** A libvirt domain. */
+export class Domain extends LibvirtObject<NativeDomain> {
   get name(): string {
     return this.native.domainGetName(this.handle);
   }
   get uuid(): string {
     return this.native.domainGetUuid(this.handle);
   }
-  undefine(flags = 0): Promise<void> {
-    return call(this.native.domainUndefine(this.handle, flags));
-  }
-  create(): Promise<void> {
-    return call(this.native.domainCreate(this.handle));
-  }
-  destroy(flags = 0): Promise<void> {
-    return call(this.native.domainDestroy(this.handle, flags));
-  }
-  shutdown(flags = 0): Promise<void> {
-    return call(this.native.domainShutdown(this.handle, flags));
-  }
-  reset(): Promise<void> {
-    return call(this.native.domainReset(this.handle));
-  }
-  injectNmi(): Promise<void> {
-    return call(this.native.domainInjectNmi(this.handle));
-  }
   state(): Promise<{ state: number; reason: number }> {
-    return call(this.native.domainGetState(this.handle));
+    return this.run((n, d) => n.domainGetState(d));
   }
   isActive(): Promise<boolean> {
-    return call(this.native.domainIsActive(this.handle));
+    return this.run((n, d) => n.domainIsActive(d));
   }
   xml(flags = 0): Promise<string> {
-    return call(this.native.domainGetXmlDesc(this.handle, flags));
+    return this.run((n, d) => n.domainGetXmlDesc(d, flags));
   }
   /** Our metadata element in namespace `uri`, or null. */
   getMetadata(uri: string, flags = 0): Promise<string | null> {
-    return call(this.native.domainGetMetadata(this.handle, METADATA_ELEMENT, uri, flags));
+    return this.run((n, d) => n.domainGetMetadata(d, METADATA_ELEMENT, uri, flags));
   }
   /** Sets (or with `xml` null removes) our metadata element under prefix `key` in namespace `uri`. */
   setMetadata(xml: string | null, key: string, uri: string, flags = 0): Promise<void> {
-    return call(this.native.domainSetMetadata(this.handle, METADATA_ELEMENT, xml, key, uri, flags));
+    return this.run((n, d) => n.domainSetMetadata(d, METADATA_ELEMENT, xml, key, uri, flags));
   }
   updateDevice(xml: string, flags = 0): Promise<void> {
-    return call(this.native.domainUpdateDevice(this.handle, xml, flags));
+    return this.run((n, d) => n.domainUpdateDevice(d, xml, flags));
+  }
+  create(): Promise<void> {
+    return this.run((n, d) => n.domainCreate(d));
+  }
+  shutdown(flags = 0): Promise<void> {
+    return this.run((n, d) => n.domainShutdown(d, flags));
+  }
+  destroy(flags = 0): Promise<void> {
+    return this.run((n, d) => n.domainDestroy(d, flags));
+  }
+  reset(): Promise<void> {
+    return this.run((n, d) => n.domainReset(d));
+  }
+  injectNmi(): Promise<void> {
+    return this.run((n, d) => n.domainInjectNmi(d));
+  }
+  undefine(flags = 0): Promise<void> {
+    return this.run((n, d) => n.domainUndefine(d, flags));
   }
 }
 
 /** A storage volume. */
-export class Volume {
-  constructor(
-    private readonly native: Native,
-    readonly handle: NativeVolume,
-  ) {}
+export class Volume extends LibvirtObject<NativeVolume> {
   get name(): string {
     return this.native.storageVolGetName(this.handle);
   }
-  info(): Promise<NativeVolumeInfo> {
-    return call(this.native.storageVolGetInfo(this.handle));
-  }
+  /** Where the volume's data is on the host (a file, or a block device in an LVM pool). */
   path(): Promise<string> {
-    return call(this.native.storageVolGetPath(this.handle));
+    return this.run((n, v) => n.storageVolGetPath(v));
   }
-  xml(): Promise<string> {
-    return call(this.native.storageVolGetXmlDesc(this.handle, 0));
-  }
+  /** Replaces the volume's content with the file at `path` (which libvirt reads itself). */
   upload(path: string): Promise<number> {
-    return call(this.native.storageVolUpload(this.handle, path, 0));
-  }
-  delete(): Promise<void> {
-    return call(this.native.storageVolDelete(this.handle, 0));
+    return this.run((n, v) => n.storageVolUpload(v, path, 0));
   }
   resize(capacityBytes: number, flags = 0): Promise<void> {
-    return call(this.native.storageVolResize(this.handle, capacityBytes, flags));
+    return this.run((n, v) => n.storageVolResize(v, capacityBytes, flags));
+  }
+  info(): Promise<NativeVolumeInfo> {
+    return this.run((n, v) => n.storageVolGetInfo(v));
+  }
+  xml(): Promise<string> {
+    return this.run((n, v) => n.storageVolGetXmlDesc(v, 0));
+  }
+  delete(): Promise<void> {
+    return this.run((n, v) => n.storageVolDelete(v, 0));
   }
 }
 
 /** A storage pool. */
-export class StoragePool {
-  constructor(
-    private readonly native: Native,
-    readonly handle: NativePool,
-  ) {}
+export class StoragePool extends LibvirtObject<NativePool> {
   get name(): string {
     return this.native.storagePoolGetName(this.handle);
   }
-  build(flags = 0): Promise<void> {
-    return call(this.native.storagePoolBuild(this.handle, flags));
-  }
-  create(flags = 0): Promise<void> {
-    return call(this.native.storagePoolCreate(this.handle, flags));
-  }
-  destroy(): Promise<void> {
-    return call(this.native.storagePoolDestroy(this.handle));
-  }
-  undefine(): Promise<void> {
-    return call(this.native.storagePoolUndefine(this.handle));
-  }
-  delete(flags = 0): Promise<void> {
-    return call(this.native.storagePoolDelete(this.handle, flags));
-  }
-  setAutostart(on: boolean): Promise<void> {
-    return call(this.native.storagePoolSetAutostart(this.handle, on));
-  }
-  isActive(): Promise<boolean> {
-    return call(this.native.storagePoolIsActive(this.handle));
-  }
-  refresh(): Promise<void> {
-    return call(this.native.storagePoolRefresh(this.handle, 0));
-  }
   info(): Promise<NativePoolInfo> {
-    return call(this.native.storagePoolGetInfo(this.handle));
+    return this.run((n, p) => n.storagePoolGetInfo(p));
   }
   xml(): Promise<string> {
-    return call(this.native.storagePoolGetXmlDesc(this.handle, 0));
+    return this.run((n, p) => n.storagePoolGetXmlDesc(p, 0));
+  }
+  isActive(): Promise<boolean> {
+    return this.run((n, p) => n.storagePoolIsActive(p));
   }
   async volumes(): Promise<Volume[]> {
-    const list = await call(this.native.storagePoolListAllVolumes(this.handle, 0));
+    const list = await this.run((n, p) => n.storagePoolListAllVolumes(p, 0));
     return list.map((v) => new Volume(this.native, v));
   }
   async volume(name: string): Promise<Volume> {
-    return new Volume(this.native, await call(this.native.storageVolLookupByName(this.handle, name)));
+    return new Volume(this.native, await this.run((n, p) => n.storageVolLookupByName(p, name)));
   }
   async createVolume(xml: string): Promise<Volume> {
-    return new Volume(this.native, await call(this.native.storageVolCreateXml(this.handle, xml, 0)));
+    return new Volume(this.native, await this.run((n, p) => n.storageVolCreateXml(p, xml, 0)));
   }
   async cloneVolume(xml: string, source: Volume): Promise<Volume> {
-    return new Volume(this.native, await call(this.native.storageVolCreateXmlFrom(this.handle, xml, source.handle, 0)));
+    return new Volume(this.native, await this.run((n, p) => n.storageVolCreateXmlFrom(p, xml, source.handle, 0)));
+  }
+  refresh(): Promise<void> {
+    return this.run((n, p) => n.storagePoolRefresh(p, 0));
+  }
+  build(flags = 0): Promise<void> {
+    return this.run((n, p) => n.storagePoolBuild(p, flags));
+  }
+  create(flags = 0): Promise<void> {
+    return this.run((n, p) => n.storagePoolCreate(p, flags));
+  }
+  setAutostart(on: boolean): Promise<void> {
+    return this.run((n, p) => n.storagePoolSetAutostart(p, on));
+  }
+  destroy(): Promise<void> {
+    return this.run((n, p) => n.storagePoolDestroy(p));
+  }
+  delete(flags = 0): Promise<void> {
+    return this.run((n, p) => n.storagePoolDelete(p, flags));
+  }
+  undefine(): Promise<void> {
+    return this.run((n, p) => n.storagePoolUndefine(p));
   }
 }
 
@@ -311,14 +313,26 @@ class EventQueue {
   }
 }
 
+/** `p`'s value, or null when it fails with libvirt error `code` (there is no such object). */
+async function orNull<T>(p: Promise<T>, code: number): Promise<T | null> {
+  try {
+    return await p;
+  } catch (e) {
+    if (e instanceof LibvirtError && e.code === code) return null;
+    throw e;
+  }
+}
+
 /** An open libvirt connection. */
-export class Connection {
+export class Connection extends LibvirtObject<NativeConnection> {
   private closed = false;
   private constructor(
-    private readonly native: Native,
-    readonly handle: NativeConnection,
+    native: Native,
+    handle: NativeConnection,
     readonly uri: string,
-  ) {}
+  ) {
+    super(native, handle);
+  }
 
   /** Opens `uri` (`qemu:///system`, `test:///default`, `qemu:///embed?root=DIR`, remote URIs). */
   static async open(uri: string, native: Native = loadNative()): Promise<Connection> {
@@ -334,92 +348,73 @@ export class Connection {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await call(this.native.connectClose(this.handle));
+    await this.run((n, c) => n.connectClose(c));
   }
   setKeepAlive(intervalS: number, count: number): Promise<void> {
-    return call(this.native.connectSetKeepAlive(this.handle, intervalS, count));
+    return this.run((n, c) => n.connectSetKeepAlive(c, intervalS, count));
   }
   isAlive(): Promise<boolean> {
-    return call(this.native.connectIsAlive(this.handle));
+    return this.run((n, c) => n.connectIsAlive(c));
   }
   hostname(): Promise<string> {
-    return call(this.native.connectGetHostname(this.handle));
+    return this.run((n, c) => n.connectGetHostname(c));
   }
   hypervisorVersion(): Promise<number> {
-    return call(this.native.connectGetVersion(this.handle));
+    return this.run((n, c) => n.connectGetVersion(c));
   }
   libVersion(): Promise<number> {
-    return call(this.native.connectGetLibVersion(this.handle));
+    return this.run((n, c) => n.connectGetLibVersion(c));
   }
   capabilities(): Promise<string> {
-    return call(this.native.connectGetCapabilities(this.handle));
+    return this.run((n, c) => n.connectGetCapabilities(c));
   }
   domainCapabilities(o: { emulatorBin?: string; arch?: string; machine?: string; virtType?: string }): Promise<string> {
-    return call(
-      this.native.connectGetDomainCapabilities(
-        this.handle,
-        o.emulatorBin ?? null,
-        o.arch ?? null,
-        o.machine ?? null,
-        o.virtType ?? null,
-      ),
+    return this.run((n, c) =>
+      n.connectGetDomainCapabilities(c, o.emulatorBin ?? null, o.arch ?? null, o.machine ?? null, o.virtType ?? null),
     );
   }
   nodeInfo(): Promise<NativeNodeInfo> {
-    return call(this.native.nodeGetInfo(this.handle));
+    return this.run((n, c) => n.nodeGetInfo(c));
   }
   freeMemoryBytes(): Promise<number> {
-    return call(this.native.nodeGetFreeMemory(this.handle));
+    return this.run((n, c) => n.nodeGetFreeMemory(c));
   }
 
   async listDomains(flags = 0): Promise<Domain[]> {
-    const list = await call(this.native.connectListAllDomains(this.handle, flags));
+    const list = await this.run((n, c) => n.connectListAllDomains(c, flags));
     return list.map((d) => new Domain(this.native, d));
   }
   async domainByName(name: string): Promise<Domain> {
-    return new Domain(this.native, await call(this.native.domainLookupByName(this.handle, name)));
+    return new Domain(this.native, await this.run((n, c) => n.domainLookupByName(c, name)));
   }
   async domainByUuid(uuid: string): Promise<Domain> {
-    return new Domain(this.native, await call(this.native.domainLookupByUuid(this.handle, uuid)));
+    return new Domain(this.native, await this.run((n, c) => n.domainLookupByUuid(c, uuid)));
   }
   /** The domain, or null when libvirt has none of that name. */
-  async findDomain(name: string): Promise<Domain | null> {
-    try {
-      return await this.domainByName(name);
-    } catch (e) {
-      if (e instanceof LibvirtError && e.code === VirErr.NO_DOMAIN) return null;
-      throw e;
-    }
+  findDomain(name: string): Promise<Domain | null> {
+    return orNull(this.domainByName(name), VirErr.NO_DOMAIN);
   }
-  async findDomainByUuid(uuid: string): Promise<Domain | null> {
-    try {
-      return await this.domainByUuid(uuid);
-    } catch (e) {
-      if (e instanceof LibvirtError && e.code === VirErr.NO_DOMAIN) return null;
-      throw e;
-    }
+  /** The domain, or null when libvirt has none of that UUID. */
+  findDomainByUuid(uuid: string): Promise<Domain | null> {
+    return orNull(this.domainByUuid(uuid), VirErr.NO_DOMAIN);
   }
   async defineDomain(xml: string, flags = 0): Promise<Domain> {
-    return new Domain(this.native, await call(this.native.domainDefineXml(this.handle, xml, flags)));
+    return new Domain(this.native, await this.run((n, c) => n.domainDefineXml(c, xml, flags)));
   }
 
   async listPools(flags = 0): Promise<StoragePool[]> {
-    const list = await call(this.native.connectListAllStoragePools(this.handle, flags));
+    const list = await this.run((n, c) => n.connectListAllStoragePools(c, flags));
     return list.map((p) => new StoragePool(this.native, p));
   }
   async poolByName(name: string): Promise<StoragePool> {
-    return new StoragePool(this.native, await call(this.native.storagePoolLookupByName(this.handle, name)));
+    return new StoragePool(this.native, await this.run((n, c) => n.storagePoolLookupByName(c, name)));
   }
-  async findPool(name: string): Promise<StoragePool | null> {
-    try {
-      return await this.poolByName(name);
-    } catch (e) {
-      if (e instanceof LibvirtError && e.code === VirErr.NO_STORAGE_POOL) return null;
-      throw e;
-    }
+  /** The pool, or null when libvirt has none of that name. */
+  findPool(name: string): Promise<StoragePool | null> {
+    return orNull(this.poolByName(name), VirErr.NO_STORAGE_POOL);
   }
   async definePool(xml: string): Promise<StoragePool> {
-    return new StoragePool(this.native, await call(this.native.storagePoolDefineXml(this.handle, xml, 0)));
+    return new StoragePool(this.native, await this.run((n, c) => n.storagePoolDefineXml(c, xml, 0)));
   }
 
   /**

@@ -1,5 +1,5 @@
 import { TenksError } from '../../common/index.js';
-import { CommandError, run } from './exec.js';
+import { CommandError, runCommand } from '../os/index.js';
 
 /** A Linux network link as `ip -details -json link` reports it. */
 export interface LinkInfo {
@@ -41,15 +41,23 @@ function toLinkInfo(l: IpJsonLink): LinkInfo {
   };
 }
 
+/** The host's Linux links, as the network plane reads and changes them. */
+export interface HostLinks {
+  /** Every link in this network namespace. */
+  list(signal?: AbortSignal): Promise<LinkInfo[]>;
+  /** Runs many `ip` commands (lines without the leading `ip`) at once; stops at the first failing line. */
+  batch(lines: readonly string[], signal?: AbortSignal): Promise<void>;
+}
+
 /** Linux links through iproute2: `ip -json` to read, `ip -batch` to change many at once. */
-export class IpLinks {
+export class IpLinks implements HostLinks {
   constructor(private readonly ip = 'ip') {}
 
   /** Every link in this network namespace. */
   async list(signal?: AbortSignal): Promise<LinkInfo[]> {
-    const out = await run(this.ip, ['-details', '-json', 'link', 'show'], {
+    const out = await runCommand(this.ip, ['-details', '-json', 'link', 'show'], {
       timeoutMs: 60_000,
-      ...(signal ? { signal } : {}),
+      signal,
     });
     return (JSON.parse(out === '' ? '[]' : out) as IpJsonLink[]).map(toLinkInfo);
   }
@@ -57,7 +65,7 @@ export class IpLinks {
   /** One link, or null. */
   async get(name: string): Promise<LinkInfo | null> {
     try {
-      const out = await run(this.ip, ['-details', '-json', 'link', 'show', 'dev', name], { timeoutMs: 10_000 });
+      const out = await runCommand(this.ip, ['-details', '-json', 'link', 'show', 'dev', name], { timeoutMs: 10_000 });
       const first = (JSON.parse(out) as IpJsonLink[])[0];
       return first ? toLinkInfo(first) : null;
     } catch (e) {
@@ -73,10 +81,10 @@ export class IpLinks {
   async batch(lines: readonly string[], signal?: AbortSignal): Promise<void> {
     if (lines.length === 0) return;
     try {
-      await run(this.ip, ['-batch', '-'], {
+      await runCommand(this.ip, ['-batch', '-'], {
         input: lines.join('\n') + '\n',
         timeoutMs: 300_000,
-        ...(signal ? { signal } : {}),
+        signal,
       });
     } catch (e) {
       if (e instanceof CommandError)

@@ -49,3 +49,28 @@ export function marksFromExternalIds(ids: Record<string, string>): Marks | null 
 export function clustersOf(marks: Marks): string[] {
   return (marks.clusters ?? '').split('+').filter((c) => c !== '');
 }
+
+/** The `role` mark of each kind of object tenks makes on the host. */
+export const ROLE = {
+  bridge: 'bridge',
+  uplink: 'uplink',
+  trunk: 'trunk',
+  trunkUplink: 'trunk-uplink',
+  switchPort: 'switch-port',
+  vmPort: 'vm-port',
+} as const;
+
+/** Marks equal regardless of key order (OVSDB returns maps sorted by key). */
+export function sameMarks(a: Marks | null, b: Marks): boolean {
+  if (!a) return false;
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+}
+
+/**
+ * Whether marks are of an object of agent `owner`: marked with its id or, when it `ownsUnmarked`,
+ * made before agents marked their objects (no agent mark).
+ */
+export function ownedBy(owner: string, ownsUnmarked: boolean): (m: Marks | null) => m is Marks {
+  return (m): m is Marks => m !== null && (m.agent === undefined ? ownsUnmarked : m.agent === owner);
+}

@@ -1,6 +1,6 @@
 import { access } from 'node:fs/promises';
 import { TenksError } from '../../common/index.js';
-import { CommandError, run } from './exec.js';
+import { CommandError, runCommand } from '../os/index.js';
 
 /** An OVS bridge or port row. */
 export interface OvsRow {
@@ -34,14 +34,24 @@ function toMap(v: OvsJsonValue | undefined): Record<string, string> {
   return {};
 }
 
+/** Open vSwitch, as the network plane reads and changes it. */
+export interface OvsSwitch {
+  /** `system` when the kernel datapath can be used, else `netdev` (userspace). */
+  datapathType(): Promise<'system' | 'netdev'>;
+  /** Runs `ovs-vsctl` commands (argv lists) in one transaction; `noWait`: do not wait for ovs-vswitchd. */
+  transact(commands: readonly (readonly string[])[], signal?: AbortSignal, o?: { noWait?: boolean }): Promise<string>;
+  /** Every bridge with its ports, and every port row. */
+  bridgesAndPorts(): Promise<{ bridges: OvsRow[]; ports: OvsRow[] }>;
+}
+
 /** Open vSwitch through `ovs-vsctl`: many changes go in one call (one OVSDB transaction). */
-export class Ovs {
+export class Ovs implements OvsSwitch {
   constructor(private readonly vsctl = 'ovs-vsctl') {}
 
   /** True when ovs-vsctl is installed and the database answers. */
   async available(): Promise<boolean> {
     try {
-      await run(this.vsctl, ['--timeout=5', 'show'], { timeoutMs: 10_000 });
+      await runCommand(this.vsctl, ['--timeout=5', 'show'], { timeoutMs: 10_000 });
       return true;
     } catch {
       return false;
@@ -70,7 +80,7 @@ export class Ovs {
     const args = ['--timeout=60', ...(o.noWait ? ['--no-wait'] : [])];
     for (const c of commands) args.push('--', ...c);
     try {
-      return await run(this.vsctl, args, { timeoutMs: 120_000, ...(signal ? { signal } : {}) });
+      return await runCommand(this.vsctl, args, { timeoutMs: 120_000, signal });
     } catch (e) {
       if (e instanceof CommandError)
         throw new TenksError(
@@ -87,7 +97,7 @@ export class Ovs {
   /** Every bridge with its ports, and every port row. */
   async bridgesAndPorts(): Promise<{ bridges: OvsRow[]; ports: OvsRow[] }> {
     // One ovs-vsctl, one OVSDB snapshot: both tables, one JSON document per line.
-    const out = await run(
+    const out = await runCommand(
       this.vsctl,
       [
         '--timeout=30',
@@ -132,7 +142,7 @@ export class Ovs {
   }
 
   private async portRows(): Promise<{ uuid: string; row: OvsRow }[]> {
-    const out = await run(this.vsctl, ['--timeout=30', '--format=json', '--data=json', ...PORT_LIST], {
+    const out = await runCommand(this.vsctl, ['--timeout=30', '--format=json', '--data=json', ...PORT_LIST], {
       timeoutMs: 60_000,
     });
     return portRowsOf(out);

@@ -1,18 +1,7 @@
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../canonical-json.js';
 import { NODE_PLACEHOLDER } from './rules.js';
 import type { ClusterSpec, DesiredNode, DesiredVolume, LibvirtVmSettings, VolumeSource } from './types.js';
-
-/** JSON with object keys sorted, so equal values serialise equally. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => {
-    if (v && typeof v === 'object' && !Array.isArray(v)) {
-      return Object.fromEntries(
-        Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-      );
-    }
-    return v;
-  });
-}
 
 /** The fields that define a node's VM, hashed: see {@link DesiredNode.fingerprint}. */
 export function nodeFingerprint(n: Omit<DesiredNode, 'fingerprint'>): string {

@@ -6,8 +6,10 @@
  *
  * Rules worth knowing (the details are beside the code that applies them):
  *
- * - Schema: schema.ts is the only description of the input; deploy/schema/cluster.schema.json is
- *   generated from it (`npx tsx scripts/gen-schema.ts`) for editors.
+ * - Schema: schema.ts (with schema-fields.ts, node-type-schema.ts and scheduler-spec.ts) is the only
+ *   description of the input; deploy/schema/cluster.schema.json is generated from it
+ *   (`npx tsx scripts/gen-schema.ts`) for editors. compile.ts and its compile-*.ts parts apply the
+ *   rules across fields.
  * - Errors: every problem at once, each with its path, in one INVALID_SPEC error. Passwords are never
  *   echoed.
  * - Secrets (secrets.ts): `ipmi_password`, `redfish_password`, and any key whose name says it holds a
@@ -37,7 +39,8 @@
  *   listen address; Redfish credentials default to the IPMI ones; `deploy_kernel_uuid` /
  *   `deploy_ramdisk_uuid` are accepted as old names.
  */
-export { compileClusterSpec, hostSettings, type CompiledClusterSpec } from './compile.js';
+export { compileClusterSpec, type CompiledClusterSpec } from './compile.js';
+export { hostSettings } from './compile-hosts.js';
 export {
   clusterNameFromStateFile,
   describeNameSource,
@@ -47,11 +50,13 @@ export {
   type ClusterIdentity,
   type ClusterNameSource,
 } from './cluster-name.js';
-export { expandNodes, nodeFingerprint, canonicalJson } from './expand.js';
+export { expandNodes, nodeFingerprint } from './expand.js';
+export { canonicalJson } from '../canonical-json.js';
 export { parseClusterSpec, loadClusterSpecFile } from './load.js';
 export { mergeSpecFiles, parseClusterSpecFiles, type MergedClusterSpec, type SpecFile } from './spec-files.js';
 export { clusterJsonSchema, CLUSTER_SCHEMA_PATH } from './json-schema.js';
-export { clusterSpecSchema, IRONIC_INTERFACES, type RawClusterSpec } from './schema.js';
+export { clusterSpecSchema, type RawClusterSpec } from './schema.js';
+export { IRONIC_INTERFACES } from './schema-fields.js';
 export { defaultSchedulerSpec } from './scheduler-spec.js';
 export {
   isSecretKey,

@@ -1,6 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { parseYaml } from '../config.js';
-import { TenksError } from '../errors.js';
+import { parseYaml, readYamlFile } from '../config.js';
 import { compileClusterSpec, type CompiledClusterSpec } from './compile.js';
 
 /**
@@ -13,11 +11,5 @@ export function parseClusterSpec(text: string, source = 'cluster spec'): Compile
 
 /** Reads, parses and compiles a cluster spec file. Throws NOT_FOUND when it cannot be read, else INVALID_SPEC. */
 export async function loadClusterSpecFile(path: string): Promise<CompiledClusterSpec> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw new TenksError('NOT_FOUND', `cannot read '${path}': ${(e as Error).message}`, { cause: e });
-  }
-  return parseClusterSpec(text, path);
+  return compileClusterSpec(await readYamlFile(path), path);
 }

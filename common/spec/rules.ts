@@ -1,13 +1,14 @@
 import { isTemplate, parseTemplate } from '../jinja-lite.js';
 
 /**
- * Naming and value rules of the cluster spec. The node, physnet and agent id rule is the agent's
- * `NAME_PATTERN` (agent/compute/node-spec.ts), copied rather than imported because common/ must not
- * depend on the agent: keep the two in step.
+ * Naming and value rules of the cluster spec, and of the node specs the agent is sent: the agent
+ * (agent/compute/node-spec.ts) checks what it receives with these same rules.
  */
 
 /** Node names (libvirt domain names), physnet names, node type names and agent ids: 1-63 characters. */
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+/** What {@link NAME_PATTERN} allows, as error messages say it. */
+export const NAME_RULE = "use 1-63 letters, digits, '_', '.', '-', starting with a letter or digit";
 /** Longest node name. */
 export const MAX_NAME_LENGTH = 63;
 
@@ -19,6 +20,8 @@ export const NODE_PREFIX_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 /** Volume names within a node, as the agent accepts them (`vol0`); the pool volume is `<node>-<volume>`. */
 export const VOLUME_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
+/** What {@link VOLUME_NAME_PATTERN} allows, as error messages say it. */
+export const VOLUME_NAME_RULE = "use 1-32 letters, digits, '_', '-'";
 /** A volume name prefix; the volume index is appended. */
 export const VOLUME_PREFIX_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 
@@ -31,7 +34,7 @@ export const MACHINE_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
 /** libvirt CPU modes the agent supports. */
 export const CPU_MODES = ['host-passthrough', 'host-model', 'maximum'] as const;
 
-/** Guest architectures nodes may have (libvirt's names); keep in step with the agent's `ARCHES` (agent/compute/node-spec.ts). */
+/** Guest architectures nodes may have (libvirt's names). */
 export const GUEST_ARCHES = ['x86_64', 'aarch64'] as const;
 
 /** The CPU mode that means "no <cpu> element": what upstream's empty `cpu_mode:` renders. */
@@ -57,6 +60,26 @@ export function emulatorProblem(value: string): string | null {
     }
   }
   return value.startsWith('/') ? null : `'${value}' must be the absolute path of the emulator on the hypervisors`;
+}
+
+/** Smallest memory a node may have (MiB): below this OVMF and iPXE do not start. */
+export const MIN_MEMORY_MB = 64;
+/** Most vCPUs a node may have. */
+export const MAX_VCPUS = 512;
+
+/** Why a volume giving the sources `given` (of image, backing_image and existing) cannot be, or null. */
+export function volumeSourcesProblem(given: readonly string[]): string | null {
+  return given.length > 1 ? `give at most one of image, backing_image and existing (got ${given.join(', ')})` : null;
+}
+
+/** Why `path` cannot be the image file of a volume, or null. */
+export function imagePathProblem(path: string): string | null {
+  return path.startsWith('/') ? null : `'${path}' must be an absolute path on the hypervisor`;
+}
+
+/** Why a volume on a backing image cannot have `format`, or null: the copy-on-write overlay is qcow2. */
+export function backingFormatProblem(format: string): string | null {
+  return format === 'qcow2' ? null : 'a volume with backing_image must be qcow2';
 }
 
 /** Longest Linux interface name, which physnet source devices are. */

@@ -1,21 +1,24 @@
 import { z } from 'zod';
-import { parseSize } from '../sizes.js';
+import { CLUSTER_NAME_PATTERN, LOG_OWNER_PATTERN, NODE_PREFIX_PATTERN, VOLUME_PREFIX_PATTERN } from './rules.js';
+import { nodeTypeSchema } from './node-type-schema.js';
+import { schedulerSchema } from './scheduler-spec.js';
 import {
-  CLOCK_OFFSET_PATTERN,
-  CLUSTER_NAME_PATTERN,
-  CPU_MODES,
-  GUEST_ARCHES,
-  LOG_OWNER_PATTERN,
-  MACHINE_PATTERN,
-  NAME_PATTERN,
-  NODE_PREFIX_PATTERN,
-  TRAIT_PATTERN,
-  VOLUME_NAME_PATTERN,
-  VOLUME_PREFIX_PATTERN,
-} from './rules.js';
+  arch,
+  bootMode,
+  clockOffset,
+  credential,
+  IRONIC_INTERFACES,
+  ironicDriver,
+  name,
+  physnetMappings,
+  port,
+  scalar,
+  trait,
+} from './schema-fields.js';
 
 /*
- * The cluster spec schema: the only description of what a user may write. Field descriptions here
+ * The cluster spec schema: the only description of what a user may write, with its parts in
+ * schema-fields.ts (shared fields), node-type-schema.ts and scheduler-spec.ts. Field descriptions
  * are the documentation (they reach editors through deploy/schema/cluster.schema.json); defaults are
  * applied here. Cross-field rules (a spec's type exists, physnets are mapped, names are unique) live
  * in compile.ts, which also turns the parsed snake_case input into the camelCase ClusterSpec.
@@ -25,88 +28,12 @@ import {
  * Everything else is strict.
  */
 
-const name = (what: string) =>
-  z
-    .string()
-    .regex(
-      NAME_PATTERN,
-      `not a usable ${what}: use 1-63 letters, digits, '_', '.', '-', starting with a letter or digit`,
-    );
-
-/** A size in Tenks' syntax (`10GiB`, `2GB`, `512MiB`, bytes). */
-const size = z
-  .union([z.string(), z.number()], { error: 'expected a size such as 10GiB, 512MiB, 2GB or a number of bytes' })
-  .superRefine((value, ctx) => {
-    const r = parseSize(value);
-    if (!r.ok) ctx.addIssue({ code: 'custom', message: r.reason });
-  })
-  .describe('Size: bytes, or a number with a unit (B, KiB, MiB, GiB, TiB binary; KB, MB, GB, TB decimal).');
-
-const trait = z
-  .string()
-  .regex(TRAIT_PATTERN, 'not an Ironic trait: use upper-case letters, digits and _ (CUSTOM_... for your own)');
-
-/** Values of Ironic properties and flavor extra specs. */
-const scalar = z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, number or boolean' });
-
-const ironicDriver = z.enum(['ipmi', 'redfish']);
-const bootMode = z.enum(['uefi', 'bios']);
-/** A guest architecture; empty means the default, as upstream's `default()`. */
-const arch = z.union([z.enum(GUEST_ARCHES), z.literal('')], {
-  error: `expected ${GUEST_ARCHES.join(' or ')} (tenks makes no other guest architecture), or empty`,
-});
-
-/** `physnet: device` or `physnet: device:VLAN`. */
-const physnetMappings = z
-  .record(name('physnet name'), z.string({ error: 'expected a device name, or device:VLAN' }))
-  .describe(
-    'Physical network name -> source device on the hypervisor: an existing interface, Linux bridge or OVS bridge. ' +
-      'tenks extension: `device:VLAN` (VLAN 1-4094) lets several physnets share one device.',
-  );
-
-/** A string of 1 to `max` bytes of UTF-8 (IPMI limits are in bytes, not characters). */
-const credential = (max: number, what: string) =>
-  z
-    .string()
-    .min(1, 'must not be empty')
-    .refine((v) => Buffer.byteLength(v, 'utf8') <= max, `${what} are at most ${max} bytes`);
-
-const port = z.number().int().min(1, 'ports are 1-65535').max(65535, 'ports are 1-65535');
-
-/** The Ironic hardware interfaces `ironic_config` may set (`<name>_interface`). */
-export const IRONIC_INTERFACES = [
-  'bios',
-  'boot',
-  'console',
-  'deploy',
-  'firmware',
-  'inspect',
-  'management',
-  'network',
-  'power',
-  'raid',
-  'rescue',
-  'storage',
-  'vendor',
-] as const;
-
 const interfaceFields = Object.fromEntries(
   IRONIC_INTERFACES.map((i) => [
     `${i}_interface`,
     z.string().min(1).nullish().describe(`Ironic ${i} interface; empty: Ironic's default.`),
   ]),
 ) as Record<`${(typeof IRONIC_INTERFACES)[number]}_interface`, z.ZodOptional<z.ZodNullable<z.ZodString>>>;
-
-/** A libvirt guest clock: utc, localtime, variable, or a time zone name (upstream: false = the default). */
-const clockOffset = z
-  .union([
-    z.literal(false),
-    z.literal(''),
-    z
-      .string()
-      .regex(CLOCK_OFFSET_PATTERN, 'expected utc, localtime, variable or a time zone name such as Europe/London'),
-  ])
-  .describe('utc, localtime, variable (starts at UTC, the guest may change it) or a time zone name.');
 
 /** `ironic_config` of a spec. */
 export const ironicConfigSchema = z
@@ -130,115 +57,6 @@ export const ironicConfigSchema = z
     shard: z.string().nullish().describe('Ironic shard.'),
   })
   .describe('Enrol the nodes of this spec in Ironic with this configuration; without it enrolment is skipped.');
-
-/** A volume of a node type. */
-export const volumeSchema = z
-  .looseObject({
-    capacity: size
-      .optional()
-      .describe('Volume size (required except for `existing` volumes), e.g. 10GiB. Upstream: capacity.'),
-    format: z.enum(['qcow2', 'raw']).optional().describe('Disk format: qcow2 (default) or raw.'),
-    image: z
-      .string()
-      .min(1)
-      .optional()
-      .describe(
-        "Absolute path of an image file on each hypervisor, copied into the volume; it must lie in the agent's allowed_image_dirs.",
-      ),
-    backing_image: z
-      .string()
-      .min(1)
-      .optional()
-      .describe(
-        "Copy-on-write backing image: an absolute path (in the agent's allowed_image_dirs), or (as upstream) the name " +
-          'of a volume in the libvirt pool (libvirt_pool_path + name; dir pools only).',
-      ),
-    existing: z
-      .string()
-      .min(1)
-      .optional()
-      .describe(
-        "tenks extension: use an existing pool volume (name) or file/block device (absolute path, in the agent's " +
-          'allowed_image_dirs); never deleted. ' +
-          "'{node}' is replaced by the node name; without it the node type may make at most one node.",
-      ),
-    name: z
-      .string()
-      .regex(VOLUME_NAME_PATTERN, "not a usable volume name: use 1-32 letters, digits, '_', '-'")
-      .optional()
-      .describe('tenks extension: the volume name within the node. Default <vol_name_prefix><index>.'),
-  })
-  .describe('A volume. Give at most one of image, backing_image and existing.');
-
-/** A node type. */
-export const nodeTypeSchema = z
-  .looseObject({
-    memory_mb: z
-      .number()
-      .int('must be a whole number of MiB')
-      .min(64, 'must be at least 64 MiB (OVMF and iPXE need it)')
-      .max(16 * 1024 * 1024, 'must be at most 16 TiB')
-      .describe('RAM in MiB (required).'),
-    vcpus: z
-      .number()
-      .int('must be a whole number')
-      .min(1, 'must be 1-512')
-      .max(512, 'must be 1-512')
-      .describe('Virtual CPUs (required).'),
-    volumes: z.array(volumeSchema).nullish().describe('Volumes, in disk order. Default (and empty) [].'),
-    physical_networks: z
-      .array(name('physnet name'))
-      .nullish()
-      .describe('One NIC per entry, on that physical network (keys of physnet_mappings). Default (and empty) [].'),
-    console_log_enabled: z
-      .boolean()
-      .nullish()
-      .describe(
-        'Write the serial console to <libvirt_vm_default_console_log_dir>/<node>-console.log ' +
-          '(default dir <log_directory>/libvirt). Default (and empty) false.',
-      ),
-    boot_mode: bootMode
-      .optional()
-      .describe('tenks extension: uefi or bios. Default: the spec capabilities, else default_boot_mode.'),
-    boot_firmware: z
-      .preprocess(
-        (v) => (typeof v === 'string' ? v.toLowerCase() : v),
-        z.union([z.enum(['efi', 'bios']), z.literal('')], { error: "expected 'efi' or 'bios'" }),
-      )
-      .nullish()
-      .describe('libvirt-vm pass-through: efi (= boot_mode uefi) or bios; empty: from the boot mode.'),
-    ironic_driver: ironicDriver
-      .nullish()
-      .describe('Ironic driver of nodes of this type. Default (and empty) default_ironic_driver.'),
-    machine: z
-      .union([z.string().regex(MACHINE_PATTERN, 'not a QEMU machine type'), z.literal('')])
-      .nullish()
-      .describe(
-        'libvirt-vm pass-through: QEMU machine type. Default (and empty): q35 for UEFI, pc for BIOS, virt for aarch64.',
-      ),
-    cpu_mode: z
-      .union([z.enum(CPU_MODES), z.literal('')], { error: `expected one of ${CPU_MODES.join(', ')}, or empty` })
-      .nullish()
-      .describe(
-        'libvirt-vm pass-through: libvirt CPU mode. Given empty (`cpu_mode:`), as upstream: no <cpu> element, ' +
-          "QEMU's default CPU. Not given: host-passthrough under KVM, maximum for aarch64 under TCG, else none.",
-      ),
-    enable_vnc: z
-      .boolean()
-      .nullish()
-      .describe('libvirt-vm pass-through: a VNC console on loopback. Default (and empty) false.'),
-    clock_offset: clockOffset
-      .nullish()
-      .describe('libvirt-vm pass-through: the guest clock of nodes of this type; overrides libvirt_vm_clock_offset.'),
-    arch: arch
-      .nullish()
-      .describe(
-        'Guest architecture of nodes of this type: x86_64 or aarch64 (UEFI only, whatever default_boot_mode says; ' +
-          'virt machine; TCG on x86 hosts); ' +
-          'overrides libvirt_vm_arch. Default (and empty): libvirt_vm_arch.',
-      ),
-  })
-  .describe('A node type: the hardware of its nodes.');
 
 /** One entry of `specs`: how many nodes of which type. */
 export const nodeSetSchema = z
@@ -293,54 +111,6 @@ export const hypervisorSchema = z
     redfish_address: z.string().min(1).optional().describe('Replaces redfish_address for nodes on this host.'),
   })
   .describe('Settings of one hypervisor (key: its agent id).');
-
-const weight = (what: string, dflt: number) =>
-  z
-    .number()
-    .min(0, 'weights are >= 0')
-    .default(dflt)
-    .describe(`Weight of free ${what} in spread/pack scores. Default ${dflt}.`);
-
-const ratio = (what: string, dflt: number) =>
-  z
-    .number()
-    .positive('allocation ratios are > 0')
-    .max(1000)
-    .default(dflt)
-    .describe(`Allocation ratio of ${what} (as Nova's). Default ${dflt}.`);
-
-/** `scheduler`: where new nodes go. */
-export const schedulerSchema = z
-  .strictObject({
-    strategy: z
-      .enum(['spread', 'pack', 'round_robin', 'random'])
-      .default('spread')
-      .describe(
-        'spread: the host with most weighted free capacity; pack: least that still fits; ' +
-          'round_robin: hosts in turn; random: seeded. Default spread.',
-      ),
-    seed: z
-      .number()
-      .int()
-      .min(0)
-      .max(2 ** 32 - 1)
-      .default(0)
-      .describe('Seed of the random strategy. Default 0.'),
-    weights: z
-      .strictObject({ ram: weight('RAM', 1), vcpus: weight('vCPUs', 1), disk: weight('disk', 1) })
-      .prefault({})
-      .describe('Weights of the free-capacity fractions combined by spread and pack.'),
-    cpu_allocation_ratio: ratio('vCPUs to host CPUs', 4),
-    ram_allocation_ratio: ratio('RAM', 1),
-    disk_allocation_ratio: ratio('pool capacity', 1),
-    reserved_host_memory_mb: z
-      .number()
-      .int('must be a whole number of MiB')
-      .min(0, 'must be >= 0')
-      .default(512)
-      .describe('RAM kept for the host itself, in MiB. Default 512.'),
-  })
-  .describe('tenks extension: capacity-aware scheduling of new nodes. Placed nodes never move.');
 
 /** The whole cluster spec. */
 export const clusterSpecSchema = z

@@ -1,6 +1,6 @@
 /* Compiled cluster spec: validated, defaults applied, camelCase, sizes in bytes. Built by compileClusterSpec. */
 import type { ClusterNameSource } from './cluster-name.js';
-import type { IRONIC_INTERFACES } from './schema.js';
+import type { IRONIC_INTERFACES } from './schema-fields.js';
 import type { GUEST_ARCHES } from './rules.js';
 
 /** Firmware of a node. */

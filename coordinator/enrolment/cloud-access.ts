@@ -6,8 +6,7 @@
  */
 import { TenksError, untilAborted } from '../../common/index.js';
 import type { ClusterSpec } from '../../common/spec/index.js';
-import type { OpenStackClients } from '../openstack/types.js';
-import type { OpenStackConnector } from './stage.js';
+import type { OpenStackClients, OpenStackConnector } from '../openstack/types.js';
 
 /** The services of its cloud a spec uses. */
 export interface CloudNeeds {

@@ -3,7 +3,8 @@
  * `ironic_config` (skipped otherwise, as upstream). Nodes leaving the cluster leave Ironic before
  * their VM; teardown deletes flavors, then Ironic nodes, then VMs (as upstream).
  */
-import { TenksError, toTenksError, type Logger } from '../../common/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { abortError, TenksError, toTenksError, type Logger } from '../../common/index.js';
 import { desiredIronicNode, type DeployImages, type NodeFacts } from '../../common/ironic/index.js';
 import { hostSettings, type ClusterSpec, type DesiredNode } from '../../common/spec/index.js';
 import { bmcFor, type Action, type ObservedNode } from '../planner/index.js';
@@ -13,9 +14,6 @@ import type { ResultRecord } from '../state/records.js';
 import { diffEnrolment, isNoop, type EnrolChange } from './diff.js';
 import { applyEnrolment, ownedBy, unenrol } from './enrol.js';
 import { applyFlavorChange, customResourceClass, describeFlavorChange, diffFlavors, ownedFlavors } from './flavors.js';
-
-/** How the coordinator reaches a cloud: null when none is configured anywhere. */
-export type OpenStackConnector = (cloud: string | null, signal?: AbortSignal) => Promise<OpenStackClients | null>;
 
 /** What the stage reports through (the runner's progress sink). */
 export interface StageProgress {
@@ -203,7 +201,9 @@ export async function enrolCluster(
           );
           break;
         }
-        await new Promise((r) => setTimeout(r, 5_000));
+        await sleep(5_000, undefined, { signal }).catch(() => {
+          throw abortError(signal);
+        });
       }
       log.info('placement has the inventory', { resourceClass: rc });
     }

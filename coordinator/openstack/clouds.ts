@@ -41,321 +41,31 @@
  * `X-Auth-Token: admin:admin`). Using one endpoint for every service, as keystoneauth would, sends
  * Placement and Glance calls to Ironic or Nova.
  */
-import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { parseDocument, visit } from 'yaml';
-import { invalidSpec, TenksError, type FieldError, type Logger } from '../../common/index.js';
-import { Secret } from './secret.js';
-
-/** The services tenks uses, by catalog type. */
-export const SERVICE_TYPES = ['baremetal', 'compute', 'placement', 'image'] as const;
-/** One of {@link SERVICE_TYPES}. */
-export type ServiceType = (typeof SERVICE_TYPES)[number];
-
-/** Catalog endpoint interface. */
-export type EndpointInterface = 'public' | 'internal' | 'admin';
-
-/** A domain by id or by name. */
-export type DomainRef = { id: string } | { name: string };
-
-/** A Keystone user by id, or by name in a domain. */
-export type UserRef = { id: string } | { name: string; domain: DomainRef };
-
-/** What a Keystone token is scoped to. */
-export type KeystoneScope =
-  | { kind: 'project'; project: { id: string } | { name: string; domain: DomainRef } }
-  | { kind: 'domain'; domain: DomainRef }
-  | { kind: 'system' };
-
-/** How to authenticate, by auth type. */
-export type CloudAuth =
-  | { type: 'password'; authUrl: string; user: UserRef; password: Secret; scope: KeystoneScope }
-  | {
-      type: 'v3applicationcredential';
-      authUrl: string;
-      credential: { id: string } | { name: string; user: UserRef };
-      secret: Secret;
-    }
-  | { type: 'token'; authUrl: string; token: Secret; scope: KeystoneScope }
-  | { type: 'admin_token'; token: Secret; endpoint: string | null }
-  | { type: 'http_basic'; username: string; password: Secret; endpoint: string | null }
-  | { type: 'none'; endpoint: string | null };
-
-/** The auth types tenks implements. */
-export type AuthType = CloudAuth['type'];
-
-/** Settings of one service. */
-export interface ServiceSettings {
-  /** `<service>_endpoint_override` (or `<service>_endpoint`): used instead of the catalog. */
-  endpointOverride: string | null;
-  /** Catalog interface; default the cloud's `interface`, else `public`. */
-  interface: EndpointInterface;
-  /** Catalog region; default the cloud's region. */
-  regionName: string | null;
-  /** `<service>_api_version`, e.g. `1.78` for baremetal: caps the microversion. */
-  apiVersion: string | null;
-}
-
-/** TLS settings of a cloud (files are read when connecting). */
-export interface CloudTls {
-  /** CA bundle that signs the cloud's certificates (`cacert`); null for the system CAs. */
-  caFile: string | null;
-  /** Client certificate (`cert`), with `keyFile`. */
-  certFile: string | null;
-  keyFile: string | null;
-  /** False with `verify: false` or `insecure: true`. */
-  verify: boolean;
-}
-
-/** A compiled cloud. */
-export interface CloudConfig {
-  /** Cloud name, or `envvars` (`OS_CLOUD_NAME`) for one from OS_* variables. */
-  name: string;
-  /** Where it came from, for messages: a file path (`+ secure.yaml`) or `environment`. */
-  source: string;
-  auth: CloudAuth;
-  /** The cloud's region, or null (any). */
-  regionName: string | null;
-  services: Record<ServiceType, ServiceSettings>;
-  tls: CloudTls;
-  /** `api_timeout`, or null to use the caller's default. */
-  apiTimeoutMs: number | null;
-}
-
-/** Where to look, and in what environment. */
-export interface CloudLookupOptions {
-  /** Environment (OS_*, HOME, XDG_*); default `process.env`. */
-  env?: NodeJS.ProcessEnv;
-  /** Working directory, first on the search path; default `process.cwd()`. */
-  cwd?: string;
-  /** Directories to search instead of the standard ones (tests). */
-  searchDirs?: readonly string[];
-  log: Logger;
-}
-
-const FILE_SUFFIXES = ['.yaml', '.yml', '.json'] as const;
-
-/**
- * The directories searched for `clouds.yaml` and `secure.yaml`, in order: the working directory,
- * `$XDG_CONFIG_HOME/openstack`, `~/.config/openstack`, each `$XDG_CONFIG_DIRS` entry
- * (`/etc/xdg`) + `/openstack`, `/etc/openstack`.
- */
-export function cloudSearchDirs(env: NodeJS.ProcessEnv, cwd: string): string[] {
-  const home = env.HOME ?? homedir();
-  const dirs = [cwd];
-  if (env.XDG_CONFIG_HOME) dirs.push(join(env.XDG_CONFIG_HOME, 'openstack'));
-  dirs.push(join(home, '.config', 'openstack'));
-  for (const d of (env.XDG_CONFIG_DIRS ?? '/etc/xdg').split(':')) if (d !== '') dirs.push(join(d, 'openstack'));
-  dirs.push('/etc/openstack');
-  return [...new Set(dirs.map((d) => resolve(cwd, d)))];
-}
-
-type Dict = Record<string, unknown>;
-
-/** The string, or null when absent or empty (an empty variable counts as unset). */
-function nonEmpty(s: string | null | undefined): string | null {
-  return s === undefined || s === null || s === '' ? null : s;
-}
-
-function isDict(v: unknown): v is Dict {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Keys with `-` become `_`, recursively (openstacksdk treats them alike). */
-function normalizeKeys(d: Dict): Dict {
-  const out: Dict = {};
-  for (const [k, v] of Object.entries(d)) out[k.replace(/-/g, '_')] = isDict(v) ? normalizeKeys(v) : v;
-  return out;
-}
-
-/**
- * A whole clouds.yaml / secure.yaml: keys are normalized, but the names of clouds (and of
- * public-clouds profiles) are kept as written, as openstacksdk looks them up verbatim.
- */
-function normalizeDocument(d: Dict): Dict {
-  const out = normalizeKeys(d);
-  for (const [raw, v] of Object.entries(d)) {
-    const key = raw.replace(/-/g, '_');
-    if ((key === 'clouds' || key === 'public_clouds') && isDict(v))
-      out[key] = Object.fromEntries(Object.entries(v).map(([name, c]) => [name, isDict(c) ? normalizeKeys(c) : c]));
-  }
-  return out;
-}
-
-/** Deep merge of mappings; `b` wins. */
-function mergeDicts(a: Dict, b: Dict): Dict {
-  const out: Dict = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    const old = out[k];
-    out[k] = isDict(v) && isDict(old) ? mergeDicts(old, v) : v;
-  }
-  return out;
-}
-
-/**
- * Parses clouds.yaml / secure.yaml (JSON too). Numbers keep their source text, as openstacksdk
- * turns them into strings anyway: `baremetal_api_version: 1.50` stays `1.50`, not `1.5`.
- */
-function parseConfigText(text: string, path: string): unknown {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw invalidSpec(
-      doc.errors.map((e) => ({
-        field: `${path}:${e.linePos?.[0].line ?? '?'}:${e.linePos?.[0].col ?? '?'}`,
-        message: e.message.split('\n')[0] ?? e.message,
-      })),
-    );
-  }
-  visit(doc, {
-    Scalar(_key, node) {
-      if ((typeof node.value === 'number' || typeof node.value === 'bigint') && node.source !== undefined) {
-        node.value = node.source;
-      }
-    },
-  });
-  return doc.toJS() as unknown;
-}
-
-interface FoundFile {
-  path: string;
-  doc: Dict;
-}
-
-/** Reads and parses the first file of `candidates` that exists; `explicit` ones must exist. */
-async function firstFile(
-  candidates: readonly { path: string; explicit: string | null }[],
-  log: Logger,
-): Promise<FoundFile | null> {
-  for (const c of candidates) {
-    let text: string;
-    try {
-      text = await readFile(c.path, 'utf8');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (c.explicit !== null) {
-        throw new TenksError('NOT_FOUND', `${c.explicit} names '${c.path}', which cannot be read: ${code ?? 'error'}`, {
-          cause: e,
-          field: c.explicit,
-          hint: `fix or unset ${c.explicit}`,
-        });
-      }
-      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') continue;
-      if (code === 'EACCES' || code === 'EPERM') {
-        // As openstacksdk does: a file we may not read is passed over, not fatal.
-        log.warn('openstack config file not readable, skipped', { path: c.path });
-        continue;
-      }
-      throw new TenksError('UNAVAILABLE', `cannot read '${c.path}': ${(e as Error).message}`, { cause: e });
-    }
-    const doc = parseConfigText(text, c.path);
-    if (doc === null || doc === undefined) return { path: c.path, doc: {} };
-    if (!isDict(doc)) throw fieldError(c.path, '(root)', "must be a mapping with a 'clouds' key");
-    return { path: c.path, doc: normalizeDocument(doc) };
-  }
-  return null;
-}
-
-function fieldError(source: string, field: string, message: string, hint?: string): TenksError {
-  return new TenksError('INVALID_SPEC', `${source}: ${field}: ${message}`, {
-    field,
-    details: [{ field, message }],
-    ...(hint === undefined ? {} : { hint }),
-  });
-}
-
-/** OS_* variables that only choose a cloud or a file, and do not make an environment cloud. */
-const SELECTORS = new Set([
-  'OS_CLOUD',
-  'OS_REGION_NAME',
-  'OS_CLIENT_CONFIG_FILE',
-  'OS_CLIENT_SECURE_FILE',
-  'OS_CLOUD_NAME',
-]);
-
-/** The cloud made of OS_* variables (`OS_AUTH_URL` → `auth_url`), or null when there is none. */
-function environmentCloud(env: NodeJS.ProcessEnv): Dict | null {
-  const keys = Object.keys(env).filter(
-    // OS_TEST*, OS_STD*, OS_LOG* belong to test runners, as openstacksdk also skips them.
-    (k) => k.startsWith('OS_') && !/^OS_(TEST|STD|LOG)/.test(k),
-  );
-  if (!keys.some((k) => !SELECTORS.has(k))) return null;
-  const cloud: Dict = {};
-  for (const k of keys) if (!SELECTORS.has(k) || k === 'OS_REGION_NAME') cloud[k.slice(3).toLowerCase()] = env[k];
-  return cloud;
-}
-
-/** A raw cloud and how to name its keys in messages. */
-class RawCloud {
-  readonly auth: Dict;
-
-  constructor(
-    readonly name: string,
-    readonly top: Dict,
-    /** File label, or `environment`. */
-    readonly source: string,
-    /** True for the cloud made of OS_* variables. */
-    readonly fromEnv: boolean,
-  ) {
-    const a = top.auth;
-    if (a !== undefined && !isDict(a)) throw fieldError(source, this.path('auth', false), 'must be a mapping');
-    this.auth = a ?? {};
-  }
-
-  /** The path of a key in messages: `clouds.lab.auth.auth_url`, or `OS_AUTH_URL`. */
-  path(key: string, inAuth: boolean): string {
-    if (this.fromEnv) return `OS_${key.toUpperCase()}`;
-    return inAuth ? `clouds.${this.name}.auth.${key}` : `clouds.${this.name}.${key}`;
-  }
-
-  error(key: string, inAuth: boolean, message: string, hint?: string): TenksError {
-    return fieldError(this.source, this.path(key, inAuth), message, hint);
-  }
-
-  /** A string option at the top level. */
-  str(key: string): string | null {
-    return this.scalar(this.top, key, false);
-  }
-
-  /** An auth plugin option: in `auth:` first, then beside it (where OS_* variables put it); aliases after. */
-  authStr(key: string, ...aliases: string[]): string | null {
-    for (const k of [key, ...aliases]) {
-      const v = this.scalar(this.auth, k, true) ?? this.scalar(this.top, k, false);
-      if (v !== null) return v;
-    }
-    return null;
-  }
-
-  /** Where a missing auth option is expected. */
-  authPath(key: string): string {
-    return this.path(key, !this.fromEnv);
-  }
-
-  missing(key: string, message: string, hint?: string): TenksError {
-    return fieldError(this.source, this.authPath(key), message, hint);
-  }
-
-  private scalar(d: Dict, key: string, inAuth: boolean): string | null {
-    const v = d[key];
-    if (v === undefined || v === null || v === '') return null;
-    if (typeof v === 'string') return v;
-    // YAML numbers (project ids, versions) count as strings, as openstacksdk stringifies them.
-    if (typeof v === 'number' || typeof v === 'bigint') return String(v);
-    throw this.error(key, inAuth, 'must be a string');
-  }
-
-  bool(key: string): boolean | null {
-    const v = this.top[key];
-    if (v === undefined || v === null || v === '') return null;
-    if (typeof v === 'boolean') return v;
-    if (typeof v === 'string') {
-      const s = v.trim().toLowerCase();
-      if (['true', '1', 'yes', 'on'].includes(s)) return true;
-      if (['false', '0', 'no', 'off'].includes(s)) return false;
-    }
-    throw this.error(key, false, 'must be true or false');
-  }
-}
+import { TenksError, type FieldError } from '../../common/index.js';
+import { compileAuth } from './cloud-auth.js';
+import {
+  SERVICE_TYPES,
+  type CloudConfig,
+  type CloudLookupOptions,
+  type EndpointInterface,
+  type ServiceSettings,
+  type ServiceType,
+} from './cloud-config.js';
+import {
+  cloudSearchDirs,
+  environmentCloud,
+  fieldError,
+  FILE_SUFFIXES,
+  firstFile,
+  isDict,
+  mergeDicts,
+  nonEmpty,
+  normalizeKeys,
+  type Dict,
+  type FoundFile,
+} from './clouds-yaml.js';
+import { compileUrl, RawCloud } from './raw-cloud.js';
 
 /** Options for {@link loadCloudConfig}. */
 export type LoadCloudOptions = CloudLookupOptions;
@@ -443,29 +153,6 @@ export async function loadCloudConfig(name: string | null, o: LoadCloudOptions):
   return config;
 }
 
-const AUTH_TYPE_ALIASES: Readonly<Record<string, AuthType>> = {
-  password: 'password',
-  v3password: 'password',
-  v3applicationcredential: 'v3applicationcredential',
-  application_credential: 'v3applicationcredential',
-  applicationcredential: 'v3applicationcredential',
-  token: 'token',
-  v3token: 'token',
-  admin_token: 'admin_token',
-  token_endpoint: 'admin_token',
-  http_basic: 'http_basic',
-  none: 'none',
-  noauth: 'none',
-};
-
-function inferAuthType(r: RawCloud): AuthType {
-  const token = r.authStr('token', 'auth_token');
-  const authUrl = r.authStr('auth_url');
-  if (token !== null) return authUrl === null && r.authStr('endpoint', 'url') !== null ? 'admin_token' : 'token';
-  if (r.authStr('application_credential_secret') !== null) return 'v3applicationcredential';
-  return 'password';
-}
-
 function compileRegions(r: RawCloud, selected: string | null): { region: string | null; values: Dict } {
   const regions = r.top.regions;
   const first = (s: string | null): string | null => nonEmpty(s?.split(',')[0]?.trim());
@@ -497,18 +184,6 @@ function compileInterface(r: RawCloud, key: string): EndpointInterface | null {
   const i = v.toLowerCase().replace(/url$/, '');
   if (i === 'public' || i === 'internal' || i === 'admin') return i;
   throw r.error(key, false, 'must be public, internal or admin');
-}
-
-function compileUrl(r: RawCloud, key: string, value: string | null, inAuth: boolean): string | null {
-  if (value === null) return null;
-  let u: URL;
-  try {
-    u = new URL(value);
-  } catch {
-    throw r.error(key, inAuth, 'must be an http(s) URL');
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw r.error(key, inAuth, 'must be an http(s) URL');
-  return value.replace(/\/+$/, '');
 }
 
 /** Service type keys: the official type and os-service-types' aliases (with `-` as `_`). */
@@ -543,147 +218,6 @@ function compileServices(r: RawCloud, defaultInterface: EndpointInterface, regio
     };
   }
   return out;
-}
-
-function domainOf(r: RawCloud, prefix: 'user' | 'project', projectScoped: boolean): DomainRef | null {
-  const id = r.authStr(`${prefix}_domain_id`) ?? (projectScoped ? r.authStr('domain_id') : null);
-  if (id !== null) return { id };
-  const name = r.authStr(`${prefix}_domain_name`) ?? (projectScoped ? r.authStr('domain_name') : null);
-  if (name !== null) return { name };
-  const defId = r.authStr('default_domain_id');
-  if (defId !== null) return { id: defId };
-  const defName = r.authStr('default_domain_name');
-  return defName === null ? null : { name: defName };
-}
-
-function compileUser(r: RawCloud, projectScoped: boolean, type: string): UserRef {
-  const id = r.authStr('user_id');
-  if (id !== null) return { id };
-  const name = r.authStr('username', 'user_name');
-  if (name === null) throw r.missing('username', `required for auth_type ${type} (or user_id)`);
-  const domain = domainOf(r, 'user', projectScoped);
-  if (!domain) {
-    throw r.missing(
-      'user_domain_name',
-      'required with username (or user_domain_id, domain_name)',
-      'Keystone v3 looks users up by name within a domain, often `Default`',
-    );
-  }
-  return { name, domain };
-}
-
-function compileScope(r: RawCloud): KeystoneScope {
-  const projectId = r.authStr('project_id', 'tenant_id');
-  if (projectId !== null) return { kind: 'project', project: { id: projectId } };
-  const projectName = r.authStr('project_name', 'tenant_name');
-  if (projectName !== null) {
-    const domain = domainOf(r, 'project', true);
-    if (!domain)
-      throw r.missing('project_domain_name', 'required with project_name (or project_domain_id, domain_name)');
-    return { kind: 'project', project: { name: projectName, domain } };
-  }
-  const domainId = r.authStr('domain_id');
-  if (domainId !== null) return { kind: 'domain', domain: { id: domainId } };
-  const domainName = r.authStr('domain_name');
-  if (domainName !== null) return { kind: 'domain', domain: { name: domainName } };
-  const system = r.authStr('system_scope');
-  if (system !== null) {
-    if (system !== 'all') throw r.missing('system_scope', "must be 'all'");
-    return { kind: 'system' };
-  }
-  throw r.missing(
-    'project_name',
-    'a scope is required: project_name or project_id (or domain_name/domain_id, or system_scope: all)',
-    'an unscoped token has no service catalog',
-  );
-}
-
-function compileAuth(r: RawCloud): CloudAuth {
-  const rawType = r.str('auth_type') ?? r.str('auth_plugin');
-  const typeKey = r.str('auth_type') !== null ? 'auth_type' : 'auth_plugin';
-  let type: AuthType;
-  const explicitNull = ['auth_type', 'auth_plugin'].some((k) => k in r.top && (r.top[k] === null || r.top[k] === ''));
-  // openstacksdk reads an empty or null auth_type as `none`, and an absent one as the default.
-  if (rawType === null) type = explicitNull ? 'none' : inferAuthType(r);
-  else {
-    const t = rawType.toLowerCase();
-    if (t === 'v2password' || t === 'v2token') {
-      throw r.error(
-        typeKey,
-        false,
-        `${rawType} is Keystone v2, which tenks does not speak`,
-        'use password (Keystone v3)',
-      );
-    }
-    const known = AUTH_TYPE_ALIASES[t];
-    if (known === undefined) {
-      throw new TenksError(
-        'UNSUPPORTED',
-        `${r.source}: ${r.path(typeKey, false)}: auth type '${rawType}' is not supported; tenks knows ` +
-          `password, v3applicationcredential, token, admin_token, http_basic and none`,
-        { field: r.path(typeKey, false) },
-      );
-    }
-    type = known;
-  }
-  const secret = (key: string, ...aliases: string[]): Secret | null => {
-    const v = r.authStr(key, ...aliases);
-    return v === null ? null : new Secret(v);
-  };
-  const authUrl = (): string => {
-    const v = compileUrl(r, 'auth_url', r.authStr('auth_url'), !!r.auth.auth_url);
-    if (v === null) throw r.missing('auth_url', `required for auth_type ${type}`);
-    return v;
-  };
-  const endpoint = (): string | null =>
-    compileUrl(r, 'endpoint', r.authStr('endpoint', 'url'), r.auth.endpoint !== undefined);
-  switch (type) {
-    case 'password': {
-      const url = authUrl();
-      const password = secret('password');
-      if (!password) throw r.missing('password', 'required for auth_type password');
-      const scope = compileScope(r);
-      return { type, authUrl: url, user: compileUser(r, scope.kind === 'project', type), password, scope };
-    }
-    case 'v3applicationcredential': {
-      const url = authUrl();
-      const s = secret('application_credential_secret');
-      if (!s) throw r.missing('application_credential_secret', 'required for auth_type v3applicationcredential');
-      const id = r.authStr('application_credential_id');
-      if (id !== null) return { type, authUrl: url, credential: { id }, secret: s };
-      const name = r.authStr('application_credential_name');
-      if (name === null) {
-        throw r.missing(
-          'application_credential_id',
-          'required for auth_type v3applicationcredential (or application_credential_name with username)',
-        );
-      }
-      return { type, authUrl: url, credential: { name, user: compileUser(r, false, type) }, secret: s };
-    }
-    case 'token': {
-      const token = secret('token', 'auth_token');
-      if (!token) throw r.missing('token', 'required for auth_type token');
-      // The brief form of a token with a fixed endpoint and no Keystone: what admin_token does.
-      if (r.authStr('auth_url') === null && r.authStr('endpoint', 'url') !== null) {
-        return { type: 'admin_token', token, endpoint: endpoint() };
-      }
-      return { type, authUrl: authUrl(), token, scope: compileScope(r) };
-    }
-    case 'admin_token': {
-      const token = secret('token', 'auth_token');
-      if (!token) throw r.missing('token', 'required for auth_type admin_token');
-      return { type, token, endpoint: endpoint() };
-    }
-    case 'http_basic': {
-      const username = r.authStr('username', 'user_name');
-      if (username === null) throw r.missing('username', 'required for auth_type http_basic');
-      const password = secret('password');
-      if (!password) throw r.missing('password', 'required for auth_type http_basic');
-      return { type, username, password, endpoint: endpoint() };
-    }
-    case 'none':
-      return { type, endpoint: endpoint() };
-  }
 }
 
 function compileCloud(base: RawCloud, selectedRegion: string | null): CloudConfig {
@@ -735,17 +269,4 @@ function compileCloud(base: RawCloud, selectedRegion: string | null): CloudConfi
     tls: { caFile: r.str('cacert'), certFile: cert, keyFile: key, verify: insecure !== true && verify !== false },
     apiTimeoutMs,
   };
-}
-
-/** The service `auth.endpoint` stands for when there is no catalog (see the file comment). */
-export function endpointServiceOf(type: AuthType): ServiceType | null {
-  switch (type) {
-    case 'none':
-    case 'http_basic':
-      return 'baremetal';
-    case 'admin_token':
-      return 'compute';
-    default:
-      return null;
-  }
 }

@@ -1,5 +1,5 @@
 /** Auth headers without Keystone: a fixed token (`admin_token`) or HTTP Basic (`http_basic`). */
-import type { Credentials } from './http.js';
+import type { Credentials } from './service-client.js';
 import type { Secret } from './secret.js';
 
 /** `X-Auth-Token: <token>` on every request; a 401 is final. */

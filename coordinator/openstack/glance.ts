@@ -1,30 +1,18 @@
 /** Glance v2: an image's id by name (or by id, when given one). */
-import { TenksError, type Logger } from '../../common/index.js';
-import { ServiceClient, type Credentials, type Transport } from './http.js';
+import { TenksError } from '../../common/index.js';
+import { ServiceClient, type ServiceEndpoint } from './service-client.js';
 import type { GlanceApi } from './types.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Options of a {@link GlanceClient}. */
-export interface GlanceClientOptions {
-  /** Image endpoint (`http://glance:9292`, with or without `/v2`). */
-  endpoint: string;
-  transport: Transport;
-  credentials: Credentials | null;
-  timeoutMs: number;
-  log: Logger;
-}
 
 /** {@link GlanceApi} over Glance's REST API. */
 export class GlanceClient implements GlanceApi {
   private readonly http: ServiceClient;
 
-  constructor(o: GlanceClientOptions) {
-    this.http = new ServiceClient({
-      service: 'glance',
-      ...o,
-      endpoint: o.endpoint.replace(/\/+$/, '').replace(/\/v2$/, ''),
-    });
+  /** At the image endpoint (`http://glance:9292`, with or without `/v2`). */
+  constructor(at: ServiceEndpoint) {
+    const endpoint = at.endpoint.replace(/\/+$/, '').replace(/\/v2$/, '');
+    this.http = new ServiceClient({ ...at, service: 'glance', endpoint });
   }
 
   /**

@@ -6,11 +6,10 @@ export {
   DEFAULT_OPENSTACK_TIMEOUT_MS,
   type ConnectOptions,
   type OpenStackConnection,
-} from './connect.js';
+} from './connection.js';
+export { cachedCloudConnector, type CloudSettings } from './connection-cache.js';
 export {
-  cloudSearchDirs,
   endpointServiceOf,
-  loadCloudConfig,
   SERVICE_TYPES,
   type AuthType,
   type CloudAuth,
@@ -20,7 +19,9 @@ export {
   type EndpointInterface,
   type ServiceSettings,
   type ServiceType,
-} from './clouds.js';
+} from './cloud-config.js';
+export { cloudSearchDirs } from './clouds-yaml.js';
+export { loadCloudConfig } from './clouds.js';
 export {
   IRONIC_KNOWN_MICROVERSION,
   IRONIC_MIN_MICROVERSION,
@@ -30,6 +31,6 @@ export {
 export { NOVA_EXTRA_SPECS_MICROVERSION, NOVA_MIN_MICROVERSION, NovaClient } from './nova.js';
 export { placementResourceClass, PlacementClient } from './placement.js';
 export { GlanceClient } from './glance.js';
-export { codeOfStatus, openStackErrorMessage } from './http.js';
+export { codeOfStatus, openStackErrorMessage } from './errors.js';
 export { compareMicroversions, parseMicroversion } from './microversion.js';
 export { Secret } from './secret.js';

@@ -2,8 +2,8 @@
  * The Ironic API (v1) over REST, at a microversion negotiated once from the endpoint's root
  * document and sent on every request. Lists follow Ironic's `next` links; provision-state waits poll.
  */
-import { TenksError, type Logger } from '../../common/index.js';
-import { headerValue, ServiceClient, sleep, type Credentials, type Transport } from './http.js';
+import { TenksError } from '../../common/index.js';
+import { headerValue, pause, ServiceClient, type ServiceEndpoint } from './service-client.js';
 import { chooseMicroversion, compareMicroversions, parseMicroversion } from './microversion.js';
 import type { IronicApi, IronicNode, IronicPort, JsonPatchOp } from './types.js';
 
@@ -62,14 +62,8 @@ export function parseIronicVersions(
   return null;
 }
 
-/** Options of {@link IronicClient.connect}. */
-export interface IronicConnectOptions {
-  /** Catalog or override URL, with or without `/v1`. */
-  endpoint: string;
-  transport: Transport;
-  credentials: Credentials | null;
-  timeoutMs: number;
-  log: Logger;
+/** Options of {@link IronicClient.connect}; `endpoint` is the catalog or override URL, with or without `/v1`. */
+export interface IronicConnectOptions extends ServiceEndpoint {
   /** `baremetal_api_version` (caps the microversion), or null. */
   configuredVersion: string | null;
   /** Interval of {@link IronicClient.waitForProvisionState} polls; default 500 ms. */
@@ -175,23 +169,13 @@ export class IronicClient implements IronicApi {
    */
   static async connect(o: IronicConnectOptions): Promise<IronicClient> {
     const root = o.endpoint.replace(/\/+$/, '').replace(/\/v1$/, '');
-    const discovery = new ServiceClient({
-      service: 'ironic',
-      endpoint: root,
-      transport: o.transport,
-      credentials: o.credentials,
-      timeoutMs: o.timeoutMs,
-      log: o.log,
-    });
+    const { transport, credentials, timeoutMs, log } = o;
+    const base = { service: 'ironic', endpoint: root, transport, credentials, timeoutMs, log };
+    const discovery = new ServiceClient(base);
     const { versions, microversion } = await negotiate(discovery, o.configuredVersion, o.signal);
     o.log.debug('ironic microversion chosen', { endpoint: root, microversion, serverMax: versions.max });
     const client = new ServiceClient({
-      service: 'ironic',
-      endpoint: root,
-      transport: o.transport,
-      credentials: o.credentials,
-      timeoutMs: o.timeoutMs,
-      log: o.log,
+      ...base,
       headers: { [IRONIC_VERSION_HEADER]: microversion },
       retryRefused: isNodeLocked,
     });
@@ -333,7 +317,7 @@ export class IronicClient implements IronicApi {
           },
         );
       }
-      await sleep(Math.min(this.pollIntervalMs, left), signal);
+      await pause(Math.min(this.pollIntervalMs, left), signal);
     }
   }
 

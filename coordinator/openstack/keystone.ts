@@ -5,8 +5,9 @@
  * interface and region.
  */
 import { TenksError, untilAborted, type Logger } from '../../common/index.js';
-import type { CloudAuth, DomainRef, EndpointInterface, KeystoneScope, UserRef } from './clouds.js';
-import { headerValue, ServiceClient, type Credentials, type Transport } from './http.js';
+import type { CloudAuth, DomainRef, EndpointInterface, KeystoneScope, UserRef } from './cloud-config.js';
+import { headerValue, ServiceClient, type Credentials } from './service-client.js';
+import type { Transport } from './transport.js';
 
 /** The auth types that go through Keystone. */
 export type KeystoneAuth = Extract<CloudAuth, { authUrl: string }>;

@@ -3,8 +3,8 @@
  * is one request per page; against an older Nova (or one whose version document cannot be read)
  * the base 2.1 API is used and each flavor's `os-extra_specs` is read separately.
  */
-import { TenksError, type Logger } from '../../common/index.js';
-import { ServiceClient, type Credentials, type Transport } from './http.js';
+import { TenksError } from '../../common/index.js';
+import { ServiceClient, type ServiceEndpoint } from './service-client.js';
 import { compareMicroversions, parseMicroversion } from './microversion.js';
 import type { NovaApi, NovaFlavor } from './types.js';
 
@@ -19,14 +19,8 @@ export const NOVA_EXTRA_SPECS_MICROVERSION = '2.61';
  */
 export const NOVA_MIN_MICROVERSION = '2.1';
 
-/** Options of a {@link NovaClient}. */
-export interface NovaClientOptions {
-  /** Compute endpoint (`http://nova:8774/v2.1`, perhaps with a project id after it). */
-  endpoint: string;
-  transport: Transport;
-  credentials: Credentials | null;
-  timeoutMs: number;
-  log: Logger;
+/** Options of a {@link NovaClient}; `endpoint` is the compute endpoint (`http://nova:8774/v2.1`, perhaps with a project id after it). */
+export interface NovaClientOptions extends ServiceEndpoint {
   /** `compute_api_version` (caps the microversion), or null. */
   configuredVersion: string | null;
 }
@@ -81,16 +75,10 @@ export class NovaClient implements NovaApi {
     this.o = o;
   }
 
-  private base(headers: Record<string, string>): ServiceClient {
-    return new ServiceClient({
-      service: 'nova',
-      endpoint: this.o.endpoint,
-      transport: this.o.transport,
-      credentials: this.o.credentials,
-      timeoutMs: this.o.timeoutMs,
-      log: this.o.log,
-      headers,
-    });
+  /** A client of `endpoint` (default the compute endpoint) sending `headers`. */
+  private base(headers: Record<string, string>, endpoint = this.o.endpoint): ServiceClient {
+    const { transport, credentials, timeoutMs, log } = this.o;
+    return new ServiceClient({ service: 'nova', endpoint, transport, credentials, timeoutMs, log, headers });
   }
 
   /** The compute endpoint. */
@@ -111,14 +99,7 @@ export class NovaClient implements NovaApi {
     const plain = this.base({});
     let max: string | null = null;
     try {
-      const root = new ServiceClient({
-        service: 'nova',
-        endpoint: versionRoot(this.o.endpoint),
-        transport: this.o.transport,
-        credentials: this.o.credentials,
-        timeoutMs: this.o.timeoutMs,
-        log: this.o.log,
-      });
+      const root = this.base({}, versionRoot(this.o.endpoint));
       const v = dict(dict(await root.get('/', { signal })).version);
       max = typeof v.version === 'string' && parseMicroversion(v.version) ? v.version : null;
     } catch (e) {

@@ -1,7 +1,6 @@
 /** Placement: whether any resource provider has room for one unit of a resource class. */
-import { ServiceClient, type Credentials, type Transport } from './http.js';
+import { ServiceClient, type ServiceEndpoint } from './service-client.js';
 import type { PlacementApi } from './types.js';
-import type { Logger } from '../../common/index.js';
 
 /** `GET /resource_providers?resources=` needs placement 1.4. */
 export const PLACEMENT_MICROVERSION = '1.4';
@@ -15,25 +14,13 @@ export function placementResourceClass(resourceClass: string): string {
   return /^CUSTOM_[A-Z0-9_]+$/.test(upper) ? upper : `CUSTOM_${upper}`;
 }
 
-/** Options of a {@link PlacementClient}. */
-export interface PlacementClientOptions {
-  endpoint: string;
-  transport: Transport;
-  credentials: Credentials | null;
-  timeoutMs: number;
-  log: Logger;
-}
-
-/** {@link PlacementApi} over Placement's REST API. */
+/** {@link PlacementApi} over Placement's REST API, at {@link PLACEMENT_MICROVERSION}. */
 export class PlacementClient implements PlacementApi {
   private readonly http: ServiceClient;
 
-  constructor(o: PlacementClientOptions) {
-    this.http = new ServiceClient({
-      service: 'placement',
-      ...o,
-      headers: { 'OpenStack-API-Version': `placement ${PLACEMENT_MICROVERSION}` },
-    });
+  constructor(at: ServiceEndpoint) {
+    const headers = { 'OpenStack-API-Version': `placement ${PLACEMENT_MICROVERSION}` };
+    this.http = new ServiceClient({ ...at, service: 'placement', headers });
   }
 
   /** True when a provider can take one unit of the class (the Ironic resource class or `CUSTOM_...`). */

@@ -138,3 +138,6 @@ export interface OpenStackClients {
   placement: PlacementApi | null;
   glance: GlanceApi | null;
 }
+
+/** How the coordinator reaches a cloud by name (null: the default one): null when none is configured anywhere. */
+export type OpenStackConnector = (cloud: string | null, signal?: AbortSignal) => Promise<OpenStackClients | null>;

@@ -25,15 +25,14 @@ import {
   type Logger,
   type OperationKind,
 } from '../../common/index.js';
-import { actionTarget, type Action } from '../planner/index.js';
-import { isFinished, type ClusterRecord, type OperationRecord, type ResultRecord } from '../state/records.js';
+import { isFinished, newOperationRecord, type OperationRecord } from '../state/records.js';
 import type { Versioned } from '../state/kv-mirror.js';
+import { applyFlow } from './apply-flow.js';
+import { ClusterLocks } from './cluster-locks.js';
+import { deleteFlow, teardownFlow } from './delete-flow.js';
 import type { EventSink } from './events.js';
-import { applyFlow, deleteFlow, teardownFlow, type FlowDeps, type ProgressSink } from './flows.js';
-
-/** Results kept in full in an operation record; beyond these only failures (up to a bound) and counts. */
-const MAX_OK_RESULTS = 2_000;
-const MAX_FAILED_RESULTS = 5_000;
+import type { FlowDeps } from './flow-deps.js';
+import { progressRecorder } from './progress-recorder.js';
 
 /** Options of the runner. */
 export interface RunnerOptions {
@@ -77,10 +76,19 @@ export function newOperationId(): string {
 /** Starts, tracks, cancels and recovers operations. */
 export class OperationRunner {
   private readonly running = new Map<string, Running>();
+  private readonly locks: ClusterLocks;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
 
-  constructor(private readonly o: RunnerOptions) {}
+  constructor(private readonly o: RunnerOptions) {
+    this.locks = new ClusterLocks({
+      store: o.deps.store,
+      events: o.events,
+      log: o.log,
+      wall: () => this.wall(),
+      expired: (v) => this.expired(v),
+    });
+  }
 
   private get store() {
     return this.o.deps.store;
@@ -126,12 +134,10 @@ export class OperationRunner {
     if (this.closed) throw new TenksError('UNAVAILABLE', 'the coordinator is shutting down');
     const now = this.wall();
     const sentAt = performance.now();
-    const op: OperationRecord = {
-      version: 1,
+    const op = newOperationRecord({
       id: newOperationId(),
       cluster,
       kind,
-      state: 'pending',
       specYaml: o.specYaml,
       source: o.source,
       force: o.force,
@@ -140,140 +146,23 @@ export class OperationRunner {
       leaseMs: this.o.leaseMs,
       leaseUntilMs: now + this.o.leaseMs,
       startedMs: now,
-      finishedMs: 0,
-      results: [],
-      succeeded: 0,
-      failed: 0,
-      actionsTotal: 0,
-      actionsDone: 0,
-      errorCode: '',
-      errorMessage: '',
-      warnings: [],
-      cancelRequested: false,
-    };
+    });
     // The record exists before the lock names it, so whoever meets the lock can read who holds it.
     const revision = await this.store.operations.compareAndSet(op.id, op, null);
     const clusters = kind === 'teardown' ? this.store.clusters.values().map((c) => c.name) : [cluster];
     const locked: string[] = [];
     try {
       for (const c of clusters) {
-        await this.lock(c, op);
+        await this.locks.take(c, op);
         locked.push(c);
       }
     } catch (e) {
-      for (const c of locked) await this.unlock(c, op, 'failed', false).catch(() => undefined);
+      for (const c of locked) await this.locks.release(c, op, 'failed', false).catch(() => undefined);
       await this.store.operations.delete(op.id).catch(() => undefined);
       throw e;
     }
     this.launch(op, revision, clusters, sentAt);
     return op;
-  }
-
-  private async lock(cluster: string, op: OperationRecord): Promise<void> {
-    for (let attempt = 0; attempt < 10; attempt++) {
-      const cur = await this.store.clusters.fetch(cluster);
-      const holder = cur?.value.operationId ?? null;
-      if (holder !== null && holder !== op.id) {
-        const h = await this.store.operations.fetch(holder);
-        if (h && !isFinished(h.value.state)) {
-          if (!this.expired(h))
-            throw new TenksError(
-              'CONFLICT',
-              `cluster '${cluster}' is being changed by operation ${holder} (${h.value.kind}, started ${new Date(h.value.startedMs).toISOString()} by ${h.value.owner})`,
-              { hint: `wait for it (tenksctl watch ${holder}) or cancel it (tenksctl cancel ${holder})` },
-            );
-          // Its owner is gone: it is marked failed before the cluster changes hands, so it cannot
-          // also be resumed. If its record moved meanwhile, it is alive after all: look again.
-          try {
-            await this.abandon(h, `cluster '${cluster}' was taken over by operation ${op.id}`);
-          } catch (e) {
-            if (isTenksError(e) && e.code === 'CONFLICT') continue;
-            throw e;
-          }
-        }
-      }
-      const base: ClusterRecord = cur?.value ?? {
-        version: 1,
-        name: cluster,
-        specYaml: '',
-        source: '',
-        operationId: null,
-        lastOperationId: null,
-        lastOperationState: null,
-        updatedMs: 0,
-      };
-      const next: ClusterRecord = {
-        ...base,
-        operationId: op.id,
-        updatedMs: this.wall(),
-        ...(op.kind === 'apply' ? { specYaml: op.specYaml, source: op.source } : {}),
-      };
-      try {
-        await this.store.clusters.compareAndSet(cluster, next, cur?.revision ?? null);
-        return;
-      } catch (e) {
-        if (!(isTenksError(e) && e.code === 'CONFLICT')) throw e;
-        // Someone wrote the cluster between our read and write: look again.
-      }
-    }
-    throw new TenksError('CONFLICT', `cluster '${cluster}' keeps changing; try again`);
-  }
-
-  /**
-   * Ends an operation whose owner stopped renewing its lease: failed, with why. A compare-and-set
-   * at the revision judged expired: CONFLICT when the owner (or anyone) wrote it since.
-   */
-  private async abandon(h: Versioned<OperationRecord>, why: string): Promise<void> {
-    const ended: OperationRecord = {
-      ...h.value,
-      state: 'failed',
-      finishedMs: this.wall(),
-      errorCode: 'UNAVAILABLE',
-      errorMessage: `abandoned: coordinator ${h.value.owner} stopped renewing its lease; ${why}`,
-    };
-    await this.store.operations.compareAndSet(h.value.id, ended, h.revision);
-    this.o.log.warn('operation abandoned by its owner marked failed', { op: h.value.id, owner: h.value.owner, why });
-    this.o.events.publish({
-      op: ended.id,
-      cluster: ended.cluster,
-      type: 'operation_done',
-      state: 'failed',
-      succeeded: ended.succeeded,
-      failed: ended.failed,
-      code: 'UNAVAILABLE',
-      message: ended.errorMessage,
-      timeMs: Date.now(),
-    });
-  }
-
-  private async unlock(
-    cluster: string,
-    op: OperationRecord,
-    state: OperationRecord['state'],
-    remove: boolean,
-  ): Promise<void> {
-    for (let attempt = 0; attempt < 10; attempt++) {
-      const cur = await this.store.clusters.fetch(cluster);
-      if (cur?.value.operationId !== op.id) return;
-      try {
-        if (remove) await this.store.clusters.delete(cluster, cur.revision);
-        else
-          await this.store.clusters.compareAndSet(
-            cluster,
-            {
-              ...cur.value,
-              operationId: null,
-              lastOperationId: op.id,
-              lastOperationState: state,
-              updatedMs: this.wall(),
-            },
-            cur.revision,
-          );
-        return;
-      } catch (e) {
-        if (!(isTenksError(e) && e.code === 'CONFLICT')) throw e;
-      }
-    }
   }
 
   /** Runs `op`, claimed by the write that gave `revision`, sent at `sentAt` (this clock). */
@@ -321,75 +210,13 @@ export class OperationRunner {
     r.abort.abort(new TenksError('CANCELLED', `this coordinator no longer holds the operation: ${why}`));
   }
 
-  private sink(r: Running): ProgressSink {
-    const base = { op: r.op.id, cluster: r.op.cluster };
-    const ev = this.o.events;
-    return {
-      planned: (total, warnings) => {
-        r.op.actionsTotal += total;
-        r.op.warnings.push(...warnings);
-        r.dirty = true;
-        ev.publish({
-          ...base,
-          type: 'operation_started',
-          kind: r.op.kind,
-          actions: r.op.actionsTotal,
-          timeMs: Date.now(),
-        });
-      },
-      hooks: {
-        started: (a: Action) => {
-          ev.publish({
-            ...base,
-            type: 'step_started',
-            node: actionTarget(a),
-            hypervisor: a.agent,
-            action: a.kind,
-            timeMs: Date.now(),
-          });
-        },
-        failed: (a, e, retrying) => {
-          ev.publish({
-            ...base,
-            type: 'step_failed',
-            node: actionTarget(a),
-            hypervisor: a.agent,
-            action: a.kind,
-            code: e.code,
-            message: e.message,
-            retrying,
-            timeMs: Date.now(),
-          });
-        },
-      },
-      done: (res: ResultRecord) => {
-        r.op.actionsDone++;
-        if (res.ok) {
-          r.op.succeeded++;
-          if (r.op.succeeded <= MAX_OK_RESULTS) r.op.results.push(res);
-          ev.publish({
-            ...base,
-            type: 'step_finished',
-            node: res.node,
-            hypervisor: res.hypervisor,
-            action: res.action,
-            changes: res.changes,
-            timeMs: Date.now(),
-          });
-        } else {
-          r.op.failed++;
-          if (r.op.failed <= MAX_FAILED_RESULTS) r.op.results.push(res);
-        }
-        r.dirty = true;
-      },
-    };
-  }
-
   private async run(r: Running, clusters: string[]): Promise<void> {
     const op = r.op;
     op.state = 'running';
     await this.persist(r);
-    const progress = this.sink(r);
+    const progress = progressRecorder(op, this.o.events, () => {
+      r.dirty = true;
+    });
     let error: TenksError | null = null;
     const signal = r.abort.signal;
     const deps: FlowDeps = { ...this.o.deps, port: this.o.deps.port.withFence(r.fence) };
@@ -431,7 +258,7 @@ export class OperationRunner {
     );
     if (!saved) return;
     const remove = op.kind !== 'apply' && op.state === 'succeeded';
-    for (const c of clusters) await this.unlock(c, op, op.state, remove).catch(() => undefined);
+    for (const c of clusters) await this.locks.release(c, op, op.state, remove).catch(() => undefined);
     this.o.events.publish({
       op: op.id,
       cluster: op.cluster,
@@ -527,8 +354,8 @@ export class OperationRunner {
         : [prev.cluster];
     for (const c of candidates) if ((await this.store.clusters.fetch(c))?.value.operationId === prev.id) held.push(c);
     if (prev.state === 'pending' || (prev.kind !== 'teardown' && held.length === 0)) {
-      await this.abandon(cur, 'it never held its cluster');
-      for (const c of held) await this.unlock(c, prev, 'failed', false).catch(() => undefined);
+      await this.locks.abandon(cur, 'it never held its cluster');
+      for (const c of held) await this.locks.release(c, prev, 'failed', false).catch(() => undefined);
       return;
     }
     const sentAt = performance.now();
@@ -551,7 +378,7 @@ export class OperationRunner {
       op.state = 'cancelled';
       op.finishedMs = this.wall();
       await this.store.operations.compareAndSet(op.id, op, cur.revision);
-      for (const c of held) await this.unlock(c, op, 'cancelled', false).catch(() => undefined);
+      for (const c of held) await this.locks.release(c, op, 'cancelled', false).catch(() => undefined);
       return;
     }
     // The one write that makes the operation ours; it fails when its owner renewed after all or

@@ -5,7 +5,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KV, KvEntry } from '@nats-io/kv';
-import { decodeJson, encodeJson, TenksError, type Logger } from '../../common/index.js';
+import type { z } from 'zod';
+import { decodeJson, encodeJson, TenksError, zodErrors, type Logger } from '../../common/index.js';
 import { followBucket, type BucketFollower } from './kv-watch.js';
 
 /** A value and the bucket revision it was stored at. */
@@ -82,7 +83,14 @@ function isClosed(e: unknown): boolean {
   return e instanceof Error && (e.name === 'ClosedConnectionError' || /closed connection/i.test(e.message));
 }
 
-/** A watched copy of one bucket of JSON values. */
+/** What is wrong with the value at `key`: `'op-1': state: Invalid option: ...; results[0].ok: ...`. */
+export function unreadableValue(key: string, error: z.ZodError): string {
+  return `'${key}': ${zodErrors(error)
+    .map((e) => `${e.field}: ${e.message}`)
+    .join('; ')}`;
+}
+
+/** A watched copy of one bucket of JSON values, each read with the bucket's schema. */
 export class KvMirror<T> {
   private readonly entries = new Map<string, Versioned<T>>();
   /**
@@ -95,7 +103,7 @@ export class KvMirror<T> {
 
   constructor(
     readonly kv: KV,
-    private readonly parse: (v: unknown) => T | null,
+    private readonly schema: z.ZodType<T>,
     private readonly log: Logger,
   ) {
     this.follower = followBucket(kv, {
@@ -121,13 +129,18 @@ export class KvMirror<T> {
     }
     const cur = this.entries.get(e.key);
     if (cur && cur.revision >= e.revision) return;
-    const v = this.parse(decodeJson(e.value));
-    if (v === null) {
-      this.log.warn('ignoring an unreadable KV value', { key: e.key });
-      return;
-    }
+    const v = this.read(e);
+    if (v === null) return;
     this.entries.set(e.key, { value: v, revision: e.revision });
     this.seenAt.set(e.key, performance.now());
+  }
+
+  /** The value of an entry, or null (logged, naming the key and each field) when it is not a record. */
+  private read(e: KvEntry): T | null {
+    const r = this.schema.safeParse(decodeJson(e.value));
+    if (r.success) return r.data;
+    this.log.warn('ignoring an unreadable KV value', { key: e.key, problem: unreadableValue(e.key, r.error) });
+    return null;
   }
 
   private forget(key: string): void {
@@ -171,7 +184,7 @@ export class KvMirror<T> {
       return null;
     }
     this.apply(e);
-    const v = this.parse(decodeJson(e.value));
+    const v = this.read(e);
     return v === null ? null : { value: v, revision: e.revision };
   }
 

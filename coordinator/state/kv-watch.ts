@@ -4,6 +4,7 @@
  * is started again with backoff until the follower is stopped. The values come back whole on a
  * new watch, so `apply` must keep whatever is newer.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { KV, KvWatchEntry } from '@nats-io/kv';
 import type { Logger } from '../../common/index.js';
 
@@ -30,9 +31,12 @@ export interface BucketFollower {
 
 /** Starts following `kv`. */
 export function followBucket(kv: KV, o: FollowOptions): BucketFollower {
-  let stopped = false;
+  /** Aborted by stop: ends the wait before the next watch at once. */
+  const stopping = new AbortController();
   let stopWatch: (() => void) | null = null;
-  const isStopped = (): boolean => stopped;
+  const isStopped = (): boolean => stopping.signal.aborted;
+  /** Waits `ms` before watching again; false when the follower was stopped meanwhile. */
+  const backoff = (ms: number): Promise<boolean> => sleep(ms, true, { signal: stopping.signal }).catch(() => false);
 
   /** Starts a watch; resolves once its initial values are in, rejects when it stalls before. */
   const watch = async (): Promise<void> => {
@@ -87,15 +91,14 @@ export function followBucket(kv: KV, o: FollowOptions): BucketFollower {
       } catch (e) {
         if (isStopped()) return;
         o.log.warn(`${o.what}: not loaded yet; watching again`, { attempt, error: String(e) });
-        await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** attempt, 5_000)));
+        if (!(await backoff(Math.min(200 * 2 ** attempt, 5_000)))) return;
       }
     }
   };
 
   const rewatch = async (fields: Record<string, unknown>): Promise<void> => {
     for (let attempt = 0; !isStopped(); attempt++) {
-      await new Promise((r) => setTimeout(r, Math.min(500 * 2 ** attempt, 5_000)));
-      if (isStopped()) return;
+      if (!(await backoff(Math.min(500 * 2 ** attempt, 5_000)))) return;
       try {
         await watch();
         o.log.info(`${o.what} resumed`, fields);
@@ -109,7 +112,7 @@ export function followBucket(kv: KV, o: FollowOptions): BucketFollower {
   return {
     ready: first(),
     stop: () => {
-      stopped = true;
+      stopping.abort();
       stopWatch?.();
     },
   };

@@ -6,17 +6,14 @@ import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { BUCKETS, TenksError, type Logger } from '../../common/index.js';
 import { KvMirror, type Versioned } from './kv-mirror.js';
-import type { ClusterRecord, OperationRecord, PlacementRecord } from './records.js';
-
-function record<T extends { version: number }>(keys: readonly (keyof T)[]) {
-  return (v: unknown): T | null => {
-    if (typeof v !== 'object' || v === null) return null;
-    const o = v as Partial<T>;
-    if (o.version !== 1) return null;
-    for (const k of keys) if (o[k] === undefined) return null;
-    return o as T;
-  };
-}
+import {
+  clusterRecordSchema,
+  operationRecordSchema,
+  placementRecordSchema,
+  type ClusterRecord,
+  type OperationRecord,
+  type PlacementRecord,
+} from './records.js';
 
 /** Key of a placement. */
 export function placementKey(cluster: string, node: string): string {
@@ -61,9 +58,9 @@ export class StateStore {
       },
     );
     const store = new StateStore(
-      new KvMirror(c, record<ClusterRecord>(['name', 'specYaml']), log),
-      new KvMirror(p, record<PlacementRecord>(['cluster', 'node', 'agent', 'uuid']), log),
-      new KvMirror(o, record<OperationRecord>(['id', 'cluster', 'kind', 'state']), log),
+      new KvMirror<ClusterRecord>(c, clusterRecordSchema, log),
+      new KvMirror<PlacementRecord>(p, placementRecordSchema, log),
+      new KvMirror<OperationRecord>(o, operationRecordSchema, log),
       Number.isFinite(epoch) ? epoch : 0,
     );
     await Promise.all([store.clusters.ready(), store.placements.ready(), store.operations.ready()]);

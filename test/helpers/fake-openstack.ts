@@ -10,22 +10,15 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { NovaFlavor } from '../../coordinator/openstack/index.js';
 
 type Json = Record<string, unknown>;
 
 /** An Ironic node as the fake keeps it. */
 export type FakeIronicNode = Json & { uuid: string; name: string | null; provision_state: string };
 
-/** A Nova flavor as the fake keeps it. */
-export interface FakeFlavor {
-  id: string;
-  name: string;
-  ram: number;
-  vcpus: number;
-  disk: number;
-  isPublic: boolean;
-  extraSpecs: Record<string, string>;
-}
+/** A Nova flavor as the fake keeps it: as the adapter reads it. */
+export type FakeFlavor = NovaFlavor;
 
 /** The running fake cloud. */
 export interface FakeCloud {

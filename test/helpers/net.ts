@@ -1,5 +1,6 @@
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * The `bmc` section of every test and bench agent: BMCs on loopback, on ports the OS chooses. The
@@ -13,9 +14,9 @@ export const LOOPBACK_BMC = {
 } as const;
 
 /**
- * A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then closed), for a child
- * process whose address must be known before it starts. Where a daemon can report what it bound,
- * give it port 0 instead.
+ * A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then closed): racy, another
+ * process may take it before the caller binds it. Kept for bench/bmc.ts only, until it starts its
+ * agents on port 0 (bench/lib-lone-agent.ts); everything else binds port 0 and reads the port back.
  */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -39,11 +40,17 @@ export interface UdpSocket {
   inode: string;
 }
 
+/** A socket of a process, as the kernel's tables of its network namespace list it. */
+interface KernelSocket extends UdpSocket {
+  /** `0A` is a listening TCP socket. */
+  state: string;
+}
+
 /**
- * The UDP sockets process `pid` holds (`self`: this process): its socket descriptors
- * (`/proc/<pid>/fd`) matched with the kernel's UDP tables of its network namespace.
+ * The sockets of `tables` (`udp`, `tcp`, ...) that process `pid` (`self`: this process) holds: its
+ * socket descriptors (`/proc/<pid>/fd`) matched with the kernel's tables of its network namespace.
  */
-export async function udpSocketsOf(pid: number | 'self'): Promise<UdpSocket[]> {
+async function socketsOf(pid: number | 'self', tables: readonly string[]): Promise<KernelSocket[]> {
   const fdDir = `/proc/${pid}/fd`;
   const inodes = new Set<string>();
   for (const fd of await readdir(fdDir)) {
@@ -51,17 +58,57 @@ export async function udpSocketsOf(pid: number | 'self'): Promise<UdpSocket[]> {
     const m = /^socket:\[(\d+)\]$/.exec(target);
     if (m?.[1] !== undefined) inodes.add(m[1]);
   }
-  const out: UdpSocket[] = [];
-  for (const table of ['udp', 'udp6']) {
+  const out: KernelSocket[] = [];
+  for (const table of tables) {
     const text = await readFile(`/proc/${pid}/net/${table}`, 'utf8').catch(() => '');
     for (const line of text.split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
       const local = f[1];
+      const state = f[3];
       const inode = f[9];
-      if (local === undefined || inode === undefined || !inodes.has(inode)) continue;
+      if (local === undefined || state === undefined || inode === undefined || !inodes.has(inode)) continue;
       const colon = local.lastIndexOf(':');
-      out.push({ address: local.slice(0, colon), port: parseInt(local.slice(colon + 1), 16), inode });
+      out.push({ address: local.slice(0, colon), port: parseInt(local.slice(colon + 1), 16), state, inode });
     }
   }
   return out;
+}
+
+/** The UDP sockets process `pid` (`self`: this process) holds. */
+export async function udpSocketsOf(pid: number | 'self'): Promise<UdpSocket[]> {
+  return (await socketsOf(pid, ['udp', 'udp6'])).map(({ address, port, inode }) => ({ address, port, inode }));
+}
+
+/** The TCP ports process `pid` listens on (any address). */
+export async function tcpListenPortsOf(pid: number): Promise<number[]> {
+  const ports = (await socketsOf(pid, ['tcp', 'tcp6'])).filter((s) => s.state === '0A').map((s) => s.port);
+  return [...new Set(ports)];
+}
+
+/**
+ * The port a daemon got when told to listen on port 0, where it does not say which (a tenks daemon
+ * logs it at level info only): waits until `probe` succeeds on one of the TCP ports process `pid`
+ * listens on, and resolves with that port. The probe tells the wanted listener from the others (an
+ * agent serves Redfish beside gRPC; Node's inspector may listen too). Rejects with the probe's last
+ * error once `exited()` says the process is gone, or after `timeoutMs`.
+ */
+export async function portAnswering(
+  pid: number,
+  probe: (port: number) => Promise<unknown>,
+  o: { exited: () => boolean; timeoutMs: number },
+): Promise<number> {
+  const deadline = Date.now() + o.timeoutMs;
+  let last: unknown = new Error(`process ${pid} listens on no TCP port`);
+  for (;;) {
+    const ports = await tcpListenPortsOf(pid).catch(() => []);
+    if (ports.length > 0) {
+      try {
+        return await Promise.any(ports.map(async (port) => (await probe(port), port)));
+      } catch (e) {
+        last = e instanceof AggregateError ? e.errors[0] : e;
+      }
+    }
+    if (o.exited() || Date.now() > deadline) throw last;
+    await sleep(200);
+  }
 }

@@ -2,9 +2,9 @@
  * A real standalone Ironic and a real Nova flavor API for tests, as
  * /work/shared/reference/ironic-standalone.md runs them on Debian 12 (Ironic 21.4, API 1.82; Nova
  * 26.2, compute 2.93): noauth, sqlite, no Keystone, no RabbitMQ, everything in a fresh temporary
- * directory on free ports of 127.0.0.1. `stop()` kills the processes and removes the directory;
- * whatever is still running when the test process exits is killed (the whole process group) and
- * its directory removed.
+ * directory, on ports of 127.0.0.1 the servers pick (port 0; each logs the one it got). `stop()`
+ * kills the processes and removes the directory; whatever is still running when the test process
+ * exits is killed (the whole process group) and its directory removed.
  *
  * Ironic runs as ONE process by default: `/usr/bin/ironic` (API and conductor together) with
  * `rpc_transport = none`. Measured here it is up in ~3 s with ~140 MB RSS, where `ironic-api` +
@@ -71,7 +71,6 @@ import { access, mkdir, mkdtemp, open, readFile, readdir, rm, writeFile } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { freePort } from './net.js';
 
 /** A running test Ironic. */
 export interface TestIronic {
@@ -305,26 +304,36 @@ class StartError extends Error {
   ) {
     super(`${message}\n--- log ---\n${log.slice(-6000)}`);
   }
-  /** The port was taken between freePort() and the bind: worth one more try. */
-  get addressInUse(): boolean {
-    return /Address already in use|Errno 98/.test(this.log);
-  }
 }
 
-/** Starts `attempt`, retrying once when a port was taken in the meantime. */
-async function withPortRetry<T>(attempt: () => Promise<T>): Promise<T> {
-  try {
-    return await attempt();
-  } catch (e) {
-    if (e instanceof StartError && e.addressInUse) return attempt();
-    throw e;
-  }
+/**
+ * The port the WSGI server of a process got, told port 0, from the process's log: eventlet's
+ * `wsgi starting up on http://127.0.0.1:<port>` (oslo.service's own `listening on` line gives the
+ * configured port, 0). Each process here serves one WSGI server. Fails like {@link waitReady}.
+ */
+async function loggedPort(
+  what: string,
+  logFile: string,
+  procs: readonly Proc[],
+  deadline: number,
+  logs: () => Promise<string>,
+): Promise<number> {
+  const line = /wsgi starting up on http:\/\/127\.0\.0\.1:(\d+)/;
+  let port = 0;
+  await waitReady(
+    `${what} listening`,
+    async () => {
+      port = Number(line.exec(await readFile(logFile, 'utf8'))?.[1] ?? 0);
+      return port > 0;
+    },
+    procs,
+    deadline - Date.now(),
+    logs,
+  );
+  return port;
 }
 
-function ironicConf(
-  lab: string,
-  o: { apiPort: number; rpcPort: number; mode: 'single' | 'split'; syncS: number; extra: string },
-): string {
+function ironicConf(lab: string, o: { mode: 'single' | 'split'; syncS: number; extra: string }): string {
   return `[DEFAULT]
 auth_strategy = noauth
 rpc_transport = ${o.mode === 'single' ? 'none' : 'json-rpc'}
@@ -349,12 +358,12 @@ enabled_vendor_interfaces = fake,ipmitool,no-vendor
 default_network_interface = noop
 [api]
 host_ip = 127.0.0.1
-port = ${o.apiPort}
+port = 0
 api_workers = 1
 [json_rpc]
 auth_strategy = noauth
 host_ip = 127.0.0.1
-port = ${o.rpcPort}
+port = 0
 [conductor]
 automated_clean = false
 sync_power_state_interval = ${o.syncS}
@@ -421,34 +430,25 @@ export async function startIronic(o: StartIronicOptions = {}): Promise<TestIroni
   };
   try {
     for (const d of ['state', 'tmp', 'img', 'tftp', 'tftp_master', 'http', 'locks']) await mkdir(join(dir, d));
-    let url = '';
-    let synced = false;
-    await withPortRetry(async () => {
-      await Promise.all(procs.map(killGroup));
-      procs = [];
-      const apiPort = await freePort();
-      const rpcPort = mode === 'split' ? await freePort() : 0;
-      url = `http://127.0.0.1:${apiPort}`;
-      const extra = o.extraConfig ?? '';
-      await writeFile(
-        configFile,
-        ironicConf(dir, { apiPort, rpcPort, mode, syncS: o.syncPowerStateIntervalS ?? 10, extra }),
-      );
-      if (!synced) {
-        await run(BIN.ironicDbsync, ['--config-file', configFile, 'create_schema'], dir, 120_000);
-        synced = true;
-      }
-      if (mode === 'single') {
-        procs.push(await launch(BIN.ironic, ['--config-file', configFile], dir, join(dir, 'ironic.log')));
-      } else {
-        procs.push(
-          await launch(BIN.ironicConductor, ['--config-file', configFile], dir, join(dir, 'ironic-conductor.log')),
-        );
-        procs.push(await launch(BIN.ironicApi, ['--config-file', configFile], dir, join(dir, 'ironic-api.log')));
-      }
-      const base = url;
-      await waitReady(`ironic (${mode})`, () => conductorAlive(base), procs, o.readyTimeoutMs ?? 90_000, logs);
-    });
+    const syncS = o.syncPowerStateIntervalS ?? 10;
+    // Port 0 everywhere: each server logs the port it got.
+    await writeFile(configFile, ironicConf(dir, { mode, syncS, extra: o.extraConfig ?? '' }));
+    await run(BIN.ironicDbsync, ['--config-file', configFile, 'create_schema'], dir, 120_000);
+    const deadline = Date.now() + (o.readyTimeoutMs ?? 90_000);
+    let apiLog = join(dir, 'ironic.log');
+    if (mode === 'single') procs.push(await launch(BIN.ironic, ['--config-file', configFile], dir, apiLog));
+    else {
+      const conductorLog = join(dir, 'ironic-conductor.log');
+      procs.push(await launch(BIN.ironicConductor, ['--config-file', configFile], dir, conductorLog));
+      const rpcPort = await loggedPort('ironic-conductor (json-rpc)', conductorLog, procs, deadline, logs);
+      // The API reaches the conductor at its own [json_rpc] port: a second file gives it the one the conductor got.
+      const apiConfig = join(dir, 'ironic-api.conf');
+      await writeFile(apiConfig, `[json_rpc]\nport = ${rpcPort}\n`);
+      apiLog = join(dir, 'ironic-api.log');
+      procs.push(await launch(BIN.ironicApi, ['--config-file', configFile, '--config-file', apiConfig], dir, apiLog));
+    }
+    const url = `http://127.0.0.1:${await loggedPort('ironic API', apiLog, procs, deadline, logs)}`;
+    await waitReady(`ironic (${mode})`, () => conductorAlive(url), procs, deadline - Date.now(), logs);
     let stopped = false;
     return {
       url,
@@ -469,12 +469,12 @@ export async function startIronic(o: StartIronicOptions = {}): Promise<TestIroni
   }
 }
 
-function novaConf(lab: string, port: number): string {
+function novaConf(lab: string): string {
   return `[DEFAULT]
 state_path = ${lab}/nova-state
 enabled_apis = osapi_compute
 osapi_compute_listen = 127.0.0.1
-osapi_compute_listen_port = ${port}
+osapi_compute_listen_port = 0
 osapi_compute_workers = 1
 transport_url = fake://
 [api]
@@ -511,32 +511,25 @@ export async function startNova(o: StartNovaOptions = {}): Promise<TestNova> {
   };
   try {
     for (const d of ['nova-state', 'nova-locks']) await mkdir(join(dir, d));
-    let url = '';
-    let synced = false;
-    await withPortRetry(async () => {
-      if (proc) await killGroup(proc);
-      proc = null;
-      const port = await freePort();
-      url = `http://127.0.0.1:${port}`;
-      await writeFile(configFile, novaConf(dir, port));
-      if (!synced) {
-        // One after the other: `db sync` reads the API database's cell mappings, so run in parallel
-        // it failed now and then with "no such table: cell_mappings".
-        await run(BIN.novaManage, ['--config-file', configFile, 'api_db', 'sync'], dir, 180_000);
-        await run(BIN.novaManage, ['--config-file', configFile, 'db', 'sync'], dir, 180_000);
-        synced = true;
-      }
-      const p = await launch(BIN.novaApi, ['--config-file', configFile], dir, join(dir, 'nova-api.log'));
-      proc = p;
-      const flavors = `${url}/v2.1/flavors`;
-      await waitReady(
-        'nova-api',
-        async () => (await fetch(flavors, { headers, signal: AbortSignal.timeout(2_000) })).status === 200,
-        [p],
-        o.readyTimeoutMs ?? 90_000,
-        logs,
-      );
-    });
+    // Port 0: nova-api logs the port it got.
+    await writeFile(configFile, novaConf(dir));
+    // One after the other: `db sync` reads the API database's cell mappings, so run in parallel
+    // it failed now and then with "no such table: cell_mappings".
+    await run(BIN.novaManage, ['--config-file', configFile, 'api_db', 'sync'], dir, 180_000);
+    await run(BIN.novaManage, ['--config-file', configFile, 'db', 'sync'], dir, 180_000);
+    const deadline = Date.now() + (o.readyTimeoutMs ?? 90_000);
+    const logFile = join(dir, 'nova-api.log');
+    const p = await launch(BIN.novaApi, ['--config-file', configFile], dir, logFile);
+    proc = p;
+    const url = `http://127.0.0.1:${await loggedPort('nova-api', logFile, [p], deadline, logs)}`;
+    const flavors = `${url}/v2.1/flavors`;
+    await waitReady(
+      'nova-api',
+      async () => (await fetch(flavors, { headers, signal: AbortSignal.timeout(2_000) })).status === 200,
+      [p],
+      deadline - Date.now(),
+      logs,
+    );
     let stopped = false;
     return {
       url,

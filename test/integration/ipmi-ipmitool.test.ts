@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,20 @@ import { listenIpmi, type IpmiListener } from '../../agent/bmc/ipmi/server.js';
 import { Privilege } from '../../agent/bmc/ipmi/session.js';
 import type { BootDevice } from '../../agent/compute/index.js';
 import { nullLogger } from '../../common/index.js';
+import { Rng } from '../../bench/fuzz-rng.js';
+
+/**
+ * The fuzz test's seed: `TENKS_TEST_SEED` when set (to replay a failed run), else a new one each
+ * run; printed either way.
+ */
+function fuzzSeed(): number {
+  const given = process.env.TENKS_TEST_SEED;
+  if (given === undefined || given === '') return randomInt(2 ** 32);
+  const seed = Number(given);
+  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32)
+    throw new Error(`TENKS_TEST_SEED must be an integer from 0 to 4294967295, not '${given}'`);
+  return seed;
+}
 
 /** Records what the BMC asked of the host. */
 class MemoryBackend implements BmcBackend {
@@ -256,9 +270,13 @@ describe('IPMI BMC with the real ipmitool (lanplus, loopback)', function () {
   });
 
   it('survives thousands of random and mutated packets, then still answers ipmitool', async function () {
+    const seed = fuzzSeed();
+    const replay = `seed ${seed}: TENKS_TEST_SEED=${seed} replays this run`;
+    console.log(`      IPMI fuzz ${replay}`);
+    const rng = new Rng(seed, 'ipmi-ipmitool');
     const { createSocket } = await import('node:dgram');
     const sock = createSocket('udp4');
-    const seeds = [
+    const captured = [
       Buffer.from('0600ff0700000000000000000000092018c88100388e04b5', 'hex'),
       Buffer.from(
         '0600ff07061000000000000000002000000000a4a3a2a000000008030000000100000804000000020000080100000000',
@@ -283,12 +301,11 @@ describe('IPMI BMC with the real ipmitool (lanplus, loopback)', function () {
       });
     for (let i = 0; i < 5000; i++) {
       let b: Buffer;
-      if (i % 2 === 0) b = randomBytes(Math.floor(Math.random() * 120));
+      if (i % 2 === 0) b = rng.bytes(rng.int(120));
       else {
-        const seed = seeds[i % seeds.length] ?? Buffer.alloc(0);
-        b = Buffer.from(seed.subarray(0, Math.floor(Math.random() * (seed.length + 1))));
-        for (let k = 0; k < 3; k++)
-          if (b.length > 0) b[Math.floor(Math.random() * b.length)] = Math.floor(Math.random() * 256);
+        const packet = captured[i % captured.length] ?? Buffer.alloc(0);
+        b = Buffer.from(packet.subarray(0, rng.int(packet.length + 1)));
+        for (let k = 0; k < 3; k++) if (b.length > 0) b[rng.int(b.length)] = rng.int(256);
       }
       await send(b);
       // Let the BMC keep up, as a real flood would be paced by the network.
@@ -299,9 +316,12 @@ describe('IPMI BMC with the real ipmitool (lanplus, loopback)', function () {
     const dropped =
       Object.values(bmc.stats.dropped).reduce((a, b) => a + b, 0) - Object.values(before).reduce((a, b) => a + b, 0);
     const received = bmc.stats.received - receivedBefore;
-    assert.ok(received > 1000, `the BMC received the packets (${received})`);
-    assert.ok(dropped > received * 0.9, `malformed packets are counted as dropped (${dropped} of ${received})`);
+    assert.ok(received > 1000, `the BMC received the packets (${received}; ${replay})`);
+    assert.ok(
+      dropped > received * 0.9,
+      `malformed packets are counted as dropped (${dropped} of ${received}; ${replay})`,
+    );
     const r = await ipmitool([...base, 'power', 'status']);
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.code, 0, `${r.stderr} (${replay})`);
   });
 });

@@ -17,6 +17,7 @@ import {
   type NativeLifecycleEvent,
   type NativeLibvirtErrorFields,
 } from '../../agent/native/native.js';
+import { Changes } from '../helpers/changes.js';
 
 const URI = 'test:///default';
 const META_URI = 'https://tenks.dev/xmlns/node/1';
@@ -359,21 +360,46 @@ describe('Connection wrapper events (test driver)', () => {
   it('delivers every lifecycle event to several subscribers of one connection', async () => {
     const conn = await Connection.open(URI);
     const name = `tenks-it-fanout-${process.pid}`;
+    const probe = `${name}-probe`;
+    const changes = new Changes();
     const ac = new AbortController();
     const seen: string[][] = [[], []];
+    const probed = [false, false];
     const subscribe = async (i: number): Promise<void> => {
-      for await (const e of conn.lifecycleEvents(ac.signal)) if (e.name === name) seen[i]!.push(String(e.event));
+      for await (const e of conn.lifecycleEvents(ac.signal)) {
+        if (e.name === name) seen[i]!.push(String(e.event));
+        if (e.name === probe) probed[i] = true;
+        changes.changed();
+      }
+    };
+    /**
+     * Subscriptions register asynchronously, and nothing tells when: defines a probe domain until
+     * every subscriber saw it (its events are not counted).
+     */
+    const untilSubscribed = async (subscribers: () => boolean, what: string): Promise<void> => {
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        await (await conn.defineDomain(domainXml(probe))).undefine();
+        try {
+          await changes.until(subscribers, what, 500);
+          return;
+        } catch (e) {
+          if (Date.now() > deadline) throw e;
+        }
+      }
     };
     try {
       const loops = [subscribe(0), subscribe(1)];
-      // Subscriptions register asynchronously; a define after a short pause is seen by both.
-      await new Promise((r) => setTimeout(r, 200));
+      await untilSubscribed(() => probed.every(Boolean), 'both subscribers to see the probe domain');
       const d = await conn.defineDomain(domainXml(name));
       await d.create();
       await d.destroy();
       await d.undefine();
-      for (let i = 0; i < 50 && (seen[0]!.length < 4 || seen[1]!.length < 4); i++)
-        await new Promise((r) => setTimeout(r, 50));
+      await changes
+        .until(() => seen.every((s) => s.length >= 4), 'four events at each subscriber')
+        .catch(() => {
+          // The assertion below shows what came.
+        });
       assert.deepEqual(seen, [
         ['0', '2', '5', '1'],
         ['0', '2', '5', '1'],
@@ -383,12 +409,21 @@ describe('Connection wrapper events (test driver)', () => {
       // Once both left, a new subscriber registers again.
       const again = new AbortController();
       const late: string[] = [];
+      let lateProbed = false;
       const loop = (async () => {
-        for await (const e of conn.lifecycleEvents(again.signal)) if (e.name === name) late.push(String(e.event));
+        for await (const e of conn.lifecycleEvents(again.signal)) {
+          if (e.name === name) late.push(String(e.event));
+          if (e.name === probe) lateProbed = true;
+          changes.changed();
+        }
       })();
-      await new Promise((r) => setTimeout(r, 200));
+      await untilSubscribed(() => lateProbed, 'the new subscriber to see the probe domain');
       await (await conn.defineDomain(domainXml(name))).undefine();
-      for (let i = 0; i < 50 && late.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+      await changes
+        .until(() => late.length >= 2, 'two events at the new subscriber')
+        .catch(() => {
+          // The assertion below shows what came.
+        });
       assert.deepEqual(late, ['0', '1']);
       again.abort();
       await loop;

@@ -15,7 +15,7 @@ import { NatsEventSink } from '../../coordinator/operations/events.js';
 import { OperationRunner } from '../../coordinator/operations/runner.js';
 import type { NodeRequest } from '../../coordinator/planner/index.js';
 import { GrpcAgentPort } from '../../coordinator/rpc/agent-port.js';
-import type { OperationRecord } from '../../coordinator/state/records.js';
+import { newOperationRecord, type OperationRecord } from '../../coordinator/state/records.js';
 import { StateStore } from '../../coordinator/state/store.js';
 import { SecretBox, sealSpec } from '../../coordinator/secrets/index.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
@@ -367,12 +367,10 @@ describe('operation leases over real NATS', function () {
     const b = await coordinator(`b-${tag}`, { recovery: true });
     const cluster = newCluster();
     // As a coordinator that died between writing its operation and taking the cluster leaves it.
-    const ghost: OperationRecord = {
-      version: 1,
+    const ghost = newOperationRecord({
       id: `op-ghost-${tag}`,
       cluster,
       kind: 'apply',
-      state: 'pending',
       specYaml: spec(cluster, 1),
       source: 'spec.yaml',
       force: false,
@@ -380,17 +378,7 @@ describe('operation leases over real NATS', function () {
       leaseMs: 500,
       leaseUntilMs: 0,
       startedMs: Date.now(),
-      finishedMs: 0,
-      results: [],
-      succeeded: 0,
-      failed: 0,
-      actionsTotal: 0,
-      actionsDone: 0,
-      errorCode: '',
-      errorMessage: '',
-      warnings: [],
-      cancelRequested: false,
-    };
+    });
     await b.store.operations.compareAndSet(ghost.id, ghost, null);
     const done = await ended(b, ghost.id);
     assert.equal(done.state, 'failed');

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run } from '../../agent/network/exec.js';
+import { runCommand as run } from '../../agent/os/index.js';
 import { BootMode, type NodeSpec } from '../../proto/gen/tenks/v1/types.pb.js';
 import { AgentClient, nodeSpec, startTestAgent, type TestAgent } from '../helpers/agent.js';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { run } from '../../agent/network/exec.js';
+import { runCommand as run } from '../../agent/os/index.js';
 import { names } from '../../agent/network/names.js';
 import { BridgeType, PowerAction, type NodeSpec } from '../../proto/gen/tenks/v1/types.pb.js';
 import { AgentClient, nodeSpec, startTestAgent, type TestAgent } from '../helpers/agent.js';

@@ -7,6 +7,7 @@ import type { ProgressView } from '../../cli/progress-view.js';
 import { TenksError } from '../../common/errors.js';
 import type { OpEvent } from '../../common/nats/events.js';
 import type { NodeResult, Operation } from '../../common/index.js';
+import { Changes } from '../helpers/changes.js';
 
 const ID = 'op1';
 const base = { op: ID, cluster: 'lab1' };
@@ -43,14 +44,20 @@ const okResult = (node: string): NodeResult => ({
 
 /** A coordinator whose GetOperation answers from `current`, recording calls. */
 class FakeApi {
+  /** Told of every call (and, through {@link RecordingView}, of what the view is shown). */
+  readonly changes = new Changes();
   current = op();
   calls: string[] = [];
   cancelFails = false;
   pollFailures = 0;
   onCancel: () => void = () => undefined;
+  /** Runs before GetOperation answers. */
+  onGet: () => void = () => undefined;
 
   getOperation(id: string): Promise<Operation> {
     this.calls.push(`get ${id}`);
+    this.onGet();
+    this.changes.changed();
     if (this.pollFailures > 0) {
       this.pollFailures--;
       return Promise.reject(new TenksError('UNAVAILABLE', 'coordinator restarting'));
@@ -59,6 +66,7 @@ class FakeApi {
   }
   cancelOperation(id: string): Promise<Operation> {
     this.calls.push(`cancel ${id}`);
+    this.changes.changed();
     if (this.cancelFails) return Promise.reject(new TenksError('INTERNAL', 'boom'));
     this.onCancel();
     return Promise.resolve(this.current);
@@ -85,22 +93,24 @@ class RecordingView implements ProgressView {
   events: OpEvent[] = [];
   stopped = false;
   started = false;
+  /** `observer` is told of every update and note. */
+  constructor(private readonly observer: Changes | null = null) {}
   start(): void {
     this.started = true;
   }
   update(_p: OperationProgress, changed: readonly StepState[], ev: OpEvent | null): void {
     for (const s of changed) this.changes.push([s.node, s.status]);
     if (ev) this.events.push(ev);
+    this.observer?.changed();
   }
   note(line: string): void {
     this.notes.push(line);
+    this.observer?.changed();
   }
   stop(): void {
     this.stopped = true;
   }
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function options(api: FakeApi, view: ProgressView, o: Partial<FollowOptions> = {}): FollowOptions {
   return {
@@ -125,9 +135,9 @@ describe('tenksctl follow loop', () => {
     // tk0 finished before the subscription: only the snapshot knows.
     api.current = op({ results: [okResult('tk0')] });
     const src = new FakeSource();
-    const view = new RecordingView();
+    const view = new RecordingView(api.changes);
     const run = followOperation(op(), options(api, view, { events: () => Promise.resolve(src), pollMs: 60_000 }));
-    await sleep(20);
+    await api.changes.until(() => view.changes.length > 0, 'the snapshot read after subscribing to reach the view');
     assert.deepEqual(api.calls, [`get ${ID}`], 'one GetOperation as soon as subscribed');
     src.q.push({
       ...base,
@@ -155,12 +165,15 @@ describe('tenksctl follow loop', () => {
 
   it('says once that NATS is unreachable and finishes by polling', async () => {
     const api = new FakeApi();
-    const view = new RecordingView();
+    const view = new RecordingView(api.changes);
     const run = followOperation(
       op(),
       options(api, view, { events: () => Promise.reject(new TenksError('UNAVAILABLE', 'cannot connect to NATS')) }),
     );
-    await sleep(100);
+    await api.changes.until(
+      () => view.notes.length > 0 && api.calls.length > 0,
+      'the note that NATS is unreachable and a poll of the running operation',
+    );
     api.current = op({ state: 'succeeded', results: [okResult('tk0')] });
     const r = await run;
     assert.equal(r.reason, 'ended');
@@ -181,15 +194,19 @@ describe('tenksctl follow loop', () => {
 
   it('cancels on Ctrl-C and waits for the operation to end as cancelled', async () => {
     const api = new FakeApi();
+    // Cancelling takes the coordinator a while: the first poll after the cancel still shows it running.
+    let pollsSinceCancel: number | null = null;
     api.onCancel = () => {
-      setTimeout(() => {
-        api.current = op({ state: 'cancelled', errorCode: 'CANCELLED' });
-      }, 50);
+      pollsSinceCancel = 0;
+    };
+    api.onGet = () => {
+      if (pollsSinceCancel === null || ++pollsSinceCancel < 2) return;
+      api.current = op({ state: 'cancelled', errorCode: 'CANCELLED' });
     };
     const interrupt = new AbortController();
     const view = new RecordingView();
     const run = followOperation(op(), options(api, view, { interrupt: interrupt.signal, pollMs: 60_000 }));
-    await sleep(10);
+    await api.changes.until(() => api.calls.length > 0, 'the first poll');
     interrupt.abort();
     const r = await run;
     assert.equal(r.interrupted, true);
@@ -232,7 +249,7 @@ describe('tenksctl follow loop', () => {
       }),
     );
     interrupt.abort();
-    await sleep(20);
+    await api.changes.until(() => api.calls.includes(`cancel ${ID}`), 'the cancel call');
     hardStop.abort();
     const r = await run;
     assert.equal(r.reason, 'stopped');
@@ -257,7 +274,7 @@ describe('tenksctl follow loop', () => {
     const src = new FakeSource();
     const view = new RecordingView();
     const run = followOperation(op(), options(api, view, { events: () => Promise.resolve(src), doneGraceMs: 100 }));
-    await sleep(10);
+    await api.changes.until(() => api.calls.length > 0, 'the GetOperation after subscribing');
     src.q.push({
       ...base,
       type: 'operation_done',

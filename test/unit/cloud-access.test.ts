@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { TenksError, type ErrorCode } from '../../common/errors.js';
 import { compileClusterSpec, type ClusterSpec } from '../../common/spec/index.js';
 import { checkCloudAccess, cloudNeeds, wantsOpenStack } from '../../coordinator/enrolment/cloud-access.js';
-import type { OpenStackConnector } from '../../coordinator/enrolment/stage.js';
-import type { IronicApi, NovaApi, OpenStackClients } from '../../coordinator/openstack/types.js';
+import type { IronicApi, NovaApi, OpenStackClients, OpenStackConnector } from '../../coordinator/openstack/types.js';
 import {
   cloudLeftovers,
   cloudRefusal,

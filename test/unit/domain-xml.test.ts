@@ -500,6 +500,16 @@ describe('metadataXml / parseMetadata', () => {
     assert.deepEqual(parseMetadata(xml), m);
   });
 
+  it('reads characters written as character references, as libxml2 writes some', () => {
+    const m = metadata({ cluster: 'c1', spec: { ...metadata().spec, labels: { note: 'café ☕' } } });
+    const xml = metadataXml(m)
+      .replace(/é/g, '&#xE9;')
+      .replace(/☕/g, '&#9749;')
+      .replace(" cluster='c1'", " cluster='&#99;1'");
+    assert.ok(!xml.includes('é') && !xml.includes('☕'));
+    assert.deepEqual(parseMetadata(xml), m);
+  });
+
   it('keeps the managing agent, and reads metadata without one as null (made before owners were recorded)', () => {
     const m = metadata({ agent: 'hv-2.lab' });
     assert.equal(parseMetadata(metadataXml(m))?.agent, 'hv-2.lab');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TenksError } from '../../common/errors.js';
 import { heartbeatArches, type AgentHeartbeat } from '../../common/nats/heartbeat.js';
-import { parseCapabilities } from '../../agent/compute/hypervisor-libvirt.js';
+import { parseCapabilities } from '../../agent/compute/libvirt-capabilities.js';
 import { readFirmwareDescriptors, secureBootArchesOf } from '../../agent/compute/firmware-descriptors.js';
 
 /** A `<guest>` of `virConnectGetCapabilities` XML, as libvirt writes it. */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { KV } from '@nats-io/kv';
+import { z } from 'zod';
 import { nullLogger, TenksError } from '../../common/index.js';
 import { KvMirror } from '../../coordinator/state/kv-mirror.js';
 import { FakeWatch } from '../helpers/fake-kv-watch.js';
@@ -35,7 +36,7 @@ function failingKv(errors: Error[]): { kv: KV; calls: () => number } {
 describe('KV mirror compare-and-set', function () {
   it('sends a create again when no JetStream server took it', async function () {
     const { kv, calls } = failingKv([undelivered(), undelivered()]);
-    const m = new KvMirror<{ a: number }>(kv, (v) => v as { a: number }, nullLogger);
+    const m = new KvMirror(kv, z.object({ a: z.number() }), nullLogger);
     assert.equal(await m.compareAndSet('k', { a: 1 }, null), 7);
     assert.equal(calls(), 3);
     assert.deepEqual(m.get('k'), { value: { a: 1 }, revision: 7 });
@@ -44,7 +45,7 @@ describe('KV mirror compare-and-set', function () {
 
   it('does not send it again after a timeout (the write may have happened)', async function () {
     const { kv, calls } = failingKv([timedOut()]);
-    const m = new KvMirror<{ a: number }>(kv, (v) => v as { a: number }, nullLogger);
+    const m = new KvMirror(kv, z.object({ a: z.number() }), nullLogger);
     await assert.rejects(
       m.compareAndSet('k', { a: 1 }, null),
       (e: unknown) => e instanceof TenksError && e.code === 'UNAVAILABLE' && e.message.includes("writing 'k'"),

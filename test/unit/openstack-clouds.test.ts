@@ -15,7 +15,7 @@ import {
   loadCloudConfig,
   type CloudAuth,
   type CloudConfig,
-} from '../../coordinator/openstack/clouds.js';
+} from '../../coordinator/openstack/index.js';
 
 const SECRET = 'hunter2-never-print-me';
 

@@ -1,6 +1,6 @@
 /** OpenStack error bodies → messages, and HTTP statuses → tenks codes, messages and hints. */
 import assert from 'node:assert/strict';
-import { codeOfStatus, httpStatusError, openStackErrorMessage } from '../../coordinator/openstack/http.js';
+import { codeOfStatus, httpStatusError, openStackErrorMessage } from '../../coordinator/openstack/errors.js';
 
 describe('OpenStack error bodies', () => {
   it("reads Ironic's faultstring from the JSON string inside error_message", () => {

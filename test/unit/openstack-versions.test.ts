@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { TenksError } from '../../common/index.js';
-import type { CloudAuth } from '../../coordinator/openstack/clouds.js';
+import type { CloudAuth } from '../../coordinator/openstack/index.js';
 import {
   IRONIC_KNOWN_MICROVERSION,
   IRONIC_MIN_MICROVERSION,

@@ -1,12 +1,23 @@
 /**
- * How the coordinator reaches clouds for enrolment: a spec's `cloud`, else the config's
+ * The coordinator's connections to clouds, by cloud name: a spec's `cloud`, else the config's
  * `openstack.cloud`, else whatever OpenStack tools would pick (OS_CLOUD, OS_* variables, a
- * clouds.yaml with one cloud). Connections (tokens, negotiated versions) are kept a few minutes.
+ * clouds.yaml with one cloud). A connection (tokens, negotiated versions) is kept a few minutes.
  */
-import { isTenksError, TenksError, type Logger } from '../common/index.js';
-import type { CoordinatorConfig } from './config.js';
-import type { OpenStackConnector } from './enrolment/index.js';
-import { connectCloud, loadCloudConfig, type CloudConfig, type OpenStackConnection } from './openstack/index.js';
+import { isTenksError, TenksError, type Logger } from '../../common/index.js';
+import type { CloudConfig } from './cloud-config.js';
+import { loadCloudConfig } from './clouds.js';
+import { connectCloud, type OpenStackConnection } from './connection.js';
+import type { OpenStackConnector } from './types.js';
+
+/** The coordinator's `openstack` settings. */
+export interface CloudSettings {
+  /** The cloud of specs that name none; null: what OpenStack tools would pick. */
+  cloud: string | null;
+  /** A clouds.yaml read first (as OS_CLIENT_CONFIG_FILE), or null. */
+  cloudsFile: string | null;
+  /** Deadline of one request, unless the cloud sets `api_timeout`. */
+  timeoutMs: number;
+}
 
 /** How long a connection is reused before connecting again. */
 const REUSE_MS = 5 * 60_000;
@@ -32,8 +43,8 @@ async function findCloud(name: string | null, env: NodeJS.ProcessEnv, log: Logge
   }
 }
 
-/** A connector for the coordinator's config; null results mean "no cloud configured anywhere". */
-export function openStackConnector(config: CoordinatorConfig['openstack'], log: Logger): OpenStackConnector {
+/** Connections for the coordinator's settings, each reused for a few minutes. */
+export function cachedCloudConnector(config: CloudSettings, log: Logger): OpenStackConnector {
   const cache = new Map<string, { atMs: number; conn: Promise<OpenStackConnection | null> }>();
   const env: NodeJS.ProcessEnv =
     config.cloudsFile !== null ? { ...process.env, OS_CLIENT_CONFIG_FILE: config.cloudsFile } : process.env;

@@ -6,10 +6,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { TenksError, type Logger } from '../../common/index.js';
-import { endpointServiceOf, loadCloudConfig, SERVICE_TYPES, type CloudConfig, type ServiceType } from './clouds.js';
+import { endpointServiceOf, SERVICE_TYPES, type CloudConfig, type ServiceType } from './cloud-config.js';
+import { loadCloudConfig } from './clouds.js';
 import { BasicAuth, StaticToken } from './credentials.js';
 import { GlanceClient } from './glance.js';
-import { Transport, type Credentials, type TlsMaterial } from './http.js';
+import type { Credentials } from './service-client.js';
+import { Transport, type TlsMaterial } from './transport.js';
 import { IronicClient } from './ironic.js';
 import { catalogEndpoint, KeystoneSession, type CatalogService } from './keystone.js';
 import { NovaClient } from './nova.js';
@@ -100,8 +102,8 @@ export async function connectCloud(
   o: Omit<ConnectOptions, 'env' | 'cwd' | 'searchDirs'>,
 ): Promise<OpenStackConnection> {
   const log = o.log.child({ cloud: config.name });
-  const transport = new Transport(await readTls(config));
   const timeoutMs = config.apiTimeoutMs ?? o.timeoutMs ?? DEFAULT_OPENSTACK_TIMEOUT_MS;
+  const transport = new Transport({ tls: await readTls(config), connectTimeoutMs: timeoutMs });
   try {
     const auth = config.auth;
     let credentials: Credentials | null = null;
