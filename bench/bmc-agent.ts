@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
-import { AgentApi } from '../common/index.js';
+import { AgentWire } from '../common/index.js';
 import { BootMode, NodeSpec, type NodeStatus } from '../proto/gen/tenks/v1/types.pb.js';
 import { freePort } from '../test/helpers/net.js';
 import { settledRssKb } from './bmc-memory.js';
@@ -24,7 +24,7 @@ export interface BmcCredentials {
 export interface BenchAgent {
   daemon: Daemon;
   pid: number;
-  api: AgentApi;
+  api: AgentWire;
   /** The agent's inspector WebSocket (loopback, OS-chosen port), for forcing a GC. */
   inspector: string;
 }
@@ -60,7 +60,7 @@ export async function agentMemory(a: BenchAgent): Promise<AgentMemory> {
 }
 
 /** Waits until the agent answers HostInfo; fails when it exits first or takes longer than {@link START_TIMEOUT_MS}. */
-async function answering(api: AgentApi, daemon: Daemon): Promise<void> {
+async function answering(api: AgentWire, daemon: Daemon): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     const error = await api.hostInfo({ timeoutMs: 2000 }).then(
@@ -90,7 +90,7 @@ export async function startAgent(stack: Stack, name: string): Promise<BenchAgent
     shutdown_grace_s: 2,
   });
   const daemon = stack.spawn(name, process.execPath, ['--inspect=127.0.0.1:0', 'bin/tenks-agent.js', '--config', file]);
-  const api = new AgentApi(`127.0.0.1:${port}`, credentials.createInsecure(), {}, 120_000);
+  const api = new AgentWire(`127.0.0.1:${port}`, credentials.createInsecure(), {}, 120_000);
   try {
     await answering(api, daemon);
     const inspector = inspectorAddress(daemon.output());

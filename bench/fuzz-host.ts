@@ -10,7 +10,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { AgentApi, CoordinatorApi } from '../common/index.js';
+import type { AgentWire, CoordinatorWire } from '../common/index.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -39,7 +39,7 @@ async function tool(file: string, args: readonly string[]): Promise<string | nul
 }
 
 /** Reads everything a spec could change. */
-export async function snapshot(agent: AgentApi, coordinator: CoordinatorApi): Promise<HostSnapshot> {
+export async function snapshot(agent: AgentWire, coordinator: CoordinatorWire): Promise<HostSnapshot> {
   const unreadable: string[] = [];
   const list = await agent.listNodes('', false, { timeoutMs: 30_000 });
   const nodes = list.nodes

@@ -7,7 +7,7 @@
  *   `<field>: <message>` lines; a valid one must exit 0; neither may print a stack trace, a Node
  *   warning or other noise;
  * - through the coordinator, Plan and then (rejected ones only, so nothing valid is ever applied)
- *   Apply, over gRPC with CoordinatorApi: INVALID_SPEC with the same problems. Mutants holding
+ *   Apply, over gRPC with CoordinatorWire: INVALID_SPEC with the same problems. Mutants holding
  *   invalid UTF-8 are also sent as raw bytes in the request's string field, as a client not
  *   written in JavaScript could.
  *
@@ -20,7 +20,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Metadata } from '@grpc/grpc-js';
 import { parse } from 'yaml';
-import { isTenksError, parseClusterSpec, unaryCall, type CoordinatorApi, type FieldError } from '../common/index.js';
+import { isTenksError, parseClusterSpec, unaryCall, type CoordinatorWire, type FieldError } from '../common/index.js';
 import { ApplyResponse, PlanResponse } from '../proto/gen/tenks/v1/coordinator.pb.js';
 import { loadBaseSpecs, mutant, type Mutant } from './fuzz-spec-mutate.js';
 import { Rng } from './fuzz-rng.js';
@@ -37,7 +37,7 @@ export interface SpecFuzzOptions {
   specs: number;
   /** tenksctl processes at a time. */
   parallel: number;
-  coordinator: CoordinatorApi;
+  coordinator: CoordinatorWire;
   say: (line: string) => void;
 }
 
@@ -170,7 +170,7 @@ function rawRequest(specYaml: Buffer, source: string): Buffer {
 }
 
 /** Plan or Apply with a hand-encoded request. */
-function rawCall(api: CoordinatorApi, method: 'Plan' | 'Apply', body: Buffer): Promise<unknown> {
+function rawCall(api: CoordinatorWire, method: 'Plan' | 'Apply', body: Buffer): Promise<unknown> {
   const decode = (b: Buffer): unknown => (method === 'Plan' ? PlanResponse.decode(b) : ApplyResponse.decode(b));
   return unaryCall(
     'coordinator',

@@ -41,7 +41,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AgentApi, channelOptions, silenceIpServerNameWarning } from '../common/index.js';
+import { AgentWire, channelOptions, silenceIpServerNameWarning } from '../common/index.js';
 import { BootMode, NodeSpec } from '../proto/gen/tenks/v1/types.pb.js';
 import { fuzzIpmi } from './fuzz-ipmi.js';
 import { fuzzRedfish } from './fuzz-redfish.js';
@@ -162,7 +162,7 @@ function signed(x: number): string {
 
 /** `NODES` nodes with IPMI and Redfish BMCs: what the protocol fuzzers aim at. */
 async function createNodes(
-  api: AgentApi,
+  api: AgentWire,
 ): Promise<{ ipmiPorts: number[]; redfishPort: number; target: RedfishTarget }> {
   const ipmiPorts: number[] = [];
   const nodes: RedfishTarget['nodes'][number][] = [];
@@ -228,7 +228,7 @@ await runBench(stack, say, result, async () => {
   if (inspector === null) throw new Error(`the agent printed no inspector address:\n${agent.tail()}`);
   const address = (await coordinator.api.getAgents()).find((a) => a.id === agentId)?.address;
   if (!address) throw new Error('the coordinator does not list the agent');
-  const api = new AgentApi(address, await pki.clientCredentials(), channelOptions({ address, tls: null }), 60_000);
+  const api = new AgentWire(address, await pki.clientCredentials(), channelOptions({ address, tls: null }), 60_000);
   stack.onCleanup('agent client', () => {
     api.close();
     return Promise.resolve();

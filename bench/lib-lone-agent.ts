@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
-import { AgentApi } from '../common/index.js';
+import { AgentWire } from '../common/index.js';
 import { LOOPBACK_BMC, portAnswering } from '../test/helpers/net.js';
 
 /** Options of {@link LoneAgent.spawn}. */
@@ -28,9 +28,9 @@ export interface LoneAgentOptions {
 export async function connectLoneAgent(
   pid: number,
   o: { exited: () => boolean; callTimeoutMs: number; timeoutMs: number },
-): Promise<AgentApi> {
-  const client = (port: number): AgentApi =>
-    new AgentApi(`127.0.0.1:${port}`, credentials.createInsecure(), {}, o.callTimeoutMs);
+): Promise<AgentWire> {
+  const client = (port: number): AgentWire =>
+    new AgentWire(`127.0.0.1:${port}`, credentials.createInsecure(), {}, o.callTimeoutMs);
   const port = await portAnswering(
     pid,
     async (p) => {
@@ -48,7 +48,7 @@ export async function connectLoneAgent(
 
 /** A running lone agent. */
 export class LoneAgent {
-  private client: AgentApi | null = null;
+  private client: AgentWire | null = null;
 
   private constructor(
     readonly proc: ChildProcess,
@@ -100,7 +100,7 @@ export class LoneAgent {
   }
 
   /** The agent's API (after {@link ready}). */
-  get api(): AgentApi {
+  get api(): AgentWire {
     if (this.client === null) throw new Error('the agent is not ready');
     return this.client;
   }

@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { asOpEvent, decodeJson, type CoordinatorApi } from '../common/index.js';
+import { asOpEvent, decodeJson, type CoordinatorWire } from '../common/index.js';
 import { OperationState, operationStateToJSON, type Operation } from '../proto/gen/tenks/v1/coordinator.pb.js';
 import { round } from './lib-stack/figures.js';
 import type { CpuMeter } from './lib-stack/proc-stats.js';
@@ -70,7 +70,7 @@ interface Milestones {
 
 /** What an {@link OperationClock} times with. */
 export interface OperationClockOptions {
-  api: CoordinatorApi;
+  api: CoordinatorWire;
   meter: CpuMeter;
   /** An operation not ended by then is cancelled. */
   timeoutMs: number;

@@ -22,7 +22,7 @@
  *   cluster's nodes already placed, as in the apply below).
  * - `apply_1000_s`, `noop_1000_s`, `apply_10000_s`, `noop_10000_s`, `teardown_10000_s`,
  *   `teardown_1000_s`: wall clock from the Apply (DeleteCluster) RPC to the operation's end, through
- *   CoordinatorApi (common/) in this process; the end is the `operation_done` event on NATS
+ *   CoordinatorWire (common/) in this process; the end is the `operation_done` event on NATS
  *   (subscribed before the call), confirmed by GetOperation (polled every 2 s, as tenksctl does,
  *   which also records how actions_done advances). `*_op_s`: start to finish as the coordinator
  *   recorded it; `timeline_s` (from the operation's own events): when it was planned (observe,
@@ -47,7 +47,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { stringify } from 'yaml';
-import { AgentApi, channelOptions, connectNats, nullLogger, silenceIpServerNameWarning } from '../common/index.js';
+import { AgentWire, channelOptions, connectNats, nullLogger, silenceIpServerNameWarning } from '../common/index.js';
 import type { Operation } from '../proto/gen/tenks/v1/coordinator.pb.js';
 import { benchOptions } from './lib-options.js';
 import { startAgent, waitForAgents } from './lib-stack/agent.js';
@@ -109,7 +109,7 @@ const result: Record<string, unknown> = {
   small_nodes: SMALL,
   large_nodes: LARGE,
   node: { memory_mb: NODES.memoryMb, vcpus: 1, nics: 0, volume_mib: NODES.volumeMib, boot_mode: 'bios', bmc: 'ipmi' },
-  client: 'CoordinatorApi (common/) in the bench process; end = operation_done NATS event, confirmed by GetOperation',
+  client: 'CoordinatorWire (common/) in the bench process; end = operation_done NATS event, confirmed by GetOperation',
   transport: 'mTLS (deploy/make-certs.sh) on 127.0.0.1',
   targets_s: TARGETS,
 };
@@ -143,10 +143,10 @@ await runBench(stack, say, result, async () => {
   }
   await waitForAgents(coordinator, agents, agentIds);
   const inventory = (await coordinator.api.getAgents()).filter((a) => agentIds.includes(a.id));
-  const agentApis = new Map<string, AgentApi>();
+  const agentApis = new Map<string, AgentWire>();
   const creds = await pki.clientCredentials();
   for (const a of inventory)
-    agentApis.set(a.id, new AgentApi(a.address, creds, channelOptions({ address: a.address, tls: null }), 300_000));
+    agentApis.set(a.id, new AgentWire(a.address, creds, channelOptions({ address: a.address, tls: null }), 300_000));
   stack.onCleanup('agent clients', () => {
     for (const c of agentApis.values()) c.close();
     return Promise.resolve();

@@ -1,11 +1,8 @@
-import type { ClientReadableStream } from '@grpc/grpc-js';
-import { NodeEventType, type WatchEventsResponse } from '../proto/gen/tenks/v1/agent.pb.js';
-import { BridgeType, PowerAction, type NodeRef } from '../proto/gen/tenks/v1/types.pb.js';
+import { readYamlFile, type AgentApi, type NodeRef } from '../common/index.js';
 import { nodeFileToSpec } from './node-file.js';
 import { emit, table, type OutputFormat } from './output.js';
-import { hostJson, nodeColumns, nodeJson, physnetColumns, physnetJson, powerName } from './present.js';
-import { TenksError, fromWireError, readYamlFile, type AgentApi } from '../common/index.js';
-import { usageError } from './usage.js';
+import { hostJson, nodeColumns, nodeJson, physnetColumns, physnetJson } from './present.js';
+import { parsePowerAction, usageError } from './usage.js';
 
 /** What every agent command gets. */
 export interface AgentContext {
@@ -16,15 +13,6 @@ export interface AgentContext {
   /** Progress and notices (stderr). */
   note: (line: string) => void;
 }
-
-const POWER_ACTIONS: Record<string, PowerAction> = {
-  on: PowerAction.POWER_ACTION_ON,
-  off: PowerAction.POWER_ACTION_OFF,
-  'soft-off': PowerAction.POWER_ACTION_SOFT_OFF,
-  reset: PowerAction.POWER_ACTION_RESET,
-  nmi: PowerAction.POWER_ACTION_NMI,
-  cycle: PowerAction.POWER_ACTION_CYCLE,
-};
 
 function ref(name: string | undefined, cluster: string | undefined): NodeRef {
   if (!name) throw usageError('a node name is required', 'NAME');
@@ -73,10 +61,7 @@ export async function runAgentCommand(
   const c = ctx.client;
   switch (command) {
     case 'info': {
-      const r = await c.hostInfo(call);
-      const h = r.host;
-      if (!h) throw new TenksError('INTERNAL', 'the agent sent no host info');
-      const j = hostJson(h);
+      const j = hostJson(await c.hostInfo(call));
       emit(
         ctx.format,
         j,
@@ -88,14 +73,12 @@ export async function runAgentCommand(
       return;
     }
     case 'nodes': {
-      const r = await c.listNodes(opts.cluster ?? '', opts.showSecrets ?? false, call);
-      emit(ctx.format, r.nodes.map(nodeJson), () => table(r.nodes, nodeColumns));
+      const nodes = await c.listNodes(opts.cluster ?? '', opts.showSecrets ?? false, call);
+      emit(ctx.format, nodes.map(nodeJson), () => table(nodes, nodeColumns));
       return;
     }
     case 'get': {
-      const r = await c.getNode(ref(rest[0], opts.cluster), opts.showSecrets ?? false, call);
-      if (!r.node) throw new TenksError('INTERNAL', 'the agent sent no node');
-      const node = r.node;
+      const node = await c.getNode(ref(rest[0], opts.cluster), opts.showSecrets ?? false, call);
       emit(ctx.format, nodeJson(node), () => table([node], nodeColumns));
       return;
     }
@@ -130,10 +113,9 @@ export async function runAgentCommand(
     }
     case 'power': {
       const [action, name] = rest;
-      const pa = action === undefined ? undefined : POWER_ACTIONS[action];
-      if (pa === undefined) throw usageError(`power needs one of ${Object.keys(POWER_ACTIONS).join(', ')}`, 'ACTION');
-      const r = await c.setPower(ref(name, opts.cluster), pa, call);
-      const out = { power_state: powerName(r.powerState), changed: r.changed };
+      const verb = parsePowerAction(action);
+      const r = await c.setPower(ref(name, opts.cluster), verb, call);
+      const out = { power_state: r.powerState, changed: r.changed };
       emit(ctx.format, out, () => `${name ?? ''}: ${out.power_state}${r.changed ? '' : ' (no change)'}\n`);
       return;
     }
@@ -145,14 +127,7 @@ export async function runAgentCommand(
       const bt = opts.bridgeType ?? 'openvswitch';
       if (bt !== 'openvswitch' && bt !== 'linuxbridge')
         throw usageError(`unknown bridge type '${bt}' (openvswitch or linuxbridge)`, '--bridge-type');
-      const r = await c.setupHost(
-        {
-          cluster: opts.cluster,
-          bridgeType: bt === 'openvswitch' ? BridgeType.BRIDGE_TYPE_OPENVSWITCH : BridgeType.BRIDGE_TYPE_LINUXBRIDGE,
-          physnets,
-        },
-        call,
-      );
+      const r = await c.setupHost({ cluster: opts.cluster, bridgeType: bt, physnets }, call);
       const out = { changed: r.changed, changes: r.changes, physnets: r.physnets.map(physnetJson) };
       emit(
         ctx.format,
@@ -171,8 +146,7 @@ export async function runAgentCommand(
       return;
     }
     case 'physnets': {
-      const h = (await c.hostInfo(call)).host;
-      const list = h?.physnets ?? [];
+      const list = (await c.hostInfo(call)).physnets;
       emit(ctx.format, list.map(physnetJson), () => table(list, physnetColumns));
       return;
     }
@@ -186,28 +160,16 @@ export async function runAgentCommand(
 }
 
 async function watch(ctx: AgentContext, cluster: string): Promise<void> {
-  const stream: ClientReadableStream<WatchEventsResponse> = ctx.client.watchEvents(cluster);
-  const onAbort = (): void => {
-    stream.cancel();
-  };
-  ctx.signal.addEventListener('abort', onAbort, { once: true });
-  try {
-    for await (const ev of stream as AsyncIterable<WatchEventsResponse>) {
-      const j = {
-        time: new Date(ev.timeUnixMs).toISOString(),
-        type: NodeEventType[ev.type].replace('NODE_EVENT_TYPE_', '').toLowerCase(),
-        cluster: ev.cluster,
-        node: ev.name,
-        uuid: ev.uuid,
-        power_state: powerName(ev.powerState),
-      };
-      if (ctx.format === 'table') process.stdout.write(`${j.time}  ${j.node}  ${j.type}  ${j.power_state}\n`);
-      else process.stdout.write(JSON.stringify(j) + '\n');
-    }
-  } catch (e) {
-    if (ctx.signal.aborted) return;
-    throw fromWireError(e, `agent ${ctx.client.address}`);
-  } finally {
-    ctx.signal.removeEventListener('abort', onAbort);
+  for await (const ev of ctx.client.watchEvents(cluster, ctx.signal)) {
+    const j = {
+      time: new Date(ev.timeUnixMs).toISOString(),
+      type: ev.type,
+      cluster: ev.cluster,
+      node: ev.name,
+      uuid: ev.uuid,
+      power_state: ev.powerState,
+    };
+    if (ctx.format === 'table') process.stdout.write(`${j.time}  ${j.node}  ${j.type}  ${j.power_state}\n`);
+    else process.stdout.write(JSON.stringify(j) + '\n');
   }
 }

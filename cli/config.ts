@@ -9,15 +9,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseOutputFormat, type OutputFormat } from './output.js';
-import {
-  TenksError,
-  invalidSpec,
-  parseYaml,
-  zodErrors,
-  type DialOptions,
-  type FieldError,
-  type TlsFiles,
-} from '../common/index.js';
+import { TenksError, invalidSpec, parseYaml, zodErrors } from '../common/index.js';
+import type { DialOptions, FieldError, TlsFiles } from '../common/index.js';
 
 /** Default coordinator address. */
 export const DEFAULT_COORDINATOR = '127.0.0.1:7442';

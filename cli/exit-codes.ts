@@ -1,5 +1,4 @@
-import { isErrorCode, type ErrorCode } from '../common/index.js';
-import { OperationState } from '../proto/gen/tenks/v1/coordinator.pb.js';
+import { isErrorCode, type ErrorCode, type OperationState } from '../common/index.js';
 
 /** tenksctl exit statuses. Stable: scripts may rely on them (documented in README). */
 export const ExitCode = {
@@ -58,11 +57,11 @@ export interface OperationOutcome {
  */
 export function operationExitStatus(op: OperationOutcome): number {
   switch (op.state) {
-    case OperationState.OPERATION_STATE_SUCCEEDED:
+    case 'succeeded':
       return ExitCode.OK;
-    case OperationState.OPERATION_STATE_CANCELLED:
+    case 'cancelled':
       return ExitCode.CANCELLED;
-    case OperationState.OPERATION_STATE_FAILED: {
+    case 'failed': {
       if (isErrorCode(op.errorCode)) return exitCodeOf[op.errorCode];
       const failed = op.results.find((r) => !r.ok && isErrorCode(r.errorCode));
       if (failed !== undefined && isErrorCode(failed.errorCode)) return exitCodeOf[failed.errorCode];

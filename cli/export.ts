@@ -26,7 +26,6 @@
  */
 import { open } from 'node:fs/promises';
 import { stringify } from 'yaml';
-import type { NodeStatus } from '../proto/gen/tenks/v1/types.pb.js';
 import {
   TenksError,
   createBody,
@@ -40,6 +39,7 @@ import {
   type DesiredNode,
   type IronicConfig,
   type NodeFacts,
+  type NodeStatus,
 } from '../common/index.js';
 import { ExitCode } from './exit-codes.js';
 import { noMoreArgs, usageError } from './usage.js';
@@ -157,36 +157,23 @@ export function parseExportFormat(s: string | undefined): ExportFormat {
   );
 }
 
+/** An endpoint with the spec's credentials where the agent sent none. */
+function withCredentials<E extends { username: string; password: string }>(
+  endpoint: E | null | undefined,
+  spec: { username: string; password: string },
+): E | null {
+  if (!endpoint) return null;
+  return { ...endpoint, username: endpoint.username || spec.username, password: endpoint.password || spec.password };
+}
+
 /** What desiredIronicNode needs of a node, from its status; empty credentials fall back to the spec's. */
 function factsOf(spec: ClusterSpec, s: NodeStatus): NodeFacts {
-  const i = s.bmc?.ipmi;
-  const r = s.bmc?.redfish;
   return {
     uuid: s.uuid,
-    nics: s.nics.map((c) => ({
-      mac: c.mac,
-      physnet: c.physnet,
-      bridge: c.bridge,
-      bridgeMac: c.bridgeMac,
-      switchPort: c.switchPort,
-    })),
+    nics: s.nics.map((c) => ({ ...c })),
     bmc: {
-      ipmi: i
-        ? {
-            address: i.address,
-            port: i.port,
-            username: i.username || spec.ipmi.username,
-            password: i.password || spec.ipmi.password,
-          }
-        : null,
-      redfish: r
-        ? {
-            url: r.url,
-            systemId: r.systemId,
-            username: r.username || spec.redfish.username,
-            password: r.password || spec.redfish.password,
-          }
-        : null,
+      ipmi: withCredentials(s.bmc?.ipmi, spec.ipmi),
+      redfish: withCredentials(s.bmc?.redfish, spec.redfish),
     },
   };
 }

@@ -6,8 +6,7 @@
  *
  * Timers, signals and the NATS pump only push inputs onto one queue; this loop does the async work.
  */
-import type { Operation } from '../proto/gen/tenks/v1/coordinator.pb.js';
-import { toTenksError, type CoordinatorApi, type OpEvent } from '../common/index.js';
+import { toTenksError, type CoordinatorApi, type OpEvent, type Operation } from '../common/index.js';
 import { AsyncQueue } from './async-queue.js';
 import type { EventSource } from './nats-events.js';
 import { OperationProgress } from './progress.js';

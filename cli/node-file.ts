@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { BootMode, NodeSpec, VolumeSpec, NicSpec } from '../proto/gen/tenks/v1/types.pb.js';
-import { compile } from '../common/index.js';
+import { compile, type NodeSpec } from '../common/index.js';
 
 /** A node file for `tenksctl agent ensure -f` (snake_case YAML, the agent's NodeSpec). */
 export const nodeFileSchema = z
@@ -37,10 +36,10 @@ export const nodeFileSchema = z
   })
   .strict();
 
-/** Validates a parsed node file and turns it into the wire NodeSpec. */
+/** Validates a parsed node file and turns it into the NodeSpec an agent is asked for. */
 export function nodeFileToSpec(input: unknown, source: string): NodeSpec {
   const n = compile(nodeFileSchema, input, source);
-  return NodeSpec.create({
+  return {
     cluster: n.cluster,
     name: n.name,
     uuid: n.uuid,
@@ -49,21 +48,19 @@ export function nodeFileToSpec(input: unknown, source: string): NodeSpec {
     vcpus: n.vcpus,
     machine: n.machine,
     cpuMode: n.cpu_mode,
-    bootMode: n.boot_mode === 'uefi' ? BootMode.BOOT_MODE_UEFI : BootMode.BOOT_MODE_BIOS,
+    bootMode: n.boot_mode,
     arch: n.arch,
-    volumes: n.volumes.map((v) =>
-      VolumeSpec.create({
-        name: v.name,
-        capacity: String(v.capacity),
-        image: v.image,
-        backingImage: v.backing_image,
-        existing: v.existing,
-        format: v.format,
-      }),
-    ),
-    nics: n.nics.map((c) => NicSpec.create(c)),
+    volumes: n.volumes.map((v) => ({
+      name: v.name,
+      capacity: String(v.capacity),
+      image: v.image,
+      backingImage: v.backing_image,
+      existing: v.existing,
+      format: v.format,
+    })),
+    nics: n.nics.map((c) => ({ physnet: c.physnet, mac: c.mac })),
     consoleLogEnabled: n.console_log_enabled,
     vncEnabled: n.vnc_enabled,
     labels: n.labels,
-  });
+  };
 }

@@ -1,5 +1,5 @@
 /** A coordinator Plan as diff-like text (`tenksctl plan`) and as snake_case data (`-o json|yaml`). */
-import type { Plan, PlanAction } from '../proto/gen/tenks/v1/coordinator.pb.js';
+import type { Plan, PlanAction } from '../common/index.js';
 import { painter, type Colour } from './style.js';
 
 /** Options of {@link renderPlan}. */

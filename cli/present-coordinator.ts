@@ -1,39 +1,7 @@
-/** Coordinator messages → snake_case data for `-o json|yaml`, table columns and `describe` text. */
-import {
-  OperationState,
-  type Agent,
-  type Cluster,
-  type NodeResult,
-  type Operation,
-} from '../proto/gen/tenks/v1/coordinator.pb.js';
-import type { NodeStatus } from '../proto/gen/tenks/v1/types.pb.js';
+/** Coordinator answers → snake_case data for `-o json|yaml`, table columns and `describe` text. */
+import type { AgentInfo, Cluster, NodeResult, NodeStatus, Operation } from '../common/index.js';
 import type { Column } from './output.js';
-import { bmcCell, hostJson, nodeJson, powerName } from './present.js';
-
-/** Lower-case operation state names, as in NATS events. */
-export type OperationStateName = 'unspecified' | 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-
-const STATE_NAMES: Record<number, OperationStateName> = {
-  [OperationState.OPERATION_STATE_PENDING]: 'pending',
-  [OperationState.OPERATION_STATE_RUNNING]: 'running',
-  [OperationState.OPERATION_STATE_SUCCEEDED]: 'succeeded',
-  [OperationState.OPERATION_STATE_FAILED]: 'failed',
-  [OperationState.OPERATION_STATE_CANCELLED]: 'cancelled',
-};
-
-/** The name of an operation state. */
-export function opStateName(s: OperationState): OperationStateName {
-  return STATE_NAMES[s] ?? 'unspecified';
-}
-
-/** True for succeeded, failed and cancelled. */
-export function isTerminalState(s: OperationState): boolean {
-  return (
-    s === OperationState.OPERATION_STATE_SUCCEEDED ||
-    s === OperationState.OPERATION_STATE_FAILED ||
-    s === OperationState.OPERATION_STATE_CANCELLED
-  );
-}
+import { bmcCell, hostJson, nodeJson } from './present.js';
 
 /** A node result as JSON/YAML output. */
 export function nodeResultJson(r: NodeResult): Record<string, unknown> {
@@ -53,7 +21,7 @@ export function operationJson(op: Operation): Record<string, unknown> {
     id: op.id,
     cluster: op.cluster,
     kind: op.kind,
-    state: opStateName(op.state),
+    state: op.state,
     started_unix_ms: op.startedUnixMs,
     finished_unix_ms: op.finishedUnixMs,
     actions_total: op.actionsTotal,
@@ -75,7 +43,7 @@ export function clusterJson(c: Cluster): Record<string, unknown> {
     agents: c.agents,
     operation_id: c.operationId,
     last_operation_id: c.lastOperationId,
-    last_operation_state: opStateName(c.lastOperationState),
+    last_operation_state: c.lastOperationState,
     updated_unix_ms: c.updatedUnixMs,
     spec_yaml: c.specYaml,
   };
@@ -116,13 +84,13 @@ export const clusterColumns: Column<Cluster>[] = [
   { header: 'OPERATION', cell: (c) => c.operationId || '-' },
   {
     header: 'LAST OPERATION',
-    cell: (c) => (c.lastOperationId ? `${c.lastOperationId} ${opStateName(c.lastOperationState)}` : '-'),
+    cell: (c) => (c.lastOperationId ? `${c.lastOperationId} ${c.lastOperationState}` : '-'),
   },
   { header: 'UPDATED', cell: (c) => isoTime(c.updatedUnixMs) },
 ];
 
 /** An agent as JSON/YAML output. */
-export function agentJson(a: Agent): Record<string, unknown> {
+export function agentJson(a: AgentInfo): Record<string, unknown> {
   return {
     id: a.id,
     address: a.address,
@@ -135,7 +103,7 @@ export function agentJson(a: Agent): Record<string, unknown> {
 }
 
 /** Columns of `get agents`; `nowMs` for LAST SEEN. */
-export function agentColumns(nowMs: number): Column<Agent>[] {
+export function agentColumns(nowMs: number): Column<AgentInfo>[] {
   return [
     { header: 'ID', cell: (a) => a.id },
     { header: 'ADDRESS', cell: (a) => a.address },
@@ -157,7 +125,7 @@ export const clusterNodeColumns: Column<NodeStatus>[] = [
   { header: 'NAME', cell: (n) => n.name },
   { header: 'CLUSTER', cell: (n) => n.cluster },
   { header: 'HYPERVISOR', cell: (n) => n.hypervisor || '-' },
-  { header: 'POWER', cell: (n) => powerName(n.powerState) },
+  { header: 'POWER', cell: (n) => n.powerState },
   { header: 'MEMORY', cell: (n) => `${n.memoryMb}MiB` },
   { header: 'VCPUS', cell: (n) => n.vcpus },
   { header: 'NICS', cell: (n) => n.nics.map((c) => `${c.physnet}=${c.mac}`).join(',') || '-' },
@@ -171,8 +139,8 @@ export function withoutSecrets(n: NodeStatus): NodeStatus {
   return {
     ...n,
     bmc: {
-      ipmi: n.bmc.ipmi ? { ...n.bmc.ipmi, password: '' } : undefined,
-      redfish: n.bmc.redfish ? { ...n.bmc.redfish, password: '' } : undefined,
+      ipmi: n.bmc.ipmi ? { ...n.bmc.ipmi, password: '' } : null,
+      redfish: n.bmc.redfish ? { ...n.bmc.redfish, password: '' } : null,
     },
   };
 }
@@ -193,7 +161,7 @@ export function describeNodeLines(n: NodeStatus, showSecrets: boolean): string[]
     kv('Cluster', n.cluster),
     kv('UUID', n.uuid),
     kv('Hypervisor', n.hypervisor || '-'),
-    kv('Power state', powerName(n.powerState)),
+    kv('Power state', n.powerState),
     kv('Node type', n.nodeType || '-'),
     kv('Memory', `${n.memoryMb} MiB`),
     kv('vCPUs', n.vcpus),

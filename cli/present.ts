@@ -1,34 +1,10 @@
-/** Wire messages → plain snake_case objects for `-o json|yaml`, and table columns. */
-import {
-  BootDevice,
-  BootMode,
-  BridgeType,
-  PowerState,
-  type HostInfo,
-  type NodeStatus,
-  type PhysnetStatus,
-} from '../proto/gen/tenks/v1/types.pb.js';
+/** Agent answers (nodes, hosts, physnets) → plain snake_case objects for `-o json|yaml`, and table columns. */
+import type { HostInfo, NodeStatus, PhysnetStatus } from '../common/index.js';
 import type { Column } from './output.js';
 
-const POWER: Record<number, string> = {
-  [PowerState.POWER_STATE_ON]: 'on',
-  [PowerState.POWER_STATE_OFF]: 'off',
-  [PowerState.POWER_STATE_PAUSED]: 'paused',
-  [PowerState.POWER_STATE_SHUTTING_DOWN]: 'shutting_down',
-  [PowerState.POWER_STATE_CRASHED]: 'crashed',
-  [PowerState.POWER_STATE_SUSPENDED]: 'suspended',
-};
-
-export function powerName(s: PowerState): string {
-  return POWER[s] ?? 'unknown';
-}
-
-function bootModeName(m: BootMode): string {
-  return m === BootMode.BOOT_MODE_UEFI ? 'uefi' : m === BootMode.BOOT_MODE_BIOS ? 'bios' : 'unknown';
-}
-
-function bootDeviceName(d: BootDevice): string {
-  return d === BootDevice.BOOT_DEVICE_DISK ? 'disk' : d === BootDevice.BOOT_DEVICE_CDROM ? 'cdrom' : 'network';
+/** The boot device as shown: an unknown one shows as network, the agents' default. */
+export function bootDeviceLabel(n: NodeStatus): string {
+  return n.bootDevice === 'unknown' ? 'network' : n.bootDevice;
 }
 
 /** A node as JSON/YAML output. */
@@ -39,11 +15,11 @@ export function nodeJson(n: NodeStatus): Record<string, unknown> {
     cluster: n.cluster,
     hypervisor: n.hypervisor,
     node_type: n.nodeType,
-    power_state: powerName(n.powerState),
+    power_state: n.powerState,
     memory_mb: n.memoryMb,
     vcpus: n.vcpus,
-    boot_mode: bootModeName(n.bootMode),
-    boot_device: bootDeviceName(n.bootDevice),
+    boot_mode: n.bootMode,
+    boot_device: bootDeviceLabel(n),
     machine: n.machine,
     engine: n.engine,
     volumes: n.volumes.map((v) => ({
@@ -103,10 +79,10 @@ export function bmcCell(n: NodeStatus): string {
 export const nodeColumns: Column<NodeStatus>[] = [
   { header: 'NAME', cell: (n) => n.name },
   { header: 'CLUSTER', cell: (n) => n.cluster },
-  { header: 'POWER', cell: (n) => powerName(n.powerState) },
+  { header: 'POWER', cell: (n) => n.powerState },
   { header: 'MEMORY', cell: (n) => `${n.memoryMb}MiB` },
   { header: 'VCPUS', cell: (n) => n.vcpus },
-  { header: 'BOOT', cell: (n) => bootModeName(n.bootMode) },
+  { header: 'BOOT', cell: (n) => n.bootMode },
   { header: 'DISKS', cell: (n) => n.volumes.length },
   { header: 'NICS', cell: (n) => n.nics.map((c) => `${c.physnet}=${c.mac}`).join(',') || '-' },
   { header: 'BMC', cell: bmcCell },
@@ -150,7 +126,7 @@ export function physnetJson(p: PhysnetStatus): Record<string, unknown> {
     vlan: p.vlan,
     bridge: p.bridge,
     bridge_mac: p.bridgeMac,
-    bridge_type: p.bridgeType === BridgeType.BRIDGE_TYPE_LINUXBRIDGE ? 'linuxbridge' : 'openvswitch',
+    bridge_type: p.bridgeType,
   };
 }
 
@@ -158,9 +134,6 @@ export const physnetColumns: Column<PhysnetStatus>[] = [
   { header: 'PHYSNET', cell: (p) => p.physnet },
   { header: 'DEVICE', cell: (p) => (p.vlan ? `${p.device} (VLAN ${p.vlan})` : p.device) },
   { header: 'BRIDGE', cell: (p) => p.bridge },
-  {
-    header: 'TYPE',
-    cell: (p) => (p.bridgeType === BridgeType.BRIDGE_TYPE_LINUXBRIDGE ? 'linuxbridge' : 'openvswitch'),
-  },
+  { header: 'TYPE', cell: (p) => p.bridgeType },
   { header: 'BRIDGE MAC', cell: (p) => p.bridgeMac },
 ];

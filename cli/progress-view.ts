@@ -6,7 +6,7 @@
 import { isErrorCode, type OpEvent } from '../common/index.js';
 import type { OperationProgress, StepState } from './progress.js';
 import { stepLabel } from './progress.js';
-import { isoTime, opStateName } from './present-coordinator.js';
+import { isoTime } from './present-coordinator.js';
 import { table } from './output.js';
 import { painter, type Paint } from './style.js';
 
@@ -344,7 +344,7 @@ export function summaryLines(p: OperationProgress, color: boolean): string[] {
     op.startedUnixMs > 0 && op.finishedUnixMs >= op.startedUnixMs
       ? ` in ${duration(op.finishedUnixMs - op.startedUnixMs)}`
       : '';
-  const state = opStateName(op.state);
+  const state = op.state;
   const tally =
     steps.length === 0
       ? 'nothing to do'

@@ -9,9 +9,13 @@
  * older than what a step already shows is ignored; an operation that a snapshot shows ended stays
  * ended, and a stale snapshot never takes an operation back from what an event said.
  */
-import { OperationState, type NodeResult, type Operation } from '../proto/gen/tenks/v1/coordinator.pb.js';
-import type { OpEvent } from '../common/index.js';
-import { isTerminalState, opStateName, type OperationStateName } from './present-coordinator.js';
+import {
+  TERMINAL_OPERATION_STATES,
+  type NodeResult,
+  type OpEvent,
+  type Operation,
+  type OperationState,
+} from '../common/index.js';
 
 /** Where a step is. `unfinished`: the operation ended without reporting it. */
 export type StepStatus = 'running' | 'retrying' | 'ok' | 'failed' | 'unfinished';
@@ -48,12 +52,6 @@ function isFinal(s: StepStatus): boolean {
   return s === 'ok' || s === 'failed' || s === 'unfinished';
 }
 
-const STATE_OF_END: Record<'succeeded' | 'failed' | 'cancelled', OperationState> = {
-  succeeded: OperationState.OPERATION_STATE_SUCCEEDED,
-  failed: OperationState.OPERATION_STATE_FAILED,
-  cancelled: OperationState.OPERATION_STATE_CANCELLED,
-};
-
 /** One operation's progress. Feed it with {@link event} and {@link reconcile}; both return the steps that changed. */
 export class OperationProgress {
   private readonly byKey = new Map<string, StepState>();
@@ -68,7 +66,7 @@ export class OperationProgress {
 
   constructor(op: Operation) {
     this.snapshot = op;
-    this.stateValue = OperationState.OPERATION_STATE_PENDING;
+    this.stateValue = 'pending';
     this.totalValue = 0;
     this.doneFromSnapshot = 0;
     this.code = '';
@@ -95,8 +93,8 @@ export class OperationProgress {
     return this.stateValue;
   }
 
-  get stateName(): OperationStateName {
-    return opStateName(this.stateValue);
+  get stateName(): OperationState {
+    return this.stateValue;
   }
 
   /** True when a snapshot showed the operation ended (its results are then complete). */
@@ -111,7 +109,7 @@ export class OperationProgress {
 
   /** True when the operation ended by any account. */
   get ended(): boolean {
-    return isTerminalState(this.stateValue);
+    return TERMINAL_OPERATION_STATES.has(this.stateValue);
   }
 
   /** Actions planned (at least the steps seen). */
@@ -142,13 +140,12 @@ export class OperationProgress {
     switch (ev.type) {
       case 'operation_started':
         this.totalValue = Math.max(this.totalValue, ev.actions);
-        if (this.stateValue === OperationState.OPERATION_STATE_PENDING)
-          this.stateValue = OperationState.OPERATION_STATE_RUNNING;
+        if (this.stateValue === 'pending') this.stateValue = 'running';
         return [];
       case 'operation_done':
         if (this.confirmedEndValue) return [];
         this.endedByEventValue = true;
-        this.stateValue = STATE_OF_END[ev.state];
+        this.stateValue = ev.state;
         this.code = ev.code ?? '';
         this.message = ev.message ?? '';
         return [];
@@ -175,8 +172,7 @@ export class OperationProgress {
     timeMs: number,
     next: { status: StepStatus; code?: string; message?: string; changes?: readonly string[] },
   ): StepState[] {
-    if (this.stateValue === OperationState.OPERATION_STATE_PENDING)
-      this.stateValue = OperationState.OPERATION_STATE_RUNNING;
+    if (this.stateValue === 'pending') this.stateValue = 'running';
     const key = stepKey(node, action, hypervisor);
     const s = this.byKey.get(key);
     if (s === undefined) {
@@ -235,14 +231,14 @@ export class OperationProgress {
     this.doneFromSnapshot = Math.max(this.doneFromSnapshot, op.actionsDone);
     const changed: StepState[] = [];
     for (const r of op.results) changed.push(...this.result(r));
-    if (isTerminalState(op.state)) {
+    if (TERMINAL_OPERATION_STATES.has(op.state)) {
       this.confirmedEndValue = true;
       this.stateValue = op.state;
       this.code = op.errorCode;
       this.message = op.errorMessage;
       for (const s of this.byKey.values())
         if (!isFinal(s.status)) changed.push(...this.update(s, { status: 'unfinished', code: '', message: '' }));
-    } else if (!this.ended && op.state === OperationState.OPERATION_STATE_RUNNING) {
+    } else if (!this.ended && op.state === 'running') {
       this.stateValue = op.state;
     }
     return changed;

@@ -2,7 +2,7 @@
  * The coordinator's core, as its gRPC service uses it: plan, start and follow operations, and
  * answer questions about clusters and agents. No protobuf here.
  */
-import { TenksError, type Logger } from '../common/index.js';
+import { TenksError, toTenksError, type Logger, type NodeStatus, type PowerAction } from '../common/index.js';
 import { CLUSTER_NAME_PATTERN, describeNameSource, expandNodes, redactSpecSecrets } from '../common/spec/index.js';
 import type { AgentPort } from './agents/port.js';
 import type { AgentRegistry, AgentView } from './agents/registry.js';
@@ -19,7 +19,7 @@ import {
 } from './operations/index.js';
 import { pruneError, prunePlanWarning, pruneRefusal, type Plan } from './planner/index.js';
 import { sealSpec, unsealSpec, type SecretBox } from './secrets/index.js';
-import type { ClusterRecord, OperationRecord } from './state/records.js';
+import type { ClusterRecord, OperationRecord, PlacementRecord } from './state/records.js';
 import type { StateStore } from './state/store.js';
 
 /** Version of the coordinator, reported by GetInfo. */
@@ -33,6 +33,16 @@ export interface ClusterView {
   specYaml: string;
   nodeCount: number;
   agents: string[];
+}
+
+/** Which nodes {@link Coordinator.nodes} reports. */
+export interface NodeQuery {
+  /** '' for every cluster. */
+  cluster: string;
+  /** '' for every node; else only nodes of this name, and NOT_FOUND when there is none. */
+  name: string;
+  /** BMC passwords. */
+  includeSecrets: boolean;
 }
 
 /** Everything the coordinator is made of. */
@@ -170,6 +180,53 @@ export class Coordinator {
     });
   }
 
+  /**
+   * The nodes `q` asks for, sorted by cluster and name: as their agents report them (each live
+   * agent is asked), and where an agent did not answer, as its placements say, with power, boot
+   * mode and boot device unknown.
+   */
+  async nodes(q: NodeQuery, signal?: AbortSignal): Promise<NodeStatus[]> {
+    const { registry, port, store, log } = this.parts;
+    const nodes: NodeStatus[] = [];
+    const answered = new Set<string>();
+    await Promise.all(
+      registry
+        .list()
+        .filter((a) => a.alive)
+        .map(async (a) => {
+          try {
+            const reported = await port.nodeStatuses(a.id, q.cluster, q.includeSecrets, signal);
+            answered.add(a.id);
+            for (const n of reported)
+              if (n.cluster !== '' && (q.name === '' || n.name === q.name)) nodes.push({ ...n, hypervisor: a.id });
+          } catch (e) {
+            log.warn('agent did not answer ListNodes', { agent: a.id, error: toTenksError(e).message });
+          }
+        }),
+    );
+    for (const p of store.allPlacements())
+      if (
+        !answered.has(p.agent) &&
+        (q.cluster === '' || p.cluster === q.cluster) &&
+        (q.name === '' || p.node === q.name)
+      )
+        nodes.push(placedNode(p));
+    if (q.name !== '' && nodes.length === 0)
+      throw new TenksError('NOT_FOUND', `no node '${q.name}'${q.cluster !== '' ? ` in cluster '${q.cluster}'` : ''}`);
+    return nodes.sort((a, b) => (a.cluster + a.name < b.cluster + b.name ? -1 : 1));
+  }
+
+  /** Powers a node on, off, ... through the agent its placement names. */
+  setNodePower(
+    cluster: string,
+    name: string,
+    action: PowerAction,
+    signal?: AbortSignal,
+  ): Promise<{ powerState: string; changed: boolean }> {
+    const where = this.agentOf(cluster, name);
+    return this.parts.port.setPower(where.agent, { cluster: where.cluster, name, uuid: where.uuid }, action, signal);
+  }
+
   agents(): AgentView[] {
     return this.parts.registry.list();
   }
@@ -202,4 +259,30 @@ export class Coordinator {
     const m = matches[0] as (typeof matches)[number];
     return { agent: m.agent, cluster: m.cluster, uuid: m.uuid };
   }
+}
+
+/** A node as its placement says, for an agent that did not answer. */
+function placedNode(p: PlacementRecord): NodeStatus {
+  return {
+    cluster: p.cluster,
+    name: p.node,
+    uuid: p.uuid,
+    nodeType: p.nodeType,
+    hypervisor: p.agent,
+    powerState: 'unknown',
+    memoryMb: p.memoryMb,
+    vcpus: p.vcpus,
+    bootMode: 'unknown',
+    machine: '',
+    volumes: [],
+    nics: p.macs.map((mac) => ({ physnet: '', mac, bridge: '', bridgeMac: '', switchPort: '' })),
+    bmc: null,
+    specHash: '',
+    consoleLogPath: '',
+    engine: '',
+    // Unknown: placements do not keep it.
+    arch: '',
+    bootDevice: 'unknown',
+    labels: {},
+  };
 }

@@ -1,5 +1,6 @@
 /** Domain types of the agent's compute plane. No protobuf types here: `agent/rpc/` maps to and from them. */
 
+import type { NodeStatus as ReportedNode, PowerAction, PowerState, VolumeStatus } from '../../common/api/index.js';
 import type { Arch, BootMode, VolumeFormat, VolumeSource } from '../../common/spec/types.js';
 
 /**
@@ -10,10 +11,8 @@ export type { Arch, BootMode, VolumeFormat, VolumeSource };
 
 /** Accelerator QEMU runs with. */
 export type Engine = 'kvm' | 'qemu';
-/** Power state as tenks reports it. */
-export type PowerState = 'on' | 'off' | 'paused' | 'shutting_down' | 'crashed' | 'suspended' | 'unknown';
-/** Power action. */
-export type PowerAction = 'on' | 'off' | 'soft_off' | 'reset' | 'nmi' | 'cycle';
+/** Power states and actions, as the agent's API names them. */
+export type { PowerAction, PowerState };
 /** First boot device. */
 export type BootDevice = 'network' | 'disk' | 'cdrom';
 
@@ -72,15 +71,8 @@ export interface NodeSpec {
   arch?: Exclude<Arch, 'x86_64'>;
 }
 
-/** A volume as it exists. */
-export interface VolumeInfo {
-  name: string;
-  pool: string;
-  path: string;
-  capacityBytes: number;
-  allocationBytes: number;
-  format: string;
-}
+/** A volume as it exists (the agent reports it as is). */
+export type VolumeInfo = VolumeStatus;
 
 /** A pool as it exists. */
 export interface PoolInfo {
@@ -101,28 +93,17 @@ export interface NodeFirmware {
   verifyMediaCertificate: boolean;
 }
 
-/** A node as observed on the host. */
-export interface NodeStatus {
-  cluster: string;
-  name: string;
-  uuid: string;
-  nodeType: string;
-  hypervisor: string;
-  powerState: PowerState;
-  memoryMb: number;
-  vcpus: number;
+/**
+ * A node as observed on the host: what the agent reports of it (common/api's NodeStatus, whose BMC
+ * endpoints come from bmc/), in the agent's narrower types, and what its BMC needs besides.
+ */
+export interface NodeStatus extends Omit<ReportedNode, 'bootMode' | 'arch' | 'engine' | 'bootDevice' | 'bmc'> {
   bootMode: BootMode;
-  machine: string;
   arch: Arch;
-  volumes: VolumeInfo[];
-  nics: { physnet: string; mac: string; bridge: string; bridgeMac: string; switchPort: string }[];
-  specHash: string;
-  consoleLogPath: string;
   engine: Engine;
   bootDevice: BootDevice;
   /** Whether the boot device applies to every boot (false: the next one only). */
   bootPersistent: boolean;
-  labels: Record<string, string>;
   /** Firmware as the BMC sees it. */
   firmware: NodeFirmware;
   /** The virtual CD, or null when empty. */

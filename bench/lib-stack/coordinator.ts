@@ -1,7 +1,7 @@
 /** The stack's tenks-coordinator: mTLS on a loopback port of its own choosing. */
 import { join } from 'node:path';
 import type { ChannelCredentials } from '@grpc/grpc-js';
-import { channelOptions, CoordinatorApi } from '../../common/index.js';
+import { channelOptions, CoordinatorWire } from '../../common/index.js';
 import { portAnswering } from '../../test/helpers/net.js';
 import type { Daemon } from './daemon.js';
 import type { Nats } from './nats.js';
@@ -13,12 +13,12 @@ import { writeConfig, type Stack } from './stack.js';
 export interface Coordinator {
   daemon: Daemon;
   address: string;
-  api: CoordinatorApi;
+  api: CoordinatorWire;
 }
 
 /** A client with tenksctl's channel options (64 MiB messages: GetNodes of thousands of nodes). */
-function coordinatorClient(address: string, creds: ChannelCredentials, callTimeoutMs: number): CoordinatorApi {
-  return new CoordinatorApi(address, creds, channelOptions({ address, tls: null }), callTimeoutMs);
+function coordinatorClient(address: string, creds: ChannelCredentials, callTimeoutMs: number): CoordinatorWire {
+  return new CoordinatorWire(address, creds, channelOptions({ address, tls: null }), callTimeoutMs);
 }
 
 /**

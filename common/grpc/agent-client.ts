@@ -1,127 +1,114 @@
-import type { ChannelCredentials, ClientReadableStream } from '@grpc/grpc-js';
+import type { WatchEventsResponse } from '../../proto/gen/tenks/v1/agent.pb.js';
+import type {
+  BmcInfo,
+  DeleteNodeResult,
+  EnsureNodeResult,
+  HostInfo,
+  NodeEvent,
+  NodeRef,
+  NodeSpec,
+  NodeStatus,
+  PowerAction,
+  PowerResult,
+  PowerState,
+  SetupHostRequest,
+  SetupHostResult,
+  TeardownHostResult,
+} from '../api/index.js';
+import { onAbort } from '../semaphore.js';
 import {
-  AgentServiceClient,
-  type DeleteNodeResponse,
-  type EnsureNodeResponse,
-  type GetBmcInfoResponse,
-  type GetHostInfoResponse,
-  type GetNodeResponse,
-  type GetPowerStateResponse,
-  type ListNodesResponse,
-  type SetPowerResponse,
-  type SetupHostRequest,
-  type SetupHostResponse,
-  type TeardownHostResponse,
-  type WatchEventsResponse,
-} from '../../proto/gen/tenks/v1/agent.pb.js';
-import type { NodeRef, NodeSpec, PowerAction } from '../../proto/gen/tenks/v1/types.pb.js';
-import { FENCE_METADATA_KEY } from '../fence.js';
-import { unaryCall, type UnaryOptions } from './client.js';
-
-/** Per-call options. */
-export interface AgentCallOptions {
-  /** Deadline from now; default the client's. */
-  timeoutMs?: number;
-  signal?: AbortSignal;
-  /** Fencing token of the operation making the call (see common/fence.ts). */
-  fence?: string;
-}
+  bmcInfoFromPb,
+  hostInfoFromPb,
+  nodeEventFromPb,
+  nodeSpecToPb,
+  nodeStatusFromPb,
+  physnetFromPb,
+} from './agent-messages.js';
+import { bridgeTypeToPb, powerActionToPb, powerStateName } from './enums.js';
+import { fromWireError } from './errors.js';
+import { AgentWire, type AgentCallOptions } from './agent-wire.js';
+import { apiClient, present } from './service-client.js';
 
 /**
- * Promise-returning AgentService client (tenksctl, the coordinator, tests): every call has a
- * deadline, can be cancelled, and rejects with the TenksError the agent sent.
+ * Promise-returning AgentService client in tenks terms (tenksctl, the coordinator): every call has
+ * a deadline, can be cancelled, and rejects with the TenksError the agent sent. A response that
+ * lacks the message it exists for is an INTERNAL error.
  */
-export class AgentApi {
-  readonly raw: AgentServiceClient;
-
-  constructor(
-    readonly address: string,
-    creds: ChannelCredentials,
-    channelOptions: Record<string, string | number> = {},
-    private readonly defaultTimeoutMs = 120_000,
-  ) {
-    this.raw = new AgentServiceClient(address, creds, channelOptions);
+export class AgentApi extends apiClient(AgentWire) {
+  /** What the host has: CPUs, memory, pool space, engine, physnets. */
+  async hostInfo(o?: AgentCallOptions): Promise<HostInfo> {
+    return hostInfoFromPb(present((await this.wire.hostInfo(o)).host, this.wire.peer, 'host info'));
   }
 
-  private opts(o: AgentCallOptions | undefined): UnaryOptions {
+  /** Makes the node match `node` (`dryRun`: only says what it would change). */
+  async ensureNode(node: NodeSpec, dryRun = false, o?: AgentCallOptions): Promise<EnsureNodeResult> {
+    const r = await this.wire.ensureNode(nodeSpecToPb(node), dryRun, o);
     return {
-      timeoutMs: o?.timeoutMs ?? this.defaultTimeoutMs,
-      ...(o?.signal ? { signal: o.signal } : {}),
-      ...(o?.fence !== undefined ? { headers: { [FENCE_METADATA_KEY]: o.fence } } : {}),
+      node: r.node ? nodeStatusFromPb(r.node) : null,
+      changed: r.changed,
+      changes: r.changes,
+      pendingRestart: r.pendingRestart,
     };
   }
 
-  private get peer(): string {
-    return `agent ${this.address}`;
+  /** Removes a node, its volumes and NVRAM. */
+  async deleteNode(node: NodeRef, o?: AgentCallOptions): Promise<DeleteNodeResult> {
+    const r = await this.wire.deleteNode(node, o);
+    return { existed: r.existed, removed: r.removed };
   }
 
-  hostInfo(o?: AgentCallOptions): Promise<GetHostInfoResponse> {
-    return unaryCall<GetHostInfoResponse>(this.peer, (m, c, cb) => this.raw.getHostInfo({}, m, c, cb), this.opts(o));
+  /** One node; BMC passwords only with `includeSecrets`. */
+  async getNode(node: NodeRef, includeSecrets = false, o?: AgentCallOptions): Promise<NodeStatus> {
+    const r = await this.wire.getNode(node, includeSecrets, o);
+    return nodeStatusFromPb(present(r.node, this.wire.peer, 'node'));
   }
-  ensureNode(node: NodeSpec, dryRun = false, o?: AgentCallOptions): Promise<EnsureNodeResponse> {
-    return unaryCall<EnsureNodeResponse>(
-      this.peer,
-      (m, c, cb) => this.raw.ensureNode({ node, dryRun }, m, c, cb),
-      this.opts(o),
-    );
+
+  /** The nodes of one cluster (`''`: all); BMC passwords only with `includeSecrets`. */
+  async listNodes(cluster = '', includeSecrets = false, o?: AgentCallOptions): Promise<NodeStatus[]> {
+    return (await this.wire.listNodes(cluster, includeSecrets, o)).nodes.map(nodeStatusFromPb);
   }
-  deleteNode(node: NodeRef, o?: AgentCallOptions): Promise<DeleteNodeResponse> {
-    return unaryCall<DeleteNodeResponse>(
-      this.peer,
-      (m, c, cb) => this.raw.deleteNode({ node }, m, c, cb),
-      this.opts(o),
-    );
+
+  async setPower(node: NodeRef, action: PowerAction, o?: AgentCallOptions): Promise<PowerResult> {
+    const r = await this.wire.setPower(node, powerActionToPb(action), o);
+    return { powerState: powerStateName(r.powerState), changed: r.changed };
   }
-  getNode(node: NodeRef, includeSecrets = false, o?: AgentCallOptions): Promise<GetNodeResponse> {
-    return unaryCall<GetNodeResponse>(
-      this.peer,
-      (m, c, cb) => this.raw.getNode({ node, includeSecrets }, m, c, cb),
-      this.opts(o),
-    );
+
+  async powerState(node: NodeRef, o?: AgentCallOptions): Promise<PowerState> {
+    return powerStateName((await this.wire.powerState(node, o)).powerState);
   }
-  listNodes(cluster = '', includeSecrets = false, o?: AgentCallOptions): Promise<ListNodesResponse> {
-    return unaryCall<ListNodesResponse>(
-      this.peer,
-      (m, c, cb) => this.raw.listNodes({ cluster, includeSecrets }, m, c, cb),
-      this.opts(o),
-    );
+
+  /** A node's BMC endpoints; passwords only with `includeSecrets`. */
+  async bmcInfo(node: NodeRef, includeSecrets = false, o?: AgentCallOptions): Promise<BmcInfo> {
+    const r = await this.wire.bmcInfo(node, includeSecrets, o);
+    return bmcInfoFromPb(present(r.bmc, this.wire.peer, 'BMC info'));
   }
-  setPower(node: NodeRef, action: PowerAction, o?: AgentCallOptions): Promise<SetPowerResponse> {
-    return unaryCall<SetPowerResponse>(
-      this.peer,
-      (m, c, cb) => this.raw.setPower({ node, action }, m, c, cb),
-      this.opts(o),
-    );
+
+  /** Sets up the bridges and uplinks of a cluster's physnets; answers with every physnet of the host. */
+  async setupHost(req: SetupHostRequest, o?: AgentCallOptions): Promise<SetupHostResult> {
+    const r = await this.wire.setupHost({ ...req, bridgeType: bridgeTypeToPb(req.bridgeType) }, o);
+    return { physnets: r.physnets.map(physnetFromPb), changed: r.changed, changes: r.changes };
   }
-  powerState(node: NodeRef, o?: AgentCallOptions): Promise<GetPowerStateResponse> {
-    return unaryCall<GetPowerStateResponse>(
-      this.peer,
-      (m, c, cb) => this.raw.getPowerState({ node }, m, c, cb),
-      this.opts(o),
-    );
+
+  /** Removes what SetupHost made for `cluster` (`''`: every cluster). */
+  async teardownHost(cluster = '', o?: AgentCallOptions): Promise<TeardownHostResult> {
+    const r = await this.wire.teardownHost(cluster, o);
+    return { changed: r.changed, removed: r.removed };
   }
-  bmcInfo(node: NodeRef, includeSecrets = false, o?: AgentCallOptions): Promise<GetBmcInfoResponse> {
-    return unaryCall<GetBmcInfoResponse>(
-      this.peer,
-      (m, c, cb) => this.raw.getBmcInfo({ node, includeSecrets }, m, c, cb),
-      this.opts(o),
-    );
-  }
-  setupHost(req: SetupHostRequest, o?: AgentCallOptions): Promise<SetupHostResponse> {
-    return unaryCall<SetupHostResponse>(this.peer, (m, c, cb) => this.raw.setupHost(req, m, c, cb), this.opts(o));
-  }
-  teardownHost(cluster = '', o?: AgentCallOptions): Promise<TeardownHostResponse> {
-    return unaryCall<TeardownHostResponse>(
-      this.peer,
-      (m, c, cb) => this.raw.teardownHost({ cluster }, m, c, cb),
-      this.opts(o),
-    );
-  }
-  /** Server stream of node events; cancel it to stop. */
-  watchEvents(cluster = ''): ClientReadableStream<WatchEventsResponse> {
-    return this.raw.watchEvents({ cluster });
-  }
-  close(): void {
-    this.raw.close();
+
+  /** Node events of `cluster` (`''`: all) until `signal` fires (the iteration then ends) or the stream fails. */
+  async *watchEvents(cluster = '', signal?: AbortSignal): AsyncGenerator<NodeEvent, void, undefined> {
+    const stream = this.wire.watchEvents(cluster);
+    const off = onAbort(signal, () => {
+      stream.cancel();
+    });
+    try {
+      for await (const m of stream as AsyncIterable<WatchEventsResponse>) yield nodeEventFromPb(m);
+    } catch (e) {
+      if (signal?.aborted) return;
+      throw fromWireError(e, this.wire.peer);
+    } finally {
+      off();
+      stream.cancel();
+    }
   }
 }

@@ -60,7 +60,8 @@ export interface UnaryOptions {
   headers?: Readonly<Record<string, string>>;
 }
 
-type Starter<Res> = (
+/** Starts one call of a generated client: `(md, opts, cb) => client.getHostInfo(req, md, opts, cb)`. */
+export type Starter<Res> = (
   metadata: Metadata,
   options: Partial<CallOptions>,
   callback: (err: ServiceError | null, res: Res) => void,

@@ -25,19 +25,14 @@ export function toWireError(e: unknown): WireError {
   return { name: 'TenksError', message: err.message, code: grpcStatusOf[err.code], details: err.message, metadata };
 }
 
-const CODE_OF_STATUS: Partial<Record<status, ErrorCode>> = {
-  [status.NOT_FOUND]: 'NOT_FOUND',
-  [status.ALREADY_EXISTS]: 'ALREADY_EXISTS',
-  [status.INVALID_ARGUMENT]: 'INVALID_SPEC',
-  [status.RESOURCE_EXHAUSTED]: 'CAPACITY',
-  [status.UNAVAILABLE]: 'UNAVAILABLE',
-  [status.PERMISSION_DENIED]: 'PERMISSION',
-  [status.UNAUTHENTICATED]: 'PERMISSION',
-  [status.ABORTED]: 'CONFLICT',
-  [status.DEADLINE_EXCEEDED]: 'TIMEOUT',
-  [status.CANCELLED]: 'CANCELLED',
-  [status.UNIMPLEMENTED]: 'UNSUPPORTED',
-};
+/**
+ * The tenks code of a gRPC status a peer sent without one (a transport failure, or not a tenks
+ * daemon): the inverse of `grpcStatusOf`, and UNAUTHENTICATED is PERMISSION too.
+ */
+const CODE_OF_STATUS: ReadonlyMap<status, ErrorCode> = new Map<status, ErrorCode>([
+  ...Object.entries(grpcStatusOf).map(([code, s]) => [s, code as ErrorCode] as const),
+  [status.UNAUTHENTICATED, 'PERMISSION'],
+]);
 
 function first(md: Metadata | undefined, key: string): string | undefined {
   const v = md?.get(key)[0];
@@ -69,7 +64,7 @@ export function fromWireError(e: unknown, peer: string): TenksError {
   const se = e as Partial<ServiceError>;
   if (typeof se.code !== 'number') return toTenksError(e);
   const sent = first(se.metadata, TRAILER.code);
-  const code: ErrorCode = isErrorCode(sent) ? sent : (CODE_OF_STATUS[se.code] ?? 'INTERNAL');
+  const code: ErrorCode = isErrorCode(sent) ? sent : (CODE_OF_STATUS.get(se.code) ?? 'INTERNAL');
   const field = first(se.metadata, TRAILER.field);
   const hint = first(se.metadata, TRAILER.hint);
   const message = isErrorCode(sent)

@@ -1,4 +1,5 @@
 /** What the coordinator asks of agents, in its own terms (the rpc/ adapter speaks gRPC; tests fake it). */
+import type { NodeStatus, PowerAction } from '../../common/index.js';
 import type { BridgeType } from '../../common/spec/index.js';
 import type { NodeRequest, ObservedNode } from '../planner/index.js';
 
@@ -10,7 +11,7 @@ export interface NodeKey {
 }
 
 /** Power actions tenksctl can ask for. */
-export type PowerVerb = 'on' | 'off' | 'soft_off' | 'reset' | 'nmi' | 'cycle';
+export type PowerVerb = PowerAction;
 
 /** A physnet as an agent has it set up. */
 export interface HostPhysnet {
@@ -36,6 +37,8 @@ export interface AgentPort {
   /** The physnets set up on the agent's host now. */
   hostPhysnets(agent: string, signal?: AbortSignal): Promise<HostPhysnet[]>;
   listNodes(agent: string, cluster: string, includeSecrets: boolean, signal?: AbortSignal): Promise<ObservedNode[]>;
+  /** The agent's nodes of `cluster` (`''`: all) as it reports them, every field (GetNodes shows them). */
+  nodeStatuses(agent: string, cluster: string, includeSecrets: boolean, signal?: AbortSignal): Promise<NodeStatus[]>;
   ensureNode(
     agent: string,
     request: NodeRequest,

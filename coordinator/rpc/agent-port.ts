@@ -1,27 +1,8 @@
 /** The AgentPort over gRPC: the registry's client per agent, bounded per agent, mapped at the edge. */
-import { BridgeType, PowerAction } from '../../proto/gen/tenks/v1/types.pb.js';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { AgentPort, NodeKey, PowerVerb } from '../agents/port.js';
-import { bridgeTypeToPb, toAgentNodeSpec, toObservedNode } from './agent-mapping.js';
-import { TenksError, type AgentApi, type AgentCallOptions } from '../../common/index.js';
-
-const POWER: Record<PowerVerb, PowerAction> = {
-  on: PowerAction.POWER_ACTION_ON,
-  off: PowerAction.POWER_ACTION_OFF,
-  soft_off: PowerAction.POWER_ACTION_SOFT_OFF,
-  reset: PowerAction.POWER_ACTION_RESET,
-  nmi: PowerAction.POWER_ACTION_NMI,
-  cycle: PowerAction.POWER_ACTION_CYCLE,
-};
-
-const POWER_NAME: Record<number, string> = {
-  1: 'on',
-  2: 'off',
-  3: 'paused',
-  4: 'shutting_down',
-  5: 'crashed',
-  6: 'suspended',
-};
+import { toAgentNodeSpec, toObservedNode } from './agent-mapping.js';
+import { TenksError, type AgentApi, type AgentCallOptions, type NodeStatus } from '../../common/index.js';
 
 /** Agent calls over gRPC. */
 export class GrpcAgentPort implements AgentPort {
@@ -48,20 +29,22 @@ export class GrpcAgentPort implements AgentPort {
   }
 
   async hostPhysnets(agent: string, signal?: AbortSignal) {
-    const r = await this.call(agent, signal, (api) => api.hostInfo(this.opts(signal)));
-    return (r.host?.physnets ?? []).map((p) => ({
+    const host = await this.call(agent, signal, (api) => api.hostInfo(this.opts(signal)));
+    return host.physnets.map((p) => ({
       physnet: p.physnet,
       device: p.device,
       vlan: p.vlan,
-      bridgeType:
-        p.bridgeType === BridgeType.BRIDGE_TYPE_LINUXBRIDGE ? ('linuxbridge' as const) : ('openvswitch' as const),
-      clusters: [...p.clusters],
+      bridgeType: p.bridgeType,
+      clusters: p.clusters,
     }));
   }
 
+  nodeStatuses(agent: string, cluster: string, includeSecrets: boolean, signal?: AbortSignal): Promise<NodeStatus[]> {
+    return this.call(agent, signal, (api) => api.listNodes(cluster, includeSecrets, this.opts(signal)));
+  }
+
   async listNodes(agent: string, cluster: string, includeSecrets: boolean, signal?: AbortSignal) {
-    const r = await this.call(agent, signal, (api) => api.listNodes(cluster, includeSecrets, this.opts(signal)));
-    return r.nodes.map((n) => toObservedNode(agent, n));
+    return (await this.nodeStatuses(agent, cluster, includeSecrets, signal)).map((n) => toObservedNode(agent, n));
   }
 
   async ensureNode(agent: string, request: Parameters<AgentPort['ensureNode']>[1], signal?: AbortSignal) {
@@ -73,8 +56,7 @@ export class GrpcAgentPort implements AgentPort {
   }
 
   async deleteNode(agent: string, node: NodeKey, signal?: AbortSignal) {
-    const r = await this.call(agent, signal, (api) => api.deleteNode(node, this.opts(signal)));
-    return { existed: r.existed, removed: r.removed };
+    return this.call(agent, signal, (api) => api.deleteNode(node, this.opts(signal)));
   }
 
   async setupHost(
@@ -85,18 +67,16 @@ export class GrpcAgentPort implements AgentPort {
     signal?: AbortSignal,
   ) {
     const r = await this.call(agent, signal, (api) =>
-      api.setupHost({ cluster, bridgeType: bridgeTypeToPb(bridgeType), physnets }, this.opts(signal)),
+      api.setupHost({ cluster, bridgeType, physnets }, this.opts(signal)),
     );
     return { changed: r.changed, changes: r.changes };
   }
 
   async teardownHost(agent: string, cluster: string, signal?: AbortSignal) {
-    const r = await this.call(agent, signal, (api) => api.teardownHost(cluster, this.opts(signal)));
-    return { changed: r.changed, removed: r.removed };
+    return this.call(agent, signal, (api) => api.teardownHost(cluster, this.opts(signal)));
   }
 
   async setPower(agent: string, node: NodeKey, action: PowerVerb, signal?: AbortSignal) {
-    const r = await this.call(agent, signal, (api) => api.setPower(node, POWER[action], this.opts(signal)));
-    return { powerState: POWER_NAME[r.powerState] ?? 'unknown', changed: r.changed };
+    return this.call(agent, signal, (api) => api.setPower(node, action, this.opts(signal)));
   }
 }

@@ -6,7 +6,7 @@ import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { compileAgentConfig, type AgentConfig } from '../../agent/config.js';
 import { Connection } from '../../agent/native/index.js';
 import { AgentDaemon } from '../../agent/daemon.js';
-import { AgentApi } from '../../common/grpc/agent-client.js';
+import { AgentWire } from '../../common/grpc/agent-wire.js';
 import { nullLogger } from '../../common/logger.js';
 import { LOOPBACK_BMC } from './net.js';
 import type {
@@ -89,8 +89,8 @@ async function dropPool(uri: string, name: string): Promise<void> {
   }
 }
 
-/** AgentApi with short names for tests; plaintext by default. */
-export class AgentClient extends AgentApi {
+/** The agent's wire client with short names for tests; plaintext by default. */
+export class AgentClient extends AgentWire {
   constructor(
     address: string,
     creds: ChannelCredentials = credentials.createInsecure(),

@@ -12,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { CoordinatorApi } from '../../common/index.js';
+import { CoordinatorWire } from '../../common/index.js';
 import { OperationState, type Operation } from '../../proto/gen/tenks/v1/coordinator.pb.js';
 import { startNats, type TestNats } from '../integration/helpers-nats.js';
 import {
@@ -58,7 +58,7 @@ export class BystanderLab {
   private nats: TestNats | null = null;
   private coordinator: AgentProcess | null = null;
   private agent: AgentProcess | null = null;
-  private api: CoordinatorApi | null = null;
+  private api: CoordinatorWire | null = null;
   private bridgeMade = false;
 
   private constructor(private readonly say: (line: string) => void) {}
@@ -122,7 +122,7 @@ export class BystanderLab {
       log_level: 'warn',
     });
     const port = await this.coordinator.listeningPort();
-    this.api = new CoordinatorApi(`127.0.0.1:${port}`, await clientCredentials(pki), {}, 60_000);
+    this.api = new CoordinatorWire(`127.0.0.1:${port}`, await clientCredentials(pki), {}, 60_000);
     const api = this.api;
     await waitUntil(
       'the bystander agent alive at its coordinator',

@@ -51,6 +51,9 @@ class NoHostNetworkPort implements AgentPort {
   listNodes(agent: string, cluster: string, includeSecrets: boolean, signal?: AbortSignal) {
     return this.inner.listNodes(agent, cluster, includeSecrets, signal);
   }
+  nodeStatuses(agent: string, cluster: string, includeSecrets: boolean, signal?: AbortSignal) {
+    return this.inner.nodeStatuses(agent, cluster, includeSecrets, signal);
+  }
   ensureNode(agent: string, request: Parameters<AgentPort['ensureNode']>[1], signal?: AbortSignal) {
     this.calls.push({ method: 'ensureNode', agent, target: request.node.name });
     return this.inner.ensureNode(agent, request, signal);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { BUCKETS, CoordinatorApi, nullLogger } from '../../common/index.js';
+import { BUCKETS, CoordinatorWire, nullLogger } from '../../common/index.js';
 import { compileCoordinatorConfig } from '../../coordinator/config.js';
 import { CoordinatorDaemon } from '../../coordinator/daemon.js';
 import { OperationState, type Operation } from '../../proto/gen/tenks/v1/coordinator.pb.js';
@@ -43,9 +43,9 @@ specs:
   let nc: NatsConnection | undefined;
   let agent: TestAgent | undefined;
   const daemons: CoordinatorDaemon[] = [];
-  const apis: CoordinatorApi[] = [];
+  const apis: CoordinatorWire[] = [];
 
-  async function startCoordinator(id: string, keyFile: string): Promise<CoordinatorApi> {
+  async function startCoordinator(id: string, keyFile: string): Promise<CoordinatorWire> {
     assert.ok(nats);
     const config = compileCoordinatorConfig({
       coordinator_id: id,
@@ -59,12 +59,12 @@ specs:
     });
     const d = await CoordinatorDaemon.start(config, nullLogger);
     daemons.push(d);
-    const api = new CoordinatorApi(`127.0.0.1:${d.port}`, credentials.createInsecure(), {}, 20_000);
+    const api = new CoordinatorWire(`127.0.0.1:${d.port}`, credentials.createInsecure(), {}, 20_000);
     apis.push(api);
     return api;
   }
 
-  async function finished(api: CoordinatorApi, op: Operation): Promise<Operation> {
+  async function finished(api: CoordinatorWire, op: Operation): Promise<Operation> {
     const end = Date.now() + 40_000;
     for (;;) {
       const o = await api.getOperation(op.id);

@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline';
 import { renderExport } from '../../cli/export.js';
 import { parseClusterSpec } from '../../common/index.js';
 import { NodeStatus } from '../../proto/gen/tenks/v1/types.pb.js';
+import { nodeStatusFromPb } from '../../common/grpc/agent-messages.js';
 import {
   CLIENTS,
   IRONIC_LATEST,
@@ -367,7 +368,7 @@ specs:
         },
       }),
     );
-    const out = renderExport('ironic', spec, statuses);
+    const out = renderExport('ironic', spec, statuses.map(nodeStatusFromPb));
     const file = join(dir, 'exp-nodes.yaml');
     await writeFile(file, out.text, { mode: 0o600 });
     const created = await client(CLIENTS.baremetal, ['create', file], cloudsFile);

@@ -96,6 +96,9 @@ class RecordingPort implements AgentPort {
   listNodes(agent: string, cluster: string, includeSecrets: boolean, signal?: AbortSignal) {
     return this.inner.listNodes(agent, cluster, includeSecrets, signal);
   }
+  nodeStatuses(agent: string, cluster: string, includeSecrets: boolean, signal?: AbortSignal) {
+    return this.inner.nodeStatuses(agent, cluster, includeSecrets, signal);
+  }
   ensureNode(agent: string, request: NodeRequest, signal?: AbortSignal) {
     return this.record('ensureNode', request.node.name, signal, async (s) => {
       const r = await this.inner.ensureNode(agent, request, s);

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { stringify } from 'yaml';
-import { AgentApi, CoordinatorApi, TenksError } from '../../common/index.js';
+import { AgentWire, CoordinatorWire, TenksError } from '../../common/index.js';
 import { OperationState, type Operation } from '../../proto/gen/tenks/v1/coordinator.pb.js';
 import { startNats, type TestNats } from '../integration/helpers-nats.js';
 import {
@@ -54,8 +54,8 @@ describe('coordinator with two agents (qemu:///system, and test:///default in a 
   let a: AgentProcess;
   let b: AgentProcess;
   let coord: AgentProcess;
-  let api: CoordinatorApi;
-  let apiB: AgentApi | undefined;
+  let api: CoordinatorWire;
+  let apiB: AgentWire | undefined;
   let bAddress = '';
   let creds: ChannelCredentials;
   let coordPort = 0;
@@ -114,7 +114,7 @@ describe('coordinator with two agents (qemu:///system, and test:///default in a 
     const listening = await p.waitForLine((l) => l.message === 'grpc listening', 60_000);
     bAddress = `${nsIp}:${String(listening.port)}`;
     apiB?.close();
-    apiB = new AgentApi(bAddress, creds, {}, 60_000);
+    apiB = new AgentWire(bAddress, creds, {}, 60_000);
     return p;
   };
   const startCoordinator = (): Promise<AgentProcess> =>
@@ -201,7 +201,7 @@ describe('coordinator with two agents (qemu:///system, and test:///default in a 
     // The first start binds port 0; restarts take the same port back, so clients keep their address.
     coord = await startCoordinator();
     coordPort = await coord.listeningPort();
-    api = new CoordinatorApi(`127.0.0.1:${coordPort}`, creds, {}, 60_000);
+    api = new CoordinatorWire(`127.0.0.1:${coordPort}`, creds, {}, 60_000);
     await waitUntil(
       'both agents alive at the coordinator',
       async () => (await aliveAgents().catch(() => [])).length === 2,

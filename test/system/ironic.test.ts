@@ -10,7 +10,7 @@ import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { CoordinatorApi } from '../../common/index.js';
+import { CoordinatorWire } from '../../common/index.js';
 import { OperationState, type Operation } from '../../proto/gen/tenks/v1/coordinator.pb.js';
 import { startNats, type TestNats } from '../integration/helpers-nats.js';
 import {
@@ -117,7 +117,7 @@ describe('enrolment in a real Ironic and Nova (ipmi and redfish nodes on real QE
   let proxy: Awaited<ReturnType<typeof countingProxy>>;
   let agent: AgentProcess;
   let coord: AgentProcess;
-  let api: CoordinatorApi;
+  let api: CoordinatorWire;
   let apiReady = false;
   const stops: (() => Promise<unknown>)[] = [];
   const writes = (): Logged[] => proxy.log.filter((l) => l.method !== 'GET');
@@ -328,7 +328,7 @@ describe('enrolment in a real Ironic and Nova (ipmi and redfish nodes on real QE
     stops.push(() => coord.kill());
 
     const port = await coord.listeningPort();
-    api = new CoordinatorApi(`127.0.0.1:${port}`, await clientCredentials(join(dir, 'pki')), {}, 60_000);
+    api = new CoordinatorWire(`127.0.0.1:${port}`, await clientCredentials(join(dir, 'pki')), {}, 60_000);
     apiReady = true;
     await waitUntil(
       'the agent alive at the coordinator',
@@ -499,7 +499,7 @@ describe('enrolment in a real Ironic and Nova (ipmi and redfish nodes on real QE
   async function withClouds<T>(
     name: string,
     clouds: Record<string, unknown>,
-    f: (api2: CoordinatorApi, finish2: (op: Operation) => Promise<Operation>) => Promise<T>,
+    f: (api2: CoordinatorWire, finish2: (op: Operation) => Promise<Operation>) => Promise<T>,
   ): Promise<T> {
     const d = join(dir, name);
     await mkdir(d, { recursive: true });
@@ -522,7 +522,7 @@ describe('enrolment in a real Ironic and Nova (ipmi and redfish nodes on real QE
       },
       { bin: 'bin/tenks-coordinator.js' },
     );
-    const api2 = new CoordinatorApi(
+    const api2 = new CoordinatorWire(
       `127.0.0.1:${await c2.listeningPort()}`,
       await clientCredentials(join(dir, 'pki')),
       {},

@@ -6,23 +6,41 @@ import type { OperationProgress, StepState } from '../../cli/progress.js';
 import type { ProgressView } from '../../cli/progress-view.js';
 import { TenksError } from '../../common/errors.js';
 import type { OpEvent } from '../../common/nats/events.js';
-import { NodeResult, Operation, OperationState } from '../../proto/gen/tenks/v1/coordinator.pb.js';
+import type { NodeResult, Operation } from '../../common/index.js';
 import { Changes } from '../helpers/changes.js';
 
 const ID = 'op1';
 const base = { op: ID, cluster: 'lab1' };
 
+/** An operation as GetOperation answers it, every field empty but those given. */
 function op(p: Partial<Operation> = {}): Operation {
-  return Operation.fromPartial({
+  return {
     id: ID,
     cluster: 'lab1',
     kind: 'apply',
-    state: OperationState.OPERATION_STATE_RUNNING,
+    state: 'running',
+    startedUnixMs: 0,
+    finishedUnixMs: 0,
+    results: [],
+    eventsSubject: '',
+    errorCode: '',
+    errorMessage: '',
+    warnings: [],
+    owner: '',
+    actionsTotal: 0,
+    actionsDone: 0,
     ...p,
-  });
+  };
 }
-const okResult = (node: string): NodeResult =>
-  NodeResult.fromPartial({ node, action: 'ensure', ok: true, hypervisor: 'hv1' });
+const okResult = (node: string): NodeResult => ({
+  node,
+  action: 'ensure',
+  ok: true,
+  hypervisor: 'hv1',
+  changes: [],
+  errorCode: '',
+  errorMessage: '',
+});
 
 /** A coordinator whose GetOperation answers from `current`, recording calls. */
 class FakeApi {
@@ -130,7 +148,7 @@ describe('tenksctl follow loop', () => {
       changes: [],
       timeMs: 5,
     });
-    api.current = op({ state: OperationState.OPERATION_STATE_SUCCEEDED, results: [okResult('tk0'), okResult('tk1')] });
+    api.current = op({ state: 'succeeded', results: [okResult('tk0'), okResult('tk1')] });
     src.q.push({ ...base, type: 'operation_done', state: 'succeeded', succeeded: 2, failed: 0, timeMs: 6 });
     const r = await run;
     assert.equal(r.reason, 'ended');
@@ -156,7 +174,7 @@ describe('tenksctl follow loop', () => {
       () => view.notes.length > 0 && api.calls.length > 0,
       'the note that NATS is unreachable and a poll of the running operation',
     );
-    api.current = op({ state: OperationState.OPERATION_STATE_SUCCEEDED, results: [okResult('tk0')] });
+    api.current = op({ state: 'succeeded', results: [okResult('tk0')] });
     const r = await run;
     assert.equal(r.reason, 'ended');
     assert.equal(view.notes.length, 1);
@@ -167,7 +185,7 @@ describe('tenksctl follow loop', () => {
   it('keeps polling through a coordinator restart', async () => {
     const api = new FakeApi();
     api.pollFailures = 3;
-    api.current = op({ state: OperationState.OPERATION_STATE_SUCCEEDED });
+    api.current = op({ state: 'succeeded' });
     const view = new RecordingView();
     const r = await followOperation(op(), options(api, view));
     assert.equal(r.reason, 'ended');
@@ -183,7 +201,7 @@ describe('tenksctl follow loop', () => {
     };
     api.onGet = () => {
       if (pollsSinceCancel === null || ++pollsSinceCancel < 2) return;
-      api.current = op({ state: OperationState.OPERATION_STATE_CANCELLED, errorCode: 'CANCELLED' });
+      api.current = op({ state: 'cancelled', errorCode: 'CANCELLED' });
     };
     const interrupt = new AbortController();
     const view = new RecordingView();
@@ -277,7 +295,7 @@ describe('tenksctl follow loop', () => {
     const api = new FakeApi();
     let subscribed = false;
     const r = await followOperation(
-      op({ state: OperationState.OPERATION_STATE_SUCCEEDED }),
+      op({ state: 'succeeded' }),
       options(api, new RecordingView(), {
         events: () => {
           subscribed = true;

@@ -12,28 +12,38 @@ import {
   summaryLines,
 } from '../../cli/progress-view.js';
 import type { OpEvent } from '../../common/nats/events.js';
-import { NodeResult, Operation, OperationState } from '../../proto/gen/tenks/v1/coordinator.pb.js';
+import type { NodeResult, Operation, OperationState } from '../../common/index.js';
 
 const ID = 'op1';
 const ESC = String.fromCharCode(27);
 
+/** An operation as GetOperation answers it, every field empty but those given. */
 function op(p: Partial<Operation> = {}): Operation {
-  return Operation.fromPartial({
+  return {
     id: ID,
     cluster: 'lab1',
     kind: 'apply',
-    state: OperationState.OPERATION_STATE_RUNNING,
+    state: 'running',
+    startedUnixMs: 0,
+    finishedUnixMs: 0,
+    results: [],
+    errorCode: '',
+    errorMessage: '',
+    warnings: [],
+    owner: '',
+    actionsTotal: 0,
+    actionsDone: 0,
     eventsSubject: `tenks.ops.${ID}.events`,
     ...p,
-  });
+  };
 }
 
 function ok(node: string, hypervisor = 'hv1', changes: string[] = ['created']): NodeResult {
-  return NodeResult.fromPartial({ node, action: 'ensure', ok: true, hypervisor, changes });
+  return { node, action: 'ensure', ok: true, hypervisor, changes, errorCode: '', errorMessage: '' };
 }
 
 function failed(node: string, errorCode: string, errorMessage: string): NodeResult {
-  return NodeResult.fromPartial({ node, action: 'ensure', ok: false, hypervisor: 'hv2', errorCode, errorMessage });
+  return { node, action: 'ensure', ok: false, hypervisor: 'hv2', changes: [], errorCode, errorMessage };
 }
 
 const base = { op: ID, cluster: 'lab1' };
@@ -72,7 +82,7 @@ function statuses(p: OperationProgress): Record<string, string> {
 
 describe('tenksctl operation progress', () => {
   it('tracks steps from events, in order', () => {
-    const p = new OperationProgress(op({ state: OperationState.OPERATION_STATE_PENDING }));
+    const p = new OperationProgress(op({ state: 'pending' }));
     assert.equal(p.stateName, 'pending');
     p.event({ ...base, type: 'operation_started', kind: 'apply', actions: 3, timeMs: 1 });
     assert.equal(p.stateName, 'running');
@@ -154,9 +164,9 @@ describe('tenksctl operation progress', () => {
     assert.equal(p.ended, true);
     assert.equal(p.endedByEvent, true);
     assert.equal(p.confirmedEnd, false);
-    p.reconcile(op({ state: OperationState.OPERATION_STATE_RUNNING }));
+    p.reconcile(op({ state: 'running' }));
     assert.equal(p.stateName, 'succeeded');
-    p.reconcile(op({ state: OperationState.OPERATION_STATE_SUCCEEDED, results: [ok('tk0')] }));
+    p.reconcile(op({ state: 'succeeded', results: [ok('tk0')] }));
     assert.equal(p.confirmedEnd, true);
   });
 
@@ -164,9 +174,7 @@ describe('tenksctl operation progress', () => {
     const p = new OperationProgress(op());
     p.event(started('tk0', 1));
     p.event(started('tk1', 1));
-    const changed = p.reconcile(
-      op({ state: OperationState.OPERATION_STATE_CANCELLED, results: [ok('tk0')], errorCode: 'CANCELLED' }),
-    );
+    const changed = p.reconcile(op({ state: 'cancelled', results: [ok('tk0')], errorCode: 'CANCELLED' }));
     assert.deepEqual(
       changed.map((s) => [s.node, s.status]),
       [
@@ -179,7 +187,7 @@ describe('tenksctl operation progress', () => {
   });
 
   it('ignores a done event once the snapshot showed the end', () => {
-    const p = new OperationProgress(op({ state: OperationState.OPERATION_STATE_FAILED, errorCode: 'CAPACITY' }));
+    const p = new OperationProgress(op({ state: 'failed', errorCode: 'CAPACITY' }));
     p.event({ ...base, type: 'operation_done', state: 'succeeded', succeeded: 1, failed: 0, timeMs: 9 });
     assert.equal(p.stateName, 'failed');
   });
@@ -190,33 +198,26 @@ describe('tenksctl operation exit status', () => {
     operationExitStatus({ state, errorCode, results });
 
   it('is 0 for success and 130 for a cancelled operation', () => {
-    assert.equal(outcome(OperationState.OPERATION_STATE_SUCCEEDED, '', [ok('tk0')]), ExitCode.OK);
-    assert.equal(outcome(OperationState.OPERATION_STATE_CANCELLED), ExitCode.CANCELLED);
+    assert.equal(outcome('succeeded', '', [ok('tk0')]), ExitCode.OK);
+    assert.equal(outcome('cancelled'), ExitCode.CANCELLED);
   });
 
   it("is the operation's error code when it has one", () => {
-    assert.equal(
-      outcome(OperationState.OPERATION_STATE_FAILED, 'UNAVAILABLE', [failed('tk1', 'CAPACITY', 'x')]),
-      ExitCode.UNAVAILABLE,
-    );
-    assert.equal(outcome(OperationState.OPERATION_STATE_FAILED, 'INVALID_SPEC'), ExitCode.INVALID);
+    assert.equal(outcome('failed', 'UNAVAILABLE', [failed('tk1', 'CAPACITY', 'x')]), ExitCode.UNAVAILABLE);
+    assert.equal(outcome('failed', 'INVALID_SPEC'), ExitCode.INVALID);
   });
 
   it("is the first failed node's code when only nodes failed", () => {
     assert.equal(
-      outcome(OperationState.OPERATION_STATE_FAILED, '', [
-        ok('tk0'),
-        failed('tk1', 'CAPACITY', 'full'),
-        failed('tk2', 'PERMISSION', 'denied'),
-      ]),
+      outcome('failed', '', [ok('tk0'), failed('tk1', 'CAPACITY', 'full'), failed('tk2', 'PERMISSION', 'denied')]),
       ExitCode.CAPACITY,
     );
   });
 
   it('is 1 for a failure nobody explained, or an operation still running', () => {
-    assert.equal(outcome(OperationState.OPERATION_STATE_FAILED), ExitCode.INTERNAL);
-    assert.equal(outcome(OperationState.OPERATION_STATE_FAILED, 'BOGUS', [failed('tk1', '', '?')]), ExitCode.INTERNAL);
-    assert.equal(outcome(OperationState.OPERATION_STATE_RUNNING), ExitCode.INTERNAL);
+    assert.equal(outcome('failed'), ExitCode.INTERNAL);
+    assert.equal(outcome('failed', 'BOGUS', [failed('tk1', '', '?')]), ExitCode.INTERNAL);
+    assert.equal(outcome('running'), ExitCode.INTERNAL);
   });
 });
 
@@ -276,7 +277,7 @@ describe('tenksctl progress views', () => {
   it('sums up per node, with code and message of failures', () => {
     const p = new OperationProgress(
       op({
-        state: OperationState.OPERATION_STATE_FAILED,
+        state: 'failed',
         startedUnixMs: 1_000,
         finishedUnixMs: 13_000,
         results: [ok('tk0'), failed('tk1', 'CAPACITY', 'no host has 4096 MiB free')],
@@ -322,9 +323,7 @@ describe('tenksctl live and event views', () => {
     assert.ok(out.includes('tk1 ensure failed (hv1): CAPACITY: no room on hv1\n'));
     assert.ok(out.endsWith('  tk0 ensure … (hv1)\n'), out);
     now = 5_000;
-    p.reconcile(
-      op({ state: OperationState.OPERATION_STATE_FAILED, results: [ok('tk0'), failed('tk1', 'CAPACITY', 'x')] }),
-    );
+    p.reconcile(op({ state: 'failed', results: [ok('tk0'), failed('tk1', 'CAPACITY', 'x')] }));
     view.stop(p);
     assert.ok(out.endsWith(`${ESC}[2A\r${ESC}[J[============>           ] 2/4  5s  failed\n`), JSON.stringify(out));
     assert.ok(
@@ -344,13 +343,7 @@ describe('tenksctl live and event views', () => {
     const p = new OperationProgress(op());
     const ev = finished('tk1', 5);
     view.update(p, p.event(ev), ev);
-    view.update(
-      p,
-      p.reconcile(
-        op({ state: OperationState.OPERATION_STATE_SUCCEEDED, finishedUnixMs: 50, results: [ok('tk0'), ok('tk1')] }),
-      ),
-      null,
-    );
+    view.update(p, p.reconcile(op({ state: 'succeeded', finishedUnixMs: 50, results: [ok('tk0'), ok('tk1')] })), null);
     view.stop(p);
     const events = lines.map((l) => JSON.parse(l) as OpEvent);
     assert.deepEqual(

@@ -167,6 +167,10 @@ class FakePort implements AgentPort {
     return Promise.reject(new Error('listNodes is not used by the executor'));
   }
 
+  nodeStatuses(): Promise<never[]> {
+    return Promise.reject(new Error('nodeStatuses is not used by the executor'));
+  }
+
   hostPhysnets(): Promise<HostPhysnet[]> {
     return Promise.reject(new Error('hostPhysnets is not used by the executor'));
   }
