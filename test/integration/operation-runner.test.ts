@@ -65,6 +65,9 @@ class GatedPort implements AgentPort {
   listNodes(agent: string, cluster: string, includeSecrets: boolean, signal?: AbortSignal) {
     return this.inner.listNodes(agent, cluster, includeSecrets, signal);
   }
+  nodeStatuses(agent: string, cluster: string, includeSecrets: boolean, signal?: AbortSignal) {
+    return this.inner.nodeStatuses(agent, cluster, includeSecrets, signal);
+  }
   async ensureNode(agent: string, request: NodeRequest, signal?: AbortSignal) {
     await this.gate.pass(signal);
     return this.inner.ensureNode(agent, request, signal);
