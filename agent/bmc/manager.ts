@@ -11,6 +11,7 @@ import type {
   NodeRef,
   NodeStatus,
 } from '../compute/index.js';
+import { POWER_AFTER_EVENT } from '../compute/index.js';
 import type {
   BmcBootDevice,
   BmcInventory,
@@ -159,7 +160,7 @@ export class BmcManager implements RedfishBackend {
   onDomainEvent(e: DomainEvent): void {
     const c = this.cache.get(e.uuid);
     if (!c) return;
-    const power = POWER_AFTER[e.type];
+    const power = POWER_AFTER_EVENT[e.type];
     if (power === undefined) this.cache.delete(e.uuid);
     else c.status = { ...c.status, powerState: power };
   }
@@ -434,12 +435,3 @@ function bmcStorePath(stateDir: string, libvirtUri: string): string {
   const key = createHash('sha256').update(libvirtUri).digest('hex').slice(0, 12);
   return join(stateDir, `bmc-${key}.json`);
 }
-
-const POWER_AFTER: Partial<Record<DomainEvent['type'], NodeStatus['powerState']>> = {
-  started: 'on',
-  resumed: 'on',
-  stopped: 'off',
-  suspended: 'paused',
-  crashed: 'crashed',
-  shutdown: 'shutting_down',
-};
