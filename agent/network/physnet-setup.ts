@@ -9,7 +9,7 @@ import type { PlaneContext } from './plane-context.js';
 import { sourceKind, validateMappings } from './physnet-validation.js';
 import { ensureTrunk } from './trunk.js';
 import type { BridgeType, HostChange, PhysnetMapping, SourceKind } from './types.js';
-import { vethPairLines } from './veth.js';
+import { afterVethLines, vethPairLines } from './veth.js';
 
 /**
  * Ensures the tenks bridge and uplink of every mapping, for `cluster`, after checking every mapping
@@ -148,7 +148,9 @@ async function ensureBridge({
 }
 
 /** Ensures the uplink between a physnet's tenks bridge and its source device. */
-async function ensureUplink({ ctx, bridgeType, m, kind, v, o, bridge, source }: PhysnetJob): Promise<string[]> {
+async function ensureUplink({ ctx, bridgeType, m, kind, v: seen, o, bridge, source }: PhysnetJob): Promise<string[]> {
+  // The host as the ops so far leave it (a rebuilt veth pair's ends are new and unplugged).
+  let v = seen;
   const changes: string[] = [];
   const uplink: Marks = { role: ROLE.uplink, agent: ctx.owner, physnet: m.physnet };
   const ops: HostOps = { ip: [], ovs: [] };
@@ -157,6 +159,7 @@ async function ensureUplink({ ctx, bridgeType, m, kind, v, o, bridge, source }: 
   const u = names.uplinkTenks(m.physnet);
   const vethPair = (a: string, b: string): void => {
     const lines = vethPairLines(v.links, { a, b, aliasA: aliasOf(uplink), aliasB: aliasOf(uplink), quiet: false });
+    v = afterVethLines(v, { a, b }, lines);
     if (lines.length === 0) return;
     ops.ip.push(...lines);
     changes.push(`uplink veth ${a}/${b} created`);

@@ -6,7 +6,7 @@ import { aliasOf, externalIdsOf, marksFromAlias, marksFromExternalIds, ROLE, typ
 import { names } from './names.js';
 import type { PlaneContext } from './plane-context.js';
 import type { SourceKind } from './types.js';
-import { vethPairLines } from './veth.js';
+import { afterVethLines, vethPairLines } from './veth.js';
 
 /**
  * Ensures the OVS trunk bridge of a source device shared by VLAN physnets, and its connection to the
@@ -52,7 +52,7 @@ export async function ensureTrunk(
       ops.ip.push(...veth);
       changes.push(`trunk veth ${a}/${b} created`);
     }
-    if (v.links.get(a)?.master !== device) ops.ip.push(ipLine.master(a, device));
+    if (afterVethLines(v, { a, b }, veth).links.get(a)?.master !== device) ops.ip.push(ipLine.master(a, device));
     if (v.ovsPorts.get(b)?.bridge !== trunk)
       ops.ovs.push(['--may-exist', 'add-port', trunk, b], ['set', 'port', b, ...externalIdsOf(up)]);
   }

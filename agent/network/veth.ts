@@ -1,3 +1,4 @@
+import type { HostView } from './host-view.js';
 import { ipLine, type LinkInfo } from './ip-links.js';
 
 /** A veth pair as tenks wants it. */
@@ -26,4 +27,16 @@ export function vethPairLines(links: ReadonlyMap<string, LinkInfo>, pair: VethPa
   if (pair.quiet) lines.push(ipLine.quiet(a), ipLine.quiet(b));
   lines.push(ipLine.up(a), ipLine.up(b));
   return lines;
+}
+
+/**
+ * The host as it is once the lines of {@link vethPairLines} have run: when they rebuild the pair,
+ * its new ends are in no bridge yet, and links on the old ends (VLANs) went with them. Whatever
+ * is checked after a rebuild must be checked against this view, or the new ends stay unplugged.
+ */
+export function afterVethLines(v: HostView, pair: Pick<VethPair, 'a' | 'b'>, lines: readonly string[]): HostView {
+  if (lines.length === 0) return v;
+  const gone = new Set([pair.a, pair.b]);
+  const links = new Map([...v.links].filter(([name, l]) => !gone.has(name) && !(l.link !== null && gone.has(l.link))));
+  return { ...v, links };
 }

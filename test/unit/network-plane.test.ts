@@ -120,6 +120,27 @@ describe('network plane (fake host)', function () {
       assert.equal(net.link(s)?.master, 'br-src');
     });
 
+    it('rebuilds a veth pair with one end left over, and plugs both new ends (uplink and trunk)', async function () {
+      const p = await plane(net);
+      await p.setup('c1', 'linuxbridge', [map('physnet1', 'br-src')]);
+      await p.setup('c2', 'linuxbridge', [map('p30', 'br-src', 30)]);
+      const s = names.uplinkSource('physnet1');
+      const u = names.uplinkTenks('physnet1');
+      const a = names.trunkSource('br-src');
+      const b = names.trunkPort('br-src');
+      // The end plugged into the source bridge is left, its peer gone (as after a host tool deleted
+      // it, or a crash between the two): the pair is made again, and its new ends start unplugged.
+      net.links.delete(u);
+      net.links.delete(b);
+      await p.setup('c1', 'linuxbridge', [map('physnet1', 'br-src')]);
+      await p.setup('c2', 'linuxbridge', [map('p30', 'br-src', 30)]);
+      assert.equal(net.link(s)?.link, u);
+      assert.equal(net.link(s)?.master, 'br-src');
+      assert.equal(net.link(u)?.master, names.bridge('physnet1'));
+      assert.equal(net.link(a)?.link, b);
+      assert.equal(net.link(a)?.master, 'br-src', 'the rebuilt trunk veth joins the Linux bridge source again');
+    });
+
     it('joins an OVS source bridge through patch ports, the OVS bridge getting its fixed MAC', async function () {
       const p = await plane(net);
       const r = await p.setup('c1', 'openvswitch', [map('physnet1', 'br-ovs', 7)]);
