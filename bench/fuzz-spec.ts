@@ -24,7 +24,7 @@ import { isTenksError, parseClusterSpec, unaryCall, type CoordinatorWire, type F
 import { ApplyResponse, PlanResponse } from '../proto/gen/tenks/v1/coordinator.pb.js';
 import { loadBaseSpecs, mutant, type Mutant } from './fuzz-spec-mutate.js';
 import { Rng } from './fuzz-rng.js';
-import { note, type Tally } from './lib-tally.js';
+import { note, type Tally } from './fuzz-tally.js';
 
 /** Options of {@link fuzzSpecs}. */
 export interface SpecFuzzOptions {

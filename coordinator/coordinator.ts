@@ -4,8 +4,7 @@
  */
 import { TenksError, toTenksError, type Logger, type NodeStatus, type PowerAction } from '../common/index.js';
 import { CLUSTER_NAME_PATTERN, describeNameSource, expandNodes, redactSpecSecrets } from '../common/spec/index.js';
-import type { AgentPort } from './agents/port.js';
-import type { AgentRegistry, AgentView } from './agents/registry.js';
+import type { AgentPort, AgentRegistry, AgentView } from './agents/index.js';
 import type { OpenStackConnector } from './openstack/index.js';
 import type { RetryPolicy } from './executor/index.js';
 import {
@@ -19,8 +18,13 @@ import {
 } from './operations/index.js';
 import { pruneError, prunePlanWarning, pruneRefusal, type Plan } from './planner/index.js';
 import { sealSpec, unsealSpec, type SecretBox } from './secrets/index.js';
-import type { ClusterRecord, OperationRecord, PlacementRecord } from './state/records.js';
-import type { StateStore } from './state/store.js';
+import {
+  emptyClusterRecord,
+  type ClusterRecord,
+  type OperationRecord,
+  type PlacementRecord,
+  type StateStore,
+} from './state/index.js';
 
 /** Version of the coordinator, reported by GetInfo. */
 export const COORDINATOR_VERSION = '0.2.0';
@@ -158,16 +162,7 @@ export class Coordinator {
     const names = new Set([...s.clusters.values().map((c) => c.name), ...s.allPlacements().map((p) => p.cluster)]);
     return [...names].sort().map((name) => {
       const placements = [...s.placementsOf(name).values()];
-      const record: ClusterRecord = s.cluster(name)?.value ?? {
-        version: 1,
-        name,
-        specYaml: '',
-        source: '',
-        operationId: null,
-        lastOperationId: null,
-        lastOperationState: null,
-        updatedMs: 0,
-      };
+      const record = s.cluster(name)?.value ?? emptyClusterRecord(name);
       const source = `cluster ${name}`;
       return {
         record,

@@ -1,6 +1,5 @@
 /** The AgentPort over gRPC: the registry's client per agent, bounded per agent, mapped at the edge. */
-import type { AgentRegistry } from '../agents/registry.js';
-import type { AgentPort, NodeKey, PowerVerb } from '../agents/port.js';
+import type { AgentPort, AgentRegistry, NodeKey, PowerVerb } from '../agents/index.js';
 import { toAgentNodeSpec, toObservedNode } from './agent-mapping.js';
 import { TenksError, type AgentApi, type AgentCallOptions, type NodeStatus } from '../../common/index.js';
 

@@ -18,9 +18,9 @@ import {
   type NodeStatus,
 } from '../../common/index.js';
 import type { ClusterView } from '../coordinator.js';
-import type { AgentView } from '../agents/registry.js';
+import type { AgentView } from '../agents/index.js';
 import { actionTarget, type Plan } from '../planner/index.js';
-import type { OperationRecord } from '../state/records.js';
+import type { OperationRecord } from '../state/index.js';
 
 /** Power enums, as common/grpc maps them for every side. */
 export { powerActionName, powerStateToPb };

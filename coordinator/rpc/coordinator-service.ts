@@ -17,7 +17,7 @@ import {
 } from '../../proto/gen/tenks/v1/coordinator.pb.js';
 import { TenksError, unary, type Logger } from '../../common/index.js';
 import type { Coordinator } from '../coordinator.js';
-import type { OperationRecord } from '../state/records.js';
+import type { OperationRecord } from '../state/index.js';
 import {
   agentToPb,
   clusterToPb,
