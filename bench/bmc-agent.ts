@@ -5,13 +5,12 @@
  * the agent's memory. Nodes are ensured over gRPC, with or without a BMC.
  */
 import { join } from 'node:path';
-import { credentials } from '@grpc/grpc-js';
-import { AgentWire } from '../common/index.js';
+import type { AgentWire } from '../common/index.js';
 import { BootMode, NodeSpec, type NodeStatus } from '../proto/gen/tenks/v1/types.pb.js';
-import { freePort } from '../test/helpers/net.js';
 import { settledRssKb } from './bmc-memory.js';
 import { forceGc, inspectorAddress, inspectorCall } from './lib-inspector.js';
-import { sleep, type Daemon } from './lib-stack.js';
+import { connectLoneAgent } from './lib-lone-agent.js';
+import type { Daemon } from './lib-stack.js';
 import { writeConfig, type Stack } from './lib-stack/stack.js';
 
 /** The BMC credentials of every bench node. */
@@ -59,27 +58,11 @@ export async function agentMemory(a: BenchAgent): Promise<AgentMemory> {
   return { rssKb: await settledRssKb(a.pid, 1000, 3, 300), heapKb: Math.round(heap.usedSize / 1024) };
 }
 
-/** Waits until the agent answers HostInfo; fails when it exits first or takes longer than {@link START_TIMEOUT_MS}. */
-async function answering(api: AgentWire, daemon: Daemon): Promise<void> {
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    const error = await api.hostInfo({ timeoutMs: 2000 }).then(
-      () => null,
-      (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
-    );
-    if (error === null) return;
-    if (Date.now() > deadline || !daemon.alive)
-      throw new Error(`agent ${daemon.name} did not come up: ${error.message}\n${daemon.output()}`, { cause: error });
-    await sleep(200);
-  }
-}
-
 /** Starts agent `name` (its files under `<stack dir>/<name>/`) and waits until it answers. */
 export async function startAgent(stack: Stack, name: string): Promise<BenchAgent> {
-  const port = await freePort();
   const dir = stack.dir;
   const file = await writeConfig(stack, name, {
-    listen: `127.0.0.1:${port}`,
+    listen: '127.0.0.1:0',
     insecure_loopback: true,
     libvirt_uri: 'test:///default',
     storage: { pool_name: `tenks-bench-bmc-${name}`, pool_path: join(dir, name, 'pool') },
@@ -90,16 +73,27 @@ export async function startAgent(stack: Stack, name: string): Promise<BenchAgent
     shutdown_grace_s: 2,
   });
   const daemon = stack.spawn(name, process.execPath, ['--inspect=127.0.0.1:0', 'bin/tenks-agent.js', '--config', file]);
-  const api = new AgentWire(`127.0.0.1:${port}`, credentials.createInsecure(), {}, 120_000);
+  let api: AgentWire | undefined;
   try {
-    await answering(api, daemon);
+    // gRPC is on a port the agent picked: the one of its TCP listeners that answers HostInfo (the
+    // others are its Redfish server and the inspector).
+    api = await connectLoneAgent(daemon.pid, {
+      exited: () => !daemon.alive,
+      callTimeoutMs: 120_000,
+      timeoutMs: START_TIMEOUT_MS,
+    });
     const inspector = inspectorAddress(daemon.output());
     if (!inspector) throw new Error(`agent ${name}: no inspector address in its output:\n${daemon.output()}`);
     return { daemon, pid: daemon.pid, api, inspector };
   } catch (e) {
-    api.close();
+    api?.close();
     await daemon.stop(5000);
-    throw e;
+    throw new Error(
+      `agent ${name} did not come up: ${e instanceof Error ? e.message : String(e)}\n${daemon.output()}`,
+      {
+        cause: e,
+      },
+    );
   }
 }
 

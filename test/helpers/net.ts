@@ -1,5 +1,4 @@
 import { readdir, readFile, readlink } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
@@ -12,25 +11,6 @@ export const LOOPBACK_BMC = {
   ipmi_port_range_end: 0,
   redfish_port: 0,
 } as const;
-
-/**
- * A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then closed): racy, another
- * process may take it before the caller binds it. Kept for bench/bmc.ts only, until it starts its
- * agents on port 0 (bench/lib-lone-agent.ts); everything else binds port 0 and reads the port back.
- */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => {
-        if (a !== null && typeof a === 'object') resolve(a.port);
-        else reject(new Error('no port'));
-      });
-    });
-  });
-}
 
 /** A UDP socket a process holds, as the kernel lists it. */
 export interface UdpSocket {
