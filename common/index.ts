@@ -1,21 +1,44 @@
 /** What every side (agent, coordinator, CLI) may use from common/. */
-export * from './errors.js';
+export {
+  ErrorCode,
+  type FieldError,
+  grpcStatusOf,
+  invalidSpec,
+  isErrorCode,
+  isTenksError,
+  TenksError,
+  toTenksError,
+} from './errors.js';
 export * from './logger.js';
-export * from './config.js';
-export * from './config-files.js';
+export { compile, parseYaml, readYamlFile, zodErrors } from './config.js';
+export {
+  checkWritableDir,
+  configError,
+  type ConfigProblem,
+  readConfigFile,
+  readTlsIdentity,
+  type TlsIdentity,
+} from './config-files.js';
 export * from './daemon-config.js';
 export * from './sizes.js';
 export * from './semaphore.js';
-export * from './lifecycle.js';
-export * from './daemon-main.js';
+export { Lifecycle, onShutdownSignals, runDaemonMain } from './lifecycle.js';
+export { runDaemon } from './daemon-main.js';
 export * from './fence.js';
-export * from './process-guard.js';
+export { EXIT_UNCAUGHT } from './process-guard.js';
 export * from './grpc/errors.js';
-export * from './grpc/tls.js';
-export * from './grpc/client.js';
+export {
+  clientCredentials,
+  HOST_PORT,
+  readTls,
+  silenceIpServerNameWarning,
+  splitHostPort,
+  type TlsFiles,
+} from './grpc/tls.js';
+export { channelOptions, dialCredentials, type DialOptions, unaryCall } from './grpc/client.js';
 export * from './grpc/agent-wire.js';
 export * from './grpc/agent-client.js';
-export * from './grpc/coordinator-wire.js';
+export { CoordinatorWire } from './grpc/coordinator-wire.js';
 export * from './grpc/coordinator-client.js';
 // For the servers' mapping modules (agent/rpc, coordinator/rpc): the messages both sides share.
 export { bmcInfoToPb, hostInfoToPb, nodeStatusToPb, physnetToPb } from './grpc/agent-messages.js';
@@ -27,10 +50,10 @@ export {
   powerActionName,
   powerStateToPb,
 } from './grpc/enums.js';
-export * from './grpc/server.js';
-export * from './grpc/serve.js';
-export * from './grpc/reflection.js';
-export { createWinstonLogger, type LoggerOptions } from './winston-logger.js';
+export { implementation, serverStream, unary } from './grpc/server.js';
+export { chooseServerCredentials, type GrpcServer, startGrpcServer } from './grpc/serve.js';
+export {} from './grpc/reflection.js';
+export { createWinstonLogger } from './winston-logger.js';
 export * from './spec/index.js';
 export * from './nats/index.js';
 export * from './ironic/index.js';

@@ -56,5 +56,5 @@ export {
   REDACTED,
   SECRET_SPEC_FIELDS,
 } from './secrets.js';
-export { NAME_PATTERN, CLUSTER_NAME_PATTERN, MAX_CLUSTER_NODES, NODE_PLACEHOLDER } from './rules.js';
+export { NAME_PATTERN, CLUSTER_NAME_PATTERN } from './rules.js';
 export type * from './types.js';

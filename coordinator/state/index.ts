@@ -7,7 +7,6 @@ export {
   newOperationRecord,
   type ClusterRecord,
   type OperationRecord,
-  type OperationStateName,
   type PlacementRecord,
   type ResultRecord,
 } from './records.js';
