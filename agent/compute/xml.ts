@@ -1,4 +1,5 @@
 import { XMLParser } from 'fast-xml-parser';
+import { parse as parseTxml, type TNode } from 'txml/txml';
 
 /** Escapes text for XML content and attribute values. */
 export function xmlEscape(s: string): string {
@@ -25,30 +26,73 @@ export function xmlUnescape(s: string): string {
   });
 }
 
+/** An element as {@link parseXml} gives it: attributes (`@name`), child elements, text (`#text`). */
+type ParsedElement = Record<string, unknown>;
+
+/** An element or attribute name without its namespace prefix (`tenks:node` → `node`). */
+function localName(name: string): string {
+  const colon = name.indexOf(':');
+  return colon < 0 ? name : name.slice(colon + 1);
+}
+
+/** One element of txml's tree in {@link parseXml}'s shape. */
+function toPlain(node: TNode, lists: readonly string[]): ParsedElement | string {
+  const out: ParsedElement = {};
+  let hasFields = false;
+  for (const [name, value] of Object.entries(node.attributes)) {
+    if (name === 'xmlns' || name.startsWith('xmlns:')) continue;
+    out[`@${localName(name)}`] = xmlUnescape(value ?? '');
+    hasFields = true;
+  }
+  let text = '';
+  for (const child of node.children) {
+    if (typeof child === 'string') {
+      text += child;
+      continue;
+    }
+    const name = localName(child.tagName);
+    // Processing instructions and declarations (`?xml`) and doctype-like `!` nodes are not elements.
+    if (name.startsWith('?') || name.startsWith('!')) continue;
+    hasFields = true;
+    const value = toPlain(child, lists);
+    const seen = out[name];
+    if (seen === undefined) out[name] = lists.includes(name) ? [value] : value;
+    else if (Array.isArray(seen)) seen.push(value);
+    else out[name] = [seen, value];
+  }
+  if (!hasFields) return xmlUnescape(text);
+  if (text.trim() !== '') out['#text'] = xmlUnescape(text);
+  return out;
+}
+
 /**
  * Parses an XML document into plain objects: an element is an object of its attributes (`@name`,
  * apart from child elements of the same name) and child elements, or a string when it has neither;
- * text stays text (never a number); namespace prefixes are dropped. Elements named in `lists` are
- * always arrays, however many there are.
+ * text stays text (never a number), entities and character references decoded; namespace prefixes
+ * are dropped. Elements named in `lists` are always arrays, however many there are.
  * Malformed input gives whatever the parser made of it (readers check every field they use).
+ *
+ * txml does the parsing: every domain and volume the agent reads goes through here, and it is about
+ * eight times faster than fast-xml-parser on libvirt's documents (bench:agent's no-op re-ensure of
+ * 1,000 nodes lost 0.3 s to fast-xml-parser). It reads XML, not HTML: no element is void here. One HTML habit
+ * remains: the content of a non-empty `<script>` or `<style>` element is read as text (libvirt writes
+ * `<script>` only empty, as an interface's `<script path=.../>`).
  *
  * Callers cast the result to the fields they read, all optional.
  */
 export function parseXml(xml: string, lists: readonly string[] = []): unknown {
-  return new XMLParser({
-    ignoreAttributes: false,
-    attributeNamePrefix: '@',
-    removeNSPrefix: true,
-    parseTagValue: false,
-    parseAttributeValue: false,
-    trimValues: false,
-    // Entities are decoded here, numeric character references too: libxml2 writes characters of
-    // re-serialised metadata (what libvirt returns) as those.
-    processEntities: false,
-    tagValueProcessor: (_name, value) => xmlUnescape(value),
-    attributeValueProcessor: (_name, value) => xmlUnescape(value),
-    isArray: (name) => lists.includes(name),
-  }).parse(xml);
+  const root = new Map<string, unknown>();
+  const doc: ParsedElement = {};
+  for (const node of parseTxml(xml, { selfClosingTags: [], keepWhitespace: true })) {
+    if (typeof node === 'string') continue;
+    const name = localName(node.tagName);
+    if (name.startsWith('?') || name.startsWith('!')) continue;
+    if (!root.has(name)) {
+      root.set(name, true);
+      doc[name] = lists.includes(name) ? [toPlain(node, lists)] : toPlain(node, lists);
+    }
+  }
+  return doc;
 }
 
 /**

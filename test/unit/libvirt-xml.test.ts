@@ -167,4 +167,39 @@ describe('reading libvirt XML', () => {
       assert.equal(volumeFormat(noFormat), 'unknown');
     });
   });
+
+  describe('the XML reader', () => {
+    it('gives attributes, child elements (lists where asked) and decoded text, without namespace prefixes', () => {
+      const xml =
+        '<?xml version="1.0"?><!-- a comment --><t:node xmlns:t="urn:x" t:version="1" name="a&amp;b">' +
+        '<t:owned-volume name="v0"/><t:spec>{&quot;k&quot;:&#65;}</t:spec><e unit="b">12</e><x/></t:node>';
+      assert.deepEqual(parseXml(xml, ['owned-volume']), {
+        node: {
+          '@version': '1',
+          '@name': 'a&b',
+          'owned-volume': [{ '@name': 'v0' }],
+          spec: '{"k":A}',
+          e: { '@unit': 'b', '#text': '12' },
+          x: '',
+        },
+      });
+    });
+
+    it('reads XML, not HTML: link, meta, input and script (as libvirt writes an interface script) are elements', () => {
+      const xml =
+        "<interface><link state='up'/><meta>m</meta><input type='tablet'>i</input><script path='/etc/qemu-ifup'/></interface>";
+      assert.deepEqual(parseXml(xml), {
+        interface: {
+          link: { '@state': 'up' },
+          meta: 'm',
+          input: { '@type': 'tablet', '#text': 'i' },
+          script: { '@path': '/etc/qemu-ifup' },
+        },
+      });
+    });
+
+    it('repeats an element as a list, and keeps one element of a name in lists as a list of one', () => {
+      assert.deepEqual(parseXml('<a><b>1</b><b>2</b><c>3</c></a>', ['c']), { a: { b: ['1', '2'], c: ['3'] } });
+    });
+  });
 });
