@@ -89,16 +89,18 @@ const options = numberOptions({
   repeat: { default: 3, min: 1 },
   warmup: { default: 2, min: 0, integer: false },
 });
-const N = options.nodes;
-const LOAD_PORTS = options['load-ports'];
-const PYGHMI_N = options['pyghmi-processes'];
-const SECONDS = options.seconds;
-const CONCURRENCY = options.concurrency;
-const LOAD_PROCESSES = options['load-processes'];
-const WRK_SECONDS = options['wrk-seconds'];
-const WRK_CONNECTIONS = options['wrk-connections'];
-const REPEAT = options.repeat;
-const WARMUP = options.warmup;
+const {
+  nodes: N,
+  'load-ports': LOAD_PORTS,
+  'pyghmi-processes': PYGHMI_N,
+  seconds: SECONDS,
+  concurrency: CONCURRENCY,
+  'load-processes': LOAD_PROCESSES,
+  'wrk-seconds': WRK_SECONDS,
+  'wrk-connections': WRK_CONNECTIONS,
+  repeat: REPEAT,
+  warmup: WARMUP,
+} = options;
 if (LOAD_PORTS > N || LOAD_PORTS > PYGHMI_N)
   throw new Error('--load-ports must not exceed --nodes or --pyghmi-processes');
 

@@ -90,16 +90,18 @@ const options = benchOptions(
   },
   { max: 0xffffffff },
 );
-const SEED = options.seed;
-const IPMI_PACKETS = options['ipmi-packets'];
-const REDFISH_REQUESTS = options['redfish-requests'];
-const SPECS = options.specs;
-const NODES = options.nodes;
-const REDFISH_WORKERS = options['redfish-workers'];
-const CLI_PARALLEL = options['cli-parallel'];
-const BIG_BODIES = options['big-bodies'];
-const PARTIALS = options.partials;
-const SLOWLORIS = options.slowloris;
+const {
+  seed: SEED,
+  'ipmi-packets': IPMI_PACKETS,
+  'redfish-requests': REDFISH_REQUESTS,
+  specs: SPECS,
+  nodes: NODES,
+  'redfish-workers': REDFISH_WORKERS,
+  'cli-parallel': CLI_PARALLEL,
+  'big-bodies': BIG_BODIES,
+  partials: PARTIALS,
+  slowloris: SLOWLORIS,
+} = options;
 
 /** What the issue asks for; the counts are minimums, whatever the flags say. */
 const TARGETS = {
