@@ -290,7 +290,8 @@ describe('operation runner over real NATS', function () {
     const done = await ended(b, op.id, 10_000);
     assert.equal(done.state, 'cancelled');
     assert.equal(done.owner, a.id, 'ended by its owner');
-    assert.equal((await b.store.clusters.fetch(cluster))?.value.operationId, null);
+    // The owner saves the operation's end, then gives the cluster back: a second write.
+    await until(async () => (await b.store.clusters.fetch(cluster))?.value.operationId === null, 10_000);
     await assert.rejects(b.runner.cancel(`op-none-${tag}`), (e: unknown) => isTenksError(e) && e.code === 'NOT_FOUND');
   });
 
@@ -355,9 +356,9 @@ describe('operation runner over real NATS', function () {
 });
 
 /** Waits (briefly) until `ok()` holds. */
-async function until(ok: () => boolean, ms = 5_000): Promise<void> {
+async function until(ok: () => boolean | Promise<boolean>, ms = 5_000): Promise<void> {
   const end = Date.now() + ms;
-  while (!ok()) {
+  while (!(await ok())) {
     if (Date.now() > end) assert.fail(`not within ${String(ms)} ms`);
     await sleep(20);
   }
